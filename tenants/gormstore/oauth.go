@@ -1,0 +1,234 @@
+package gormstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/gatehouse/gatehouse/tenants"
+)
+
+// CreateClient inserts a client; ErrConflict if its id exists in the tenant.
+func (s *Store) CreateClient(ctx context.Context, c *tenants.Client) error {
+	return translate(s.with(ctx).Create(c).Error)
+}
+
+// GetClient by id.
+func (s *Store) GetClient(ctx context.Context, tenantID, clientID string) (*tenants.Client, error) {
+	return first[tenants.Client](s.with(ctx), "tenant_id = ? AND id = ?", tenantID, clientID)
+}
+
+// FindClientByMetadataHash finds a DCR client with identical metadata.
+func (s *Store) FindClientByMetadataHash(ctx context.Context, tenantID, hash string) (*tenants.Client, error) {
+	return first[tenants.Client](s.with(ctx).Order("created_at"), "tenant_id = ? AND metadata_hash = ? AND kind = ?", tenantID, hash, tenants.ClientDCR)
+}
+
+// FindClientTenants lists the tenants that hold clientID.
+func (s *Store) FindClientTenants(ctx context.Context, clientID string) ([]string, error) {
+	var ids []string
+	err := s.with(ctx).Model(&tenants.Client{}).Where("id = ?", clientID).Limit(10).Pluck("tenant_id", &ids).Error
+	return ids, translate(err)
+}
+
+// ListClients pages by client id.
+func (s *Store) ListClients(ctx context.Context, tenantID string, p tenants.Page) ([]tenants.Client, string, error) {
+	return page(s.with(ctx).Model(&tenants.Client{}).Where("tenant_id = ?", tenantID), "id", false, p, func(c *tenants.Client) string { return c.ID })
+}
+
+// UpdateClient saves a client.
+func (s *Store) UpdateClient(ctx context.Context, c *tenants.Client) error {
+	return affected(s.with(ctx).Model(&tenants.Client{}).Where("tenant_id = ? AND id = ?", c.TenantID, c.ID).Select("*").Omit("tenant_id", "id", "created_at").Updates(c))
+}
+
+// TouchClient records use.
+func (s *Store) TouchClient(ctx context.Context, tenantID, clientID string, at time.Time) error {
+	return translate(s.with(ctx).Model(&tenants.Client{}).Where("tenant_id = ? AND id = ?", tenantID, clientID).Update("last_used_at", at.UTC()).Error)
+}
+
+// DeleteClient removes the client and revokes its grants.
+func (s *Store) DeleteClient(ctx context.Context, tenantID, clientID string) error {
+	return s.with(ctx).Transaction(func(tx *gorm.DB) error {
+		now := time.Now().UTC()
+		if err := tx.Model(&tenants.Grant{}).Where("tenant_id = ? AND client_id = ? AND revoked_at IS NULL", tenantID, clientID).
+			Updates(map[string]any{"revoked_at": now, "revoked_reason": "client_deleted"}).Error; err != nil {
+			return err
+		}
+		for _, m := range []any{&tenants.RefreshToken{}, &tenants.AuthCode{}, &tenants.Consent{}, &tenants.PendingAuthorization{}} {
+			if err := tx.Where("tenant_id = ? AND client_id = ?", tenantID, clientID).Delete(m).Error; err != nil {
+				return err
+			}
+		}
+		return affected(tx.Where("tenant_id = ? AND id = ?", tenantID, clientID).Delete(&tenants.Client{}))
+	})
+}
+
+// UpsertUser finds or creates the user by (idp, subject) and refreshes its profile.
+func (s *Store) UpsertUser(ctx context.Context, u *tenants.User) error {
+	now := time.Now().UTC()
+	if u.ID == "" {
+		u.ID = tenants.RandomID()
+	}
+	u.CreatedAt, u.LastLoginAt = now, now
+	err := s.with(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "idp"}, {Name: "idp_subject"}},
+		DoUpdates: clause.AssignmentColumns([]string{"email", "name", "username", "last_login_at"}),
+	}).Create(u).Error
+	if err != nil {
+		return translate(err)
+	}
+	got, err := first[tenants.User](s.with(ctx), "tenant_id = ? AND idp = ? AND idp_subject = ?", u.TenantID, u.IdP, u.IdPSubject)
+	if err != nil {
+		return err
+	}
+	*u = *got
+	return nil
+}
+
+// GetUser by id.
+func (s *Store) GetUser(ctx context.Context, tenantID, id string) (*tenants.User, error) {
+	return first[tenants.User](s.with(ctx), "tenant_id = ? AND id = ?", tenantID, id)
+}
+
+// GetConsent returns a remembered consent.
+func (s *Store) GetConsent(ctx context.Context, tenantID, userID, clientID string) (*tenants.Consent, error) {
+	return first[tenants.Consent](s.with(ctx), "tenant_id = ? AND user_id = ? AND client_id = ?", tenantID, userID, clientID)
+}
+
+// PutConsent stores or replaces a consent.
+func (s *Store) PutConsent(ctx context.Context, c *tenants.Consent) error {
+	c.CreatedAt = time.Now().UTC()
+	return translate(s.with(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "user_id"}, {Name: "client_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"scopes", "created_at"}),
+	}).Create(c).Error)
+}
+
+// CreatePending inserts a pending authorization.
+func (s *Store) CreatePending(ctx context.Context, p *tenants.PendingAuthorization) error {
+	return translate(s.with(ctx).Create(p).Error)
+}
+
+// GetPending returns an unexpired pending authorization.
+func (s *Store) GetPending(ctx context.Context, tenantID, id string) (*tenants.PendingAuthorization, error) {
+	return first[tenants.PendingAuthorization](s.with(ctx), "tenant_id = ? AND id = ? AND expires_at > ?", tenantID, id, time.Now().UTC())
+}
+
+// UpdatePending saves a pending authorization.
+func (s *Store) UpdatePending(ctx context.Context, p *tenants.PendingAuthorization) error {
+	return affected(s.with(ctx).Model(&tenants.PendingAuthorization{}).Where("tenant_id = ? AND id = ?", p.TenantID, p.ID).Select("*").Omit("tenant_id", "id", "created_at").Updates(p))
+}
+
+// DeletePending removes a pending authorization.
+func (s *Store) DeletePending(ctx context.Context, tenantID, id string) error {
+	return affected(s.with(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Delete(&tenants.PendingAuthorization{}))
+}
+
+// CreateGrant inserts a grant.
+func (s *Store) CreateGrant(ctx context.Context, g *tenants.Grant) error {
+	return translate(s.with(ctx).Create(g).Error)
+}
+
+// GetGrant by id.
+func (s *Store) GetGrant(ctx context.Context, tenantID, id string) (*tenants.Grant, error) {
+	return first[tenants.Grant](s.with(ctx), "tenant_id = ? AND id = ?", tenantID, id)
+}
+
+// ListGrants pages by id.
+func (s *Store) ListGrants(ctx context.Context, tenantID string, p tenants.Page) ([]tenants.Grant, string, error) {
+	return page(s.with(ctx).Model(&tenants.Grant{}).Where("tenant_id = ?", tenantID), "id", false, p, func(g *tenants.Grant) string { return g.ID })
+}
+
+// UpdateGrant saves a grant.
+func (s *Store) UpdateGrant(ctx context.Context, g *tenants.Grant) error {
+	return affected(s.with(ctx).Model(&tenants.Grant{}).Where("tenant_id = ? AND id = ?", g.TenantID, g.ID).Select("*").Omit("tenant_id", "id", "created_at").Updates(g))
+}
+
+// RevokeGrant revokes a grant and deletes its refresh tokens and codes.
+func (s *Store) RevokeGrant(ctx context.Context, tenantID, id, reason string, at time.Time) error {
+	return s.with(ctx).Transaction(func(tx *gorm.DB) error {
+		var g tenants.Grant
+		if err := tx.Where("tenant_id = ? AND id = ?", tenantID, id).Take(&g).Error; err != nil {
+			return translate(err)
+		}
+		if g.RevokedAt == nil {
+			if err := tx.Model(&tenants.Grant{}).Where("tenant_id = ? AND id = ?", tenantID, id).
+				Updates(map[string]any{"revoked_at": at.UTC(), "revoked_reason": reason}).Error; err != nil {
+				return err
+			}
+		}
+		if err := tx.Where("tenant_id = ? AND grant_id = ?", tenantID, id).Delete(&tenants.RefreshToken{}).Error; err != nil {
+			return err
+		}
+		return tx.Where("tenant_id = ? AND grant_id = ?", tenantID, id).Delete(&tenants.AuthCode{}).Error
+	})
+}
+
+// CountLiveGrantsForClient counts live grants of a client.
+func (s *Store) CountLiveGrantsForClient(ctx context.Context, tenantID, clientID string, at time.Time) (int64, error) {
+	var n int64
+	err := s.with(ctx).Model(&tenants.Grant{}).Where("tenant_id = ? AND client_id = ? AND revoked_at IS NULL AND expires_at > ?", tenantID, clientID, at.UTC()).Count(&n).Error
+	return n, translate(err)
+}
+
+// CreateAuthCode inserts a code.
+func (s *Store) CreateAuthCode(ctx context.Context, c *tenants.AuthCode) error {
+	return translate(s.with(ctx).Create(c).Error)
+}
+
+// ConsumeAuthCode marks an unused, unexpired code used in one statement, so
+// two concurrent redemptions cannot both win.
+func (s *Store) ConsumeAuthCode(ctx context.Context, tenantID, hash string, at time.Time) (*tenants.AuthCode, error) {
+	res := s.with(ctx).Model(&tenants.AuthCode{}).Where("tenant_id = ? AND hash = ? AND used_at IS NULL", tenantID, hash).Update("used_at", at.UTC())
+	if res.Error != nil {
+		return nil, translate(res.Error)
+	}
+	c, err := first[tenants.AuthCode](s.with(ctx), "tenant_id = ? AND hash = ?", tenantID, hash)
+	if err != nil {
+		return nil, err
+	}
+	if res.RowsAffected == 0 {
+		return c, tenants.ErrConflict
+	}
+	return c, nil
+}
+
+// CreateRefreshToken inserts a refresh token.
+func (s *Store) CreateRefreshToken(ctx context.Context, r *tenants.RefreshToken) error {
+	return translate(s.with(ctx).Create(r).Error)
+}
+
+// GetRefreshToken by hash.
+func (s *Store) GetRefreshToken(ctx context.Context, tenantID, hash string) (*tenants.RefreshToken, error) {
+	return first[tenants.RefreshToken](s.with(ctx), "tenant_id = ? AND hash = ?", tenantID, hash)
+}
+
+// RotateRefreshToken marks old rotated and inserts next atomically. The
+// conditional update is the race arbiter: of two concurrent rotations, one
+// updates a row and the other gets ErrConflict.
+func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next *tenants.RefreshToken, at time.Time) error {
+	return s.with(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&tenants.RefreshToken{}).Where("tenant_id = ? AND hash = ? AND rotated_at IS NULL", tenantID, oldHash).
+			Updates(map[string]any{"rotated_at": at.UTC(), "successor_hash": next.Hash})
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return tenants.ErrConflict
+		}
+		if err := tx.Create(next).Error; err != nil {
+			if errors.Is(translate(err), tenants.ErrConflict) {
+				return tenants.ErrConflict
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+// DeleteRefreshTokensForGrant removes every refresh token of a grant.
+func (s *Store) DeleteRefreshTokensForGrant(ctx context.Context, tenantID, grantID string) error {
+	return translate(s.with(ctx).Where("tenant_id = ? AND grant_id = ?", tenantID, grantID).Delete(&tenants.RefreshToken{}).Error)
+}

@@ -1,0 +1,117 @@
+package gormstore_test
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"gorm.io/gorm/schema"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/conformance"
+	"github.com/gatehouse/gatehouse/tenants/gormstore"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
+)
+
+func open(t *testing.T, dsn string) *gormstore.Store {
+	t.Helper()
+	s, err := gormstore.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func backends() map[string]func(t *testing.T) string {
+	return map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return testdb.SQLite(t) },
+		"postgres": func(t *testing.T) string { return testdb.Postgres(t) },
+	}
+}
+
+func TestConformance(t *testing.T) {
+	for name, dsn := range backends() {
+		t.Run(name, func(t *testing.T) {
+			conformance.Run(t, func(t *testing.T) tenants.Store { return open(t, dsn(t)) })
+		})
+	}
+}
+
+// Every gorm model column exists in the migrated schema of each dialect, and
+// no table the models use is missing.
+func TestMigrationsMatchModels(t *testing.T) {
+	for name, dsn := range backends() {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, dsn(t))
+			m := s.DB().Migrator()
+			for _, model := range tenants.AllModels() {
+				sch, err := schema.Parse(model, &sync.Map{}, schema.NamingStrategy{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !m.HasTable(sch.Table) {
+					t.Errorf("table %s missing after migration", sch.Table)
+					continue
+				}
+				cols, err := m.ColumnTypes(sch.Table)
+				if err != nil {
+					t.Fatal(err)
+				}
+				have := map[string]bool{}
+				for _, c := range cols {
+					have[strings.ToLower(c.Name())] = true
+				}
+				var missing []string
+				for _, f := range sch.Fields {
+					if f.DBName != "" && !have[f.DBName] {
+						missing = append(missing, f.DBName)
+					}
+				}
+				sort.Strings(missing)
+				if len(missing) > 0 {
+					t.Errorf("%s: model columns missing from the %s schema: %v", sch.Table, name, missing)
+				}
+			}
+		})
+	}
+}
+
+// Migrations go down and up again cleanly.
+func TestMigrateDownUp(t *testing.T) {
+	for name, dsn := range backends() {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, dsn(t))
+			ctx := context.Background()
+			for {
+				st, err := s.Migrate(ctx, "status")
+				if err != nil {
+					t.Fatal(err)
+				}
+				applied := 0
+				for _, l := range st {
+					if strings.Contains(l, "applied") {
+						applied++
+					}
+				}
+				if applied == 0 {
+					break
+				}
+				if _, err := s.Migrate(ctx, "down"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if s.DB().Migrator().HasTable("tenants") {
+				t.Fatal("down did not drop tables")
+			}
+			if _, err := s.Migrate(ctx, "up"); err != nil {
+				t.Fatal(err)
+			}
+			if !s.DB().Migrator().HasTable("tenants") {
+				t.Fatal("up did not create tables")
+			}
+		})
+	}
+}

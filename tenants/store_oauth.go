@@ -1,0 +1,63 @@
+package tenants
+
+import (
+	"context"
+	"time"
+)
+
+// OAuthStore holds the authorization server's state: clients, users,
+// consents, pending authorizations, grants, codes and refresh tokens.
+type OAuthStore interface {
+	// Clients.
+	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists
+	GetClient(ctx context.Context, tenantID, clientID string) (*Client, error)
+	// FindClientByMetadataHash finds a DCR client registered with identical metadata.
+	FindClientByMetadataHash(ctx context.Context, tenantID, hash string) (*Client, error)
+	// FindClientAnyTenant finds tenants holding clientID (root-level endpoint fallback).
+	FindClientTenants(ctx context.Context, clientID string) ([]string, error)
+	ListClients(ctx context.Context, tenantID string, p Page) (items []Client, next string, err error)
+	UpdateClient(ctx context.Context, c *Client) error
+	TouchClient(ctx context.Context, tenantID, clientID string, at time.Time) error
+	// DeleteClient removes the client and revokes its grants.
+	DeleteClient(ctx context.Context, tenantID, clientID string) error
+
+	// Users.
+	// UpsertUser finds the user by (IdP, IdPSubject) or creates it; updates profile fields.
+	UpsertUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, tenantID, id string) (*User, error)
+
+	// Consents.
+	GetConsent(ctx context.Context, tenantID, userID, clientID string) (*Consent, error)
+	PutConsent(ctx context.Context, c *Consent) error
+
+	// Pending authorizations.
+	CreatePending(ctx context.Context, p *PendingAuthorization) error
+	GetPending(ctx context.Context, tenantID, id string) (*PendingAuthorization, error)
+	UpdatePending(ctx context.Context, p *PendingAuthorization) error
+	DeletePending(ctx context.Context, tenantID, id string) error
+
+	// Grants.
+	CreateGrant(ctx context.Context, g *Grant) error
+	GetGrant(ctx context.Context, tenantID, id string) (*Grant, error)
+	ListGrants(ctx context.Context, tenantID string, p Page) (items []Grant, next string, err error)
+	UpdateGrant(ctx context.Context, g *Grant) error
+	// RevokeGrant marks the grant revoked and deletes its refresh tokens and codes.
+	// Revoking a revoked grant is not an error.
+	RevokeGrant(ctx context.Context, tenantID, id, reason string, at time.Time) error
+	// CountLiveGrantsForClient counts unrevoked, unexpired grants of a client.
+	CountLiveGrantsForClient(ctx context.Context, tenantID, clientID string, at time.Time) (int64, error)
+
+	// Codes.
+	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// ConsumeAuthCode atomically marks an unused code used and returns it.
+	// A code already used is returned with ErrConflict (the caller revokes its grant).
+	ConsumeAuthCode(ctx context.Context, tenantID, hash string, at time.Time) (*AuthCode, error)
+
+	// Refresh tokens.
+	CreateRefreshToken(ctx context.Context, r *RefreshToken) error
+	GetRefreshToken(ctx context.Context, tenantID, hash string) (*RefreshToken, error)
+	// RotateRefreshToken marks old rotated with successor next and inserts next,
+	// atomically; ErrConflict if old was already rotated (the caller applies grace).
+	RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next *RefreshToken, at time.Time) error
+	DeleteRefreshTokensForGrant(ctx context.Context, tenantID, grantID string) error
+}
