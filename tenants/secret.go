@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"sync"
 	"time"
 )
@@ -61,3 +62,5 @@ func OrderedID(t time.Time) string {
 	}
 	return hex.EncodeToString(b[:])
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -1,0 +1,51 @@
+// Package httpx holds what every HTTP surface shares: the dependencies
+// struct, tenant/site resolution (host mode and path mode), request info,
+// CORS and JSON helpers. Handlers in api/provision, api/oauth and
+// api/gateway take a *Deps.
+package httpx
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/keys"
+)
+
+// Bus carries cross-replica notices (grant revoked, tenant changed, keys
+// rotated) over Redis pub/sub; a nil Bus means single process.
+type Bus interface {
+	Publish(ctx context.Context, topic, payload string) error
+	Subscribe(topic string, fn func(payload string))
+}
+
+// Deps are the platform services handlers call. Nil optional fields mean
+// the feature is off.
+type Deps struct {
+	Store   tenants.Store
+	Sealer  *tenants.Sealer
+	Keys    *keys.Manager
+	Auditor tenants.Auditor
+	Logger  *slog.Logger
+	Sites   *Sites
+	Bus     Bus // optional
+
+	// PublicURL is the base URL B (scheme://host[:port], no path).
+	PublicURL string
+	// TenantDomain enables host mode: {slug}.{TenantDomain}.
+	TenantDomain string
+	// AllowDevIdP enables the dev IdP and the built-in demo upstream.
+	AllowDevIdP bool
+	// AllowPrivateFetch lets CIMD and webhook fetches reach loopback/private
+	// addresses (tests only).
+	AllowPrivateFetch bool
+	// AdminTokenHash is the SHA-256 of the admin token.
+	AdminTokenHash string
+	// HTTPClient is used for upstream IdP calls (tests inject fakes' TLS).
+	HTTPClient *http.Client
+	// Ready reports queue reachability for /readyz (nil: no queue).
+	QueuePing func(ctx context.Context) error
+	// Version of the binary.
+	Version string
+}

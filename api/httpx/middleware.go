@@ -1,0 +1,152 @@
+package httpx
+
+import (
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/tenants"
+)
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// RequestInfo assigns a request id (a sane incoming X-Request-Id is kept),
+// echoes it, and puts the caller's IP, user agent and id on the context for
+// the auditor.
+func RequestInfo() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			id = tenants.RandomID()
+		}
+		c.Header("X-Request-Id", id)
+		ri := tenants.RequestInfo{IP: c.ClientIP(), UserAgent: c.Request.UserAgent(), RequestID: id}
+		c.Request = c.Request.WithContext(tenants.WithRequestInfo(c.Request.Context(), ri))
+		c.Set("request_id", id)
+		c.Next()
+	}
+}
+
+// Recover turns a panic into a 500 with a body in the surface's format;
+// nothing of the panic reaches the client.
+func Recover(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v) // the reverse proxy's client-gone signal
+				}
+				logger.Error("panic in handler", "panic", v, "route", c.FullPath(), "request_id", c.GetString("request_id"), "stack", string(debug.Stack()))
+				if !c.Writer.Written() {
+					c.Header("Content-Type", "application/json")
+					c.Writer.WriteHeader(http.StatusInternalServerError)
+					_, _ = c.Writer.Write([]byte(`{"error":"server_error","error_description":"internal error; see the server log for request ` + c.GetString("request_id") + `"}`))
+				}
+				c.Abort()
+			}
+		}()
+		c.Next()
+	}
+}
+
+// AccessLog logs one line per request: method, route pattern and path —
+// never the query string, headers or body, where codes and tokens travel.
+func AccessLog(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		logger.Info("http request",
+			"method", c.Request.Method,
+			"route", route,
+			"path", c.Request.URL.Path,
+			"status", c.Writer.Status(),
+			"duration_ms", time.Since(start).Milliseconds(),
+			"request_id", c.GetString("request_id"),
+			"ip", c.ClientIP(),
+		)
+	}
+}
+
+// Metrics records requests by route and status, and latency.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// NewMetrics registers the HTTP metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_http_requests_total", Help: "HTTP requests by route and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gatehouse_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}
+
+// Handler is the gin middleware.
+func (m *Metrics) Handler() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
+		m.latency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+	}
+}
+
+// CORS allows any origin on the public OAuth and metadata endpoints (DESIGN
+// §5); preflights end here with 204.
+func CORS() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID")
+		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version")
+		h.Set("Access-Control-Max-Age", "86400")
+		if c.Request.Method == http.MethodOptions {
+			c.AbortWithStatus(http.StatusNoContent)
+			return
+		}
+		c.Next()
+	}
+}
+
+// LimitBody caps the request body; reading past it fails, and handlers map
+// *http.MaxBytesError to 413 in their own format.
+func LimitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > n {
+			c.Set("body_too_large", true)
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Next()
+	}
+}
+
+// NoStore marks responses uncacheable (token endpoint, API).
+func NoStore() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "no-store")
+		c.Header("Pragma", "no-cache")
+		c.Next()
+	}
+}

@@ -1,0 +1,246 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse/gatehouse/tenants"
+)
+
+// Sites resolves the tenant a request is for, by host first (host mode:
+// {slug}.{TenantDomain} or a verified custom domain), else by the /t/{slug}
+// path prefix (path mode). It caches tenants briefly; Invalidate drops them
+// after a change (and the Bus carries that to other replicas).
+type Sites struct {
+	store        tenants.TenantStore
+	publicURL    string
+	publicHost   string
+	scheme       string
+	tenantDomain string
+	ttl          time.Duration
+
+	mu     sync.Mutex
+	bySlug map[string]cached
+	byHost map[string]cached
+}
+
+type cached struct {
+	t  *tenants.Tenant // nil: known missing
+	at time.Time
+}
+
+// NewSites builds a resolver. tenantDomain may be "" (no host mode by
+// subdomain; verified custom domains still work).
+func NewSites(store tenants.TenantStore, publicURL, tenantDomain string) *Sites {
+	u, _ := url.Parse(publicURL)
+	s := &Sites{store: store, publicURL: strings.TrimRight(publicURL, "/"), scheme: "http", ttl: 3 * time.Second,
+		bySlug: map[string]cached{}, byHost: map[string]cached{}}
+	if u != nil {
+		s.scheme = u.Scheme
+		s.publicHost = strings.ToLower(u.Hostname())
+	}
+	s.tenantDomain = strings.ToLower(hostOnly(tenantDomain))
+	return s
+}
+
+// PublicURL is the base URL B.
+func (s *Sites) PublicURL() string { return s.publicURL }
+
+// TenantDomain is the host-mode parent domain ("" when host mode is off).
+func (s *Sites) TenantDomain() string { return s.tenantDomain }
+
+// Scheme is the public scheme.
+func (s *Sites) Scheme() string { return s.scheme }
+
+func hostOnly(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		return host
+	}
+	return h
+}
+
+// Invalidate forgets every cached tenant (cheap; called on any tenant change).
+func (s *Sites) Invalidate() {
+	s.mu.Lock()
+	s.bySlug = map[string]cached{}
+	s.byHost = map[string]cached{}
+	s.mu.Unlock()
+}
+
+// BySlug returns the tenant with slug, cached.
+func (s *Sites) BySlug(ctx context.Context, slug string) (*tenants.Tenant, error) {
+	s.mu.Lock()
+	c, ok := s.bySlug[slug]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < s.ttl {
+		if c.t == nil {
+			return nil, tenants.ErrNotFound
+		}
+		return c.t, nil
+	}
+	t, err := s.store.GetTenantBySlug(ctx, slug)
+	if err != nil && !errors.Is(err, tenants.ErrNotFound) {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.bySlug[slug] = cached{t: t, at: time.Now()}
+	s.mu.Unlock()
+	if t == nil {
+		return nil, tenants.ErrNotFound
+	}
+	return t, nil
+}
+
+// Path is the tenant's path-mode site.
+func (s *Sites) Path(t *tenants.Tenant) tenants.Site { return tenants.PathSite(s.publicURL, t) }
+
+// Host is the tenant's host-mode site under the tenant domain ("" when off).
+func (s *Sites) Host(t *tenants.Tenant) (tenants.Site, bool) {
+	if s.tenantDomain == "" {
+		if t.CustomDomain != nil && t.CustomDomainVerified {
+			return tenants.HostSite(s.scheme, *t.CustomDomain, t), true
+		}
+		return tenants.Site{}, false
+	}
+	host := t.Slug + "." + s.tenantDomain
+	if u, err := url.Parse(s.publicURL); err == nil && u.Port() != "" {
+		host += ":" + u.Port()
+	}
+	return tenants.HostSite(s.scheme, host, t), true
+}
+
+// ForMode rebuilds the site a flow started in (stored with codes/grants).
+func (s *Sites) ForMode(t *tenants.Tenant, mode, host string) tenants.Site {
+	if mode == tenants.ModeHost && host != "" {
+		return tenants.HostSite(s.scheme, host, t)
+	}
+	return s.Path(t)
+}
+
+// ResolveHost finds a host-mode tenant for the request's Host header.
+func (s *Sites) ResolveHost(ctx context.Context, hostport string) (tenants.Site, bool, error) {
+	host := strings.ToLower(hostOnly(hostport))
+	if host == "" || host == s.publicHost {
+		return tenants.Site{}, false, nil
+	}
+	var t *tenants.Tenant
+	var err error
+	if s.tenantDomain != "" && strings.HasSuffix(host, "."+s.tenantDomain) {
+		slug := strings.TrimSuffix(host, "."+s.tenantDomain)
+		if strings.Contains(slug, ".") {
+			return tenants.Site{}, false, nil
+		}
+		t, err = s.BySlug(ctx, slug)
+	} else {
+		t, err = s.byDomain(ctx, host)
+	}
+	if errors.Is(err, tenants.ErrNotFound) {
+		return tenants.Site{}, false, nil
+	}
+	if err != nil {
+		return tenants.Site{}, false, err
+	}
+	return tenants.HostSite(s.scheme, hostport, t), true, nil
+}
+
+func (s *Sites) byDomain(ctx context.Context, host string) (*tenants.Tenant, error) {
+	s.mu.Lock()
+	c, ok := s.byHost[host]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < s.ttl {
+		if c.t == nil {
+			return nil, tenants.ErrNotFound
+		}
+		return c.t, nil
+	}
+	t, err := s.store.GetTenantByDomain(ctx, host)
+	if err != nil && !errors.Is(err, tenants.ErrNotFound) {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.byHost[host] = cached{t: t, at: time.Now()}
+	s.mu.Unlock()
+	if t == nil {
+		return nil, tenants.ErrNotFound
+	}
+	return t, nil
+}
+
+type siteKey struct{}
+
+// WithSite attaches a resolved site to ctx.
+func WithSite(ctx context.Context, site tenants.Site) context.Context {
+	return context.WithValue(ctx, siteKey{}, site)
+}
+
+// SiteFromContext returns the site attached to ctx.
+func SiteFromContext(ctx context.Context) (tenants.Site, bool) {
+	s, ok := ctx.Value(siteKey{}).(tenants.Site)
+	return s, ok
+}
+
+// HostMode wraps the router: a request whose Host names a tenant gets that
+// tenant's host-mode site in its context and its path rewritten under
+// /t/{slug}, so one route table serves both modes. The issuer stays the
+// host's own: handlers read it from the site, never from the path.
+func (s *Sites) HostMode(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		site, ok, err := s.ResolveHost(r.Context(), r.Host)
+		if err != nil {
+			http.Error(w, "tenant lookup failed", http.StatusServiceUnavailable)
+			return
+		}
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r2 := r.Clone(WithSite(r.Context(), site))
+		r2.URL.Path = "/t/" + site.Tenant.Slug + r.URL.Path
+		if r.URL.RawPath != "" {
+			r2.URL.RawPath = "/t/" + site.Tenant.Slug + r.URL.RawPath
+		}
+		next.ServeHTTP(w, r2)
+	})
+}
+
+const ginSiteKey = "gatehouse.site"
+
+// RequireSite is gin middleware for routes with a :slug parameter: it puts
+// the tenant's site (host mode if the request came that way, else path mode)
+// on the context, or calls notFound.
+func (d *Deps) RequireSite(notFound gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if site, ok := SiteFromContext(c.Request.Context()); ok {
+			c.Set(ginSiteKey, site)
+			c.Next()
+			return
+		}
+		t, err := d.Sites.BySlug(c.Request.Context(), c.Param("slug"))
+		if err != nil {
+			notFound(c)
+			c.Abort()
+			return
+		}
+		site := d.Sites.Path(t)
+		c.Request = c.Request.WithContext(WithSite(c.Request.Context(), site))
+		c.Set(ginSiteKey, site)
+		c.Next()
+	}
+}
+
+// Site returns the site RequireSite resolved.
+func Site(c *gin.Context) tenants.Site {
+	if v, ok := c.Get(ginSiteKey); ok {
+		return v.(tenants.Site)
+	}
+	s, _ := SiteFromContext(c.Request.Context())
+	return s
+}

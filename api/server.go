@@ -1,0 +1,88 @@
+// Package api assembles the HTTP surface: operations endpoints, the
+// provisioning API, each tenant's authorization server and MCP gateway, and
+// the web console, on one gin engine behind host-mode resolution.
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse/gatehouse/api/gateway"
+	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/api/oauth"
+	"github.com/gatehouse/gatehouse/api/provision"
+	"github.com/gatehouse/gatehouse/web"
+)
+
+// Options for New. Nil fields mean defaults.
+type Options struct {
+	// Registry for metrics (default: a new registry, served at /metrics).
+	Registry *prometheus.Registry
+	// TrustedProxies whose X-Forwarded-For is believed (default: none).
+	TrustedProxies []string
+}
+
+// New returns the platform's HTTP handler.
+func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	// A redirect between /mcp and /mcp/ drops the Authorization header
+	// (claude-ai-mcp #430): never redirect, serve both.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.UseRawPath = false
+	if err := r.SetTrustedProxies(opts.TrustedProxies); err != nil {
+		return nil, err
+	}
+	m := httpx.NewMetrics(reg)
+	r.Use(httpx.Recover(d.Logger), httpx.RequestInfo(), m.Handler(), httpx.AccessLog(d.Logger))
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "version": d.Version}) })
+	r.GET("/readyz", func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		checks := gin.H{}
+		ok := true
+		if err := d.Store.Ping(ctx); err != nil {
+			checks["database"] = "unreachable: " + err.Error()
+			ok = false
+		} else {
+			checks["database"] = "ok"
+		}
+		if d.QueuePing != nil {
+			if err := d.QueuePing(ctx); err != nil {
+				checks["queue"] = "unreachable: " + err.Error()
+				ok = false
+			} else {
+				checks["queue"] = "ok"
+			}
+		}
+		status := http.StatusOK
+		if !ok {
+			status = http.StatusServiceUnavailable
+		}
+		c.JSON(status, gin.H{"ready": ok, "checks": checks})
+	})
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+
+	provision.Register(r, d)
+	oauth.Register(r, d)
+	gateway.Register(r, d, reg)
+	web.Register(r, d)
+
+	return d.Sites.HostMode(r), nil
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/gormstore"
+	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/workers"
+)
+
+// version is set at build time (-ldflags "-X main.version=…").
+var version = "dev"
+
+// platform is everything a serve or worker process runs on.
+type platform struct {
+	cfg      *Config
+	logger   *slog.Logger
+	store    *gormstore.Store
+	sealer   *tenants.Sealer
+	keys     *keys.Manager
+	redisOpt asynq.RedisConnOpt
+	redis    *redis.Client
+	bus      *workers.RedisBus
+	mini     *miniredis.Miniredis
+	runtime  *workers.Runtime
+	registry *prometheus.Registry
+	stop     []func()
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func openStore(ctx context.Context, cfg *Config, migrate bool) (*gormstore.Store, error) {
+	dsn := cfg.DatabaseURL
+	if dsn == "" {
+		dsn = cfg.SQLitePath
+	}
+	return gormstore.Open(ctx, dsn, &gormstore.Options{SkipMigrate: !migrate})
+}
+
+func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
+	p := &platform{cfg: cfg, logger: newLogger(cfg, os.Stderr), registry: prometheus.NewRegistry()}
+	p.registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	if cfg.AllowPrivateFetch {
+		p.logger.Warn("GATEHOUSE_ALLOW_PRIVATE_FETCH is on: client metadata and webhook fetches may reach loopback and private addresses. Test use only.")
+	}
+	keyBytes, err := cfg.secretKeys()
+	if err != nil {
+		return nil, err
+	}
+	if p.sealer, err = tenants.NewSealer(keyBytes); err != nil {
+		return nil, err
+	}
+	if p.store, err = openStore(ctx, cfg, true); err != nil {
+		return nil, err
+	}
+	p.stop = append(p.stop, func() { p.store.Close() })
+	p.keys = keys.New(p.store, p.sealer, nil)
+
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("GATEHOUSE_REDIS_URL: %w", err)
+		}
+		p.redisOpt = asynq.RedisClientOpt{Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig}
+		p.redis = redis.NewClient(opt)
+	} else {
+		// Embedded default: an in-process Redis. miniredis only expires keys
+		// when told time has passed, so a ticker fast-forwards it.
+		p.mini = miniredis.NewMiniRedis()
+		if err := p.mini.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("start in-process queue: %w", err)
+		}
+		tick := time.NewTicker(250 * time.Millisecond)
+		done := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-tick.C:
+					p.mini.FastForward(250 * time.Millisecond)
+				case <-done:
+					return
+				}
+			}
+		}()
+		p.stop = append(p.stop, func() { tick.Stop(); close(done); p.mini.Close() })
+		p.redisOpt = asynq.RedisClientOpt{Addr: p.mini.Addr()}
+		p.redis = redis.NewClient(&redis.Options{Addr: p.mini.Addr()})
+	}
+	p.stop = append(p.stop, func() { p.redis.Close() })
+	p.bus = workers.NewRedisBus(p.redis, "gatehouse:bus:", p.logger)
+	p.runtime, err = workers.New(workers.Options{
+		Store: p.store, Keys: p.keys, Sealer: p.sealer, Logger: p.logger, Redis: p.redisOpt,
+		AllowPrivateFetch: cfg.AllowPrivateFetch, Registry: p.registry, Bus: p.bus,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.stop = append(p.stop, func() { p.runtime.Close() })
+	return p, nil
+}
+
+func (p *platform) close() {
+	for i := len(p.stop) - 1; i >= 0; i-- {
+		p.stop[i]()
+	}
+}
+
+// deps builds the HTTP dependencies.
+func (p *platform) deps(adminHash string) *httpx.Deps {
+	return &httpx.Deps{
+		Store: p.store, Sealer: p.sealer, Keys: p.keys, Auditor: p.runtime.Auditor(), Logger: p.logger,
+		Sites: httpx.NewSites(p.store, p.cfg.PublicURL, p.cfg.TenantDomain), Bus: p.bus,
+		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
+		AllowPrivateFetch: p.cfg.AllowPrivateFetch, AdminTokenHash: adminHash,
+		HTTPClient: &http.Client{Timeout: 15 * time.Second}, QueuePing: p.runtime.Ping, Version: version,
+	}
+}
+
+const adminTokenKey = "admin_token_sha256"
+
+// adminToken returns the admin token hash. GATEHOUSE_ADMIN_TOKEN, when set,
+// is the token. Otherwise one is generated on first start, printed once, and
+// only its hash is kept.
+func (p *platform) adminToken(ctx context.Context, out io.Writer) (string, error) {
+	if p.cfg.AdminToken != "" {
+		return tenants.HashSecret(p.cfg.AdminToken), nil
+	}
+	h, err := p.store.GetSystemValue(ctx, adminTokenKey)
+	if err == nil {
+		return h, nil
+	}
+	if !errors.Is(err, tenants.ErrNotFound) {
+		return "", err
+	}
+	token := "gha_" + tenants.RandomToken()
+	stored, err := p.store.PutSystemValueIfAbsent(ctx, adminTokenKey, tenants.HashSecret(token))
+	if err != nil {
+		return "", err
+	}
+	if !stored { // another replica generated one first
+		return p.store.GetSystemValue(ctx, adminTokenKey)
+	}
+	fmt.Fprintf(out, "\n  Gatehouse admin token (shown once; only its hash is stored):\n\n    %s\n\n", token)
+	return tenants.HashSecret(token), nil
+}

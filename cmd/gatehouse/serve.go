@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/api/demo"
+	"github.com/gatehouse/gatehouse/tenants"
+)
+
+func serve(ctx context.Context, cfg *Config, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", cfg.Addr, "listen address (GATEHOUSE_ADDR)")
+	public := fs.String("public-url", "", "public base URL (GATEHOUSE_PUBLIC_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *addr != cfg.Addr || *public != "" {
+		cfg.Addr = *addr
+		if *public != "" {
+			cfg.PublicURL = *public
+		}
+		if err := cfg.validate(); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+
+	p, err := newPlatform(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	adminHash, err := p.adminToken(ctx, os.Stdout)
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	deps := p.deps(adminHash)
+	handler, err := api.New(deps, &api.Options{Registry: p.registry, TrustedProxies: cfg.TrustedProxies})
+	if err != nil {
+		return err
+	}
+	if cfg.devIdP() {
+		// The built-in demo upstream shares the listener, outside the router.
+		mux := http.NewServeMux()
+		mux.Handle(demo.Path, demo.Handler())
+		mux.Handle("/", handler)
+		handler = mux
+	}
+	if cfg.demoTenant() {
+		if err := ensureDemoTenant(ctx, p, ln.Addr().(*net.TCPAddr).Port); err != nil {
+			return fmt.Errorf("demo tenant: %w", err)
+		}
+	}
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	p.bus.Start(workCtx)
+	workDone := make(chan error, 1)
+	if cfg.inProcessWorkers() {
+		go func() { workDone <- p.runtime.Run(workCtx) }()
+	} else {
+		close(workDone)
+	}
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10, // larger request headers get 431
+		// No WriteTimeout: MCP streams are long-lived; the gateway applies
+		// idle timeouts per stream instead.
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	p.logger.Info("gatehouse serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
+		"database", p.store.Dialect(), "embedded_queue", p.mini != nil, "dev_idp", cfg.devIdP(), "version", version)
+	if cfg.demoTenant() {
+		fmt.Fprintf(os.Stdout, "  Demo connector URL: %s/t/demo/mcp  (dev IdP: any username logs in)\n\n", cfg.PublicURL)
+	}
+
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case <-ctx.Done():
+	}
+	p.logger.Info("shutting down: draining connections")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		p.logger.Warn("graceful shutdown incomplete; closing", "err", err)
+		srv.Close()
+	}
+	stopWork()
+	<-workDone
+	return nil
+}
+
+// ensureDemoTenant creates the demo tenant (dev IdP, built-in upstream) on
+// first start, and re-points its upstream at this process's port after.
+func ensureDemoTenant(ctx context.Context, p *platform, port int) error {
+	upstream := fmt.Sprintf("http://127.0.0.1:%d%s", port, demo.Path)
+	t, err := p.store.GetTenantBySlug(ctx, "demo")
+	if err == nil {
+		if strings.HasSuffix(t.UpstreamMCPURL, demo.Path) && t.UpstreamMCPURL != upstream {
+			t.UpstreamMCPURL = upstream
+			return p.store.UpdateTenant(ctx, t)
+		}
+		return nil
+	}
+	if !errors.Is(err, tenants.ErrNotFound) {
+		return err
+	}
+	prov := &tenants.Provisioner{Store: p.store, Sealer: p.sealer, Auditor: p.runtime.Auditor(), AllowDevIdP: true}
+	_, err = prov.CreateTenant(ctx, tenants.TenantInput{
+		Slug: "demo", Name: "Demo", UpstreamMCPURL: upstream, IdP: &tenants.IdPInput{Type: tenants.IdPDev},
+	})
+	if errors.Is(err, tenants.ErrConflict) {
+		return nil // another replica created it
+	}
+	return err
+}

@@ -1,0 +1,127 @@
+package tenants
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Audit action names (DESIGN §8). The connection doctor reads these.
+const (
+	ActClientRegistered = "client.registered"
+	ActClientExpired    = "client.expired"
+	ActClientDeleted    = "client.deleted"
+	ActAuthorizeStarted = "authorize.started"
+	ActLoginSucceeded   = "login.succeeded"
+	ActLoginFailed      = "login.failed"
+	ActConsentGranted   = "consent.granted"
+	ActConsentDenied    = "consent.denied"
+	ActCodeIssued       = "code.issued"
+	ActTokenIssued      = "token.issued"
+	ActTokenRefreshed   = "token.refreshed"
+	ActRefreshReused    = "refresh.reused"
+	ActTokenRevoked     = "token.revoked"
+	ActGrantRevoked     = "grant.revoked"
+	ActKeyRotated       = "key.rotated"
+	ActMCPDenied        = "mcp.denied"
+	ActMCPToolCalled    = "mcp.tool_called"
+	ActMCPRequest       = "mcp.request" // audit_mcp_calls=all: every forwarded request
+	ActUpstreamFailed   = "mcp.upstream_failed"
+	// Provisioning changes use "admin.<resource>.<verb>", e.g. admin.tenant.created.
+)
+
+// mcp.denied reasons.
+const (
+	ReasonNoHeader     = "no_header"
+	ReasonMalformed    = "malformed"
+	ReasonBadSignature = "bad_signature"
+	ReasonWrongAud     = "wrong_audience"
+	ReasonExpired      = "expired"
+	ReasonRevoked      = "revoked"
+	ReasonUnknownKey   = "unknown_key"
+	ReasonScope        = "scope"
+)
+
+// Outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+)
+
+// Auditor records audit events. Implementations must not drop events: the
+// queued implementation falls back to a synchronous write when the queue is
+// unreachable.
+type Auditor interface {
+	Record(ctx context.Context, ev AuditEvent)
+}
+
+// RequestInfo is what the HTTP layer knows about the caller; the auditor
+// copies it into events so domain code need not pass it around.
+type RequestInfo struct {
+	IP        string
+	UserAgent string
+	RequestID string
+	Actor     string
+}
+
+type requestInfoKey struct{}
+
+// WithRequestInfo attaches request info to ctx.
+func WithRequestInfo(ctx context.Context, ri RequestInfo) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, ri)
+}
+
+// RequestInfoFrom returns the request info of ctx (zero if none).
+func RequestInfoFrom(ctx context.Context) RequestInfo {
+	ri, _ := ctx.Value(requestInfoKey{}).(RequestInfo)
+	return ri
+}
+
+// Complete fills id, time, outcome and the request fields from ctx.
+func (ev *AuditEvent) Complete(ctx context.Context) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	if ev.ID == "" {
+		ev.ID = OrderedID(ev.Time)
+	}
+	if ev.Outcome == "" {
+		ev.Outcome = OutcomeSuccess
+	}
+	ri := RequestInfoFrom(ctx)
+	if ev.IP == "" {
+		ev.IP = ri.IP
+	}
+	if ev.UserAgent == "" {
+		ev.UserAgent = truncate(ri.UserAgent, 512)
+	}
+	if ev.RequestID == "" {
+		ev.RequestID = ri.RequestID
+	}
+	if ev.Actor == "" {
+		ev.Actor = ri.Actor
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// SyncAuditor writes each event immediately. It is the fallback of the queued
+// auditor and what tests use when no queue runs.
+type SyncAuditor struct {
+	Store  AuditStore
+	Logger *slog.Logger
+}
+
+// Record writes ev now; a failure is logged loudly (the event is also logged
+// so it is not lost).
+func (a *SyncAuditor) Record(ctx context.Context, ev AuditEvent) {
+	ev.Complete(ctx)
+	if err := a.Store.InsertAuditEvents(context.WithoutCancel(ctx), []AuditEvent{ev}); err != nil && a.Logger != nil {
+		a.Logger.Error("audit write failed", "err", err, "action", ev.Action, "tenant", ev.TenantID, "event_id", ev.ID)
+	}
+}

@@ -1,0 +1,84 @@
+// Package idp logs a tenant's users in through its upstream identity
+// provider: GitHub, Google, or any OIDC provider (golang.org/x/oauth2,
+// coreos/go-oidc). The dev IdP has no upstream and is handled by the
+// authorization server itself.
+package idp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/tenants"
+)
+
+// Identity is who logged in, as the upstream IdP says.
+type Identity struct {
+	Subject       string // stable upstream user id
+	Email         string // verified email, or ""
+	EmailVerified bool
+	Name          string
+	Username      string
+	Orgs          []string // GitHub org logins (when allowed_orgs is set)
+}
+
+// Token is the upstream token kept (sealed) with the grant.
+type Token struct {
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	Expiry       time.Time `json:"expiry,omitempty"`
+}
+
+// Provider is one configured upstream IdP of a tenant.
+type Provider interface {
+	Type() string
+	// AuthCodeURL is where the browser goes to log in. state is the pending
+	// authorization id; nonce (OIDC) and the PKCE verifier are per flow.
+	AuthCodeURL(state, nonce, verifier string) string
+	// Exchange completes the login at the callback: it redeems code, checks
+	// the id_token and nonce (OIDC), fetches the identity, and enforces the
+	// tenant's allowed domains and orgs.
+	Exchange(ctx context.Context, code, nonce, verifier string) (*Identity, *Token, error)
+	// Refresh renews an upstream token with its refresh token.
+	Refresh(ctx context.Context, t *Token) (*Token, error)
+}
+
+// LoginError is a login the upstream or the tenant's policy refused. Reason
+// is a short code for the audit log; Message is safe to show the user.
+type LoginError struct {
+	Reason  string // e.g. "domain_not_allowed", "org_not_allowed", "upstream_error", "email_unverified"
+	Message string
+	Err     error
+}
+
+func (e *LoginError) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *LoginError) Unwrap() error { return e.Err }
+
+// ErrNotConfigured: the tenant has no such IdP.
+var ErrNotConfigured = errors.New("identity provider not configured")
+
+// Config is what building a provider needs.
+type Config struct {
+	IdP          *tenants.IdPConfig
+	ClientSecret string // opened from IdP.ClientSecretSealed
+	RedirectURL  string // {issuer}/oauth/callback
+	HTTPClient   *http.Client
+	// Endpoints overrides the well-known GitHub/Google endpoints (tests use an
+	// httptest GitHub; production leaves it nil).
+	Endpoints *Endpoints
+}
+
+// Endpoints of a non-OIDC provider (GitHub).
+type Endpoints struct {
+	AuthURL  string
+	TokenURL string
+	APIURL   string // e.g. https://api.github.com
+}

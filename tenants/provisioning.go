@@ -1,0 +1,348 @@
+package tenants
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Provisioner is the domain behind the provisioning API and the CLI: it
+// validates input, seals secrets, writes the store and audits admin changes.
+type Provisioner struct {
+	Store   Store
+	Sealer  *Sealer
+	Auditor Auditor
+	// AllowDevIdP permits the dev IdP (embedded default, tests).
+	AllowDevIdP bool
+}
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$`)
+
+// reservedSlugs would collide with platform paths, hosts or be confusing.
+var reservedSlugs = map[string]bool{
+	"api": true, "www": true, "admin": true, "app": true, "console": true, "static": true, "assets": true,
+	"oauth": true, "mcp": true, "auth": true, "login": true, "logout": true, "signup": true, "healthz": true,
+	"readyz": true, "metrics": true, "docs": true, "status": true, "gatehouse": true, "root": true,
+	"system": true, "help": true, "support": true, "mail": true, "well-known": true, "authorize": true,
+	"token": true, "register": true, "jwks": true, "static-assets": true, "internal": true,
+}
+
+// ValidateSlug checks a tenant slug (DESIGN: ^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$ minus reserved words).
+func ValidateSlug(s string) string {
+	switch {
+	case !slugPattern.MatchString(s):
+		return "must be 3-40 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"
+	case strings.Contains(s, "--"):
+		return "must not contain '--'"
+	case reservedSlugs[s]:
+		return "is reserved"
+	}
+	return ""
+}
+
+// ValidateHTTPURL checks an absolute http(s) URL without credentials or fragment.
+func ValidateHTTPURL(raw string) string {
+	if raw == "" {
+		return "is required"
+	}
+	if len(raw) > 2048 {
+		return "must be at most 2048 characters"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return "must be an absolute http(s) URL"
+	}
+	if u.User != nil {
+		return "must not contain credentials"
+	}
+	if u.Fragment != "" {
+		return "must not contain a fragment"
+	}
+	return ""
+}
+
+var domainLabel = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidateDomain checks a custom domain: lower-case DNS name, at least two
+// labels, no port, not an IP address.
+func ValidateDomain(d string) string {
+	if len(d) > 253 || d == "" {
+		return "must be a DNS name of at most 253 characters"
+	}
+	if net.ParseIP(d) != nil {
+		return "must be a DNS name, not an IP address"
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return "must have at least two labels (e.g. mcp.example.com)"
+	}
+	for _, l := range labels {
+		if !domainLabel.MatchString(l) {
+			return "is not a valid lower-case DNS name"
+		}
+	}
+	return ""
+}
+
+// TenantInput is what creating a tenant takes.
+type TenantInput struct {
+	Slug           string
+	Name           string
+	UpstreamMCPURL string
+	CustomDomain   *string
+	IdP            *IdPInput
+	Settings       *Settings
+}
+
+// IdPInput configures one upstream IdP.
+type IdPInput struct {
+	Type           string
+	ClientID       string
+	ClientSecret   string
+	IssuerURL      string
+	Scopes         []string
+	AllowedDomains []string
+	AllowedOrgs    []string
+	AutoLogin      string
+}
+
+// Validate checks the IdP input; prefix names the field path.
+func (in IdPInput) Validate(prefix string, allowDev bool) *ValidationError {
+	v := &ValidationError{}
+	switch in.Type {
+	case IdPGitHub, IdPGoogle:
+		if in.ClientID == "" {
+			v.Add(prefix+"client_id", "is required for %s", in.Type)
+		}
+	case IdPOIDC:
+		if in.ClientID == "" {
+			v.Add(prefix+"client_id", "is required for oidc")
+		}
+		if msg := ValidateHTTPURL(in.IssuerURL); msg != "" {
+			v.Add(prefix+"issuer_url", "%s", msg)
+		}
+	case IdPDev:
+		if !allowDev {
+			v.Add(prefix+"type", "the dev IdP is disabled on this deployment (GATEHOUSE_ALLOW_DEV_IDP)")
+		}
+	case "":
+		v.Add(prefix+"type", "is required (github, google, oidc or dev)")
+	default:
+		v.Add(prefix+"type", "must be one of github, google, oidc, dev")
+	}
+	if in.Type != IdPOIDC && in.IssuerURL != "" {
+		v.Add(prefix+"issuer_url", "is only used by the oidc type")
+	}
+	if in.Type != IdPGitHub && len(in.AllowedOrgs) > 0 {
+		v.Add(prefix+"allowed_orgs", "is only used by the github type")
+	}
+	for _, d := range in.AllowedDomains {
+		if msg := ValidateDomain(strings.ToLower(d)); msg != "" {
+			v.Add(prefix+"allowed_domains", "%q %s", d, msg)
+		}
+	}
+	for _, s := range in.Scopes {
+		if !validScopeToken(s) {
+			v.Add(prefix+"scopes", "%q is not a valid scope", s)
+		}
+	}
+	if len(in.AutoLogin) > 200 {
+		v.Add(prefix+"auto_login", "must be at most 200 characters")
+	}
+	if in.AutoLogin != "" && in.Type != IdPDev {
+		v.Add(prefix+"auto_login", "is only used by the dev type")
+	}
+	return v
+}
+
+func (p *Provisioner) audit(ctx context.Context, tenantID, action string, details JSONMap) {
+	if p.Auditor != nil {
+		p.Auditor.Record(ctx, AuditEvent{TenantID: tenantID, Action: action, Details: details})
+	}
+}
+
+// SealSettingsSecrets moves write-only settings into the tenant's sealed
+// secrets (an empty value clears one).
+func (p *Provisioner) SealSettingsSecrets(t *Tenant, s *Settings) error {
+	if t.SealedSecrets == nil {
+		t.SealedSecrets = Sealed{}
+	}
+	if s.UpstreamHeaders != nil {
+		if len(s.UpstreamHeaders) == 0 {
+			delete(t.SealedSecrets, SecretUpstreamHeaders)
+		} else {
+			raw, _ := jsonMarshal(s.UpstreamHeaders)
+			sealed, err := p.Sealer.Seal(string(raw), "tenant:"+t.ID+":"+SecretUpstreamHeaders)
+			if err != nil {
+				return err
+			}
+			t.SealedSecrets[SecretUpstreamHeaders] = sealed
+		}
+	}
+	if s.AuditWebhookSecret != "" {
+		sealed, err := p.Sealer.Seal(s.AuditWebhookSecret, "tenant:"+t.ID+":"+SecretAuditWebhookSecret)
+		if err != nil {
+			return err
+		}
+		t.SealedSecrets[SecretAuditWebhookSecret] = sealed
+	}
+	s.UpstreamHeaders, s.AuditWebhookSecret = nil, ""
+	return nil
+}
+
+// OpenSecret opens one of the tenant's sealed secrets ("" if unset).
+func (p *Provisioner) OpenSecret(t *Tenant, name string) (string, error) {
+	return OpenTenantSecret(p.Sealer, t, name)
+}
+
+// OpenTenantSecret opens a tenant secret sealed by SealSettingsSecrets.
+func OpenTenantSecret(s *Sealer, t *Tenant, name string) (string, error) {
+	return s.Open(t.SealedSecrets[name], "tenant:"+t.ID+":"+name)
+}
+
+// CreateTenant validates and creates a tenant with its IdP (default: dev where
+// allowed). ErrConflict when the slug or domain is taken.
+func (p *Provisioner) CreateTenant(ctx context.Context, in TenantInput) (*Tenant, error) {
+	v := &ValidationError{}
+	if msg := ValidateSlug(in.Slug); msg != "" {
+		v.Add("slug", "%s", msg)
+	}
+	if len(in.Name) > 200 {
+		v.Add("name", "must be at most 200 characters")
+	}
+	if msg := ValidateHTTPURL(in.UpstreamMCPURL); msg != "" {
+		v.Add("upstream_mcp_url", "%s", msg)
+	}
+	if in.CustomDomain != nil {
+		if msg := ValidateDomain(*in.CustomDomain); msg != "" {
+			v.Add("custom_domain", "%s", msg)
+		}
+	}
+	var settings Settings
+	if in.Settings != nil {
+		settings = *in.Settings
+		if err := settings.Validate("settings."); err != nil {
+			v.Errors = append(v.Errors, err.(*ValidationError).Errors...)
+		}
+	}
+	idp := in.IdP
+	if idp == nil {
+		if !p.AllowDevIdP {
+			v.Add("idp", "is required on this deployment (the dev IdP is disabled)")
+		} else {
+			idp = &IdPInput{Type: IdPDev}
+		}
+	}
+	if idp != nil {
+		v.Errors = append(v.Errors, idp.Validate("idp.", p.AllowDevIdP).Errors...)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	name := in.Name
+	if name == "" {
+		name = in.Slug
+	}
+	t := &Tenant{ID: RandomID(), Slug: in.Slug, Name: name, UpstreamMCPURL: in.UpstreamMCPURL, CustomDomain: in.CustomDomain, CreatedAt: now, UpdatedAt: now}
+	if err := p.SealSettingsSecrets(t, &settings); err != nil {
+		return nil, err
+	}
+	t.Settings = settings
+	err := p.Store.InTx(ctx, func(s Store) error {
+		if err := s.CreateTenant(ctx, t); err != nil {
+			return err
+		}
+		cfg, err := p.idpConfig(t.ID, *idp)
+		if err != nil {
+			return err
+		}
+		return s.PutIdP(ctx, cfg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.audit(ctx, t.ID, "admin.tenant.created", JSONMap{"slug": t.Slug})
+	return t, nil
+}
+
+func (p *Provisioner) idpConfig(tenantID string, in IdPInput) (*IdPConfig, error) {
+	cfg := &IdPConfig{TenantID: tenantID, Type: in.Type, ClientID: in.ClientID, IssuerURL: strings.TrimRight(in.IssuerURL, "/"),
+		Scopes: Strings(in.Scopes), AllowedDomains: lowerAll(in.AllowedDomains), AllowedOrgs: Strings(in.AllowedOrgs), AutoLogin: in.AutoLogin}
+	if in.ClientSecret != "" {
+		sealed, err := p.Sealer.Seal(in.ClientSecret, IdPSecretContext(tenantID, in.Type))
+		if err != nil {
+			return nil, err
+		}
+		cfg.ClientSecretSealed = sealed
+	}
+	return cfg, nil
+}
+
+// IdPSecretContext is the seal context of an IdP client secret.
+func IdPSecretContext(tenantID, typ string) string { return "idp:" + tenantID + ":" + typ }
+
+func lowerAll(in []string) Strings {
+	out := make(Strings, 0, len(in))
+	for _, s := range in {
+		out = append(out, strings.ToLower(s))
+	}
+	return out
+}
+
+// PutIdP validates and stores the tenant's IdP of in.Type. With keepSecret,
+// an empty client secret keeps the stored one (PUT without re-sending it).
+func (p *Provisioner) PutIdP(ctx context.Context, t *Tenant, in IdPInput, replaceAll bool) (*IdPConfig, error) {
+	if v := in.Validate("", p.AllowDevIdP); v.Err() != nil {
+		return nil, v
+	}
+	cfg, err := p.idpConfig(t.ID, in)
+	if err != nil {
+		return nil, err
+	}
+	if in.ClientSecret == "" {
+		if old, err := p.Store.GetIdP(ctx, t.ID, in.Type); err == nil {
+			cfg.ClientSecretSealed = old.ClientSecretSealed
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+	}
+	if replaceAll {
+		err = p.Store.ReplaceIdPs(ctx, t.ID, []IdPConfig{*cfg})
+	} else {
+		err = p.Store.PutIdP(ctx, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.audit(ctx, t.ID, "admin.idp.updated", JSONMap{"type": in.Type})
+	return cfg, nil
+}
+
+// CreateAPIKey makes a tenant API key; the key is returned once.
+func (p *Provisioner) CreateAPIKey(ctx context.Context, t *Tenant, name string) (string, *APIKey, error) {
+	if len(name) > 200 {
+		return "", nil, &ValidationError{Errors: []FieldError{{Field: "name", Detail: "must be at most 200 characters"}}}
+	}
+	key := "ghk_" + RandomToken()
+	k := &APIKey{ID: RandomID(), TenantID: t.ID, Name: name, Prefix: key[:10], Hash: HashSecret(key), CreatedAt: time.Now().UTC()}
+	if err := p.Store.CreateAPIKey(ctx, k); err != nil {
+		return "", nil, err
+	}
+	p.audit(ctx, t.ID, "admin.api_key.created", JSONMap{"api_key_id": k.ID, "name": name})
+	return key, k, nil
+}
+
+// DeleteTenant removes the tenant and everything it holds.
+func (p *Provisioner) DeleteTenant(ctx context.Context, t *Tenant) error {
+	if err := p.Store.DeleteTenant(ctx, t.ID); err != nil {
+		return err
+	}
+	// The tenant's own audit rows went with it; the platform keeps a record.
+	p.audit(ctx, "", "admin.tenant.deleted", JSONMap{"slug": t.Slug, "tenant_id": t.ID})
+	return nil
+}
