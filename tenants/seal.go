@@ -3,6 +3,7 @@ package tenants
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -22,6 +23,7 @@ import (
 type Sealer struct {
 	keys  map[string]cipher.AEAD
 	first string
+	raw   []byte // the first key, for MAC key derivation
 }
 
 // ErrUnseal means a sealed value could not be opened (wrong key, tampered, or
@@ -50,6 +52,7 @@ func NewSealer(keys [][]byte) (*Sealer, error) {
 		s.keys[id] = aead
 		if i == 0 {
 			s.first = id
+			s.raw = append([]byte(nil), k...)
 		}
 	}
 	return s, nil
@@ -127,4 +130,19 @@ func (s *Sealer) Open(sealed, context string) (string, error) {
 func (s *Sealer) NeedsReseal(sealed string) bool {
 	parts := strings.SplitN(sealed, ".", 3)
 	return len(parts) == 3 && parts[1] != s.first
+}
+
+// MAC returns HMAC-SHA256 of data under a key derived from the current
+// sealing key and purpose. Used where a value must be re-derivable but never
+// stored (e.g. a rotated refresh token's successor).
+func (s *Sealer) MAC(purpose string, data []byte) []byte {
+	m := hmac.New(sha256.New, s.macKey(purpose))
+	m.Write(data)
+	return m.Sum(nil)
+}
+
+func (s *Sealer) macKey(purpose string) []byte {
+	m := hmac.New(sha256.New, s.raw)
+	m.Write([]byte("gatehouse-mac:" + purpose))
+	return m.Sum(nil)
 }

@@ -13,13 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/keys"
 )
 
-// Bus carries cross-replica notices (grant revoked, tenant changed, keys
-// rotated) over Redis pub/sub; a nil Bus means single process.
-type Bus interface {
-	Publish(ctx context.Context, topic, payload string) error
-	Subscribe(topic string, fn func(payload string))
-}
-
 // Deps are the platform services handlers call. Nil optional fields mean
 // the feature is off.
 type Deps struct {
@@ -29,7 +22,7 @@ type Deps struct {
 	Auditor tenants.Auditor
 	Logger  *slog.Logger
 	Sites   *Sites
-	Bus     Bus // optional
+	Bus     tenants.Bus // optional; nil means single process
 
 	// PublicURL is the base URL B (scheme://host[:port], no path).
 	PublicURL string
