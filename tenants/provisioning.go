@@ -18,6 +18,12 @@ type Provisioner struct {
 	Auditor Auditor
 	// AllowDevIdP permits the dev IdP (embedded default, tests).
 	AllowDevIdP bool
+	// Bus, when set, tells every replica about revocations and tenant changes.
+	Bus Bus
+	// PublicHost and TenantDomain, when set, are refused as custom domains
+	// (they are the platform's own hosts).
+	PublicHost   string
+	TenantDomain string
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$`)
@@ -218,7 +224,7 @@ func (p *Provisioner) CreateTenant(ctx context.Context, in TenantInput) (*Tenant
 		v.Add("upstream_mcp_url", "%s", msg)
 	}
 	if in.CustomDomain != nil {
-		if msg := ValidateDomain(*in.CustomDomain); msg != "" {
+		if msg := p.validateCustomDomain(*in.CustomDomain); msg != "" {
 			v.Add("custom_domain", "%s", msg)
 		}
 	}
@@ -310,6 +316,11 @@ func (p *Provisioner) PutIdP(ctx context.Context, t *Tenant, in IdPInput, replac
 		} else if !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
+		// GitHub and Google apps are confidential clients: without a secret
+		// no login can succeed, so refuse the setting now rather than then.
+		if cfg.ClientSecretSealed == "" && (in.Type == IdPGitHub || in.Type == IdPGoogle) {
+			return nil, &ValidationError{Errors: []FieldError{{Field: "client_secret", Detail: "is required for " + in.Type + " (none is stored yet)"}}}
+		}
 	}
 	if replaceAll {
 		err = p.Store.ReplaceIdPs(ctx, t.ID, []IdPConfig{*cfg})
@@ -341,6 +352,11 @@ func (p *Provisioner) CreateAPIKey(ctx context.Context, t *Tenant, name string) 
 func (p *Provisioner) DeleteTenant(ctx context.Context, t *Tenant) error {
 	if err := p.Store.DeleteTenant(ctx, t.ID); err != nil {
 		return err
+	}
+	if p.Bus != nil {
+		// Replicas drop the tenant and its keys; its tokens stop verifying.
+		_ = p.Bus.Publish(context.WithoutCancel(ctx), TopicTenantChanged, t.ID)
+		_ = p.Bus.Publish(context.WithoutCancel(ctx), TopicKeysRotated, t.ID)
 	}
 	// The tenant's own audit rows went with it; the platform keeps a record.
 	p.audit(ctx, "", "admin.tenant.deleted", JSONMap{"slug": t.Slug, "tenant_id": t.ID})

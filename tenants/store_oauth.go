@@ -41,6 +41,10 @@ type OAuthStore interface {
 	GetGrant(ctx context.Context, tenantID, id string) (*Grant, error)
 	ListGrants(ctx context.Context, tenantID string, p Page) (items []Grant, next string, err error)
 	UpdateGrant(ctx context.Context, g *Grant) error
+	// TouchGrant records use of an unrevoked grant (and moves its expiry when
+	// expiresAt is set) without writing any other column, so it can never
+	// undo a concurrent revocation the way a full UpdateGrant could.
+	TouchGrant(ctx context.Context, tenantID, id string, at time.Time, expiresAt *time.Time) error
 	// RevokeGrant marks the grant revoked and deletes its refresh tokens and codes.
 	// Revoking a revoked grant is not an error.
 	RevokeGrant(ctx context.Context, tenantID, id, reason string, at time.Time) error

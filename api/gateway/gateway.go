@@ -1,14 +1,248 @@
 // Package gateway serves each tenant's MCP connector URL (DESIGN §6):
 // protected resource metadata, bearer checks, and the streaming reverse proxy
 // to the tenant's upstream MCP server.
+//
+// Handlers are thin: tenants/access decides (token, grant liveness, tool
+// scopes, identity headers); this package parses HTTP, answers JSON-RPC
+// errors with the right WWW-Authenticate, audits, counts, and proxies.
 package gateway
 
 import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"syscall"
+	"time"
+
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/access"
 )
 
-// Register mounts the MCP endpoint and protected resource metadata.
-func Register(r *gin.Engine, d *httpx.Deps, reg prometheus.Registerer) {}
+// Defaults (Options fields left zero).
+const (
+	// DefaultMaxBody is the MCP request body limit (DESIGN §9: 4 MiB on the MCP path).
+	DefaultMaxBody = 4 << 20
+	// DefaultConnectTimeout bounds dialing the upstream (and its TLS handshake).
+	DefaultConnectTimeout = 10 * time.Second
+	// DefaultResponseHeaderTimeout bounds the wait for the upstream's response
+	// headers. An SSE-mode upstream answers headers with its first event; a
+	// JSON-mode one only when the call completes, so this is also the longest
+	// silent tool call (most clients give up at 60 s anyway).
+	DefaultResponseHeaderTimeout = 120 * time.Second
+	// DefaultIdleTimeout closes a stream on which neither side moved a byte
+	// for this long. Streams have no total timeout (subscriptions/listen and
+	// the GET stream are long-lived); a closed idle stream is resumed by the
+	// client.
+	DefaultIdleTimeout = 10 * time.Minute
+)
+
+// Options for New; nil or zero fields mean defaults.
+type Options struct {
+	MaxBodyBytes          int64
+	ConnectTimeout        time.Duration
+	ResponseHeaderTimeout time.Duration
+	IdleTimeout           time.Duration
+	// LiveTTL is the grant liveness cache TTL (default access.DefaultLiveTTL).
+	LiveTTL time.Duration
+	// Now is the clock for token checks (tests).
+	Now func() time.Time
+	// Transport replaces the upstream transport (tests); it is still wrapped
+	// to follow same-origin redirects.
+	Transport http.RoundTripper
+	// RefusePrivateUpstreams refuses upstream addresses that are loopback or
+	// private (a SaaS deployment whose tenants are strangers). Link-local and
+	// cloud-metadata addresses are always refused.
+	RefusePrivateUpstreams bool
+}
+
+// Gateway is the MCP endpoint of every tenant.
+type Gateway struct {
+	d        *httpx.Deps
+	opts     Options
+	log      *slog.Logger
+	verifier *access.Verifier
+	identity *access.Identity
+	proxy    *httputil.ReverseProxy
+	metrics  *metrics
+	limiter  *auditLimiter
+	streams  *streamRegistry
+}
+
+// Register mounts the MCP endpoint and protected resource metadata with
+// default options.
+func Register(r *gin.Engine, d *httpx.Deps, reg prometheus.Registerer) {
+	New(d, reg, nil).Mount(r)
+}
+
+// New builds a gateway. It subscribes to grant revocations on d.Bus, so call
+// it before the bus starts.
+func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
+	g := &Gateway{d: d, log: d.Logger}
+	if opts != nil {
+		g.opts = *opts
+	}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	o := &g.opts
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBody
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.ResponseHeaderTimeout <= 0 {
+		o.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	g.verifier = access.NewVerifier(d.Store, d.Keys, &access.Options{LiveTTL: o.LiveTTL, Now: o.Now})
+	g.verifier.Listen(d.Bus)
+	g.streams = &streamRegistry{open: map[string]map[*reqState]struct{}{}}
+	if d.Bus != nil {
+		// Open streams outlive the token check that started them: a revoked
+		// grant's streams are cut on the notice (and by the per-stream
+		// liveness re-check when a notice is lost).
+		d.Bus.Subscribe(tenants.TopicGrantRevoked, g.streams.cut)
+	}
+	g.identity = &access.Identity{Keys: d.Keys, Sealer: d.Sealer, Now: o.Now}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	g.metrics = newMetrics(reg)
+	g.limiter = newAuditLimiter(30, time.Minute)
+
+	base := o.Transport
+	if base == nil {
+		base = g.upstreamTransport()
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite:        g.rewrite,
+		Transport:      &followRedirects{base: base},
+		FlushInterval:  -1, // flush after every write: SSE events leave as they arrive
+		ModifyResponse: g.modifyResponse,
+		ErrorHandler:   g.upstreamError,
+		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	return g
+}
+
+// Verifier exposes the token verifier (tests, and other surfaces that want
+// the same liveness cache).
+func (g *Gateway) Verifier() *access.Verifier { return g.verifier }
+
+// upstreamTransport dials upstreams with connect and header timeouts and no
+// compression (the client gets the upstream's bytes, never re-encoded).
+func (g *Gateway) upstreamTransport() *http.Transport {
+	dialer := &net.Dialer{
+		Timeout:   g.opts.ConnectTimeout,
+		KeepAlive: 30 * time.Second,
+		Control: func(network, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return errForbiddenAddress
+			}
+			if forbiddenUpstream(ap.Addr(), g.opts.RefusePrivateUpstreams) {
+				return errForbiddenAddress
+			}
+			return nil
+		},
+	}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   g.opts.ConnectTimeout,
+		ResponseHeaderTimeout: g.opts.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+	}
+}
+
+var errForbiddenAddress = errors.New("upstream address not allowed")
+
+var metadataPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("fd00:ec2::254/128"),
+	netip.MustParsePrefix("100.100.100.200/32"), // Alibaba Cloud metadata
+}
+
+func forbiddenUpstream(ip netip.Addr, refusePrivate bool) bool {
+	ip = ip.Unmap()
+	if !ip.IsValid() || ip.IsUnspecified() || ip.IsMulticast() {
+		return true
+	}
+	for _, p := range metadataPrefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return refusePrivate && (ip.IsLoopback() || ip.IsPrivate())
+}
+
+// Mount adds the routes. Every /t/:slug route resolves the site first; host
+// mode arrives here rewritten under /t/{slug} with its own site.
+func (g *Gateway) Mount(r *gin.Engine) {
+	site := g.d.RequireSite(g.notFound)
+	prm := []gin.HandlerFunc{prmCORS(), g.d.RequireSite(g.prmNotFound), g.metadata}
+	// RFC 9728 §3.1 path-inserted form (what the 401 names), with and
+	// without the trailing slash; and the forms under the issuer that host
+	// mode's /.well-known/oauth-protected-resource[/mcp] are rewritten to.
+	for _, p := range []string{
+		"/.well-known/oauth-protected-resource/t/:slug/mcp",
+		"/.well-known/oauth-protected-resource/t/:slug/mcp/",
+		"/t/:slug/.well-known/oauth-protected-resource",
+		"/t/:slug/.well-known/oauth-protected-resource/mcp",
+		"/t/:slug/.well-known/oauth-protected-resource/mcp/",
+	} {
+		r.GET(p, prm...)
+		r.HEAD(p, prm...)
+		r.OPTIONS(p, prm...)
+	}
+	// Both /mcp and /mcp/ are served: a redirect drops the Authorization
+	// header (claude-ai-mcp #430), and the engine never redirects.
+	for _, p := range []string{"/t/:slug/mcp", "/t/:slug/mcp/"} {
+		h := []gin.HandlerFunc{mcpCORS(), site, g.serveMCP}
+		r.GET(p, h...)
+		r.POST(p, h...)
+		r.DELETE(p, h...)
+		r.OPTIONS(p, h...) // answered by mcpCORS
+		for _, m := range []string{http.MethodPut, http.MethodPatch, http.MethodHead} {
+			r.Handle(m, p, mcpCORS(), g.methodNotAllowed)
+		}
+	}
+}
+
+func (g *Gateway) notFound(c *gin.Context) {
+	writeRPCError(c.Writer, http.StatusNotFound, nil, codeNotFound, "no MCP connector at this URL", nil)
+}
+
+func (g *Gateway) prmNotFound(c *gin.Context) {
+	c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "not_found", "error_description": "no such protected resource"})
+}
+
+func (g *Gateway) methodNotAllowed(c *gin.Context) {
+	c.Header("Allow", "GET, POST, DELETE, OPTIONS")
+	writeRPCError(c.Writer, http.StatusMethodNotAllowed, nil, codeInvalidRequest, "method not allowed on the MCP endpoint", nil)
+}
+
+// Cancel causes of streams the gateway closes.
+var (
+	errIdle    = errors.New("stream idle timeout")
+	errRevoked = errors.New("grant revoked")
+)

@@ -37,6 +37,9 @@ type Deps struct {
 	AdminTokenHash string
 	// HTTPClient is used for upstream IdP calls (tests inject fakes' TLS).
 	HTTPClient *http.Client
+	// CIMDClient, when set, fetches client ID metadata documents instead of
+	// the default SSRF-safe client (tests: a safefetch client trusting a test CA).
+	CIMDClient *http.Client
 	// Ready reports queue reachability for /readyz (nil: no queue).
 	QueuePing func(ctx context.Context) error
 	// Version of the binary.

@@ -1,13 +1,100 @@
 // Package oauth serves each tenant's OAuth 2.1 authorization server
 // (DESIGN §4–§5): metadata, authorize, token, registration, revocation,
-// introspection, userinfo, JWKS and the upstream IdP callback.
+// introspection, userinfo, JWKS and the upstream IdP callback. Handlers are
+// thin: they parse, call tenants/oauth, and write; one file per endpoint.
 package oauth
 
 import (
+	"net/http"
+	"time"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
+	as "github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
+// maxBody bounds every authorization server request body.
+const maxBody = 64 << 10
+
+type handler struct {
+	d  *httpx.Deps
+	as *as.Server
+}
+
+// newServer builds the domain server from the platform dependencies.
+func newServer(d *httpx.Deps) *as.Server {
+	return &as.Server{
+		Store: d.Store, Sealer: d.Sealer, Keys: d.Keys, Auditor: d.Auditor, Bus: d.Bus, AllowDevIdP: d.AllowDevIdP,
+		CIMD:        as.NewCIMDResolver(&as.CIMDOptions{Client: d.CIMDClient, AllowPrivate: d.AllowPrivateFetch}),
+		DCRLimiter:  as.NewLimiter(20, 30*time.Second, nil),
+		NewProvider: providerFactory,
+		HTTPClient:  d.HTTPClient,
+	}
+}
+
 // Register mounts the authorization server routes for every tenant.
-func Register(r *gin.Engine, d *httpx.Deps) {}
+func Register(r *gin.Engine, d *httpx.Deps) {
+	h := &handler{d: d, as: newServer(d)}
+	site := d.RequireSite(h.tenantNotFoundJSON)
+	page := d.RequireSite(h.tenantNotFoundPage)
+	cors := httpx.CORS()
+	limit := httpx.LimitBody(maxBody)
+	noStore := httpx.NoStore()
+
+	// Metadata (RFC 8414 §3, path-appended and path-inserted; OIDC Discovery §4).
+	for _, p := range []string{"/t/:slug/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/t/:slug"} {
+		r.GET(p, cors, site, h.metadata)
+		r.OPTIONS(p, cors)
+	}
+	for _, p := range []string{"/t/:slug/.well-known/openid-configuration", "/.well-known/openid-configuration/t/:slug"} {
+		r.GET(p, cors, site, h.openIDConfiguration)
+		r.OPTIONS(p, cors)
+	}
+	r.GET("/t/:slug/jwks.json", cors, site, h.jwks)
+	r.OPTIONS("/t/:slug/jwks.json", cors)
+
+	t := r.Group("/t/:slug/oauth")
+	t.GET("/authorize", page, h.authorize)
+	t.POST("/authorize", limit, page, h.authorize)
+	t.GET("/login", page, h.login)
+	t.POST("/dev-login", limit, page, h.devLogin)
+	t.GET("/consent", page, h.consentPage)
+	t.POST("/consent", limit, page, h.consent)
+	t.GET("/callback", page, h.callback)
+
+	t.POST("/token", cors, noStore, limit, site, h.token)
+	t.OPTIONS("/token", cors)
+	t.POST("/register", cors, noStore, limit, site, h.register)
+	t.OPTIONS("/register", cors)
+	t.POST("/revoke", cors, noStore, limit, site, h.revoke)
+	t.OPTIONS("/revoke", cors)
+	t.POST("/introspect", noStore, limit, site, h.introspect)
+	t.GET("/userinfo", cors, noStore, site, h.userinfo)
+	t.POST("/userinfo", cors, noStore, limit, site, h.userinfo)
+	t.OPTIONS("/userinfo", cors)
+
+	// 2025-03-26 default endpoints ({issuer}/authorize, /token, /register):
+	// in host mode they arrive here through the rewrite; in path mode the
+	// root forms resolve the tenant from resource or client_id (DESIGN §10).
+	r.GET("/t/:slug/authorize", page, h.authorize)
+	r.POST("/t/:slug/authorize", limit, page, h.authorize)
+	r.POST("/t/:slug/token", cors, noStore, limit, site, h.token)
+	r.OPTIONS("/t/:slug/token", cors)
+	r.POST("/t/:slug/register", cors, noStore, limit, site, h.register)
+	r.OPTIONS("/t/:slug/register", cors)
+	r.GET("/authorize", h.rootAuthorize)
+	r.POST("/authorize", limit, h.rootAuthorize)
+	r.POST("/token", cors, noStore, limit, h.rootToken)
+	r.OPTIONS("/token", cors)
+	r.POST("/register", cors, noStore, limit, h.rootRegister)
+	r.OPTIONS("/register", cors)
+}
+
+func (h *handler) tenantNotFoundJSON(c *gin.Context) {
+	c.JSON(http.StatusNotFound, gin.H{"error": "invalid_request", "error_description": "no such tenant"})
+}
+
+func (h *handler) tenantNotFoundPage(c *gin.Context) {
+	h.errorPage(c, http.StatusNotFound, &as.Error{Code: as.ErrInvalidRequest, Description: "There is no such connector here. Check the URL you were given."})
+}

@@ -1,18 +1,103 @@
 package provision
 
 import (
+	"context"
+	"net"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/doctor"
 )
 
-// doctorHandler serves GET /api/v1/tenants/{slug}/doctor.
-// Placeholder until the connection doctor lands (issue 6): it answers 501.
+// selfCheckClient fetches the deployment's own public URLs. It is not the
+// SSRF-guarded client: the URLs are the platform's own (public URL, tenant
+// domain or a verified custom domain), never caller input. Names under
+// "localhost" resolve to loopback (RFC 6761 §6.3), as browsers do, so a local
+// host-mode deployment (GATEHOUSE_TENANT_DOMAIN=gh.localhost) can check itself.
+var selfCheckClient = &http.Client{Timeout: 15 * time.Second, Transport: localhostTransport()}
+
+func localhostTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, port, err := net.SplitHostPort(addr); err == nil {
+			h := strings.ToLower(strings.TrimSuffix(host, "."))
+			if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+				addr = net.JoinHostPort("127.0.0.1", port)
+			}
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	return tr
+}
+
+// maxDoctorWindow bounds ?window (the default audit retention is 90 days).
+const maxDoctorWindow = 90 * 24 * time.Hour
+
+// doctorHandler serves GET /api/v1/tenants/{slug}/doctor: the connection
+// doctor's report (tenants/doctor) for the tenant tenantScope resolved.
+//
+// Query: window (Go duration, default 168h: how far back events are read),
+// self_check (default true: also fetch the tenant's public metadata the way
+// clients do, in path mode and, where enabled, host mode).
 func doctorHandler(d *httpx.Deps) gin.HandlerFunc {
+	h := &handler{d: d}
 	return func(c *gin.Context) {
-		c.Header("Content-Type", "application/problem+json")
-		c.String(http.StatusNotImplemented, `{"type":"about:blank","title":"Not Implemented","status":501,"detail":"the connection doctor is not built yet"}`)
+		t := tenantOf(c)
+		if t == nil { // mounted without tenantScope: never expected
+			notFound(c, "tenant "+c.Param("slug"))
+			return
+		}
+		opts := &doctor.LoadOptions{}
+		var errs []tenants.FieldError
+		if v := c.Query("window"); v != "" {
+			w, err := time.ParseDuration(v)
+			if err != nil || w <= 0 || w > maxDoctorWindow {
+				errs = append(errs, tenants.FieldError{Field: "window", Detail: "must be a duration between 1s and 2160h, e.g. 24h"})
+			}
+			opts.Since = w
+		}
+		selfCheck := true
+		if v := c.Query("self_check"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, tenants.FieldError{Field: "self_check", Detail: "must be true or false"})
+			}
+			selfCheck = b
+		}
+		if len(errs) > 0 {
+			problem(c, http.StatusBadRequest, probBadQuery, "invalid query parameters", errs)
+			return
+		}
+		ctx := c.Request.Context()
+		rep, err := doctor.Diagnosis(ctx, d.Store, t, opts)
+		if err != nil {
+			h.fail(c, err, "tenant "+t.Slug)
+			return
+		}
+		if selfCheck {
+			sites := []tenants.Site{d.Sites.Path(t)}
+			if hs, ok := d.Sites.Host(t); ok {
+				sites = append(sites, hs)
+			}
+			rep.SelfCheck = make([]doctor.SelfCheckResult, len(sites))
+			var wg sync.WaitGroup
+			for i, s := range sites {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rep.SelfCheck[i] = doctor.SelfCheck(ctx, selfCheckClient, s)
+				}()
+			}
+			wg.Wait()
+		}
+		c.JSON(http.StatusOK, rep)
 	}
 }

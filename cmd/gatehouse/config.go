@@ -32,6 +32,9 @@ type Config struct {
 	TrustedProxies    []string `env:"GATEHOUSE_TRUSTED_PROXIES" envSeparator:","`
 	// Workers: run the worker system inside serve (default: embedded mode only).
 	InProcessWorkers *bool `env:"GATEHOUSE_INPROCESS_WORKERS"`
+	// Test-only hooks for e2e (testhooks.go); refused without AllowPrivateFetch.
+	TestCAFile  string `env:"GATEHOUSE_TEST_CA_FILE"`
+	TestHostMap string `env:"GATEHOUSE_TEST_HOST_MAP"`
 }
 
 // Embedded reports whether this is the embedded default (SQLite, in-process queue).
@@ -96,6 +99,9 @@ func (c *Config) validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 24 {
 		bad("GATEHOUSE_ADMIN_TOKEN", "must be at least 24 characters")
+	}
+	if (c.TestCAFile != "" || c.TestHostMap != "") && !c.AllowPrivateFetch {
+		bad("GATEHOUSE_TEST_CA_FILE", "GATEHOUSE_TEST_CA_FILE and GATEHOUSE_TEST_HOST_MAP are test-only and need GATEHOUSE_ALLOW_PRIVATE_FETCH=true")
 	}
 	if c.AllowPrivateFetch && !c.Embedded() && !c.devIdP() {
 		bad("GATEHOUSE_ALLOW_PRIVATE_FETCH", "is a test-only setting and is refused in production mode")

@@ -39,6 +39,8 @@ type platform struct {
 	runtime  *workers.Runtime
 	registry *prometheus.Registry
 	stop     []func()
+	// cimdClient is set only by the test hooks (testhooks.go).
+	cimdClient *http.Client
 }
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
@@ -71,6 +73,15 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 	p.registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	if cfg.AllowPrivateFetch {
 		p.logger.Warn("GATEHOUSE_ALLOW_PRIVATE_FETCH is on: client metadata and webhook fetches may reach loopback and private addresses. Test use only.")
+	}
+	cimd, err := cfg.testCIMDClient()
+	if err != nil {
+		return nil, err
+	}
+	if cimd != nil {
+		p.cimdClient = cimd
+		p.logger.Warn("TEST HOOKS ON: client metadata documents are fetched with GATEHOUSE_TEST_CA_FILE / GATEHOUSE_TEST_HOST_MAP (a test CA and dial overrides). Never use this in production.",
+			"ca_file", cfg.TestCAFile, "host_map", cfg.TestHostMap)
 	}
 	keyBytes, err := cfg.secretKeys()
 	if err != nil {
@@ -140,7 +151,7 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 		Store: p.store, Sealer: p.sealer, Keys: p.keys, Auditor: p.runtime.Auditor(), Logger: p.logger,
 		Sites: httpx.NewSites(p.store, p.cfg.PublicURL, p.cfg.TenantDomain), Bus: p.bus,
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
-		AllowPrivateFetch: p.cfg.AllowPrivateFetch, AdminTokenHash: adminHash,
+		AllowPrivateFetch: p.cfg.AllowPrivateFetch, AdminTokenHash: adminHash, CIMDClient: p.cimdClient,
 		HTTPClient: &http.Client{Timeout: 15 * time.Second}, QueuePing: p.runtime.Ping, Version: version,
 	}
 }

@@ -410,6 +410,19 @@ func testGrantRevocation(t *testing.T, s tenants.Store) {
 		t.Fatal("refresh token of a revoked grant survived")
 	}
 	must(t, s.RevokeGrant(ctx, tn.ID, "g1", "again", now)) // idempotent
+	// TouchGrant moves last use and expiry of a live grant, and never
+	// un-revokes a revoked one.
+	later := now.Add(2 * time.Hour)
+	must(t, s.TouchGrant(ctx, tn.ID, "g1", now, &later))
+	if got, _ := s.GetGrant(ctx, tn.ID, "g1"); got.RevokedAt == nil {
+		t.Fatal("TouchGrant un-revoked a grant")
+	}
+	g2 := &tenants.Grant{TenantID: tn.ID, ID: "g2", ClientID: "c", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateGrant(ctx, g2))
+	must(t, s.TouchGrant(ctx, tn.ID, "g2", now, &later))
+	if got, _ := s.GetGrant(ctx, tn.ID, "g2"); !got.Live(now.Add(time.Hour)) || got.LastUsedAt == nil {
+		t.Fatalf("TouchGrant did not extend a live grant: %+v", got)
+	}
 }
 
 func testSigningKeys(t *testing.T, s tenants.Store) {

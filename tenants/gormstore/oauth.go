@@ -146,6 +146,15 @@ func (s *Store) UpdateGrant(ctx context.Context, g *tenants.Grant) error {
 	return affected(s.with(ctx).Model(&tenants.Grant{}).Where("tenant_id = ? AND id = ?", g.TenantID, g.ID).Select("*").Omit("tenant_id", "id", "created_at").Updates(g))
 }
 
+// TouchGrant updates last_used_at (and expires_at) of an unrevoked grant only.
+func (s *Store) TouchGrant(ctx context.Context, tenantID, id string, at time.Time, expiresAt *time.Time) error {
+	upd := map[string]any{"last_used_at": at.UTC()}
+	if expiresAt != nil {
+		upd["expires_at"] = expiresAt.UTC()
+	}
+	return translate(s.with(ctx).Model(&tenants.Grant{}).Where("tenant_id = ? AND id = ? AND revoked_at IS NULL", tenantID, id).Updates(upd).Error)
+}
+
 // RevokeGrant revokes a grant and deletes its refresh tokens and codes.
 func (s *Store) RevokeGrant(ctx context.Context, tenantID, id, reason string, at time.Time) error {
 	return s.with(ctx).Transaction(func(tx *gorm.DB) error {

@@ -41,7 +41,11 @@ type Provider interface {
 	// the id_token and nonce (OIDC), fetches the identity, and enforces the
 	// tenant's allowed domains and orgs.
 	Exchange(ctx context.Context, code, nonce, verifier string) (*Identity, *Token, error)
-	// Refresh renews an upstream token with its refresh token.
+	// Refresh renews an upstream token with its refresh token. A token with
+	// neither refresh token nor expiry (GitHub OAuth apps) comes back
+	// unchanged; an expiring one without a refresh token is
+	// ErrNoRefreshToken; a refresh token the IdP refuses for good is a
+	// *LoginError with ReasonRefreshRejected. Any other error is transient.
 	Refresh(ctx context.Context, t *Token) (*Token, error)
 }
 
@@ -70,7 +74,9 @@ type Config struct {
 	IdP          *tenants.IdPConfig
 	ClientSecret string // opened from IdP.ClientSecretSealed
 	RedirectURL  string // {issuer}/oauth/callback
-	HTTPClient   *http.Client
+	// HTTPClient makes every upstream call (discovery, JWKS, token,
+	// userinfo, GitHub API); nil means a plain client with a 15 s timeout.
+	HTTPClient *http.Client
 	// Endpoints overrides the well-known GitHub/Google endpoints (tests use an
 	// httptest GitHub; production leaves it nil).
 	Endpoints *Endpoints
@@ -81,4 +87,25 @@ type Endpoints struct {
 	AuthURL  string
 	TokenURL string
 	APIURL   string // e.g. https://api.github.com
+	// Issuer overrides Google's OIDC issuer (tests point it at mockoidc);
+	// GitHub ignores it and the oidc type uses IdP.IssuerURL.
+	Issuer string
 }
+
+// LoginError reasons (audit log "reason").
+const (
+	ReasonDomainNotAllowed = "domain_not_allowed"
+	ReasonEmailUnverified  = "email_unverified"
+	ReasonOrgNotAllowed    = "org_not_allowed"
+	ReasonUpstreamError    = "upstream_error"
+	ReasonBadIDToken       = "bad_id_token"
+	ReasonNonceMismatch    = "nonce_mismatch"
+	// ReasonRefreshRejected: the upstream refused the refresh token
+	// (revoked, expired, app deauthorized) — retrying will not help; other
+	// Refresh errors (network, 5xx) are transient.
+	ReasonRefreshRejected = "refresh_rejected"
+)
+
+// ErrNoRefreshToken is returned by Refresh for a token that expires but has
+// no refresh token: it cannot be renewed, only replaced by a new login.
+var ErrNoRefreshToken = errors.New("upstream token expires and has no refresh token")

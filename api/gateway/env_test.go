@@ -1,0 +1,355 @@
+package gateway_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/api/gateway"
+	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/access"
+	"github.com/gatehouse/gatehouse/tenants/gormstore"
+	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
+	"github.com/gatehouse/gatehouse/tenants/tokens"
+)
+
+// recAuditor keeps audit events in memory (and checks none carries a token).
+type recAuditor struct {
+	mu  sync.Mutex
+	evs []tenants.AuditEvent
+}
+
+func (a *recAuditor) Record(ctx context.Context, ev tenants.AuditEvent) {
+	ev.Complete(ctx)
+	a.mu.Lock()
+	a.evs = append(a.evs, ev)
+	a.mu.Unlock()
+}
+
+func (a *recAuditor) find(action string) []tenants.AuditEvent {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []tenants.AuditEvent
+	for _, e := range a.evs {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (a *recAuditor) last(action string) *tenants.AuditEvent {
+	evs := a.find(action)
+	if len(evs) == 0 {
+		return nil
+	}
+	return &evs[len(evs)-1]
+}
+
+type env struct {
+	t       testing.TB
+	store   tenants.Store
+	keys    *keys.Manager
+	sealer  *tenants.Sealer
+	deps    *httpx.Deps
+	gw      *gateway.Gateway
+	srv     *httptest.Server
+	base    string
+	audit   *recAuditor
+	reg     *prometheus.Registry
+	domain  string
+	prov    *tenants.Provisioner
+	bus     tenants.Bus
+	options *gateway.Options
+}
+
+type envOpts struct {
+	dsn          string // default: a fresh SQLite file
+	store        tenants.Store
+	gw           *gateway.Options
+	bus          tenants.Bus
+	tenantDomain string
+	sealer       *tenants.Sealer
+	logs         io.Writer // default: discarded
+}
+
+func newEnv(t testing.TB, o *envOpts) *env {
+	t.Helper()
+	if o == nil {
+		o = &envOpts{}
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := &env{t: t, audit: &recAuditor{}, reg: prometheus.NewRegistry(), domain: o.tenantDomain, bus: o.bus, options: o.gw}
+	e.store = o.store
+	if e.store == nil {
+		dsn := o.dsn
+		if dsn == "" {
+			dsn = testdb.SQLite(t)
+		}
+		s, err := gormstore.Open(context.Background(), dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		e.store = s
+	}
+	e.sealer = o.sealer
+	if e.sealer == nil {
+		key := make([]byte, 32)
+		key[0] = 7
+		e.sealer, _ = tenants.NewSealer([][]byte{key})
+	}
+	e.keys = keys.New(e.store, e.sealer, nil)
+	e.prov = &tenants.Provisioner{Store: e.store, Sealer: e.sealer, Auditor: e.audit, AllowDevIdP: true}
+
+	e.srv = httptest.NewUnstartedServer(nil)
+	e.base = "http://" + e.srv.Listener.Addr().String()
+	logw := o.logs
+	if logw == nil {
+		logw = io.Discard
+	}
+	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.deps = &httpx.Deps{
+		Store: e.store, Sealer: e.sealer, Keys: e.keys, Auditor: e.audit, Logger: logger,
+		Sites: httpx.NewSites(e.store, e.base, o.tenantDomain), Bus: o.bus,
+		PublicURL: e.base, TenantDomain: o.tenantDomain, AllowDevIdP: true,
+	}
+	r := gin.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.Use(httpx.Recover(logger), httpx.RequestInfo(), httpx.AccessLog(logger))
+	e.gw = gateway.New(e.deps, e.reg, o.gw)
+	e.gw.Mount(r)
+	e.srv.Config.Handler = e.deps.Sites.HostMode(r)
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// tenant creates a tenant pointing at upstream.
+func (e *env) tenant(slug, upstream string, s *tenants.Settings) *tenants.Tenant {
+	e.t.Helper()
+	tn, err := e.prov.CreateTenant(context.Background(), tenants.TenantInput{Slug: slug, Name: "Tenant " + slug, UpstreamMCPURL: upstream, Settings: s})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tn
+}
+
+func (e *env) pathSite(tn *tenants.Tenant) tenants.Site { return tenants.PathSite(e.base, tn) }
+
+func (e *env) mcpURL(tn *tenants.Tenant) string { return e.pathSite(tn).Resource }
+
+type tokOpts struct {
+	scope   string
+	ttl     time.Duration
+	iat     time.Time
+	site    *tenants.Site
+	upToken string // sealed into the grant as the upstream IdP token
+}
+
+// token makes a user, a grant and an access token for site (default the
+// tenant's path-mode site).
+func (e *env) token(tn *tenants.Tenant, o *tokOpts) (string, *tenants.Grant) {
+	e.t.Helper()
+	if o == nil {
+		o = &tokOpts{}
+	}
+	ctx := context.Background()
+	site := e.pathSite(tn)
+	if o.site != nil {
+		site = *o.site
+	}
+	scope := o.scope
+	if scope == "" {
+		scope = "mcp"
+	}
+	now := time.Now()
+	if !o.iat.IsZero() {
+		now = o.iat
+	}
+	ttl := o.ttl
+	if ttl == 0 {
+		ttl = time.Hour
+	}
+	u := &tenants.User{TenantID: tn.ID, ID: tenants.RandomID(), IdP: tenants.IdPDev, IdPSubject: "alice-" + tenants.RandomID()[:6],
+		Email: "alice@example.com", CreatedAt: now, LastLoginAt: now}
+	if err := e.store.UpsertUser(ctx, u); err != nil {
+		e.t.Fatal(err)
+	}
+	g := &tenants.Grant{TenantID: tn.ID, ID: tenants.RandomID(), UserID: u.ID, Subject: u.ID, ClientID: "client-" + tn.Slug,
+		Scopes: tenants.Strings(strings.Fields(scope)), Resource: site.Resource, CreatedAt: now, ExpiresAt: time.Now().Add(24 * time.Hour)}
+	if o.upToken != "" {
+		sealed, err := e.sealer.Seal(`{"access_token":"`+o.upToken+`","token_type":"Bearer","expiry":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`,
+			access.UpstreamTokenContext(tn.ID, g.ID))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		g.UpstreamTokenSealed = sealed
+	}
+	if err := e.store.CreateGrant(ctx, g); err != nil {
+		e.t.Fatal(err)
+	}
+	tok, err := tokens.IssueAccessToken(ctx, e.keys, site, tokens.AccessClaims{
+		Subject: u.ID, Audience: site.Resource, ClientID: g.ClientID, Scope: scope, JTI: tenants.RandomID(),
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), GrantID: g.ID, Email: u.Email,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok, g
+}
+
+// bearerClient adds the token to every request (as an MCP client does).
+func bearerClient(tok string) *http.Client {
+	return &http.Client{Transport: &bearerRT{tok: tok, base: http.DefaultTransport}}
+}
+
+type bearerRT struct {
+	tok  string
+	base http.RoundTripper
+	// onResponse observes each response (tests synchronise on it).
+	onResponse func(*http.Request, *http.Response)
+}
+
+func (b *bearerRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.tok)
+	resp, err := b.base.RoundTrip(r)
+	if err == nil && b.onResponse != nil {
+		b.onResponse(r, resp)
+	}
+	return resp, err
+}
+
+// do sends a raw request to the gateway.
+func (e *env) do(method, url, body string, hdr map[string]string) *http.Response {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func readAll(t testing.TB, r io.Reader) string {
+	t.Helper()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// counter reads one series of gatehouse_mcp_requests_total.
+func (e *env) counter(slug, outcome, reason string) float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "gatehouse_mcp_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["tenant"] == slug && l["outcome"] == outcome && l["reason"] == reason {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// upstreamRec wraps an upstream handler and records what it received.
+type upstreamRec struct {
+	mu   sync.Mutex
+	reqs []recReq
+	next http.Handler
+}
+
+type recReq struct {
+	Method string
+	Header http.Header
+	Body   string
+}
+
+func (u *upstreamRec) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body string
+	if r.Body != nil {
+		b, _ := io.ReadAll(r.Body)
+		body = string(b)
+		r.Body = io.NopCloser(strings.NewReader(body))
+	}
+	u.mu.Lock()
+	u.reqs = append(u.reqs, recReq{Method: r.Method, Header: r.Header.Clone(), Body: body})
+	u.mu.Unlock()
+	u.next.ServeHTTP(w, r)
+}
+
+func (u *upstreamRec) all() []recReq {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]recReq(nil), u.reqs...)
+}
+
+// memBus delivers notices synchronously, in subscription order.
+type memBus struct {
+	mu sync.Mutex
+	h  map[string][]func(string)
+}
+
+func (b *memBus) Publish(_ context.Context, topic, payload string) error {
+	b.mu.Lock()
+	hs := append([]func(string){}, b.h[topic]...)
+	b.mu.Unlock()
+	for _, h := range hs {
+		h(payload)
+	}
+	return nil
+}
+
+func (b *memBus) Subscribe(topic string, fn func(string)) {
+	b.mu.Lock()
+	if b.h == nil {
+		b.h = map[string][]func(string){}
+	}
+	b.h[topic] = append(b.h[topic], fn)
+	b.mu.Unlock()
+}

@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/gatehouse/gatehouse/api/httpx"
+)
+
+// metadata serves the protected resource metadata (RFC 9728 §3.2): resource
+// byte-equal to the connector URL the client typed, this site's issuer as
+// the authorization server.
+func (g *Gateway) metadata(c *gin.Context) {
+	site := httpx.Site(c)
+	t := site.Tenant
+	name := t.Name
+	if name == "" {
+		name = t.Slug
+	}
+	c.Header("Cache-Control", "public, max-age=300")
+	c.JSON(http.StatusOK, oauthex.ProtectedResourceMetadata{
+		Resource:               site.Resource,
+		AuthorizationServers:   []string{site.Issuer},
+		ScopesSupported:        t.Settings.OfferedScopes(),
+		BearerMethodsSupported: []string{"header"},
+		ResourceName:           name,
+	})
+}
+
+// prmCORS allows any origin to read the metadata (browser-based clients
+// discover from a page) and ends preflights.
+func prmCORS() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", allowHeaders(c.Request))
+		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+		h.Set("Access-Control-Max-Age", "86400")
+		if c.Request.Method == http.MethodOptions {
+			c.AbortWithStatus(http.StatusNoContent)
+			return
+		}
+		c.Next()
+	}
+}
+
+// mcpCORS is CORS for the MCP endpoint: any origin (bearer tokens are not
+// ambient credentials, so no cookies are allowed), the transport headers
+// both ways, preflights answered before authentication.
+func mcpCORS() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", allowHeaders(c.Request))
+		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version")
+		h.Set("Access-Control-Max-Age", "86400")
+		if c.Request.Method == http.MethodOptions {
+			c.AbortWithStatus(http.StatusNoContent)
+			return
+		}
+		c.Next()
+	}
+}
+
+const defaultAllowHeaders = "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Mcp-Method, Mcp-Name, Last-Event-ID"
+
+// allowHeaders echoes a preflight's requested headers when they are plain
+// tokens (2026-07-28 clients send Mcp-Param-* headers named by tools), else
+// the default list.
+func allowHeaders(r *http.Request) string {
+	req := r.Header.Get("Access-Control-Request-Headers")
+	if req == "" || len(req) > 2048 {
+		return defaultAllowHeaders
+	}
+	for _, part := range strings.Split(req, ",") {
+		p := strings.TrimSpace(part)
+		if p == "" {
+			continue
+		}
+		for i := 0; i < len(p); i++ {
+			ch := p[i]
+			if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
+				return defaultAllowHeaders
+			}
+		}
+	}
+	return defaultAllowHeaders + ", " + req
+}

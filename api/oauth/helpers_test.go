@@ -1,0 +1,398 @@
+package oauth_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/api/demo"
+	"github.com/gatehouse/gatehouse/api/httpx"
+	apioauth "github.com/gatehouse/gatehouse/api/oauth"
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/gormstore"
+	"github.com/gatehouse/gatehouse/tenants/idp"
+	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
+)
+
+func TestMain(m *testing.M) {
+	// One factory for the whole package: the fake upstream for issuer
+	// https://fake-idp.test, the real providers otherwise.
+	apioauth.SetProviderFactory(func(ctx context.Context, cfg idp.Config) (idp.Provider, error) {
+		if cfg.IdP != nil && cfg.IdP.IssuerURL == fakeIssuer {
+			return &fakeProvider{redirect: cfg.RedirectURL}, nil
+		}
+		if cfg.IdP != nil && cfg.IdP.Type == tenants.IdPGitHub && githubEndpoints != nil {
+			cfg.Endpoints = githubEndpoints
+		}
+		return idp.New(ctx, cfg)
+	})
+	m.Run()
+}
+
+// githubEndpoints points GitHub tenants at a test GitHub (set by that test).
+var githubEndpoints *idp.Endpoints
+
+// backends runs fn on SQLite and on Postgres.
+func backends(t *testing.T, fn func(t *testing.T, dsn func(t *testing.T) string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, func(t *testing.T) string { return testdb.SQLite(t) }) })
+	t.Run("postgres", func(t *testing.T) { fn(t, func(t *testing.T) string { return testdb.Postgres(t) }) })
+}
+
+type envOpts struct {
+	tenantDomain string // host mode (TLS server, *.example.com certificate)
+	cimdTrust    *httptest.Server
+	private      *bool // AllowPrivateFetch (default true)
+}
+
+type env struct {
+	t     testing.TB
+	store *gormstore.Store
+	deps  *httpx.Deps
+	srv   *httptest.Server
+	base  string
+	prov  *tenants.Provisioner
+	up    *httptest.Server // demo upstream MCP server
+	// follow lists other hosts (upstream IdPs) the browser follows redirects to.
+	follow map[string]bool
+}
+
+func newEnv(t testing.TB, dsn string, o envOpts) *env {
+	t.Helper()
+	ctx := context.Background()
+	store, err := gormstore.Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	sealer, err := tenants.NewSealer([][]byte{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	auditor := &tenants.SyncAuditor{Store: store, Logger: logger}
+	srv := httptest.NewUnstartedServer(nil)
+	scheme := "http"
+	if o.tenantDomain != "" {
+		scheme = "https"
+	}
+	base := scheme + "://" + srv.Listener.Addr().String()
+	if o.tenantDomain != "" {
+		_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+		base = "https://" + o.tenantDomain + ":" + port
+	}
+	allowPrivate := true
+	if o.private != nil {
+		allowPrivate = *o.private
+	}
+	d := &httpx.Deps{
+		Store: store, Sealer: sealer, Keys: keys.New(store, sealer, nil), Auditor: auditor, Logger: logger,
+		Sites: httpx.NewSites(store, base, o.tenantDomain), PublicURL: base, TenantDomain: o.tenantDomain,
+		AllowDevIdP: true, AllowPrivateFetch: allowPrivate, HTTPClient: &http.Client{},
+	}
+	if o.cimdTrust != nil {
+		d.CIMDClient = trustingClient(o.cimdTrust)
+	}
+	h, err := api.New(d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = h
+	if o.tenantDomain != "" {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	up := httptest.NewServer(demo.Handler())
+	t.Cleanup(up.Close)
+	return &env{t: t, store: store, deps: d, srv: srv, base: base, up: up,
+		prov: &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: auditor, AllowDevIdP: true}}
+}
+
+// trustingClient is a safefetch-like client trusting srv's certificate.
+func trustingClient(srv *httptest.Server) *http.Client {
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	return &http.Client{Transport: tr}
+}
+
+// tenant creates a tenant; idpIn nil means the dev IdP with auto_login "alice".
+func (e *env) tenant(slug string, idpIn *tenants.IdPInput, st *tenants.Settings) *tenants.Tenant {
+	e.t.Helper()
+	if idpIn == nil {
+		idpIn = &tenants.IdPInput{Type: tenants.IdPDev, AutoLogin: "alice@example.com"}
+	}
+	t, err := e.prov.CreateTenant(context.Background(), tenants.TenantInput{Slug: slug, Name: "Tenant " + slug, UpstreamMCPURL: e.up.URL, IdP: idpIn, Settings: st})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.deps.Sites.Invalidate()
+	return t
+}
+
+func (e *env) pathSite(t *tenants.Tenant) tenants.Site { return e.deps.Sites.Path(t) }
+
+// client is an HTTP client for the test server (host mode: every host
+// dials the server, TLS trusted).
+func (e *env) client() *http.Client {
+	tr := &http.Transport{}
+	if e.srv.TLS != nil {
+		tr = e.srv.Client().Transport.(*http.Transport).Clone()
+		addr := e.srv.Listener.Addr().String()
+		d := &net.Dialer{}
+		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		}
+	}
+	return &http.Client{Transport: tr}
+}
+
+// browser follows redirects on the server's hosts and stops at any other
+// (the client's redirect URI), keeping cookies.
+func (e *env) browser() *http.Client {
+	c := e.client()
+	jar, _ := cookiejar.New(nil)
+	c.Jar = jar
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !e.ours(req.URL) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	return c
+}
+
+func (e *env) ours(u *url.URL) bool {
+	if e.follow[u.Host] {
+		return true
+	}
+	if e.srv.TLS != nil {
+		return strings.HasSuffix(u.Hostname(), e.deps.TenantDomain) && u.Scheme == "https"
+	}
+	return u.Host == e.srv.Listener.Addr().String()
+}
+
+// pkce returns a verifier and its S256 challenge.
+func pkce() (string, string) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	v := base64.RawURLEncoding.EncodeToString(b)
+	s := sha256.Sum256([]byte(v))
+	return v, base64.RawURLEncoding.EncodeToString(s[:])
+}
+
+// registerClient registers a DCR client and returns the response.
+func (e *env) register(site tenants.Site, body map[string]any) (int, map[string]any) {
+	e.t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := e.client().Post(site.Endpoint("register"), "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+const testRedirect = "http://127.0.0.1:55555/callback"
+
+// publicClient registers a public client with testRedirect.
+func (e *env) publicClient(site tenants.Site, name string) string {
+	e.t.Helper()
+	code, out := e.register(site, map[string]any{"redirect_uris": []string{testRedirect}, "client_name": name, "token_endpoint_auth_method": "none"})
+	if code != http.StatusCreated {
+		e.t.Fatalf("register: %d %v", code, out)
+	}
+	return out["client_id"].(string)
+}
+
+// authzParams are the usual authorization request parameters.
+func authzParams(clientID, challenge string) url.Values {
+	return url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {testRedirect}, "state": {"st-123"},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+}
+
+// authorize runs an authorization request in browser b and returns the final
+// response (a redirect to the client, or a page).
+func (e *env) authorize(b *http.Client, site tenants.Site, q url.Values) *http.Response {
+	e.t.Helper()
+	resp, err := b.Get(site.Endpoint("authorize") + "?" + q.Encode())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
+}
+
+// callbackParams parses the Location of a redirect to the client.
+func callbackParams(t testing.TB, resp *http.Response) url.Values {
+	t.Helper()
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("want a redirect to the client, got %d: %.300s", resp.StatusCode, body)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(loc.String(), "http://127.0.0.1:") && !strings.Contains(loc.String(), "://") {
+		t.Fatalf("unexpected redirect %s", loc)
+	}
+	return loc.Query()
+}
+
+// code runs a full dev-IdP authorization for a public client.
+func (e *env) code(site tenants.Site, clientID string, extra url.Values) (code, verifier string) {
+	e.t.Helper()
+	v, ch := pkce()
+	q := authzParams(clientID, ch)
+	for k, vs := range extra {
+		q[k] = vs
+	}
+	got := callbackParams(e.t, e.authorize(e.browser(), site, q))
+	if got.Get("code") == "" {
+		e.t.Fatalf("no code: %v", got)
+	}
+	return got.Get("code"), v
+}
+
+// post posts a form and decodes a JSON answer.
+func (e *env) post(endpoint string, form url.Values, hdr http.Header) (*http.Response, map[string]any) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	resp, err := e.client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	body, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(body, &out)
+	return resp, out
+}
+
+// exchange redeems a code at the token endpoint.
+func (e *env) exchange(site tenants.Site, clientID, code, verifier string) (*http.Response, map[string]any) {
+	return e.post(site.Endpoint("token"), url.Values{"grant_type": {"authorization_code"}, "client_id": {clientID}, "code": {code},
+		"code_verifier": {verifier}, "redirect_uri": {testRedirect}}, nil)
+}
+
+// tokens runs authorize + exchange and returns access and refresh tokens.
+func (e *env) tokens(site tenants.Site, clientID string) (string, string) {
+	e.t.Helper()
+	code, v := e.code(site, clientID, nil)
+	resp, out := e.exchange(site, clientID, code, v)
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("exchange: %d %v", resp.StatusCode, out)
+	}
+	rt, _ := out["refresh_token"].(string)
+	return out["access_token"].(string), rt
+}
+
+func (e *env) refresh(site tenants.Site, clientID, rt string, extra url.Values) (*http.Response, map[string]any) {
+	f := url.Values{"grant_type": {"refresh_token"}, "client_id": {clientID}, "refresh_token": {rt}}
+	for k, v := range extra {
+		f[k] = v
+	}
+	return e.post(site.Endpoint("token"), f, nil)
+}
+
+// apiKey makes a tenant API key (for introspection).
+func (e *env) apiKey(t *tenants.Tenant) string {
+	key, _, err := e.prov.CreateAPIKey(context.Background(), t, "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return key
+}
+
+func (e *env) introspect(site tenants.Site, key, token string) map[string]any {
+	e.t.Helper()
+	resp, out := e.post(site.Endpoint("introspect"), url.Values{"token": {token}}, http.Header{"Authorization": {"Bearer " + key}})
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("introspect: %d %v", resp.StatusCode, out)
+	}
+	return out
+}
+
+// audit lists a tenant's audit events with an action.
+func (e *env) audit(t *tenants.Tenant, action string) []tenants.AuditEvent {
+	e.t.Helper()
+	items, _, err := e.store.ListAuditEvents(context.Background(), t.ID, tenants.AuditFilter{Action: action, Page: tenants.Page{Limit: 200}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return items
+}
+
+func jwtParts(t testing.TB, tok string) (map[string]any, map[string]any) {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %q", tok)
+	}
+	var h, c map[string]any
+	hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	cb, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	if json.Unmarshal(hb, &h) != nil || json.Unmarshal(cb, &c) != nil {
+		t.Fatalf("bad JWT %q", tok)
+	}
+	return h, c
+}
+
+// fakeProvider is an upstream IdP that logs in immediately: AuthCodeURL
+// sends the browser straight back to the callback with code "ok:<user>".
+// Code "deny:<reason>" answers a LoginError.
+const fakeIssuer = "https://fake-idp.test"
+
+type fakeProvider struct{ redirect string }
+
+var fakeSeen sync.Map // nonce → verifier, to check they round-trip
+
+func (f *fakeProvider) Type() string { return tenants.IdPOIDC }
+
+func (f *fakeProvider) AuthCodeURL(state, nonce, verifier string) string {
+	fakeSeen.Store(nonce, verifier)
+	user := "bob"
+	if v, ok := fakeNext.Load("user"); ok {
+		user = v.(string)
+	}
+	return f.redirect + "?" + url.Values{"state": {state}, "code": {user}}.Encode()
+}
+
+var fakeNext sync.Map
+
+func (f *fakeProvider) Exchange(ctx context.Context, code, nonce, verifier string) (*idp.Identity, *idp.Token, error) {
+	if v, ok := fakeSeen.Load(nonce); !ok || v.(string) != verifier {
+		return nil, nil, &idp.LoginError{Reason: "nonce_mismatch", Message: "nonce or verifier did not round-trip"}
+	}
+	if r, ok := strings.CutPrefix(code, "deny:"); ok {
+		return nil, nil, &idp.LoginError{Reason: r, Message: "your account is not allowed here"}
+	}
+	return &idp.Identity{Subject: "sub-" + code, Email: code + "@corp.example", EmailVerified: true, Name: code},
+		&idp.Token{AccessToken: "upstream-at-" + code, RefreshToken: "upstream-rt-" + code, TokenType: "Bearer"}, nil
+}
+
+func (f *fakeProvider) Refresh(ctx context.Context, t *idp.Token) (*idp.Token, error) { return t, nil }
+
+func testdbSQLite(t *testing.T) string { return testdb.SQLite(t) }

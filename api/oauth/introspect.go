@@ -1,0 +1,47 @@
+package oauth
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse/gatehouse/api/httpx"
+	as "github.com/gatehouse/gatehouse/tenants/oauth"
+)
+
+// introspect is token introspection (RFC 7662 §2) for confidential clients
+// of the tenant and tenant API keys (Authorization: Bearer <key>).
+func (h *handler) introspect(c *gin.Context) {
+	site := httpx.Site(c)
+	form, e := readForm(c, true)
+	if e != nil {
+		h.jsonError(c, e)
+		return
+	}
+	if rep := repeated(form, "token", "token_type_hint"); len(rep) > 0 {
+		h.jsonError(c, &as.Error{Code: as.ErrInvalidRequest, Description: "parameter " + rep[0] + " was sent more than once"})
+		return
+	}
+	if key, ok := bearer(c); ok {
+		if e := h.as.AuthenticateAPIKey(c.Request.Context(), site, key); e != nil {
+			h.jsonError(c, e)
+			return
+		}
+	} else {
+		client, e := h.authenticate(c, form)
+		if e != nil {
+			h.jsonError(c, e)
+			return
+		}
+		if client.SecretHash == "" {
+			h.jsonError(c, &as.Error{Code: as.ErrInvalidClient, Description: "introspection needs a confidential client or a tenant API key", Status: http.StatusUnauthorized})
+			return
+		}
+	}
+	resp, e := h.as.Introspect(c.Request.Context(), site, form.Get("token"))
+	if e != nil {
+		h.jsonError(c, e)
+		return
+	}
+	c.JSON(http.StatusOK, resp)
+}

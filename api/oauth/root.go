@@ -1,0 +1,97 @@
+package oauth
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants"
+	as "github.com/gatehouse/gatehouse/tenants/oauth"
+)
+
+// Root-level /authorize, /token and /register in path mode (DESIGN §10,
+// claude-ai-mcp #716): a client that lost the path-based metadata calls the
+// host root; the tenant is found from resource, else from the client id
+// when exactly one tenant holds it.
+
+func (h *handler) rootSite(ctx context.Context, resource, clientID string) (tenants.Site, bool) {
+	if resource != "" {
+		base := strings.TrimRight(h.d.PublicURL, "/") + "/t/"
+		if rest, ok := strings.CutPrefix(resource, base); ok {
+			slug, tail, _ := strings.Cut(rest, "/")
+			if tail == "mcp" || tail == "mcp/" {
+				if t, err := h.d.Sites.BySlug(ctx, slug); err == nil {
+					site := h.d.Sites.Path(t)
+					if site.MatchesResource(resource) {
+						return site, true
+					}
+				}
+			}
+		}
+		return tenants.Site{}, false
+	}
+	if clientID == "" {
+		return tenants.Site{}, false
+	}
+	ids, err := h.d.Store.FindClientTenants(ctx, clientID)
+	if err != nil || len(ids) != 1 {
+		return tenants.Site{}, false
+	}
+	t, err := h.d.Store.GetTenant(ctx, ids[0])
+	if err != nil {
+		return tenants.Site{}, false
+	}
+	return h.d.Sites.Path(t), true
+}
+
+func withSite(c *gin.Context, site tenants.Site) {
+	c.Request = c.Request.WithContext(httpx.WithSite(c.Request.Context(), site))
+}
+
+// rootAuthorize sends the browser to the tenant's own authorization
+// endpoint with the same parameters (the flow, its cookie and its issuer
+// then live under the tenant).
+func (h *handler) rootAuthorize(c *gin.Context) {
+	form, e := readForm(c, false)
+	if e != nil {
+		h.errorPage(c, 0, e)
+		return
+	}
+	site, ok := h.rootSite(c.Request.Context(), form.Get("resource"), form.Get("client_id"))
+	if !ok {
+		h.errorPage(c, http.StatusNotFound, &as.Error{Code: as.ErrInvalidRequest,
+			Description: "This server hosts many connectors; use the authorization endpoint from the connector's metadata (or send the resource parameter)."})
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Redirect(http.StatusFound, site.Endpoint("authorize")+"?"+form.Encode())
+}
+
+func (h *handler) rootToken(c *gin.Context) {
+	form, e := readForm(c, true)
+	if e != nil {
+		h.jsonError(c, e)
+		return
+	}
+	cred, _ := clientCredentials(c, form)
+	site, ok := h.rootSite(c.Request.Context(), form.Get("resource"), cred.ClientID)
+	if !ok {
+		h.jsonError(c, &as.Error{Code: as.ErrInvalidClient, Description: "unknown client; use the token endpoint from the connector's metadata", Status: http.StatusUnauthorized})
+		return
+	}
+	withSite(c, site)
+	h.token(c)
+}
+
+func (h *handler) rootRegister(c *gin.Context) {
+	site, ok := h.rootSite(c.Request.Context(), c.Query("resource"), "")
+	if !ok {
+		h.jsonError(c, &as.Error{Code: as.ErrInvalidRequest, Description: "this server hosts many connectors; use the registration endpoint from the connector's metadata", Status: http.StatusNotFound})
+		return
+	}
+	withSite(c, site)
+	h.register(c)
+}

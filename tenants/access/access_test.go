@@ -1,0 +1,321 @@
+package access_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/access"
+	"github.com/gatehouse/gatehouse/tenants/gormstore"
+	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/oauth"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
+	"github.com/gatehouse/gatehouse/tenants/tokens"
+)
+
+// RFC 6750 §2.1 (b64token syntax) and §3.1 (which failures carry which
+// error code and status).
+func TestBearerToken_RFC6750_2_1(t *testing.T) {
+	cases := []struct {
+		in     []string
+		token  string
+		status int
+		code   string
+		reason string
+	}{
+		{nil, "", 401, "", tenants.ReasonNoHeader},
+		{[]string{""}, "", 401, "", tenants.ReasonNoHeader},
+		{[]string{"Basic dXNlcjpwYXNz"}, "", 401, "", tenants.ReasonMalformed},
+		{[]string{"Bearer"}, "", 401, access.ErrCodeInvalidToken, tenants.ReasonMalformed},
+		{[]string{"Bearer    "}, "", 401, access.ErrCodeInvalidToken, tenants.ReasonMalformed},
+		{[]string{"Bearer a.b.c d.e.f"}, "", 400, access.ErrCodeInvalidRequest, tenants.ReasonMalformed},
+		{[]string{"Bearer a.b.c", "Bearer a.b.c"}, "", 400, access.ErrCodeInvalidRequest, tenants.ReasonMalformed},
+		{[]string{"Bearer a\"b"}, "", 400, access.ErrCodeInvalidRequest, tenants.ReasonMalformed},
+		{[]string{"Bearer ===="}, "", 400, access.ErrCodeInvalidRequest, tenants.ReasonMalformed},
+		{[]string{"Bearer abc.DEF-_~+/.x=="}, "abc.DEF-_~+/.x==", 0, "", ""},
+		{[]string{"bearer abc"}, "abc", 0, "", ""}, // scheme is case-insensitive (RFC 7235 §2.1)
+	}
+	for _, tc := range cases {
+		tok, d := access.BearerToken(tc.in)
+		if tc.status == 0 {
+			if d != nil || tok != tc.token {
+				t.Errorf("%q: got %q %+v, want token %q", tc.in, tok, d, tc.token)
+			}
+			continue
+		}
+		if d == nil || d.Status != tc.status || d.Code != tc.code || d.Reason != tc.reason {
+			t.Errorf("%q: got %+v, want %d %q %s", tc.in, d, tc.status, tc.code, tc.reason)
+		}
+	}
+}
+
+// RFC 6750 §3 / RFC 9728 §5.1 challenge syntax; quoted values never carry
+// a quote or backslash.
+func TestChallenge_RFC6750_3(t *testing.T) {
+	tn := &tenants.Tenant{ID: "t1", Slug: "acme", Settings: tenants.Settings{DefaultScopes: []string{"mcp", "read"}}}
+	site := tenants.PathSite("https://connect.example.com", tn)
+	d := access.NoCredentials()
+	if got, want := d.Challenge(site), `Bearer resource_metadata="https://connect.example.com/.well-known/oauth-protected-resource/t/acme/mcp", scope="mcp read"`; got != want {
+		t.Fatalf("got %s\nwant %s", got, want)
+	}
+	d = &access.Denial{Status: 401, Code: access.ErrCodeInvalidToken, Description: `bad "quote" \ here`}
+	if got := d.Challenge(site); !strings.HasSuffix(got, `error="invalid_token", error_description="bad quote  here"`) {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestParseBody(t *testing.T) {
+	b, err := access.ParseBody([]byte(`{"jsonrpc":"2.0","id":"x1","method":"tools/call","params":{"name":"add","arguments":{"name":"decoy","nested":[{"method":"no"}]}}}`))
+	if err != nil || b.Batch || len(b.Calls) != 1 {
+		t.Fatalf("%+v %v", b, err)
+	}
+	c := b.Calls[0]
+	if c.Method() != "tools/call" || !c.IsToolCall() || len(c.Names) != 1 || c.Names[0] != "add" || string(b.SingleID()) != `"x1"` {
+		t.Fatalf("call %+v", c)
+	}
+	b, err = access.ParseBody([]byte(` [ {"jsonrpc":"2.0","id":1,"method":"tools/list"}, 5, {"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}} ] `))
+	if err != nil || !b.Batch || len(b.Calls) != 2 || b.SingleID() != nil {
+		t.Fatalf("batch %+v %v", b, err)
+	}
+	if got := access.ToolNames(b, "", ""); len(got) != 1 || got[0] != "x" {
+		t.Fatalf("batch tools %v", got)
+	}
+	for _, bad := range []string{``, `{`, `{"a":1} {"b":2}`, `{"a":}`, `[1,2`, strings.Repeat("[", 20000) + strings.Repeat("]", 20000)} {
+		if _, err := access.ParseBody([]byte(bad)); err == nil {
+			t.Errorf("%.40q parsed", bad)
+		}
+	}
+	// A JSON scalar is valid JSON; the upstream answers it.
+	if b, err := access.ParseBody([]byte(`"hi"`)); err != nil || len(b.Calls) != 0 {
+		t.Fatalf("scalar %+v %v", b, err)
+	}
+}
+
+// Headers and body are both read: neither can hide a tools/call the other names.
+func TestToolNamesAndPolicy(t *testing.T) {
+	list, _ := access.ParseBody([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	if got := access.ToolNames(list, "tools/call", "=?base64?c2VjcmV0?="); len(got) != 1 || got[0] != "secret" {
+		t.Fatalf("header tool %v", got)
+	}
+	dup, _ := access.ParseBody([]byte(`{"method":"tools/list","METHOD":"tools/call","params":{"name":"a"},"Params":{"NAME":"b"}}`))
+	got := access.ToolNames(dup, "tools/list", "")
+	if strings.Join(got, ",") != "a,b" {
+		t.Fatalf("folded/duplicate keys: %v", got)
+	}
+	c := &tokens.AccessClaims{Scope: "mcp read"}
+	policy := map[string]string{"a": "admin", "b": "read", "c": "write"}
+	if m := access.MissingToolScopes(policy, got, c); strings.Join(m, " ") != "admin" {
+		t.Fatalf("missing %v", m)
+	}
+	if m := access.MissingToolScopes(policy, []string{"b", "zzz"}, c); len(m) != 0 {
+		t.Fatalf("missing %v", m)
+	}
+	d := access.ScopeDenial([]string{"admin"}, []string{"a"}, c)
+	if d.Status != 403 || d.Code != access.ErrCodeInsufficientScope || d.Scope != "admin" || d.Reason != tenants.ReasonScope {
+		t.Fatalf("denial %+v", d)
+	}
+}
+
+type memBus struct {
+	mu sync.Mutex
+	h  map[string][]func(string)
+}
+
+func (b *memBus) Publish(_ context.Context, topic, payload string) error {
+	b.mu.Lock()
+	hs := append([]func(string){}, b.h[topic]...)
+	b.mu.Unlock()
+	for _, h := range hs {
+		h(payload)
+	}
+	return nil
+}
+
+func (b *memBus) Subscribe(topic string, fn func(string)) {
+	b.mu.Lock()
+	if b.h == nil {
+		b.h = map[string][]func(string){}
+	}
+	b.h[topic] = append(b.h[topic], fn)
+	b.mu.Unlock()
+}
+
+type fixture struct {
+	store  *gormstore.Store
+	keys   *keys.Manager
+	sealer *tenants.Sealer
+	tn     *tenants.Tenant
+	site   tenants.Site
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
+	p := &tenants.Provisioner{Store: s, Sealer: sealer, AllowDevIdP: true}
+	tn, err := p.CreateTenant(context.Background(), tenants.TenantInput{Slug: "acme", UpstreamMCPURL: "https://mcp.acme.example/mcp",
+		Settings: &tenants.Settings{ForwardUpstreamToken: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sealed directly, past validation: the gateway must still refuse to let
+	// static headers replace identity headers or send cookies.
+	if err := p.SealSettingsSecrets(tn, &tenants.Settings{UpstreamHeaders: map[string]string{"X-Api-Key": "k1", "X-Gatehouse-Subject": "x", "Cookie": "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{store: s, keys: keys.New(s, sealer, nil), sealer: sealer, tn: tn, site: tenants.PathSite("https://connect.example.com", tn)}
+}
+
+func (f *fixture) grant(t *testing.T, upstreamToken string) (*tenants.Grant, string) {
+	t.Helper()
+	now := time.Now()
+	g := &tenants.Grant{TenantID: f.tn.ID, ID: tenants.RandomID(), UserID: "u1", Subject: "u1", ClientID: "c1", Scopes: tenants.Strings{"mcp"},
+		Resource: f.site.Resource, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if upstreamToken != "" {
+		sealed, err := f.sealer.Seal(upstreamToken, access.UpstreamTokenContext(f.tn.ID, g.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.UpstreamTokenSealed = sealed
+	}
+	if err := f.store.CreateGrant(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokens.IssueAccessToken(context.Background(), f.keys, f.site, tokens.AccessClaims{Subject: "u1", Audience: f.site.Resource,
+		ClientID: "c1", Scope: "mcp", JTI: "j", IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix(), GrantID: g.ID, Email: "u1@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, tok
+}
+
+// Revocation over the Bus takes effect immediately, even with a long TTL;
+// without a notice, the TTL bounds it.
+func TestVerifierLivenessCache(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	bus := &memBus{}
+	v := access.NewVerifier(f.store, f.keys, &access.Options{LiveTTL: time.Hour, Now: clock})
+	v.Listen(bus)
+	g, tok := f.grant(t, "")
+	if p, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tok}); err != nil || d != nil || p.Grant.ID != g.ID {
+		t.Fatalf("%+v %+v %v", p, d, err)
+	}
+	// Revoked in the store only: the hour-long cache still says live.
+	if err := f.store.RevokeGrant(ctx, f.tn.ID, g.ID, "x", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, d, _ := v.Authenticate(ctx, f.site, []string{"Bearer " + tok}); d != nil {
+		t.Fatal("cache not used (test premise)")
+	}
+	// The notice drops it.
+	if err := tenants.RevokeGrant(ctx, f.store, bus, nil, f.tn.ID, g.ID, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, d, _ := v.Authenticate(ctx, f.site, []string{"Bearer " + tok}); d == nil || d.Reason != tenants.ReasonRevoked || d.Status != 401 || d.Code != access.ErrCodeInvalidToken {
+		t.Fatalf("after the notice: %+v", d)
+	}
+
+	// Default TTL path: no bus.
+	v2 := access.NewVerifier(f.store, f.keys, &access.Options{Now: clock})
+	g2, tok2 := f.grant(t, "")
+	if _, d, _ := v2.Authenticate(ctx, f.site, []string{"Bearer " + tok2}); d != nil {
+		t.Fatal(d)
+	}
+	_ = f.store.RevokeGrant(ctx, f.tn.ID, g2.ID, "x", time.Now())
+	mu.Lock()
+	now = now.Add(access.DefaultLiveTTL)
+	mu.Unlock()
+	if _, d, _ := v2.Authenticate(ctx, f.site, []string{"Bearer " + tok2}); d == nil || d.Reason != tenants.ReasonRevoked {
+		t.Fatalf("after TTL: %+v", d)
+	}
+	// A deleted grant is revoked too.
+	v3 := access.NewVerifier(f.store, f.keys, nil)
+	claims := tokens.AccessClaims{Subject: "u1", Audience: f.site.Resource, ClientID: "c1", Scope: "mcp", JTI: "j2",
+		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Hour).Unix(), GrantID: "no-such-grant"}
+	ghost, _ := tokens.IssueAccessToken(ctx, f.keys, f.site, claims)
+	if _, d, _ := v3.Authenticate(ctx, f.site, []string{"Bearer " + ghost}); d == nil || d.Reason != tenants.ReasonRevoked {
+		t.Fatalf("missing grant: %+v", d)
+	}
+	// A token whose client_id does not match its grant is refused.
+	g4, _ := f.grant(t, "")
+	claims.GrantID, claims.ClientID = g4.ID, "someone-else"
+	mism, _ := tokens.IssueAccessToken(ctx, f.keys, f.site, claims)
+	if _, d, _ := v3.Authenticate(ctx, f.site, []string{"Bearer " + mism}); d == nil || d.Reason != tenants.ReasonRevoked {
+		t.Fatalf("client mismatch: %+v", d)
+	}
+}
+
+// The identity headers and the assertion of DESIGN §6, the optional
+// upstream token and sealed static headers.
+func TestIdentityBuild(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	_, tok := f.grant(t, `{"access_token":"gho_abc","expiry":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`)
+	v := access.NewVerifier(f.store, f.keys, nil)
+	p, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tok})
+	if err != nil || d != nil {
+		t.Fatal(d, err)
+	}
+	id := &access.Identity{Keys: f.keys, Sealer: f.sealer}
+	fw, err := id.Build(ctx, f.site, p, f.tn.UpstreamMCPURL)
+	if err != nil || fw.UpstreamTokenErr != nil || fw.StaticHeadersErr != nil {
+		t.Fatal(err, fw.UpstreamTokenErr, fw.StaticHeadersErr)
+	}
+	h := fw.Header
+	want := map[string]string{access.HeaderTenant: "acme", access.HeaderSubject: "u1", access.HeaderEmail: "u1@example.com",
+		access.HeaderClientID: "c1", access.HeaderScopes: "mcp", access.HeaderUpstreamToken: "gho_abc", "X-Api-Key": "k1"}
+	for k, v := range want {
+		if h.Get(k) != v {
+			t.Errorf("%s = %q, want %q", k, h.Get(k), v)
+		}
+	}
+	if len(h.Values(access.HeaderSubject)) != 1 || h.Get("Cookie") != "" {
+		t.Fatalf("static headers overrode identity or set cookies: %v", h)
+	}
+	jws, err := jose.ParseSigned(h.Get(access.HeaderAssertion), []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ := jws.Signatures[0].Header.ExtraHeaders[jose.HeaderType]; typ != tokens.TypAssertion {
+		t.Fatalf("typ %v", typ)
+	}
+	set, _ := f.keys.JWKS(ctx, f.tn.ID)
+	payload, err := jws.Verify(set.Key(jws.Signatures[0].Header.KeyID)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a access.AssertionClaims
+	_ = json.Unmarshal(payload, &a)
+	if a.Audience != f.tn.UpstreamMCPURL || a.Issuer != f.site.Issuer || a.ExpiresAt-a.IssuedAt != 60 || a.Subject != "u1" || a.Tenant != "acme" || a.JTI == "" {
+		t.Fatalf("claims %+v", a)
+	}
+	// An expired upstream token is not forwarded, and says why.
+	_, tok5 := f.grant(t, `{"access_token":"gho_old","expiry":"2001-01-01T00:00:00Z"}`)
+	p5, _, _ := v.Authenticate(ctx, f.site, []string{"Bearer " + tok5})
+	fw5, _ := id.Build(ctx, f.site, p5, f.tn.UpstreamMCPURL)
+	if fw5.Header.Get(access.HeaderUpstreamToken) != "" || fw5.UpstreamTokenErr == nil {
+		t.Fatal("expired upstream token forwarded")
+	}
+}
+
+// The authorization server seals the upstream token with the context the
+// gateway opens it with.
+func TestUpstreamTokenContextMatchesAuthorizationServer(t *testing.T) {
+	if a, b := access.UpstreamTokenContext("t", "g"), oauth.UpstreamTokenContext("t", "g"); a != b {
+		t.Fatalf("gateway opens with %q, authorization server seals with %q", a, b)
+	}
+}

@@ -1,0 +1,217 @@
+package access
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/idp"
+	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/tokens"
+)
+
+// Identity headers the gateway adds upstream (DESIGN §6). Incoming headers
+// with HeaderPrefix are always stripped first, so the upstream can trust them.
+const (
+	HeaderPrefix        = "X-Gatehouse-"
+	HeaderTenant        = "X-Gatehouse-Tenant"
+	HeaderSubject       = "X-Gatehouse-Subject"
+	HeaderEmail         = "X-Gatehouse-Email"
+	HeaderClientID      = "X-Gatehouse-Client-Id"
+	HeaderScopes        = "X-Gatehouse-Scopes"
+	HeaderAssertion     = "X-Gatehouse-Assertion"
+	HeaderUpstreamToken = "X-Gatehouse-Upstream-Token"
+)
+
+// AssertionTTL is the lifetime of an X-Gatehouse-Assertion.
+const AssertionTTL = 60 * time.Second
+
+// AssertionClaims are the claims of the upstream identity assertion, a JWT
+// (typ tokens.TypAssertion) signed with the tenant's current key and
+// verifiable with the tenant's JWKS ({issuer}/jwks.json). See docs/UPSTREAM.md.
+type AssertionClaims struct {
+	Issuer    string `json:"iss"`
+	Subject   string `json:"sub"`
+	Audience  string `json:"aud"` // the tenant's upstream MCP URL
+	ClientID  string `json:"client_id"`
+	Scope     string `json:"scope"`
+	Email     string `json:"email,omitempty"`
+	Tenant    string `json:"tenant"` // slug
+	JTI       string `json:"jti"`
+	IssuedAt  int64  `json:"iat"`
+	NotBefore int64  `json:"nbf"`
+	ExpiresAt int64  `json:"exp"`
+}
+
+// UpstreamTokenContext is the seal context of a grant's upstream IdP token
+// (Grant.UpstreamTokenSealed, sealed JSON of idp.Token). The authorization
+// server (tenants/oauth.UpstreamTokenContext, which a test keeps equal to
+// this) seals with it; the gateway opens with it. Not imported from there so
+// that the gateway does not depend on the authorization server.
+func UpstreamTokenContext(tenantID, grantID string) string {
+	return "grant_upstream_token:" + tenantID + ":" + grantID
+}
+
+// assertionReuse is how long one assertion serves repeated requests of the
+// same access token to the same upstream: signing is a large share of the
+// gateway's per-request cost, and a reused assertion still has at least
+// AssertionTTL-assertionReuse (30 s) left when the upstream reads it.
+const assertionReuse = 30 * time.Second
+
+// Identity builds what the gateway attaches to a forwarded request.
+type Identity struct {
+	Keys   *keys.Manager
+	Sealer *tenants.Sealer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+
+	mu     sync.Mutex
+	signed map[string]signedAssertion
+}
+
+type signedAssertion struct {
+	jwt string
+	iat time.Time
+}
+
+// Forwarded is the identity for one upstream request.
+type Forwarded struct {
+	Header http.Header
+	// UpstreamTokenErr is set when the tenant forwards upstream tokens and
+	// this grant's could not be used (not fatal: the header is left out).
+	UpstreamTokenErr error
+	// StaticHeadersErr is set when the tenant's static headers could not be
+	// opened (not fatal: they are left out).
+	StaticHeadersErr error
+}
+
+// Build returns the identity headers for p calling upstreamURL through site.
+// Only a failure to sign the assertion is an error.
+func (id *Identity) Build(ctx context.Context, site tenants.Site, p *Principal, upstreamURL string) (*Forwarded, error) {
+	now := time.Now
+	if id.Now != nil {
+		now = id.Now
+	}
+	t := site.Tenant
+	c := p.Claims
+	h := http.Header{}
+	h.Set(HeaderTenant, t.Slug)
+	h.Set(HeaderSubject, headerSafe(c.Subject))
+	if c.Email != "" {
+		h.Set(HeaderEmail, headerSafe(c.Email))
+	}
+	h.Set(HeaderClientID, headerSafe(c.ClientID))
+	h.Set(HeaderScopes, headerSafe(c.Scope))
+
+	jwt, err := id.assertion(ctx, site, c, upstreamURL, now())
+	if err != nil {
+		return nil, err
+	}
+	h.Set(HeaderAssertion, jwt)
+
+	f := &Forwarded{Header: h}
+	if t.Settings.ForwardUpstreamToken && p.Grant != nil && p.Grant.UpstreamTokenSealed != "" {
+		tok, err := id.upstreamToken(p.Grant, now())
+		if err != nil {
+			f.UpstreamTokenErr = err
+		} else if tok != "" {
+			h.Set(HeaderUpstreamToken, tok)
+		}
+	}
+	if sealed := t.SealedSecrets[tenants.SecretUpstreamHeaders]; sealed != "" && id.Sealer != nil {
+		raw, err := tenants.OpenTenantSecret(id.Sealer, t, tenants.SecretUpstreamHeaders)
+		var m map[string]string
+		if err == nil {
+			err = json.Unmarshal([]byte(raw), &m)
+		}
+		if err != nil {
+			f.StaticHeadersErr = fmt.Errorf("open upstream_headers: %w", err)
+		}
+		for k, v := range m {
+			if staticHeaderAllowed(k) && headerSafe(v) == v {
+				h.Set(k, v)
+			}
+		}
+	}
+	return f, nil
+}
+
+// assertion signs (or reuses, within assertionReuse) the assertion for one
+// access token calling one upstream.
+func (id *Identity) assertion(ctx context.Context, site tenants.Site, c *tokens.AccessClaims, upstreamURL string, now time.Time) (string, error) {
+	key := site.Tenant.ID + "\x00" + site.Issuer + "\x00" + c.GrantID + "\x00" + c.JTI + "\x00" + c.Scope + "\x00" + upstreamURL
+	id.mu.Lock()
+	sa, ok := id.signed[key]
+	id.mu.Unlock()
+	if ok && c.JTI != "" && now.Sub(sa.iat) < assertionReuse && !now.Before(sa.iat) {
+		return sa.jwt, nil
+	}
+	iat := now.Unix()
+	a := AssertionClaims{Issuer: site.Issuer, Subject: c.Subject, Audience: upstreamURL, ClientID: c.ClientID, Scope: c.Scope,
+		Email: c.Email, Tenant: site.Tenant.Slug, JTI: tenants.RandomID(), IssuedAt: iat, NotBefore: iat, ExpiresAt: iat + int64(AssertionTTL/time.Second)}
+	jwt, err := id.Keys.Sign(ctx, site.Tenant.ID, tokens.TypAssertion, a)
+	if err != nil {
+		return "", fmt.Errorf("sign identity assertion: %w", err)
+	}
+	id.mu.Lock()
+	if id.signed == nil || len(id.signed) >= maxCacheEntries {
+		id.signed = map[string]signedAssertion{}
+	}
+	id.signed[key] = signedAssertion{jwt: jwt, iat: time.Unix(iat, 0)}
+	id.mu.Unlock()
+	return jwt, nil
+}
+
+func (id *Identity) upstreamToken(g *tenants.Grant, now time.Time) (string, error) {
+	if id.Sealer == nil {
+		return "", fmt.Errorf("no sealer configured")
+	}
+	raw, err := id.Sealer.Open(g.UpstreamTokenSealed, UpstreamTokenContext(g.TenantID, g.ID))
+	if err != nil {
+		return "", fmt.Errorf("open upstream token: %w", err)
+	}
+	var t idp.Token
+	if err := json.Unmarshal([]byte(raw), &t); err != nil {
+		return "", fmt.Errorf("decode upstream token: %w", err)
+	}
+	if !t.Expiry.IsZero() && !now.Before(t.Expiry) {
+		return "", fmt.Errorf("upstream token expired at %s (refresh pending or failed)", t.Expiry.UTC().Format(time.RFC3339))
+	}
+	if headerSafe(t.AccessToken) != t.AccessToken {
+		return "", fmt.Errorf("upstream token is not a valid header value")
+	}
+	return t.AccessToken, nil
+}
+
+// staticHeaderAllowed refuses names that would break the transport or the
+// gateway's guarantees (identity, session and framing headers).
+func staticHeaderAllowed(name string) bool {
+	k := http.CanonicalHeaderKey(name)
+	if strings.HasPrefix(k, "X-Gatehouse-") || strings.HasPrefix(k, "Mcp-") || strings.HasPrefix(k, "Proxy-") {
+		return false
+	}
+	switch k {
+	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer", "Keep-Alive",
+		"Content-Type", "Accept", "Accept-Encoding", "Last-Event-Id", "Cookie":
+		return false
+	}
+	return true
+}
+
+// headerSafe drops control characters so a value cannot split headers.
+func headerSafe(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}

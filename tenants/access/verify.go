@@ -1,0 +1,360 @@
+// Package access decides who may use a tenant's MCP connector URL (DESIGN
+// §6): it parses the Authorization header (RFC 6750 §2.1), verifies the
+// access token (tenants/tokens), checks that its grant is still live through
+// a short cache that Bus notices invalidate, applies the tenant's per-tool
+// scope policy to JSON-RPC bodies, builds the WWW-Authenticate challenges,
+// and builds the identity the gateway forwards upstream (headers and the
+// signed X-Gatehouse-Assertion).
+//
+// It imports no HTTP framework; the gateway (api/gateway) is a thin shell
+// around it.
+package access
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/tokens"
+)
+
+// DefaultLiveTTL bounds how long a replica trusts a cached grant state when
+// a revocation notice is lost: revocation reaches every replica within 5 s
+// even without the Bus (DESIGN §6).
+const DefaultLiveTTL = 4 * time.Second
+
+// maxCacheEntries caps the liveness cache; past it the cache is dropped
+// (it refills from the store at one read per grant per TTL).
+const maxCacheEntries = 100_000
+
+// RFC 6750 §3.1 error codes.
+const (
+	ErrCodeInvalidRequest    = "invalid_request"
+	ErrCodeInvalidToken      = "invalid_token"
+	ErrCodeInsufficientScope = "insufficient_scope"
+)
+
+// Options for NewVerifier; nil means defaults.
+type Options struct {
+	// LiveTTL is how long a grant's state is cached (default 4 s; at most 5 s
+	// is what DESIGN §6 allows for a lost notice).
+	LiveTTL time.Duration
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// Verifier authenticates bearer requests for tenant sites. Safe for
+// concurrent use; one per process.
+type Verifier struct {
+	store tenants.OAuthStore
+	keys  *keys.Manager
+	ttl   time.Duration
+	now   func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]liveEntry
+	// verified caches signature checks by token digest and site: clients
+	// reuse one token for its whole life, and ES256 verification is the
+	// gateway's largest per-request cost. Expiry and grant liveness are
+	// still checked on every request.
+	verified map[[32]byte]*tokens.AccessClaims
+	// epoch increases on every invalidation; a store read that started
+	// before one is not cached (it may predate the revocation).
+	epoch atomic.Uint64
+}
+
+type liveEntry struct {
+	grant   *tenants.Grant
+	fetched time.Time
+}
+
+// NewVerifier returns a Verifier reading grants from store and keys from km.
+func NewVerifier(store tenants.OAuthStore, km *keys.Manager, opts *Options) *Verifier {
+	v := &Verifier{store: store, keys: km, ttl: DefaultLiveTTL, now: time.Now, cache: map[string]liveEntry{},
+		verified: map[[32]byte]*tokens.AccessClaims{}}
+	if opts != nil {
+		if opts.LiveTTL > 0 {
+			v.ttl = opts.LiveTTL
+		}
+		if opts.Now != nil {
+			v.now = opts.Now
+		}
+	}
+	return v
+}
+
+// Listen subscribes to grant revocations on bus (call before the bus
+// starts). Every replica does this, so a revocation through any replica
+// drops the cached state everywhere.
+func (v *Verifier) Listen(bus tenants.Bus) {
+	if bus == nil {
+		return
+	}
+	bus.Subscribe(tenants.TopicGrantRevoked, func(payload string) {
+		tenantID, grantID, ok := strings.Cut(payload, " ")
+		if ok {
+			v.Forget(tenantID, grantID)
+		}
+	})
+}
+
+// Forget drops a grant's cached state.
+func (v *Verifier) Forget(tenantID, grantID string) {
+	v.epoch.Add(1)
+	v.mu.Lock()
+	delete(v.cache, tenantID+" "+grantID)
+	v.mu.Unlock()
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Claims *tokens.AccessClaims
+	// Grant is the (cached) grant the token hangs off.
+	Grant *tenants.Grant
+}
+
+// Denial is a refused request: what to answer and what to audit.
+type Denial struct {
+	// Status is the HTTP status (401, 400 or 403).
+	Status int
+	// Reason is the mcp.denied audit reason (tenants.Reason*).
+	Reason string
+	// Code is the RFC 6750 error code, "" when the request carried no
+	// bearer credentials at all (RFC 6750 §3.1: no error code then).
+	Code string
+	// Description is a short, client-safe explanation (error_description).
+	Description string
+	// Scope is the scope to name in the challenge: the needed scope for
+	// insufficient_scope, the tenant's default scopes otherwise.
+	Scope string
+	// ClientID and Subject of the token, when its signature verified.
+	ClientID string
+	Subject  string
+}
+
+func deny(status int, reason, code, desc string) *Denial {
+	return &Denial{Status: status, Reason: reason, Code: code, Description: desc}
+}
+
+// BearerToken extracts the token from the request's Authorization header
+// values (RFC 6750 §2.1). On failure it returns the denial to answer:
+//   - no header: 401, reason no_header, no error code (RFC 6750 §3.1);
+//   - another scheme (e.g. Basic): 401, reason malformed, no error code
+//     (an unsupported authentication method is "lacking credentials");
+//   - "Bearer" with no token: 401 invalid_token (a client without a token
+//     must be sent to discovery, which a 400 would not do);
+//   - several Authorization headers or several tokens, or characters outside
+//     b64token: 400 invalid_request (RFC 6750 §3.1).
+func BearerToken(values []string) (string, *Denial) {
+	if len(values) == 0 {
+		return "", deny(http.StatusUnauthorized, tenants.ReasonNoHeader, "", "")
+	}
+	if len(values) > 1 {
+		return "", deny(http.StatusBadRequest, tenants.ReasonMalformed, ErrCodeInvalidRequest, "more than one Authorization header")
+	}
+	h := strings.TrimSpace(values[0])
+	if h == "" {
+		return "", deny(http.StatusUnauthorized, tenants.ReasonNoHeader, "", "")
+	}
+	scheme, rest, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		d := deny(http.StatusUnauthorized, tenants.ReasonMalformed, "", "")
+		d.Description = "authentication scheme is not Bearer"
+		return "", d
+	}
+	rest = strings.TrimSpace(rest)
+	if rest == "" {
+		return "", deny(http.StatusUnauthorized, tenants.ReasonMalformed, ErrCodeInvalidToken, "empty bearer token")
+	}
+	if strings.ContainsAny(rest, " \t") {
+		return "", deny(http.StatusBadRequest, tenants.ReasonMalformed, ErrCodeInvalidRequest, "more than one bearer token")
+	}
+	if !isB64Token(rest) {
+		return "", deny(http.StatusBadRequest, tenants.ReasonMalformed, ErrCodeInvalidRequest, "bearer token has characters outside b64token (RFC 6750 section 2.1)")
+	}
+	return rest, nil
+}
+
+// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+func isB64Token(s string) bool {
+	end := len(s)
+	for end > 0 && s[end-1] == '=' {
+		end--
+	}
+	if end == 0 {
+		return false
+	}
+	for i := 0; i < end; i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+var descriptions = map[string]string{
+	tenants.ReasonMalformed:    "the access token is malformed",
+	tenants.ReasonBadSignature: "the access token signature is invalid or its algorithm is not allowed",
+	tenants.ReasonUnknownKey:   "the access token was signed by a key this resource does not know",
+	tenants.ReasonWrongAud:     "the access token was not issued for this resource",
+	tenants.ReasonExpired:      "the access token expired",
+	tenants.ReasonRevoked:      "the access token's grant was revoked",
+}
+
+// Authenticate checks the request's Authorization header values for site.
+// It returns the principal, or the denial to answer; err is an
+// infrastructure failure (store or keys unreachable), not a bad token.
+func (v *Verifier) Authenticate(ctx context.Context, site tenants.Site, authorization []string) (*Principal, *Denial, error) {
+	raw, d := BearerToken(authorization)
+	if d != nil {
+		return nil, d, nil
+	}
+	now := v.now()
+	claims, err := v.verify(ctx, site, raw, now)
+	if err != nil {
+		if !isTokenError(err) {
+			return nil, nil, err
+		}
+		reason := tokens.Reason(err)
+		d := deny(http.StatusUnauthorized, reason, ErrCodeInvalidToken, descriptions[reason])
+		if reason == tenants.ReasonExpired || reason == tenants.ReasonWrongAud {
+			// The signature verified before these checks, so the claims are
+			// the tenant's own: safe to name in the audit event.
+			d.ClientID, d.Subject = unverifiedIdentity(raw)
+		}
+		return nil, d, nil
+	}
+	g, err := v.grant(ctx, site.Tenant.ID, claims.GrantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if g == nil || !g.Live(now) || g.ClientID != claims.ClientID {
+		d := deny(http.StatusUnauthorized, tenants.ReasonRevoked, ErrCodeInvalidToken, descriptions[tenants.ReasonRevoked])
+		d.ClientID, d.Subject = claims.ClientID, claims.Subject
+		return nil, d, nil
+	}
+	return &Principal{Claims: claims, Grant: g}, nil, nil
+}
+
+// verify is tokens.VerifyAccessToken behind the digest cache.
+func (v *Verifier) verify(ctx context.Context, site tenants.Site, raw string, now time.Time) (*tokens.AccessClaims, error) {
+	h := sha256.New()
+	h.Write([]byte(site.Tenant.ID))
+	h.Write([]byte{0})
+	h.Write([]byte(site.Issuer))
+	h.Write([]byte{0})
+	h.Write([]byte(site.Resource))
+	h.Write([]byte{0})
+	h.Write([]byte(raw))
+	var key [32]byte
+	h.Sum(key[:0])
+	v.mu.Lock()
+	c := v.verified[key]
+	v.mu.Unlock()
+	if c != nil {
+		if now.After(time.Unix(c.ExpiresAt, 0).Add(tokens.Skew)) {
+			v.mu.Lock()
+			delete(v.verified, key)
+			v.mu.Unlock()
+			return nil, tokens.ErrExpired
+		}
+		return c, nil
+	}
+	c, err := tokens.VerifyAccessToken(ctx, v.keys, site, raw, now)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	if len(v.verified) >= maxCacheEntries {
+		v.verified = map[[32]byte]*tokens.AccessClaims{}
+	}
+	v.verified[key] = c
+	v.mu.Unlock()
+	return c, nil
+}
+
+func isTokenError(err error) bool {
+	for _, e := range []error{tokens.ErrMalformed, tokens.ErrBadSignature, tokens.ErrUnknownKey, tokens.ErrWrongIssuer,
+		tokens.ErrWrongAud, tokens.ErrExpired, tokens.ErrRevoked} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// unverifiedIdentity reads client_id and sub from a token whose signature
+// was already verified.
+func unverifiedIdentity(raw string) (clientID, subject string) {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return "", ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", ""
+	}
+	var c struct {
+		ClientID string `json:"client_id"`
+		Subject  string `json:"sub"`
+	}
+	if json.Unmarshal(b, &c) != nil {
+		return "", ""
+	}
+	return c.ClientID, c.Subject
+}
+
+// GrantLive reports whether a grant is still live, through the same cache
+// (the gateway re-checks open streams with it). An error is a store failure.
+func (v *Verifier) GrantLive(ctx context.Context, tenantID, grantID string) (bool, error) {
+	g, err := v.grant(ctx, tenantID, grantID)
+	if err != nil {
+		return false, err
+	}
+	return g != nil && g.Live(v.now()), nil
+}
+
+// TTL is the liveness cache TTL in effect.
+func (v *Verifier) TTL() time.Duration { return v.ttl }
+
+// grant returns the grant (nil if it does not exist), cached for the TTL.
+func (v *Verifier) grant(ctx context.Context, tenantID, grantID string) (*tenants.Grant, error) {
+	key := tenantID + " " + grantID
+	now := v.now()
+	v.mu.Lock()
+	e, ok := v.cache[key]
+	v.mu.Unlock()
+	if ok && now.Sub(e.fetched) < v.ttl && now.Sub(e.fetched) >= 0 {
+		return e.grant, nil
+	}
+	epoch := v.epoch.Load()
+	g, err := v.store.GetGrant(ctx, tenantID, grantID)
+	if errors.Is(err, tenants.ErrNotFound) {
+		g, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	if v.epoch.Load() == epoch {
+		if len(v.cache) >= maxCacheEntries {
+			v.cache = map[string]liveEntry{}
+		}
+		v.cache[key] = liveEntry{grant: g, fetched: now}
+	}
+	v.mu.Unlock()
+	return g, nil
+}

@@ -1,0 +1,215 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/tenants/safefetch"
+)
+
+// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document,
+// MCP 2025-11-25 "Client ID Metadata Documents"): the client_id is an https
+// URL whose document names the client and its redirect URIs.
+
+// CIMD limits of DESIGN §5.
+const (
+	CIMDMaxBytes   = 5 * 1024
+	CIMDTimeout    = 5 * time.Second
+	cimdDefaultTTL = 5 * time.Minute // no caching headers: a short heuristic lifetime
+	cimdMaxTTL     = 24 * time.Hour
+)
+
+// CIMDDocument is the part of a client metadata document we use.
+type CIMDDocument struct {
+	ClientID                string   `json:"client_id"`
+	ClientName              string   `json:"client_name"`
+	ClientURI               string   `json:"client_uri"`
+	LogoURI                 string   `json:"logo_uri"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	Scope                   string   `json:"scope"`
+	ApplicationType         string   `json:"application_type"`
+}
+
+// IsCIMDClientID reports whether a client_id is a metadata document URL.
+func IsCIMDClientID(id string) bool { return strings.HasPrefix(id, "https://") }
+
+// ValidateCIMDURL checks the client_id URL rules: https, a host, a non-root
+// path, no credentials, no fragment, no dot segments.
+func ValidateCIMDURL(raw string) error {
+	if len(raw) > 2048 {
+		return errors.New("client_id URL is longer than 2048 characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Hostname() == "" {
+		return errors.New("client_id URL must be an absolute https URL")
+	}
+	if u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
+		return errors.New("client_id URL must not contain credentials or a fragment")
+	}
+	if u.Path == "" || u.Path == "/" {
+		return errors.New("client_id URL must have a path")
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return errors.New("client_id URL must not contain dot segments")
+		}
+	}
+	return nil
+}
+
+// CIMDResolver fetches and caches metadata documents. The cache honours
+// Cache-Control max-age (capped at a day); no-store/no-cache are not cached.
+type CIMDResolver struct {
+	client *http.Client
+	now    func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cimdEntry
+}
+
+type cimdEntry struct {
+	doc     *CIMDDocument
+	expires time.Time
+}
+
+// CIMDOptions for NewCIMDResolver; nil means defaults.
+type CIMDOptions struct {
+	// Client overrides the fetching client (tests: one trusting a test CA).
+	// Default: safefetch, https only, public addresses only unless AllowPrivate.
+	Client       *http.Client
+	AllowPrivate bool
+	Now          func() time.Time
+}
+
+// NewCIMDResolver returns a resolver.
+func NewCIMDResolver(opts *CIMDOptions) *CIMDResolver {
+	if opts == nil {
+		opts = &CIMDOptions{}
+	}
+	c := opts.Client
+	if c == nil {
+		c = safefetch.NewClient(&safefetch.Options{AllowPrivate: opts.AllowPrivate, HTTPSOnly: true, Timeout: CIMDTimeout})
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &CIMDResolver{client: c, now: now, cache: map[string]cimdEntry{}}
+}
+
+// Resolve returns the document at clientID, from cache when fresh.
+func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*CIMDDocument, error) {
+	if err := ValidateCIMDURL(clientID); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	e, ok := r.cache[clientID]
+	r.mu.Unlock()
+	if ok && r.now().Before(e.expires) {
+		return e.doc, nil
+	}
+	doc, ttl, err := r.fetch(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if ttl > 0 {
+		r.mu.Lock()
+		if len(r.cache) > 10000 { // bound memory: drop everything expired
+			for k, v := range r.cache {
+				if !r.now().Before(v.expires) {
+					delete(r.cache, k)
+				}
+			}
+		}
+		r.cache[clientID] = cimdEntry{doc: doc, expires: r.now().Add(ttl)}
+		r.mu.Unlock()
+	}
+	return doc, nil
+}
+
+func (r *CIMDResolver) fetch(ctx context.Context, clientID string) (*CIMDDocument, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, CIMDTimeout)
+	defer cancel()
+	resp, err := safefetch.Get(ctx, r.client, clientID, http.Header{"Accept": {"application/json"}})
+	if err != nil {
+		if errors.Is(err, safefetch.ErrForbiddenAddress) {
+			return nil, 0, errors.New("client metadata document host resolves to a non-public address")
+		}
+		return nil, 0, fmt.Errorf("fetching client metadata document: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, fmt.Errorf("client metadata document answered HTTP %d", resp.StatusCode)
+	}
+	body, err := safefetch.ReadLimited(resp.Body, CIMDMaxBytes)
+	if err != nil {
+		if errors.Is(err, safefetch.ErrTooLarge) {
+			return nil, 0, fmt.Errorf("client metadata document is larger than %d bytes", CIMDMaxBytes)
+		}
+		return nil, 0, fmt.Errorf("reading client metadata document: %w", err)
+	}
+	var doc CIMDDocument
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, 0, fmt.Errorf("client metadata document is not valid JSON: %w", err)
+	}
+	if doc.ClientID != clientID {
+		return nil, 0, errors.New("client metadata document's client_id does not equal its URL")
+	}
+	if len(doc.RedirectURIs) == 0 {
+		return nil, 0, errors.New("client metadata document has no redirect_uris")
+	}
+	return &doc, cacheTTL(resp.Header), nil
+}
+
+// cacheTTL reads Cache-Control (RFC 9111 §5.2.2).
+func cacheTTL(h http.Header) time.Duration {
+	cc := strings.ToLower(strings.Join(h.Values("Cache-Control"), ","))
+	if cc == "" {
+		return cimdDefaultTTL
+	}
+	ttl := cimdDefaultTTL
+	for _, d := range strings.Split(cc, ",") {
+		d = strings.TrimSpace(d)
+		switch {
+		case d == "no-store" || d == "no-cache":
+			return 0
+		case strings.HasPrefix(d, "max-age="):
+			n, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(d, "max-age="), `"`))
+			if err != nil || n < 0 {
+				return 0
+			}
+			ttl = time.Duration(n) * time.Second
+		}
+	}
+	if ttl > cimdMaxTTL {
+		ttl = cimdMaxTTL
+	}
+	return ttl
+}
+
+// hostAllowed matches a host against an allow-list; "*.example.com" matches
+// subdomains. An empty list allows every (public) host.
+func hostAllowed(host string, list []string) bool {
+	if len(list) == 0 {
+		return true
+	}
+	host = strings.ToLower(host)
+	for _, a := range list {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a == host || (strings.HasPrefix(a, "*.") && strings.HasSuffix(host, a[1:])) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,211 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"reflect"
+
+	"github.com/gatehouse/gatehouse/tenants"
+)
+
+// Client authentication methods (RFC 7591 §2).
+const (
+	AuthNone   = "none"
+	AuthPost   = "client_secret_post"
+	AuthBasic  = "client_secret_basic"
+	grantCode  = "authorization_code"
+	grantRT    = "refresh_token"
+	grantCC    = "client_credentials"
+	respCode   = "code"
+	appWeb     = "web"
+	appNative  = "native"
+	maxNameLen = 200
+)
+
+// ClientCredentials are what a request presented to authenticate a client.
+type ClientCredentials struct {
+	ClientID string
+	Secret   string
+	// Method is how they came: none (client_id only), client_secret_post or
+	// client_secret_basic.
+	Method string
+}
+
+// LookupClient finds the client a request names: a registered client, or a
+// client ID metadata document URL (fetched, checked against the tenant's
+// allowed hosts and kept as a client row so grants can refer to it). Only
+// the authorization request needs the document's current redirect URIs;
+// later steps use the row it left (storedClient).
+func (s *Server) LookupClient(ctx context.Context, site tenants.Site, clientID string) (*tenants.Client, *Error) {
+	return s.lookupClient(ctx, site, clientID, true)
+}
+
+// storedClient is LookupClient without re-fetching a known CIMD document.
+func (s *Server) storedClient(ctx context.Context, site tenants.Site, clientID string) (*tenants.Client, *Error) {
+	return s.lookupClient(ctx, site, clientID, false)
+}
+
+func (s *Server) lookupClient(ctx context.Context, site tenants.Site, clientID string, fresh bool) (*tenants.Client, *Error) {
+	if clientID == "" {
+		return nil, newErr(ErrInvalidRequest, "client_id is required")
+	}
+	if len(clientID) > 2048 {
+		return nil, newErr(ErrInvalidClient, "unknown client").withStatus(http.StatusUnauthorized)
+	}
+	c, err := s.Store.GetClient(ctx, site.Tenant.ID, clientID)
+	if err != nil && !errors.Is(err, tenants.ErrNotFound) {
+		return nil, serverError(err)
+	}
+	if c != nil && (c.Kind != tenants.ClientCIMD || !fresh) {
+		return c, nil
+	}
+	if !IsCIMDClientID(clientID) {
+		return nil, newErr(ErrInvalidClient, "unknown client; register again").withStatus(http.StatusUnauthorized)
+	}
+	return s.resolveCIMD(ctx, site, clientID, c)
+}
+
+func (s *Server) resolveCIMD(ctx context.Context, site tenants.Site, clientID string, existing *tenants.Client) (*tenants.Client, *Error) {
+	if s.CIMD == nil {
+		return nil, newErr(ErrInvalidClient, "client ID metadata documents are not enabled").withStatus(http.StatusUnauthorized)
+	}
+	if err := ValidateCIMDURL(clientID); err != nil {
+		return nil, &Error{Code: ErrInvalidClient, Description: err.Error(), Status: http.StatusUnauthorized}
+	}
+	u, _ := url.Parse(clientID)
+	if !hostAllowed(u.Hostname(), site.Tenant.Settings.CIMDAllowedHosts) {
+		return nil, newErr(ErrInvalidClient, "client metadata host %s is not allowed by this tenant", u.Hostname()).withStatus(http.StatusUnauthorized)
+	}
+	doc, err := s.CIMD.Resolve(ctx, clientID)
+	if err != nil {
+		return nil, &Error{Code: ErrInvalidClient, Description: err.Error(), Status: http.StatusUnauthorized}
+	}
+	c, e := clientFromCIMD(site, doc)
+	if e != nil {
+		return nil, e
+	}
+	if existing == nil {
+		c.CreatedAt = s.now()
+		err := s.Store.CreateClient(ctx, c)
+		if errors.Is(err, tenants.ErrConflict) { // a concurrent first use
+			if got, gerr := s.Store.GetClient(ctx, site.Tenant.ID, clientID); gerr == nil {
+				return got, nil
+			}
+		}
+		if err != nil {
+			return nil, serverError(err)
+		}
+		return c, nil
+	}
+	c.CreatedAt, c.LastUsedAt = existing.CreatedAt, existing.LastUsedAt
+	if !sameClientMetadata(existing, c) {
+		if err := s.Store.UpdateClient(ctx, c); err != nil && !errors.Is(err, tenants.ErrNotFound) {
+			return nil, serverError(err)
+		}
+	}
+	return c, nil
+}
+
+func sameClientMetadata(a, b *tenants.Client) bool {
+	return a.Name == b.Name && a.ClientURI == b.ClientURI && a.LogoURI == b.LogoURI && a.Scope == b.Scope &&
+		a.ApplicationType == b.ApplicationType && a.TokenEndpointAuthMethod == b.TokenEndpointAuthMethod &&
+		reflect.DeepEqual([]string(a.RedirectURIs), []string(b.RedirectURIs)) &&
+		reflect.DeepEqual([]string(a.GrantTypes), []string(b.GrantTypes))
+}
+
+func clientFromCIMD(site tenants.Site, d *CIMDDocument) (*tenants.Client, *Error) {
+	bad := func(msg string) *Error {
+		return &Error{Code: ErrInvalidClient, Description: "client metadata document: " + msg, Status: http.StatusUnauthorized}
+	}
+	switch d.TokenEndpointAuthMethod {
+	case "", AuthNone:
+	default:
+		// A document cannot carry a shared secret; private_key_jwt is not supported.
+		return nil, bad("token_endpoint_auth_method " + d.TokenEndpointAuthMethod + " is not supported (use none)")
+	}
+	for _, r := range d.RedirectURIs {
+		if msg := tenants.ValidateRedirectURI(r); msg != "" {
+			return nil, bad("redirect URI " + r + " " + msg)
+		}
+	}
+	grants := d.GrantTypes
+	if len(grants) == 0 {
+		grants = []string{grantCode, grantRT}
+	}
+	for _, g := range grants {
+		if g != grantCode && g != grantRT {
+			return nil, bad("grant type " + g + " is not allowed for a public client")
+		}
+	}
+	name := d.ClientName
+	if len(name) > maxNameLen {
+		name = name[:maxNameLen]
+	}
+	return &tenants.Client{
+		TenantID: site.Tenant.ID, ID: d.ClientID, Kind: tenants.ClientCIMD, Name: name,
+		RedirectURIs: tenants.Strings(d.RedirectURIs), GrantTypes: tenants.Strings(grants), ResponseTypes: tenants.Strings{respCode},
+		TokenEndpointAuthMethod: AuthNone, ApplicationType: d.ApplicationType, Scope: filterOffered(d.Scope, site.Tenant.Settings),
+		ClientURI: safeURL(d.ClientURI), LogoURI: safeURL(d.LogoURI),
+	}, nil
+}
+
+// AuthenticateClient checks client credentials (RFC 6749 §2.3): a
+// confidential client must present its secret; a public client must not
+// present one. Unknown clients are 401 invalid_client (Claude re-registers on it).
+func (s *Server) AuthenticateClient(ctx context.Context, site tenants.Site, cred ClientCredentials) (*tenants.Client, *Error) {
+	fail := func(desc string) *Error {
+		e := &Error{Code: ErrInvalidClient, Description: desc, Status: http.StatusUnauthorized}
+		if cred.Method == AuthBasic {
+			e.Header = http.Header{"WWW-Authenticate": {`Basic realm="` + site.Issuer + `"`}}
+		}
+		return e
+	}
+	if cred.ClientID == "" {
+		return nil, fail("client authentication is required (client_id)")
+	}
+	c, e := s.storedClient(ctx, site, cred.ClientID)
+	if e != nil {
+		if e.Code == ErrInvalidClient {
+			return nil, fail(e.Description)
+		}
+		return nil, e
+	}
+	if c.SecretHash == "" {
+		if cred.Secret != "" {
+			return nil, fail("this is a public client; it has no secret")
+		}
+		return c, nil
+	}
+	if cred.Secret == "" {
+		return nil, fail("client secret is required")
+	}
+	if !equalConst(tenants.HashSecret(cred.Secret), c.SecretHash) {
+		return nil, fail("client authentication failed")
+	}
+	return c, nil
+}
+
+func (s *Server) touchClient(ctx context.Context, c *tenants.Client) {
+	_ = s.Store.TouchClient(ctx, c.TenantID, c.ID, s.now())
+}
+
+func allowsGrant(c *tenants.Client, g string) bool {
+	if len(c.GrantTypes) == 0 {
+		return g == grantCode || g == grantRT
+	}
+	return c.GrantTypes.Contains(g)
+}
+
+// safeURL keeps http(s) URLs only (client_uri/logo_uri end up in pages).
+func safeURL(raw string) string {
+	if raw == "" || len(raw) > 2048 {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	return raw
+}

@@ -1,0 +1,128 @@
+package oauth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// Error codes of RFC 6749 §4.1.2.1 / §5.2, RFC 7591 §3.2.2, RFC 8707 §2.
+const (
+	ErrInvalidRequest          = "invalid_request"
+	ErrInvalidClient           = "invalid_client"
+	ErrInvalidGrant            = "invalid_grant"
+	ErrUnauthorizedClient      = "unauthorized_client"
+	ErrUnsupportedGrantType    = "unsupported_grant_type"
+	ErrUnsupportedResponseType = "unsupported_response_type"
+	ErrInvalidScope            = "invalid_scope"
+	ErrAccessDenied            = "access_denied"
+	ErrServerError             = "server_error"
+	ErrTemporarilyUnavailable  = "temporarily_unavailable"
+	ErrInvalidTarget           = "invalid_target"
+	ErrInvalidRedirectURI      = "invalid_redirect_uri"
+	ErrInvalidClientMetadata   = "invalid_client_metadata"
+	ErrInvalidToken            = "invalid_token"
+	ErrUnsupportedTokenType    = "unsupported_token_type"
+)
+
+// Error is an OAuth error response (RFC 6749 §5.2). Handlers return it and
+// the HTTP layer writes it: as JSON on the back-channel endpoints, as a
+// redirect to the client when RedirectURI is set (RFC 6749 §4.1.2.1: only
+// once the client and its redirect URI are validated), else as a page.
+type Error struct {
+	Code        string
+	Description string
+	// Status is the HTTP status for JSON answers (default 400).
+	Status int
+	// RedirectURI, State: where the error may be sent back (authorize only).
+	RedirectURI string
+	State       string
+	// Header is added to the response (e.g. WWW-Authenticate on a 401).
+	Header http.Header
+	// Cause is logged, never shown.
+	Cause error
+}
+
+func (e *Error) Error() string {
+	s := e.Code
+	if e.Description != "" {
+		s += ": " + e.Description
+	}
+	if e.Cause != nil {
+		s += " (" + e.Cause.Error() + ")"
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// HTTPStatus is the status of the JSON answer.
+func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	return http.StatusBadRequest
+}
+
+// Redirectable reports whether the error goes back to the client's redirect URI.
+func (e *Error) Redirectable() bool { return e.RedirectURI != "" }
+
+// RedirectURL builds the error response of RFC 6749 §4.1.2.1 with the
+// RFC 9207 iss parameter.
+func (e *Error) RedirectURL(issuer string) string {
+	q := url.Values{}
+	q.Set("error", e.Code)
+	if e.Description != "" {
+		q.Set("error_description", e.Description)
+	}
+	if e.State != "" {
+		q.Set("state", e.State)
+	}
+	q.Set("iss", issuer)
+	return appendQuery(e.RedirectURI, q)
+}
+
+// JSON is the error body of RFC 6749 §5.2.
+func (e *Error) JSON() map[string]string {
+	m := map[string]string{"error": e.Code}
+	if e.Description != "" {
+		m["error_description"] = e.Description
+	}
+	return m
+}
+
+func newErr(code, format string, args ...any) *Error {
+	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+func (e *Error) withStatus(s int) *Error { e.Status = s; return e }
+
+// AsError converts any error into an *Error; unknown errors become
+// server_error with the cause kept for the log.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: ErrServerError, Description: "internal error", Status: http.StatusInternalServerError, Cause: err}
+}
+
+func serverError(err error) *Error {
+	return &Error{Code: ErrServerError, Description: "internal error", Status: http.StatusInternalServerError, Cause: err}
+}
+
+// appendQuery adds q to raw's query, keeping what is there (RFC 6749 §3.1.2:
+// the redirect URI may carry a query that must be retained).
+func appendQuery(raw string, q url.Values) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	existing := u.Query()
+	for k, vs := range q {
+		existing[k] = vs
+	}
+	u.RawQuery = existing.Encode()
+	return u.String()
+}

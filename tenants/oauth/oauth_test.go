@@ -1,0 +1,131 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge; verifiers are
+// 43–128 unreserved characters.
+func TestPKCE_RFC7636(t *testing.T) {
+	v := strings.Repeat("a", 43)
+	sum := sha256.Sum256([]byte(v))
+	ch := base64.RawURLEncoding.EncodeToString(sum[:])
+	if !validChallenge(ch) || !pkceMatches(v, ch) {
+		t.Fatal("S256 pair refused")
+	}
+	if pkceMatches(v+"b", ch) || pkceMatches(v, v) {
+		t.Error("mismatch accepted (plain comparison must never pass)")
+	}
+	if validVerifier(strings.Repeat("a", 42)) || validVerifier(strings.Repeat("a", 129)) || validVerifier(strings.Repeat("a", 42)+"+") {
+		t.Error("verifier length/charset not enforced")
+	}
+}
+
+// RFC 9111 §5.2.2: max-age sets the lifetime; no-store/no-cache disable caching.
+func TestCIMDCacheTTL(t *testing.T) {
+	for cc, want := range map[string]time.Duration{
+		"":                        cimdDefaultTTL,
+		"max-age=120":             120 * time.Second,
+		"public, max-age=30":      30 * time.Second,
+		"no-store":                0,
+		"no-cache, max-age=60":    0,
+		"max-age=99999999":        cimdMaxTTL,
+		"max-age=bogus":           0,
+		`public, max-age="45"`:    45 * time.Second,
+		"must-revalidate":         cimdDefaultTTL,
+		"max-age=0":               0,
+		"private, max-age=10":     10 * time.Second,
+		"immutable, max-age=3600": time.Hour,
+	} {
+		h := http.Header{}
+		if cc != "" {
+			h.Set("Cache-Control", cc)
+		}
+		if got := cacheTTL(h); got != want {
+			t.Errorf("%q: %v, want %v", cc, got, want)
+		}
+	}
+}
+
+func TestValidateCIMDURL(t *testing.T) {
+	for u, ok := range map[string]bool{
+		"https://claude.ai/oauth/mcp-oauth-client-metadata": true,
+		"https://claude.ai":              false,
+		"https://claude.ai/":             false,
+		"http://claude.ai/meta":          false,
+		"https://user:pw@claude.ai/meta": false,
+		"https://claude.ai/meta#x":       false,
+		"https://claude.ai/a/../meta":    false,
+	} {
+		if got := ValidateCIMDURL(u) == nil; got != ok {
+			t.Errorf("%s: valid=%v, want %v", u, got, ok)
+		}
+	}
+}
+
+// The default CIMD client is https-only and refuses loopback addresses.
+func TestCIMDResolverRefusesPrivateAndHTTP(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a private address was fetched")
+	}))
+	defer srv.Close()
+	r := NewCIMDResolver(nil)
+	if _, err := r.Resolve(context.Background(), srv.URL+"/client.json"); err == nil || !strings.Contains(err.Error(), "non-public") {
+		t.Errorf("loopback document: %v", err)
+	}
+	if _, err := r.Resolve(context.Background(), strings.Replace(srv.URL, "https", "http", 1)+"/client.json"); err == nil {
+		t.Error("http document accepted")
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := NewLimiter(2, 10*time.Second, func() time.Time { return now })
+	for i := 0; i < 2; i++ {
+		if ok, _ := l.Allow("k"); !ok {
+			t.Fatal("burst refused")
+		}
+	}
+	ok, wait := l.Allow("k")
+	if ok || wait <= 0 || wait > 10*time.Second {
+		t.Fatalf("over burst: ok=%v wait=%v", ok, wait)
+	}
+	if ok, _ := l.Allow("other"); !ok {
+		t.Error("keys share a bucket")
+	}
+	now = now.Add(10 * time.Second)
+	if ok, _ := l.Allow("k"); !ok {
+		t.Error("no refill")
+	}
+}
+
+func TestHostAllowed(t *testing.T) {
+	list := []string{"claude.ai", "*.example.com"}
+	for h, want := range map[string]bool{"claude.ai": true, "CLAUDE.AI": true, "a.example.com": true, "example.com": false, "evilclaude.ai": false, "x.claude.ai": false} {
+		if hostAllowed(h, list) != want {
+			t.Errorf("%s: want %v", h, want)
+		}
+	}
+	if !hostAllowed("anything.test", nil) {
+		t.Error("empty list must allow")
+	}
+}
+
+// RFC 6749 §4.1.2.1 + RFC 9207: the error redirect keeps the redirect URI's
+// own query and adds error, error_description, state and iss.
+func TestErrorRedirectURL(t *testing.T) {
+	e := &Error{Code: ErrAccessDenied, Description: "no", RedirectURI: "https://app.example/cb?keep=1", State: "s"}
+	u, _ := url.Parse(e.RedirectURL("https://iss.example/t/x"))
+	q := u.Query()
+	if q.Get("keep") != "1" || q.Get("error") != "access_denied" || q.Get("error_description") != "no" || q.Get("state") != "s" || q.Get("iss") != "https://iss.example/t/x" {
+		t.Errorf("redirect %s", u)
+	}
+}

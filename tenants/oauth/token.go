@@ -1,0 +1,305 @@
+package oauth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/tokens"
+)
+
+// TokenRequest is a token endpoint request (RFC 6749 §4.1.3, §4.4.2, §6;
+// RFC 7636 §4.5; RFC 8707 §2.2).
+type TokenRequest struct {
+	GrantType       string
+	Code            string
+	RedirectURI     string
+	CodeVerifier    string
+	RefreshToken    string
+	Scope           string
+	ScopePresent    bool
+	Resource        string
+	ResourcePresent bool
+}
+
+// TokenResponse is RFC 6749 §5.1.
+type TokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+func grantErr(format string, args ...any) *Error { return newErr(ErrInvalidGrant, format, args...) }
+
+// Token runs the grant of req for an authenticated client.
+func (s *Server) Token(ctx context.Context, site tenants.Site, c *tenants.Client, req TokenRequest) (*TokenResponse, *Error) {
+	if req.ResourcePresent && !site.MatchesResource(req.Resource) {
+		return nil, newErr(ErrInvalidTarget, "resource must be this server's MCP URL %s", site.Resource)
+	}
+	switch req.GrantType {
+	case grantCode:
+		return s.exchangeCode(ctx, site, c, req)
+	case grantRT:
+		return s.refresh(ctx, site, c, req)
+	case grantCC:
+		return s.clientCredentials(ctx, site, c, req)
+	case "":
+		return nil, newErr(ErrInvalidRequest, "grant_type is required")
+	default:
+		return nil, newErr(ErrUnsupportedGrantType, "grant_type %s is not supported", req.GrantType)
+	}
+}
+
+// exchangeCode redeems a code (RFC 6749 §4.1.3). The code is consumed
+// before any check, so a failed exchange burns it; a second redemption
+// revokes the grant and every token issued from it (RFC 6749 §4.1.2).
+func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants.Client, req TokenRequest) (*TokenResponse, *Error) {
+	if !allowsGrant(c, grantCode) {
+		return nil, newErr(ErrUnauthorizedClient, "this client is not registered for the authorization_code grant")
+	}
+	if req.Code == "" {
+		return nil, newErr(ErrInvalidRequest, "code is required")
+	}
+	if len(req.Code) > 256 {
+		return nil, grantErr("unknown authorization code")
+	}
+	now := s.now()
+	ac, err := s.Store.ConsumeAuthCode(ctx, site.Tenant.ID, tenants.HashSecret(req.Code), now)
+	switch {
+	case errors.Is(err, tenants.ErrNotFound):
+		return nil, grantErr("unknown authorization code")
+	case errors.Is(err, tenants.ErrConflict):
+		if rerr := s.revokeGrant(ctx, site.Tenant.ID, ac.GrantID, "code_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
+			return nil, serverError(rerr)
+		}
+		return nil, grantErr("authorization code was already used; every token issued from it is revoked")
+	case err != nil:
+		return nil, serverError(err)
+	}
+	// Each failure below leaves the code used (burned).
+	if !now.Before(ac.ExpiresAt) {
+		return nil, grantErr("authorization code expired")
+	}
+	if ac.Mode != site.Mode {
+		return nil, grantErr("authorization code was issued for another issuer")
+	}
+	if ac.ClientID != c.ID {
+		return nil, grantErr("authorization code was issued to another client")
+	}
+	if req.RedirectURI != "" && req.RedirectURI != ac.RedirectURI {
+		return nil, grantErr("redirect_uri does not match the authorization request")
+	}
+	if req.CodeVerifier == "" {
+		return nil, grantErr("code_verifier is required (PKCE)")
+	}
+	if !pkceMatches(req.CodeVerifier, ac.CodeChallenge) {
+		return nil, grantErr("code_verifier does not match the code_challenge")
+	}
+	if req.ResourcePresent && !(site.MatchesResource(ac.Resource) && site.MatchesResource(req.Resource)) {
+		return nil, newErr(ErrInvalidTarget, "resource differs from the authorization request")
+	}
+	g, err := s.Store.GetGrant(ctx, site.Tenant.ID, ac.GrantID)
+	if errors.Is(err, tenants.ErrNotFound) {
+		return nil, grantErr("authorization code was revoked")
+	}
+	if err != nil {
+		return nil, serverError(err)
+	}
+	if g.RevokedAt != nil {
+		return nil, grantErr("authorization code was revoked")
+	}
+	st := site.Tenant.Settings
+	// The grant now lives as long as the refresh token may (absolute).
+	g.ExpiresAt = now.Add(st.RefreshTTL())
+	g.LastUsedAt = &now
+	if err := s.Store.TouchGrant(ctx, g.TenantID, g.ID, now, &g.ExpiresAt); err != nil {
+		return nil, serverError(err)
+	}
+	resp, e := s.issue(ctx, site, c, g, g.Scopes, "")
+	if e != nil {
+		return nil, e
+	}
+	if allowsGrant(c, grantRT) {
+		rt := tenants.RandomToken()
+		row := &tenants.RefreshToken{TenantID: site.Tenant.ID, Hash: tenants.HashSecret(rt), GrantID: g.ID, ClientID: c.ID, Generation: 1,
+			CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt)}
+		if err := s.Store.CreateRefreshToken(ctx, row); err != nil {
+			return nil, serverError(err)
+		}
+		resp.RefreshToken = rt
+	}
+	s.touchClient(ctx, c)
+	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActTokenIssued, ClientID: c.ID, Subject: g.Subject,
+		Details: tenants.JSONMap{"grant_id": g.ID, "grant_type": grantCode, "scopes": g.Scopes, "refresh_token": resp.RefreshToken != "", "mode": site.Mode}})
+	return resp, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// issue signs an access token (RFC 9068) for grant g.
+func (s *Server) issue(ctx context.Context, site tenants.Site, c *tenants.Client, g *tenants.Grant, scopes []string, email string) (*TokenResponse, *Error) {
+	now := s.now()
+	ttl := site.Tenant.Settings.AccessTTL()
+	if email == "" && g.UserID != "" {
+		if u, err := s.Store.GetUser(ctx, g.TenantID, g.UserID); err == nil {
+			email = u.Email
+		}
+	}
+	claims := tokens.AccessClaims{Subject: g.Subject, Audience: site.Resource, ClientID: c.ID, Scope: strings.Join(scopes, " "),
+		JTI: tenants.RandomID(), IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), GrantID: g.ID, Email: email}
+	at, err := tokens.IssueAccessToken(ctx, s.Keys, site, claims)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	return &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()), Scope: claims.Scope}, nil
+}
+
+// successor derives the token that replaces old: re-derivable (so a racing
+// second refresh within the grace window gets the same value) but never
+// stored.
+func (s *Server) successor(grantID, old string) string {
+	return base64.RawURLEncoding.EncodeToString(s.Sealer.MAC("refresh-successor", []byte(grantID+"|"+old)))
+}
+
+// refresh rotates a refresh token (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2): each
+// use returns a new one; the previous one, presented again within the
+// tenant's grace window, returns the same successor; presented later, it is
+// reuse and revokes the whole grant.
+func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Client, req TokenRequest) (*TokenResponse, *Error) {
+	if !allowsGrant(c, grantRT) {
+		return nil, newErr(ErrUnauthorizedClient, "this client is not registered for the refresh_token grant")
+	}
+	if req.RefreshToken == "" {
+		return nil, newErr(ErrInvalidRequest, "refresh_token is required")
+	}
+	if len(req.RefreshToken) > 256 {
+		return nil, grantErr("unknown refresh token")
+	}
+	now := s.now()
+	tid := site.Tenant.ID
+	oldHash := tenants.HashSecret(req.RefreshToken)
+	rt, err := s.Store.GetRefreshToken(ctx, tid, oldHash)
+	if errors.Is(err, tenants.ErrNotFound) {
+		return nil, grantErr("unknown refresh token")
+	}
+	if err != nil {
+		return nil, serverError(err)
+	}
+	if rt.ClientID != c.ID {
+		return nil, grantErr("refresh token was issued to another client")
+	}
+	g, err := s.Store.GetGrant(ctx, tid, rt.GrantID)
+	if err != nil {
+		if errors.Is(err, tenants.ErrNotFound) {
+			return nil, grantErr("refresh token was revoked")
+		}
+		return nil, serverError(err)
+	}
+	if !g.Live(now) {
+		return nil, grantErr("refresh token was revoked or expired")
+	}
+	if !site.MatchesResource(g.Resource) {
+		return nil, grantErr("refresh token was issued for another issuer")
+	}
+	scopes := []string(g.Scopes)
+	if req.ScopePresent && strings.TrimSpace(req.Scope) != "" {
+		var asked []string
+		for _, sc := range strings.Fields(req.Scope) {
+			if !ignoredScopes[sc] {
+				asked = append(asked, sc)
+			}
+		}
+		if !subset(asked, g.Scopes) {
+			return nil, newErr(ErrInvalidScope, "a refresh cannot add scope beyond the original grant (RFC 6749 §6)")
+		}
+		if len(asked) > 0 {
+			scopes = dedupe(asked)
+		}
+	}
+	st := site.Tenant.Settings
+	next := s.successor(g.ID, req.RefreshToken)
+	nextHash := tenants.HashSecret(next)
+	reuse := func() *Error {
+		if rerr := s.revokeGrant(ctx, tid, g.ID, "refresh_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
+			return serverError(rerr)
+		}
+		s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActRefreshReused, ClientID: c.ID, Subject: g.Subject, Outcome: tenants.OutcomeFailure,
+			Reason: "refresh_reused", Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation}})
+		return grantErr("refresh token was already used; the grant is revoked")
+	}
+	inGrace := func(r *tenants.RefreshToken) bool {
+		return r.RotatedAt != nil && now.Sub(*r.RotatedAt) <= st.RefreshGrace() && st.RefreshGrace() > 0 && equalConst(r.SuccessorHash, nextHash)
+	}
+	if rt.RotatedAt != nil {
+		if !inGrace(rt) {
+			return nil, reuse()
+		}
+	} else {
+		if !now.Before(rt.ExpiresAt) || !now.Before(rt.IdleExpiresAt) {
+			return nil, grantErr("refresh token expired")
+		}
+		row := &tenants.RefreshToken{TenantID: tid, Hash: nextHash, GrantID: g.ID, ClientID: c.ID, Generation: rt.Generation + 1,
+			CreatedAt: now, ExpiresAt: rt.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), rt.ExpiresAt)}
+		err := s.Store.RotateRefreshToken(ctx, tid, oldHash, row, now)
+		if errors.Is(err, tenants.ErrConflict) {
+			// Lost a race with a concurrent refresh of the same token.
+			again, gerr := s.Store.GetRefreshToken(ctx, tid, oldHash)
+			if gerr != nil || !inGrace(again) {
+				return nil, reuse()
+			}
+		} else if err != nil {
+			return nil, serverError(err)
+		}
+	}
+	g.LastUsedAt = &now
+	_ = s.Store.TouchGrant(ctx, g.TenantID, g.ID, now, nil)
+	resp, e := s.issue(ctx, site, c, g, scopes, "")
+	if e != nil {
+		return nil, e
+	}
+	resp.RefreshToken = next
+	s.touchClient(ctx, c)
+	s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActTokenRefreshed, ClientID: c.ID, Subject: g.Subject,
+		Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation + 1, "scopes": scopes}})
+	return resp, nil
+}
+
+// clientCredentials issues a token to a confidential client acting for
+// itself (RFC 6749 §4.4); no refresh token (§4.4.3). Each issuance is its
+// own short grant so it can be revoked and swept like any other.
+func (s *Server) clientCredentials(ctx context.Context, site tenants.Site, c *tenants.Client, req TokenRequest) (*TokenResponse, *Error) {
+	if c.SecretHash == "" {
+		return nil, newErr(ErrUnauthorizedClient, "client_credentials is for confidential clients")
+	}
+	if !c.GrantTypes.Contains(grantCC) {
+		return nil, newErr(ErrUnauthorizedClient, "this client is not registered for the client_credentials grant")
+	}
+	scopes, e := resolveScopes(req.Scope, req.ScopePresent, site.Tenant.Settings, c)
+	if e != nil {
+		return nil, e
+	}
+	now := s.now()
+	g := &tenants.Grant{TenantID: site.Tenant.ID, ID: tenants.RandomID(), Subject: c.ID, ClientID: c.ID, Scopes: scopes, Resource: site.Resource,
+		CreatedAt: now, ExpiresAt: now.Add(site.Tenant.Settings.AccessTTL()), LastUsedAt: &now}
+	if err := s.Store.CreateGrant(ctx, g); err != nil {
+		return nil, serverError(err)
+	}
+	resp, e := s.issue(ctx, site, c, g, scopes, "")
+	if e != nil {
+		return nil, e
+	}
+	s.touchClient(ctx, c)
+	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActTokenIssued, ClientID: c.ID, Subject: g.Subject,
+		Details: tenants.JSONMap{"grant_id": g.ID, "grant_type": grantCC, "scopes": scopes}})
+	return resp, nil
+}

@@ -1,0 +1,78 @@
+package web
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/doctor"
+)
+
+type doctorData struct {
+	Report    *doctor.Report
+	SelfCheck bool
+}
+
+// doctorPage renders the connection doctor (tenants/doctor): per-client
+// timelines with the first failing step and, on request (?self_check=1), a
+// self-check of the tenant's public URLs fetched the way clients discover
+// them. The self-check is not run on every view: its probes of the MCP URL
+// are themselves audited (mcp.denied), and would fill the audit log.
+func (u *ui) doctorPage(c *gin.Context) {
+	t := tenantOf(c)
+	ctx := c.Request.Context()
+	rep, err := doctor.Diagnosis(ctx, u.d.Store, t, &doctor.LoadOptions{Now: u.now().UTC()})
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	d := doctorData{Report: &rep, SelfCheck: c.Query("self_check") == "1"}
+	if d.SelfCheck {
+		sites := []tenants.Site{u.d.Sites.Path(t)}
+		if hs, ok := u.d.Sites.Host(t); ok {
+			sites = append(sites, hs)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		rep.SelfCheck = make([]doctor.SelfCheckResult, len(sites))
+		var wg sync.WaitGroup
+		for i, s := range sites {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rep.SelfCheck[i] = doctor.SelfCheck(cctx, selfCheckClient, s)
+			}()
+		}
+		wg.Wait()
+	}
+	v := u.page(c, "Connection doctor — "+t.Name, "doctor")
+	v.Data = d
+	u.render(c, http.StatusOK, "console_doctor", v)
+}
+
+// selfCheckClient fetches the deployment's own public URLs (never caller
+// input), so it is not the SSRF-guarded client. Names under "localhost"
+// resolve to loopback (RFC 6761 §6.3) as browsers do, so a local host-mode
+// deployment can check itself.
+var selfCheckClient = &http.Client{Timeout: 8 * time.Second, Transport: localhostTransport()}
+
+func localhostTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, port, err := net.SplitHostPort(addr); err == nil {
+			h := strings.ToLower(strings.TrimSuffix(host, "."))
+			if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+				addr = net.JoinHostPort("127.0.0.1", port)
+			}
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	return tr
+}

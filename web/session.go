@@ -1,0 +1,111 @@
+package web
+
+import (
+	"crypto/hmac"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/tenants"
+)
+
+// Cookie names. The session cookie holds a sealed value (AES-GCM under the
+// platform secret key, bound to the "console-session" context): nothing in
+// it can be read or forged by the browser.
+const (
+	sessionCookie = "gatehouse_console"
+	preCookie     = "gatehouse_pre" // binds CSRF tokens on the login and signup forms
+	flashCookie   = "gatehouse_flash"
+
+	sessionContext = "console-session"
+	flashContext   = "console-flash"
+
+	// sessionTTL is the absolute session lifetime (at most 12 h by design).
+	sessionTTL = 12 * time.Hour
+	flashTTL   = 5 * time.Minute
+
+	adminKeyID = "admin"
+)
+
+// session is what the sealed cookie carries.
+type session struct {
+	SID      string `json:"sid"`           // random; CSRF tokens are bound to it
+	KeyID    string `json:"kid"`           // API key id, or "admin"
+	TenantID string `json:"tid,omitempty"` // the key's tenant ("" for admin)
+	AdminFP  string `json:"afp,omitempty"` // admin token fingerprint: a changed token ends admin sessions
+	Exp      int64  `json:"exp"`
+}
+
+func (s *session) admin() bool { return s != nil && s.KeyID == adminKeyID }
+
+// flash carries a secret to the next page exactly once (POST-redirect-GET),
+// so a reload never re-submits a form and never shows the secret again.
+type flash struct {
+	Binding string            `json:"b"`   // session id it belongs to
+	Kind    string            `json:"k"`   // "api_key", "client", "signup", "notice"
+	Once    string            `json:"o"`   // signup: single-use marker checked server side
+	Values  map[string]string `json:"v"`   //
+	Exp     int64             `json:"exp"` //
+}
+
+func (u *ui) sealJSON(v any, context string) (string, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return u.d.Sealer.Seal(string(raw), context)
+}
+
+func (u *ui) openJSON(sealed, context string, v any) bool {
+	raw, err := u.d.Sealer.Open(sealed, context)
+	if err != nil || raw == "" {
+		return false
+	}
+	return json.Unmarshal([]byte(raw), v) == nil
+}
+
+// adminFingerprint names the current admin token hash without revealing it.
+func (u *ui) adminFingerprint() string {
+	return base64.RawURLEncoding.EncodeToString(u.d.Sealer.MAC("console-admin-fp", []byte(u.d.AdminTokenHash))[:12])
+}
+
+// csrfFor derives the CSRF token of a binding (session id or pre-session
+// value); it is never stored.
+func (u *ui) csrfFor(binding string) string {
+	if binding == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(u.d.Sealer.MAC("console-csrf", []byte(binding)))
+}
+
+func (u *ui) csrfOK(binding, got string) bool {
+	if binding == "" || got == "" {
+		return false
+	}
+	return hmac.Equal([]byte(u.csrfFor(binding)), []byte(got))
+}
+
+func (u *ui) cookie(name, value, path string, maxAge time.Duration) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, Secure: u.secure, SameSite: http.SameSiteLaxMode}
+	if maxAge < 0 {
+		c.MaxAge = -1
+		c.Expires = time.Unix(1, 0)
+	} else if maxAge > 0 {
+		c.MaxAge = int(maxAge / time.Second)
+		c.Expires = u.now().Add(maxAge)
+	}
+	return c
+}
+
+func (u *ui) newSession(keyID, tenantID string) (*session, string, error) {
+	s := &session{SID: tenants.RandomID(), KeyID: keyID, TenantID: tenantID, Exp: u.now().Add(sessionTTL).Unix()}
+	if keyID == adminKeyID {
+		s.AdminFP = u.adminFingerprint()
+	}
+	v, err := u.sealJSON(s, sessionContext)
+	return s, v, err
+}
+
+// IsAdmin is for templates.
+func (s *session) IsAdmin() bool { return s.admin() }

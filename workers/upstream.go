@@ -1,0 +1,139 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/idp"
+	"github.com/gatehouse/gatehouse/tenants/oauth"
+)
+
+// UpstreamRefresher renews a user's upstream IdP token. The default is
+// IdPRefresher; tests may substitute any implementation.
+type UpstreamRefresher interface {
+	Refresh(ctx context.Context, t *tenants.Tenant, idpType string, tok *idp.Token) (*idp.Token, error)
+}
+
+// IdPRefresher refreshes through the tenant's configured IdP (tenants/idp).
+type IdPRefresher struct {
+	Store      tenants.TenantStore
+	Sealer     *tenants.Sealer
+	HTTPClient *http.Client
+	// Endpoints overrides provider endpoints (tests with a fake IdP).
+	Endpoints *idp.Endpoints
+}
+
+// Refresh implements UpstreamRefresher.
+func (p *IdPRefresher) Refresh(ctx context.Context, t *tenants.Tenant, idpType string, tok *idp.Token) (*idp.Token, error) {
+	cfg, err := p.Store.GetIdP(ctx, t.ID, idpType)
+	if err != nil {
+		if errors.Is(err, tenants.ErrNotFound) {
+			return nil, idp.ErrNotConfigured
+		}
+		return nil, err
+	}
+	secret, err := p.Sealer.Open(cfg.ClientSecretSealed, tenants.IdPSecretContext(t.ID, cfg.Type))
+	if err != nil {
+		return nil, fmt.Errorf("open IdP client secret: %w", err)
+	}
+	prov, err := idp.New(ctx, idp.Config{IdP: cfg, ClientSecret: secret, HTTPClient: p.HTTPClient, Endpoints: p.Endpoints})
+	if err != nil {
+		return nil, err
+	}
+	return prov.Refresh(ctx, tok)
+}
+
+// permanent reports whether a refresh failure will not heal by retrying.
+func permanent(err error) bool {
+	var le *idp.LoginError
+	return errors.As(err, &le) || errors.Is(err, idp.ErrNoRefreshToken) || errors.Is(err, idp.ErrNotConfigured) ||
+		errors.Is(err, tenants.ErrUnseal)
+}
+
+// refreshUpstream renews upstream IdP tokens of live grants before they
+// expire. A grant whose refresh fails for good (the IdP refused, no refresh
+// token, IdP removed) is marked with UpstreamRefreshError so the gateway and
+// the console can say why; a transient failure is retried next period, and
+// marked only once the token has expired.
+func (r *Runtime) refreshUpstream(ctx context.Context) error {
+	now := r.now()
+	seen := map[string]bool{}
+	for i := 0; i < maxBatchesPerRun; i++ {
+		gs, err := r.opts.Store.ListUpstreamRefreshDue(ctx, now.Add(r.opts.UpstreamRefreshAhead), now, r.opts.SweepBatch)
+		if err != nil {
+			return err
+		}
+		fresh := 0
+		for j := range gs {
+			g := &gs[j]
+			key := g.TenantID + "/" + g.ID
+			if seen[key] {
+				continue // transient failure earlier in this run
+			}
+			seen[key] = true
+			fresh++
+			r.refreshGrant(ctx, g)
+		}
+		if fresh == 0 || len(gs) < r.opts.SweepBatch {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (r *Runtime) refreshGrant(ctx context.Context, g *tenants.Grant) {
+	fail := func(err error, mark bool) {
+		r.metrics.upstreamRefresh.WithLabelValues("failed").Inc()
+		r.log.Warn("upstream token refresh failed", "tenant", g.TenantID, "grant", g.ID, "idp", g.UpstreamIdP, "err", err, "marked", mark)
+		if mark {
+			if err := r.opts.Store.SetUpstreamRefreshError(ctx, g.TenantID, g.ID, err.Error()); err != nil {
+				r.log.Error("cannot record upstream refresh failure", "grant", g.ID, "err", err)
+			}
+		}
+	}
+	t, err := r.opts.Store.GetTenant(ctx, g.TenantID)
+	if err != nil {
+		return
+	}
+	raw, err := r.opts.Sealer.Open(g.UpstreamTokenSealed, oauth.UpstreamTokenContext(g.TenantID, g.ID))
+	if err != nil {
+		fail(fmt.Errorf("upstream token cannot be opened: %w", err), true)
+		return
+	}
+	var tok idp.Token
+	if err := json.Unmarshal([]byte(raw), &tok); err != nil {
+		fail(errors.New("upstream token is not readable"), true)
+		return
+	}
+	nt, err := r.refresh.Refresh(ctx, t, g.UpstreamIdP, &tok)
+	if err != nil {
+		expired := g.UpstreamTokenExpiry != nil && !g.UpstreamTokenExpiry.After(r.now())
+		fail(err, permanent(err) || expired)
+		return
+	}
+	if nt.RefreshToken == "" {
+		nt.RefreshToken = tok.RefreshToken // the IdP kept the old one valid
+	}
+	b, _ := json.Marshal(nt)
+	sealed, err := r.opts.Sealer.Seal(string(b), oauth.UpstreamTokenContext(g.TenantID, g.ID))
+	if err != nil {
+		fail(err, false)
+		return
+	}
+	var exp = &nt.Expiry
+	if nt.Expiry.IsZero() {
+		exp = nil
+	} else {
+		e := nt.Expiry.UTC()
+		exp = &e
+	}
+	if err := r.opts.Store.SetUpstreamToken(ctx, g.TenantID, g.ID, sealed, exp); err != nil {
+		r.log.Error("cannot store refreshed upstream token", "grant", g.ID, "err", err)
+		return
+	}
+	r.metrics.upstreamRefresh.WithLabelValues("refreshed").Inc()
+}

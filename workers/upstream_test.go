@@ -1,0 +1,187 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/idp"
+	"github.com/gatehouse/gatehouse/tenants/idp/idptest"
+	"github.com/gatehouse/gatehouse/tenants/oauth"
+)
+
+// loginGitHub signs octocat in at the fake GitHub (a real OAuth 2.0 server
+// speaking to golang.org/x/oauth2) and returns the upstream token.
+func loginGitHub(t *testing.T, g *idptest.GitHub, cfg *tenants.IdPConfig) *idp.Token {
+	t.Helper()
+	p, err := idp.New(ctx, idp.Config{IdP: cfg, ClientSecret: g.ClientSecret, RedirectURL: "http://127.0.0.1:9/oauth/callback",
+		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Endpoints: g.Endpoints()})
+	must(t, err)
+	state, verifier := tenants.RandomToken(), oauth2.GenerateVerifier()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(p.AuthCodeURL(state, "", verifier))
+	must(t, err)
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	must(t, err)
+	_, tok, err := p.Exchange(ctx, loc.Query().Get("code"), "", verifier)
+	must(t, err)
+	if tok.RefreshToken == "" || tok.Expiry.IsZero() {
+		t.Fatalf("fake GitHub issued no expiring token: %+v", tok)
+	}
+	return tok
+}
+
+type upstreamEnv struct {
+	*env
+	tn  *tenants.Tenant
+	gh  *idptest.GitHub
+	cfg *tenants.IdPConfig
+}
+
+func newUpstreamEnv(t *testing.T, s tenants.Store) *upstreamEnv {
+	gh := idptest.NewGitHub()
+	t.Cleanup(gh.Close)
+	gh.SetExpiringTokens(true)
+	u := &upstreamEnv{gh: gh}
+	u.env = newEnv(t, s, startMiniredis(t), nil)
+	u.rt.refresh = &IdPRefresher{Store: s, Sealer: u.sealer, HTTPClient: &http.Client{Timeout: 10 * time.Second}, Endpoints: gh.Endpoints()}
+	u.tn = newTenant(t, s, "up")
+	sealed, err := u.sealer.Seal(gh.ClientSecret, tenants.IdPSecretContext(u.tn.ID, tenants.IdPGitHub))
+	must(t, err)
+	u.cfg = &tenants.IdPConfig{TenantID: u.tn.ID, Type: tenants.IdPGitHub, ClientID: gh.ClientID, ClientSecretSealed: sealed}
+	must(t, s.PutIdP(ctx, u.cfg))
+	return u
+}
+
+// grant stores a live grant holding tok, sealed the way the authorization
+// server seals it, with the upstream expiry set to exp.
+func (u *upstreamEnv) grant(t *testing.T, id string, tok *idp.Token, exp time.Time) {
+	t.Helper()
+	raw, _ := json.Marshal(tok)
+	sealed, err := u.sealer.Seal(string(raw), oauth.UpstreamTokenContext(u.tn.ID, id))
+	must(t, err)
+	now := time.Now().UTC()
+	must(t, u.store.CreateGrant(ctx, &tenants.Grant{TenantID: u.tn.ID, ID: id, ClientID: "c", Subject: "octocat", CreatedAt: now,
+		ExpiresAt: now.Add(24 * time.Hour), UpstreamIdP: tenants.IdPGitHub, UpstreamTokenSealed: sealed, UpstreamTokenExpiry: &exp}))
+}
+
+func (u *upstreamEnv) token(t *testing.T, id string) (*tenants.Grant, *idp.Token) {
+	t.Helper()
+	g, err := u.store.GetGrant(ctx, u.tn.ID, id)
+	must(t, err)
+	raw, err := u.sealer.Open(g.UpstreamTokenSealed, oauth.UpstreamTokenContext(u.tn.ID, id))
+	must(t, err)
+	var tok idp.Token
+	must(t, json.Unmarshal([]byte(raw), &tok))
+	return g, &tok
+}
+
+// DESIGN §7: upstream IdP tokens are refreshed before they expire; the new
+// token replaces the sealed one; a refresh the IdP refuses marks the grant.
+func TestUpstreamRefreshUpdatesSealedToken(t *testing.T) {
+	for _, sb := range storeBackends() {
+		t.Run(sb.name, func(t *testing.T) {
+			t.Parallel()
+			u := newUpstreamEnv(t, openStore(t, sb.dsn(t)))
+			first := loginGitHub(t, u.gh, u.cfg)
+			soon := time.Now().UTC().Add(3 * time.Minute) // within the 10 min window
+			u.grant(t, "due", first, soon)
+			notDue := loginGitHub(t, u.gh, u.cfg)
+			u.grant(t, "not-due", notDue, time.Now().UTC().Add(time.Hour))
+			before, _ := u.store.GetGrant(ctx, u.tn.ID, "not-due")
+
+			must(t, u.rt.refreshUpstream(ctx))
+
+			g, tok := u.token(t, "due")
+			if tok.AccessToken == first.AccessToken || tok.RefreshToken == first.RefreshToken || tok.RefreshToken == "" {
+				t.Fatal("sealed upstream token not replaced by the refreshed one")
+			}
+			if g.UpstreamTokenExpiry == nil || !g.UpstreamTokenExpiry.After(soon.Add(time.Hour)) || g.UpstreamRefreshError != "" {
+				t.Fatalf("grant after refresh: expiry %v error %q", g.UpstreamTokenExpiry, g.UpstreamRefreshError)
+			}
+			// The refreshed access token works at the IdP.
+			req, _ := http.NewRequest(http.MethodGet, u.gh.Endpoints().APIURL+"/user", nil)
+			req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			resp, err := http.DefaultClient.Do(req)
+			must(t, err)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("refreshed upstream token refused by the IdP: HTTP %d", resp.StatusCode)
+			}
+			if after, _ := u.store.GetGrant(ctx, u.tn.ID, "not-due"); after.UpstreamTokenSealed != before.UpstreamTokenSealed {
+				t.Fatal("token not yet due was refreshed")
+			}
+
+			// The first refresh token was rotated away by the IdP: a grant
+			// still holding it is refused, and marked.
+			u.grant(t, "stale", first, time.Now().UTC().Add(time.Minute))
+			must(t, u.rt.refreshUpstream(ctx))
+			g, _ = u.token(t, "stale")
+			if g.UpstreamRefreshError == "" {
+				t.Fatal("refused upstream refresh must be recorded on the grant")
+			}
+			if strings.Contains(g.UpstreamRefreshError, first.RefreshToken) {
+				t.Fatal("refresh error carries the refresh token")
+			}
+			// A marked grant is not retried every period.
+			due, err := u.store.ListUpstreamRefreshDue(ctx, time.Now().Add(time.Hour), time.Now(), 10)
+			must(t, err)
+			for _, d := range due {
+				if d.ID == "stale" {
+					t.Fatal("marked grant still listed as due")
+				}
+			}
+		})
+	}
+}
+
+// A transient failure (IdP unreachable) is retried next period while the
+// token is still valid, and recorded once it has expired.
+func TestUpstreamRefreshTransientFailure(t *testing.T) {
+	u := newUpstreamEnv(t, openStore(t, storeBackends()[0].dsn(t)))
+	tok := loginGitHub(t, u.gh, u.cfg)
+	u.grant(t, "valid", tok, time.Now().UTC().Add(2*time.Minute))
+	u.grant(t, "expired", tok, time.Now().UTC().Add(-time.Minute))
+	u.gh.Close() // the IdP is down
+	must(t, u.rt.refreshUpstream(ctx))
+	if g, _ := u.token(t, "valid"); g.UpstreamRefreshError != "" {
+		t.Fatalf("transient failure on a still-valid token must not mark the grant: %q", g.UpstreamRefreshError)
+	}
+	if g, _ := u.token(t, "expired"); g.UpstreamRefreshError == "" {
+		t.Fatal("failure on an expired token must mark the grant")
+	}
+}
+
+// The refresher is an interface: a fake failing with idp.ErrNoRefreshToken
+// marks the grant (no refresh token will ever come).
+type refresherFunc func(ctx context.Context, t *tenants.Tenant, typ string, tok *idp.Token) (*idp.Token, error)
+
+func (f refresherFunc) Refresh(ctx context.Context, t *tenants.Tenant, typ string, tok *idp.Token) (*idp.Token, error) {
+	return f(ctx, t, typ, tok)
+}
+
+func TestUpstreamRefreshWithoutRefreshTokenMarksGrant(t *testing.T) {
+	u := newUpstreamEnv(t, openStore(t, storeBackends()[0].dsn(t)))
+	calls := 0
+	u.rt.refresh = refresherFunc(func(ctx context.Context, tn *tenants.Tenant, typ string, tok *idp.Token) (*idp.Token, error) {
+		calls++
+		if tn.ID != u.tn.ID || typ != tenants.IdPGitHub || tok.AccessToken != "at" {
+			t.Errorf("refresher got tenant %s type %s token %+v", tn.ID, typ, tok)
+		}
+		return nil, idp.ErrNoRefreshToken
+	})
+	u.grant(t, "g", &idp.Token{AccessToken: "at", Expiry: time.Now().Add(time.Minute)}, time.Now().UTC().Add(time.Minute))
+	must(t, u.rt.refreshUpstream(ctx))
+	g, _ := u.token(t, "g")
+	if calls != 1 || !strings.Contains(g.UpstreamRefreshError, idp.ErrNoRefreshToken.Error()) {
+		t.Fatalf("calls %d, error %q", calls, g.UpstreamRefreshError)
+	}
+}
