@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -79,10 +80,34 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 
+	// Unmatched routes answer in the format of the surface they were aimed at.
+	r.NoRoute(notFound)
+	r.NoMethod(methodNotAllowed)
+
 	provision.Register(r, d)
 	oauth.Register(r, d)
 	gateway.Register(r, d, reg)
 	web.Register(r, d)
 
 	return d.Sites.HostMode(r), nil
+}
+
+func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/api/") }
+
+func notFound(c *gin.Context) {
+	if isAPI(c) {
+		c.Header("Content-Type", "application/problem+json")
+		c.String(http.StatusNotFound, `{"type":"about:blank","title":"Not Found","status":404,"detail":"no such endpoint; see /api/v1/openapi.yaml"}`)
+		return
+	}
+	c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "error_description": "no such endpoint"})
+}
+
+func methodNotAllowed(c *gin.Context) {
+	if isAPI(c) {
+		c.Header("Content-Type", "application/problem+json")
+		c.String(http.StatusMethodNotAllowed, `{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"method not allowed on this endpoint"}`)
+		return
+	}
+	c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method_not_allowed", "error_description": "method not allowed on this endpoint"})
 }

@@ -147,9 +147,13 @@ func (p *platform) close() {
 
 // deps builds the HTTP dependencies.
 func (p *platform) deps(adminHash string) *httpx.Deps {
+	sites := httpx.NewSites(p.store, p.cfg.PublicURL, p.cfg.TenantDomain)
+	// Another replica changed a tenant: drop this replica's cached tenants
+	// at once instead of waiting out the cache TTL.
+	p.bus.Subscribe(tenants.TopicTenantChanged, func(string) { sites.Invalidate() })
 	return &httpx.Deps{
 		Store: p.store, Sealer: p.sealer, Keys: p.keys, Auditor: p.runtime.Auditor(), Logger: p.logger,
-		Sites: httpx.NewSites(p.store, p.cfg.PublicURL, p.cfg.TenantDomain), Bus: p.bus,
+		Sites: sites, Bus: p.bus,
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
 		AllowPrivateFetch: p.cfg.AllowPrivateFetch, AdminTokenHash: adminHash, CIMDClient: p.cimdClient,
 		HTTPClient: &http.Client{Timeout: 15 * time.Second}, QueuePing: p.runtime.Ping, Version: version,

@@ -54,10 +54,17 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 	}
 	if cfg.devIdP() {
 		// The built-in demo upstream shares the listener, outside the router.
-		mux := http.NewServeMux()
-		mux.Handle(demo.Path, demo.Handler())
-		mux.Handle("/", handler)
-		handler = mux
+		// A plain prefix switch, not http.ServeMux: ServeMux "cleans" paths
+		// with a 307 (e.g. URL-shaped client ids containing "//"), and a
+		// redirect would drop the Authorization header.
+		demoHandler, main := demo.Handler(), handler
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == demo.Path || r.URL.Path == demo.Path+"/" {
+				demoHandler.ServeHTTP(w, r)
+				return
+			}
+			main.ServeHTTP(w, r)
+		})
 	}
 	if cfg.demoTenant() {
 		if err := ensureDemoTenant(ctx, p, ln.Addr().(*net.TCPAddr).Port); err != nil {
