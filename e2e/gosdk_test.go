@@ -93,7 +93,7 @@ func runGoSDK(t *testing.T, resource string, reg func(cfg *auth.AuthorizationCod
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "gatehouse-e2e-go-sdk", Version: "1.0.0"}, nil)
 	connect := func() *mcp.ClientSession {
-		sess, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: resource, HTTPClient: hc, OAuthHandler: h, MaxRetries: -1, DisableStandaloneSSE: true}, nil)
+		sess, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: resource, HTTPClient: hc, OAuthHandler: h, MaxRetries: -1}, nil)
 		if err != nil {
 			t.Fatalf("Go SDK connect to %s: %v\nwire (TLS front):\n%s", resource, err, wireFor(resource))
 		}

@@ -436,6 +436,17 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
+// WriteHeader sends an event stream's headers at once. gin (and
+// httputil.ReverseProxy) would otherwise hold them until the first body
+// byte, and a standalone GET stream that has no event yet would leave the
+// client waiting for headers forever.
+func (w *deadlineWriter) WriteHeader(code int) {
+	w.ResponseWriter.WriteHeader(code)
+	if strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream") {
+		_ = w.rc.Flush()
+	}
+}
+
 // Unwrap lets http.ResponseController reach Flush on the real writer.
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 

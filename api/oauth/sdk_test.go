@@ -89,11 +89,9 @@ func sdkConnect(t *testing.T, e *env, site tenants.Site, cimdURL string) string 
 		t.Fatal(err)
 	}
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "gatehouse-test", Version: "1.0.0"}, nil).
-		// DisableStandaloneSSE: through the gateway as of this writing, the
-		// standalone GET stream's response headers never arrive (the direct
-		// upstream answers them at once), which hangs Connect; the GET stream
-		// is the gateway's concern, not the authorization server's.
-		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: site.Resource, HTTPClient: e.client(), OAuthHandler: h, DisableStandaloneSSE: true}, nil)
+		// The SDK's standalone GET stream stays on: the gateway sends an event
+		// stream's headers at once (api/gateway deadlineWriter.WriteHeader).
+		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: site.Resource, HTTPClient: e.client(), OAuthHandler: h}, nil)
 	if err != nil {
 		t.Fatalf("SDK connect to %s: %v", site.Resource, err)
 	}
