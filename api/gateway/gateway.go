@@ -78,7 +78,7 @@ type Gateway struct {
 // Register mounts the MCP endpoint and protected resource metadata with
 // default options.
 func Register(r *gin.Engine, d *httpx.Deps, reg prometheus.Registerer) {
-	New(d, reg, nil).Mount(r)
+	New(d, reg, &Options{RefusePrivateUpstreams: d.RefusePrivateUpstreams}).Mount(r)
 }
 
 // New builds a gateway. It subscribes to grant revocations on d.Bus, so call

@@ -470,3 +470,20 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// With RefusePrivateUpstreams (production default), an upstream on a
+// loopback address is refused at dial time, after DNS, as 502.
+func TestRefusePrivateUpstreams(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a private upstream was reached")
+	}))
+	defer up.Close()
+	e := newEnv(t, &envOpts{gw: &gateway.Options{RefusePrivateUpstreams: true}})
+	tn := e.tenant("private", up.URL+"/mcp", nil)
+	tok, _ := e.token(tn, nil)
+	resp := e.do(http.MethodPost, e.mcpURL(tn), `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, map[string]string{"Authorization": "Bearer " + tok})
+	raw := readAll(t, resp.Body)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(raw, "forbidden_address") {
+		t.Fatalf("status %d body %s", resp.StatusCode, raw)
+	}
+}

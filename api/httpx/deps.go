@@ -33,6 +33,10 @@ type Deps struct {
 	// AllowPrivateFetch lets CIMD and webhook fetches reach loopback/private
 	// addresses (tests only).
 	AllowPrivateFetch bool
+	// RefusePrivateUpstreams refuses tenant upstream MCP URLs that resolve to
+	// loopback or private addresses (SaaS deployments; link-local and cloud
+	// metadata addresses are always refused).
+	RefusePrivateUpstreams bool
 	// AdminTokenHash is the SHA-256 of the admin token.
 	AdminTokenHash string
 	// HTTPClient is used for upstream IdP calls (tests inject fakes' TLS).

@@ -30,6 +30,9 @@ type Config struct {
 	LogFormat         string   `env:"GATEHOUSE_LOG_FORMAT"` // json | text (default: text on a terminal, else json)
 	LogLevel          string   `env:"GATEHOUSE_LOG_LEVEL" envDefault:"info"`
 	TrustedProxies    []string `env:"GATEHOUSE_TRUSTED_PROXIES" envSeparator:","`
+	// RefusePrivateUpstreams: default on in production mode unless private
+	// fetches are allowed (tests); off in the embedded default.
+	RefusePrivateUpstreams *bool `env:"GATEHOUSE_REFUSE_PRIVATE_UPSTREAMS"`
 	// Workers: run the worker system inside serve (default: embedded mode only).
 	InProcessWorkers *bool `env:"GATEHOUSE_INPROCESS_WORKERS"`
 	// Test-only hooks for e2e (testhooks.go); refused without AllowPrivateFetch.
@@ -170,4 +173,11 @@ func (c *Config) secretKeys() ([][]byte, error) {
 		return nil, err
 	}
 	return key, nil
+}
+
+func (c *Config) refusePrivateUpstreams() bool {
+	if c.RefusePrivateUpstreams != nil {
+		return *c.RefusePrivateUpstreams
+	}
+	return !c.Embedded() && !c.AllowPrivateFetch
 }

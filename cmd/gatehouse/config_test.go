@@ -109,3 +109,23 @@ func TestTenantCLI(t *testing.T) {
 		t.Fatal("deleted tenant still found")
 	}
 }
+
+// Private upstreams are refused by default in production mode only.
+func TestRefusePrivateUpstreamsDefault(t *testing.T) {
+	yes, no := true, false
+	cases := []struct {
+		cfg  Config
+		want bool
+	}{
+		{Config{}, false},
+		{Config{DatabaseURL: "postgres://h/db"}, true},
+		{Config{DatabaseURL: "postgres://h/db", AllowPrivateFetch: true}, false},
+		{Config{DatabaseURL: "postgres://h/db", RefusePrivateUpstreams: &no}, false},
+		{Config{RefusePrivateUpstreams: &yes}, true},
+	}
+	for i, c := range cases {
+		if got := c.cfg.refusePrivateUpstreams(); got != c.want {
+			t.Errorf("case %d: got %v, want %v", i, got, c.want)
+		}
+	}
+}

@@ -155,7 +155,8 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 		Store: p.store, Sealer: p.sealer, Keys: p.keys, Auditor: p.runtime.Auditor(), Logger: p.logger,
 		Sites: sites, Bus: p.bus,
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
-		AllowPrivateFetch: p.cfg.AllowPrivateFetch, AdminTokenHash: adminHash, CIMDClient: p.cimdClient,
+		AllowPrivateFetch: p.cfg.AllowPrivateFetch, AdminTokenHash: adminHash,
+		RefusePrivateUpstreams: p.cfg.refusePrivateUpstreams(), CIMDClient: p.cimdClient,
 		HTTPClient: &http.Client{Timeout: 15 * time.Second}, QueuePing: p.runtime.Ping, Version: version,
 	}
 }
