@@ -66,20 +66,8 @@ func (h *handler) callback(c *gin.Context) {
 
 // devLogin receives the dev IdP's username form.
 func (h *handler) devLogin(c *gin.Context) {
-	site := httpx.Site(c)
-	form, e := readForm(c, true)
-	if e != nil {
-		h.errorPage(c, 0, e)
-		return
-	}
-	sid := session(c, site, false)
-	p, e := h.as.LoadPending(c.Request.Context(), site, form.Get("request"), sessionHash(sid))
-	if e != nil {
-		h.fail(c, e)
-		return
-	}
-	if !h.csrfOK(sid, p.ID, form.Get("csrf")) {
-		h.errorPage(c, http.StatusForbidden, &as.Error{Code: as.ErrInvalidRequest, Description: "the form expired or was not sent from this page; start again"})
+	site, form, sid, p, ok := h.pendingForm(c)
+	if !ok {
 		return
 	}
 	st, e := h.as.DevLogin(c.Request.Context(), site, p, form.Get("username"))
@@ -112,20 +100,8 @@ func (h *handler) consentPage(c *gin.Context) {
 
 // consent receives the consent form (CSRF-checked).
 func (h *handler) consent(c *gin.Context) {
-	site := httpx.Site(c)
-	form, e := readForm(c, true)
-	if e != nil {
-		h.errorPage(c, 0, e)
-		return
-	}
-	sid := session(c, site, false)
-	p, e := h.as.LoadPending(c.Request.Context(), site, form.Get("request"), sessionHash(sid))
-	if e != nil {
-		h.fail(c, e)
-		return
-	}
-	if !h.csrfOK(sid, p.ID, form.Get("csrf")) {
-		h.errorPage(c, http.StatusForbidden, &as.Error{Code: as.ErrInvalidRequest, Description: "the form expired or was not sent from this page; start again"})
+	site, form, sid, p, ok := h.pendingForm(c)
+	if !ok {
 		return
 	}
 	var approve bool
@@ -211,4 +187,28 @@ func originOf(raw string) string {
 		return u.Scheme + ":"
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// pendingForm reads a form posted by one of the AS's own pages (dev login,
+// consent): the pending authorization it names must belong to this browser's
+// session and the CSRF token must match. On failure the response is written
+// and ok is false.
+func (h *handler) pendingForm(c *gin.Context) (site tenants.Site, form url.Values, sid string, p *tenants.PendingAuthorization, ok bool) {
+	site = httpx.Site(c)
+	form, e := readForm(c, true)
+	if e != nil {
+		h.errorPage(c, 0, e)
+		return
+	}
+	sid = session(c, site, false)
+	p, e = h.as.LoadPending(c.Request.Context(), site, form.Get("request"), sessionHash(sid))
+	if e != nil {
+		h.fail(c, e)
+		return
+	}
+	if !h.csrfOK(sid, p.ID, form.Get("csrf")) {
+		h.errorPage(c, http.StatusForbidden, &as.Error{Code: as.ErrInvalidRequest, Description: "the form expired or was not sent from this page; start again"})
+		return
+	}
+	return site, form, sid, p, true
 }
