@@ -2,9 +2,7 @@ package web
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -56,23 +54,5 @@ func (u *ui) doctorPage(c *gin.Context) {
 	u.render(c, http.StatusOK, "console_doctor", v)
 }
 
-// selfCheckClient fetches the deployment's own public URLs (never caller
-// input), so it is not the SSRF-guarded client. Names under "localhost"
-// resolve to loopback (RFC 6761 §6.3) as browsers do, so a local host-mode
-// deployment can check itself.
-var selfCheckClient = &http.Client{Timeout: 8 * time.Second, Transport: localhostTransport()}
-
-func localhostTransport() *http.Transport {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if host, port, err := net.SplitHostPort(addr); err == nil {
-			h := strings.ToLower(strings.TrimSuffix(host, "."))
-			if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-				addr = net.JoinHostPort("127.0.0.1", port)
-			}
-		}
-		return d.DialContext(ctx, network, addr)
-	}
-	return tr
-}
+// selfCheckClient fetches the deployment's own public URLs (see doctor.NewSelfCheckClient).
+var selfCheckClient = doctor.NewSelfCheckClient(8 * time.Second)

@@ -1,11 +1,8 @@
 package provision
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,27 +13,8 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/doctor"
 )
 
-// selfCheckClient fetches the deployment's own public URLs. It is not the
-// SSRF-guarded client: the URLs are the platform's own (public URL, tenant
-// domain or a verified custom domain), never caller input. Names under
-// "localhost" resolve to loopback (RFC 6761 §6.3), as browsers do, so a local
-// host-mode deployment (GATEHOUSE_TENANT_DOMAIN=gh.localhost) can check itself.
-var selfCheckClient = &http.Client{Timeout: 15 * time.Second, Transport: localhostTransport()}
-
-func localhostTransport() *http.Transport {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if host, port, err := net.SplitHostPort(addr); err == nil {
-			h := strings.ToLower(strings.TrimSuffix(host, "."))
-			if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-				addr = net.JoinHostPort("127.0.0.1", port)
-			}
-		}
-		return d.DialContext(ctx, network, addr)
-	}
-	return tr
-}
+// selfCheckClient fetches the deployment's own public URLs (see doctor.NewSelfCheckClient).
+var selfCheckClient = doctor.NewSelfCheckClient(15 * time.Second)
 
 // maxDoctorWindow bounds ?window (the default audit retention is 90 days).
 const maxDoctorWindow = 90 * 24 * time.Hour
