@@ -32,32 +32,24 @@ func (g *Gateway) metadata(c *gin.Context) {
 
 // prmCORS allows any origin to read the metadata (browser-based clients
 // discover from a page) and ends preflights.
-func prmCORS() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		h := c.Writer.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", allowHeaders(c.Request))
-		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
-		h.Set("Access-Control-Max-Age", "86400")
-		if c.Request.Method == http.MethodOptions {
-			c.AbortWithStatus(http.StatusNoContent)
-			return
-		}
-		c.Next()
-	}
-}
+func prmCORS() gin.HandlerFunc { return cors("GET, HEAD, OPTIONS", "WWW-Authenticate") }
 
 // mcpCORS is CORS for the MCP endpoint: any origin (bearer tokens are not
 // ambient credentials, so no cookies are allowed), the transport headers
 // both ways, preflights answered before authentication.
 func mcpCORS() gin.HandlerFunc {
+	return cors("GET, POST, DELETE, OPTIONS", "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version")
+}
+
+// cors allows any origin with the given methods and exposed headers, echoes
+// the requested headers (allowHeaders) and ends preflights with 204.
+func cors(methods, expose string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+		h.Set("Access-Control-Allow-Methods", methods)
 		h.Set("Access-Control-Allow-Headers", allowHeaders(c.Request))
-		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version")
+		h.Set("Access-Control-Expose-Headers", expose)
 		h.Set("Access-Control-Max-Age", "86400")
 		if c.Request.Method == http.MethodOptions {
 			c.AbortWithStatus(http.StatusNoContent)
