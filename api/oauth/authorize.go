@@ -39,11 +39,8 @@ func (h *handler) authorize(c *gin.Context) {
 
 // login starts the IdP picked on the login chooser.
 func (h *handler) login(c *gin.Context) {
-	site := httpx.Site(c)
-	sid := session(c, site, false)
-	p, e := h.as.LoadPending(c.Request.Context(), site, c.Query("request"), sessionHash(sid))
-	if e != nil {
-		h.fail(c, e)
+	site, sid, p, ok := h.pendingQuery(c, "request")
+	if !ok {
 		return
 	}
 	st, e := h.as.BeginLogin(c.Request.Context(), site, p, c.Query("idp"))
@@ -53,11 +50,8 @@ func (h *handler) login(c *gin.Context) {
 // callback is where the upstream IdP sends the browser back; state is the
 // pending authorization id.
 func (h *handler) callback(c *gin.Context) {
-	site := httpx.Site(c)
-	sid := session(c, site, false)
-	p, e := h.as.LoadPending(c.Request.Context(), site, c.Query("state"), sessionHash(sid))
-	if e != nil {
-		h.fail(c, e)
+	site, sid, p, ok := h.pendingQuery(c, "state")
+	if !ok {
 		return
 	}
 	st, e := h.as.Callback(c.Request.Context(), site, p, c.Query("code"), c.Query("error"))
@@ -82,11 +76,8 @@ func (h *handler) devLogin(c *gin.Context) {
 
 // consentPage shows the consent page of a pending authorization.
 func (h *handler) consentPage(c *gin.Context) {
-	site := httpx.Site(c)
-	sid := session(c, site, false)
-	p, e := h.as.LoadPending(c.Request.Context(), site, c.Query("request"), sessionHash(sid))
-	if e != nil {
-		h.fail(c, e)
+	site, sid, p, ok := h.pendingQuery(c, "request")
+	if !ok {
 		return
 	}
 	info, e := h.as.ConsentDetails(c.Request.Context(), site, p)
@@ -211,4 +202,18 @@ func (h *handler) pendingForm(c *gin.Context) (site tenants.Site, form url.Value
 		return
 	}
 	return site, form, sid, p, true
+}
+
+// pendingQuery loads the pending authorization named by a query parameter;
+// it must belong to this browser's session. On failure the response is
+// written and ok is false.
+func (h *handler) pendingQuery(c *gin.Context, param string) (site tenants.Site, sid string, p *tenants.PendingAuthorization, ok bool) {
+	site = httpx.Site(c)
+	sid = session(c, site, false)
+	p, e := h.as.LoadPending(c.Request.Context(), site, c.Query(param), sessionHash(sid))
+	if e != nil {
+		h.fail(c, e)
+		return
+	}
+	return site, sid, p, true
 }
