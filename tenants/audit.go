@@ -30,6 +30,34 @@ const (
 	// Provisioning changes use "admin.<resource>.<verb>", e.g. admin.tenant.created.
 )
 
+// Audit detail keys. Every writer and every reader of AuditEvent.Details
+// (the gateway, the authorization server, the connection doctor, the
+// console) names a key through these constants, so a writer and a reader
+// cannot drift apart.
+const (
+	DetailGrantID       = "grant_id"
+	DetailGrantType     = "grant_type"
+	DetailScopes        = "scopes"
+	DetailClientName    = "client_name"
+	DetailHTTPMethod    = "http_method"
+	DetailStatus        = "status"
+	DetailURLMode       = "url_mode"
+	DetailDescription   = "description"
+	DetailProtocol      = "protocol_version"
+	DetailMCPMethod     = "mcp_method"     // mcp.denied: the (first) JSON-RPC method of the request
+	DetailMCPMethods    = "mcp_methods"    // mcp.request: every JSON-RPC method of the request
+	DetailTool          = "tool"           // mcp.tool_called: the tool called
+	DetailTools         = "tools"          // mcp.denied (scope): the tools the request calls
+	DetailRequiredScope = "required_scope" // mcp.denied (scope): the scope those tools need
+	DetailTokenAudience = "token_aud"      // mcp.denied (wrong_audience): the audience the token carries
+	DetailResource      = "resource"
+	DetailError         = "error"
+	DetailErrorDesc     = "error_description"
+	DetailIdPError      = "idp_error"
+	DetailHasSession    = "has_session"
+	DetailStreamClosed  = "stream_closed"
+)
+
 // mcp.denied reasons.
 const (
 	ReasonNoHeader     = "no_header"

@@ -43,27 +43,30 @@ func (g *Gateway) deny(c *gin.Context, site tenants.Site, d *access.Denial, body
 	ri := tenants.RequestInfoFrom(r.Context())
 	if g.d.Auditor != nil && g.limiter.allow(site.Tenant.ID+"|"+d.Reason+"|"+ri.IP) {
 		details := tenants.JSONMap{
-			"http_method": r.Method,
-			"status":      d.Status,
-			"url_mode":    site.Mode,
+			tenants.DetailHTTPMethod: r.Method,
+			tenants.DetailStatus:     d.Status,
+			tenants.DetailURLMode:    site.Mode,
 		}
 		if d.Description != "" {
-			details["description"] = d.Description
+			details[tenants.DetailDescription] = d.Description
+		}
+		if d.Audience != "" {
+			details[tenants.DetailTokenAudience] = truncate(d.Audience, 300)
 		}
 		if v := r.Header.Get(hdrProtocolVersion); v != "" {
-			details["protocol_version"] = truncate(v, 32)
+			details[tenants.DetailProtocol] = truncate(v, 32)
 		}
 		if v := r.Header.Get(hdrMethod); v != "" {
-			details["mcp_method"] = truncate(v, 64)
+			details[tenants.DetailMCPMethod] = truncate(v, 64)
 		} else if m := body.Methods(); len(m) > 0 {
-			details["mcp_method"] = truncate(m[0], 64)
+			details[tenants.DetailMCPMethod] = truncate(m[0], 64)
 		}
 		if r.Header.Get(hdrSessionID) != "" {
-			details["has_session"] = true
+			details[tenants.DetailHasSession] = true
 		}
 		if len(tools) > 0 {
-			details["tools"] = tools
-			details["required_scope"] = d.Scope
+			details[tenants.DetailTools] = tools
+			details[tenants.DetailRequiredScope] = d.Scope
 		}
 		// The auditor copies IP and User-Agent from the request info: for
 		// no_header denials that is what lets the connection doctor say
@@ -105,12 +108,12 @@ func (g *Gateway) allowed(ctx context.Context, site tenants.Site, p *access.Prin
 			Subject: p.Claims.Subject, Outcome: tenants.OutcomeSuccess, Details: details}
 	}
 	for _, tool := range tools {
-		g.d.Auditor.Record(ctx, base(tenants.ActMCPToolCalled, tenants.JSONMap{"tool": truncate(tool, 200), "grant_id": p.Claims.GrantID}))
+		g.d.Auditor.Record(ctx, base(tenants.ActMCPToolCalled, tenants.JSONMap{tenants.DetailTool: truncate(tool, 200), tenants.DetailGrantID: p.Claims.GrantID}))
 	}
 	if level == tenants.AuditMCPAll {
-		d := tenants.JSONMap{"http_method": httpMethod, "grant_id": p.Claims.GrantID, "url_mode": site.Mode}
+		d := tenants.JSONMap{tenants.DetailHTTPMethod: httpMethod, tenants.DetailGrantID: p.Claims.GrantID, tenants.DetailURLMode: site.Mode}
 		if m := body.Methods(); len(m) > 0 {
-			d["mcp_methods"] = m
+			d[tenants.DetailMCPMethods] = m
 		}
 		g.d.Auditor.Record(ctx, base(tenants.ActMCPRequest, d))
 	}
@@ -122,7 +125,7 @@ func (g *Gateway) recordUpstreamFailure(ctx context.Context, site tenants.Site, 
 		return
 	}
 	ev := tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActUpstreamFailed, Outcome: tenants.OutcomeFailure,
-		Reason: cause, Details: tenants.JSONMap{"status": strconv.Itoa(status)}}
+		Reason: cause, Details: tenants.JSONMap{tenants.DetailStatus: strconv.Itoa(status)}}
 	if p != nil {
 		ev.ClientID, ev.Subject = p.Claims.ClientID, p.Claims.Subject
 	}

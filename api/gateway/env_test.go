@@ -353,3 +353,9 @@ func (b *memBus) Subscribe(topic string, fn func(string)) {
 	b.h[topic] = append(b.h[topic], fn)
 	b.mu.Unlock()
 }
+
+func (a *recAuditor) all() []tenants.AuditEvent {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]tenants.AuditEvent(nil), a.evs...)
+}

@@ -147,7 +147,7 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 			if g.d.Auditor != nil {
 				g.d.Auditor.Record(context.WithoutCancel(ctx), tenants.AuditEvent{TenantID: t.ID, Action: tenants.ActMCPDenied,
 					ClientID: p.Claims.ClientID, Subject: p.Claims.Subject, Outcome: tenants.OutcomeFailure, Reason: tenants.ReasonRevoked,
-					Details: tenants.JSONMap{"http_method": r.Method, "stream_closed": true, "grant_id": p.Claims.GrantID}})
+					Details: tenants.JSONMap{tenants.DetailHTTPMethod: r.Method, tenants.DetailStreamClosed: true, tenants.DetailGrantID: p.Claims.GrantID}})
 			}
 		}
 	}()

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/tokens"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // DefaultLiveTTL bounds how long a replica trusts a cached grant state when
@@ -139,6 +140,9 @@ type Denial struct {
 	// ClientID and Subject of the token, when its signature verified.
 	ClientID string
 	Subject  string
+	// Audience the token carries, when its signature verified but it was
+	// issued for another resource (reason wrong_audience).
+	Audience string
 }
 
 func deny(status int, reason, code, desc string) *Denial {
@@ -233,7 +237,11 @@ func (v *Verifier) Authenticate(ctx context.Context, site tenants.Site, authoriz
 		if reason == tenants.ReasonExpired || reason == tenants.ReasonWrongAud {
 			// The signature verified before these checks, so the claims are
 			// the tenant's own: safe to name in the audit event.
-			d.ClientID, d.Subject = unverifiedIdentity(raw)
+			var aud []string
+			d.ClientID, d.Subject, aud = unverifiedIdentity(raw)
+			if reason == tenants.ReasonWrongAud {
+				d.Audience = strings.Join(aud, " ")
+			}
 		}
 		return nil, d, nil
 	}
@@ -298,23 +306,24 @@ func isTokenError(err error) bool {
 
 // unverifiedIdentity reads client_id and sub from a token whose signature
 // was already verified.
-func unverifiedIdentity(raw string) (clientID, subject string) {
+func unverifiedIdentity(raw string) (clientID, subject string, audience []string) {
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
-		return "", ""
+		return "", "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return "", ""
+		return "", "", nil
 	}
 	var c struct {
-		ClientID string `json:"client_id"`
-		Subject  string `json:"sub"`
+		ClientID string       `json:"client_id"`
+		Subject  string       `json:"sub"`
+		Audience jwt.Audience `json:"aud"`
 	}
 	if json.Unmarshal(b, &c) != nil {
-		return "", ""
+		return "", "", nil
 	}
-	return c.ClientID, c.Subject
+	return c.ClientID, c.Subject, c.Audience
 }
 
 // GrantLive reports whether a grant is still live, through the same cache

@@ -282,7 +282,7 @@ func reasonText(ev tenants.AuditEvent) string {
 	if ev.Reason != "" {
 		parts = append(parts, ev.Reason)
 	}
-	for _, k := range []string{"error", "error_description", "idp_error", "message", "status"} {
+	for _, k := range []string{tenants.DetailError, tenants.DetailErrorDesc, tenants.DetailIdPError, tenants.DetailStatus} {
 		if v := detailString(ev, k); v != "" && v != ev.Reason {
 			parts = append(parts, v)
 		}
@@ -561,7 +561,7 @@ func (d *diagnosis) problemFor(code string, evs []tenants.AuditEvent, lastTok te
 	if t := d.in.Tenant; t != nil {
 		upstream = t.UpstreamMCPURL
 	}
-	if r := detailString(first, "resource"); r != "" {
+	if r := detailString(first, tenants.DetailResource); r != "" {
 		resource = r
 	}
 	switch code {
@@ -578,7 +578,7 @@ func (d *diagnosis) problemFor(code string, evs []tenants.AuditEvent, lastTok te
 	case ProblemWrongAudience:
 		p.Title = "The token is for another resource (wrong audience)"
 		p.Detail = fmt.Sprintf("%s; %s since then presented a token whose audience is not this connector URL%s.", head, plural(n, "request", "requests"), uaSuffix(uas))
-		if aud := detailString(first, "aud", "audience", "token_aud"); aud != "" {
+		if aud := detailString(first, tenants.DetailTokenAudience); aud != "" {
 			p.Detail += " The token's audience: " + aud + "."
 		}
 		p.Fix = "Each connector URL (path mode /t/{slug}/mcp and host mode {slug}.{domain}/mcp) is its own resource: a token " +
@@ -609,8 +609,8 @@ func (d *diagnosis) problemFor(code string, evs []tenants.AuditEvent, lastTok te
 			"truncated value). Disconnect and reconnect the client."
 	case ProblemScope:
 		p.Title = "A tool needs a scope the grant lacks"
-		scope := detailString(first, "scope", "required_scope")
-		tool := detailString(first, "tool", "name")
+		scope := detailString(first, tenants.DetailRequiredScope)
+		tool := detailString(first, tenants.DetailTools)
 		p.Detail = fmt.Sprintf("%s; %s since then were refused for lack of scope", head, plural(n, "request", "requests"))
 		if scope != "" {
 			p.Detail += " " + quoteName(scope)

@@ -270,13 +270,13 @@ func Label(ev tenants.AuditEvent) string {
 		}
 		return "MCP request refused"
 	case tenants.ActMCPToolCalled:
-		if name, _ := ev.Details["tool"].(string); name != "" {
+		if name := detailString(ev, tenants.DetailTool); name != "" {
 			return "Tool called: " + name
 		}
 		return "Tool called"
 	case tenants.ActMCPRequest:
-		if m, _ := ev.Details["method"].(string); m != "" {
-			return "MCP request forwarded: " + m
+		if m := detailList(ev, tenants.DetailMCPMethods); len(m) > 0 {
+			return "MCP request forwarded: " + strings.Join(m, ", ")
 		}
 		return "MCP request forwarded"
 	case tenants.ActUpstreamFailed:
@@ -545,7 +545,7 @@ func clientName(s *clientState) string {
 		return s.client.Name
 	}
 	for _, ev := range s.events {
-		if n, _ := ev.Details["client_name"].(string); n != "" {
+		if n := detailString(ev, tenants.DetailClientName); n != "" {
 			return n
 		}
 	}
@@ -564,15 +564,39 @@ func fmtTime(t, now time.Time) string {
 	return t.Format("2006-01-02 15:04:05") + " UTC"
 }
 
-func detailString(ev tenants.AuditEvent, keys ...string) string {
-	for _, k := range keys {
-		if v, ok := ev.Details[k]; ok && v != nil {
-			if s := fmt.Sprint(v); s != "" {
-				return s
+func detailString(ev tenants.AuditEvent, key string) string {
+	switch v := ev.Details[key].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case []string, []any:
+		return strings.Join(detailList(ev, key), ", ")
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// detailList reads a list detail. Events read back from the store hold
+// []any (JSON); events still in memory hold []string.
+func detailList(ev tenants.AuditEvent, key string) []string {
+	switch v := ev.Details[key].(type) {
+	case []string:
+		return v
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
 			}
 		}
+		return out
+	case string:
+		if v != "" {
+			return []string{v}
+		}
 	}
-	return ""
+	return nil
 }
 
 // merged returns own and linked events, oldest first.

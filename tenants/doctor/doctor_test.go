@@ -99,7 +99,7 @@ func TestHealthyConnectionIsOK(t *testing.T) {
 	var b events
 	b.add(-60*time.Second, tenants.ActMCPDenied, "", reason(tenants.ReasonNoHeader), ua("Claude-User")) // discovery probe
 	b.flow("c1", ua("Claude-User"))
-	b.add(5*time.Second, tenants.ActMCPToolCalled, "c1", ua("Claude-User"), details(tenants.JSONMap{"tool": "echo"}))
+	b.add(5*time.Second, tenants.ActMCPToolCalled, "c1", ua("Claude-User"), details(tenants.JSONMap{tenants.DetailTool: "echo"}))
 	r := diagnose(&b, time.Hour, clients("c1", "Claude"))
 	c := only(t, r, "c1")
 	if c.Status != doctor.StatusOK || c.Problem != nil {
@@ -258,7 +258,7 @@ func TestRefusedTokens(t *testing.T) {
 			}
 			for i := 0; i < 2; i++ {
 				b.add(time.Hour+time.Duration(i)*time.Second, tenants.ActMCPDenied, client, reason(tc.reason), ua("VSCode"),
-					details(tenants.JSONMap{"scope": "admin", "tool": "delete"}))
+					details(tenants.JSONMap{tenants.DetailRequiredScope: "admin", tenants.DetailTools: []any{"delete"}}))
 			}
 			c := only(t, diagnose(&b, 2*time.Hour, clients("c1", "VS Code")), "c1")
 			p := wantProblem(t, c, tc.code)
