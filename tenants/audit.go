@@ -56,6 +56,11 @@ const (
 	DetailIdPError      = "idp_error"
 	DetailHasSession    = "has_session"
 	DetailStreamClosed  = "stream_closed"
+	DetailKID           = "kid"          // key.rotated: the key that signs from now on
+	DetailRetiredKID    = "retired_kid"  // key.rotated: the key that stopped signing
+	DetailNextKID       = "next_kid"     // key.rotated: the key published for the next rotation
+	DetailDeletedKIDs   = "deleted_kids" // key.rotated: retired keys removed from the JWKS
+	DetailManual        = "manual"       // key.rotated: rotated on request, not by the schedule
 )
 
 // mcp.denied reasons.

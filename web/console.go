@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -586,16 +585,11 @@ func (u *ui) apiKeyDelete(c *gin.Context) {
 // now"); the old key stays in the JWKS until every token it signed expired.
 func (u *ui) rotateKeys(c *gin.Context) {
 	t := tenantOf(c)
-	retain := t.Settings.AccessTTL() + 5*time.Minute
-	res, err := u.d.Keys.Rotate(c.Request.Context(), t.ID, true, t.Settings.KeyRotation(), 0, retain)
+	res, err := u.d.KeyRotation().RotateNow(c.Request.Context(), t)
 	if err != nil {
 		u.fail(c, err)
 		return
 	}
-	if u.d.Bus != nil {
-		_ = u.d.Bus.Publish(c.Request.Context(), tenants.TopicKeysRotated, t.ID)
-	}
-	u.audit(c, t, tenants.ActKeyRotated, tenants.JSONMap{"active_kid": res.Promoted, "retired_kid": res.Retired, "next_kid": res.Created, "manual": true})
 	u.notice(c, "Signing key rotated: new tokens are signed with key "+res.Promoted+".")
 	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/keys"))
 }

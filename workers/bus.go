@@ -24,6 +24,9 @@ type RedisBus struct {
 }
 
 // NewRedisBus returns a bus on client; channels are prefix+topic.
+// BusPrefix prefixes the Redis pub/sub channel of every bus topic.
+const BusPrefix = "gatehouse:bus:"
+
 func NewRedisBus(client *redis.Client, prefix string, logger *slog.Logger) *RedisBus {
 	return &RedisBus{client: client, prefix: prefix, logger: logger, handlers: map[string][]func(string){}}
 }

@@ -138,7 +138,7 @@ func TestKeyRotationKeepsOldTokensValidAndSignsWithNewKey(t *testing.T) {
 			w.stop() // flush audit
 			evs, _, err := store.ListAuditEvents(ctx, tn.ID, tenants.AuditFilter{Action: tenants.ActKeyRotated})
 			must(t, err)
-			if len(evs) != 1 || evs[0].Details["kid"] == nil || evs[0].Details["retired_kid"] != oldKID {
+			if len(evs) != 1 || evs[0].Details[tenants.DetailKID] == nil || evs[0].Details["retired_kid"] != oldKID {
 				t.Fatalf("want one key.rotated event naming the retired key %s, got %+v", oldKID, evs)
 			}
 		})

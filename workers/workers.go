@@ -116,6 +116,7 @@ type Runtime struct {
 	rdb      redis.UniversalClient
 	insp     *asynq.Inspector
 	auditor  *queuedAuditor
+	rotation *keys.Rotation
 	metrics  *metrics
 	webhooks *http.Client
 	refresh  UpstreamRefresher
@@ -161,6 +162,9 @@ func New(opts Options) (*Runtime, error) {
 	r.sched = schedule(opts.Schedule)
 	r.metrics = newMetrics(opts.Registry, r)
 	r.auditor = newQueuedAuditor(r)
+	if opts.Keys != nil {
+		r.rotation = &keys.Rotation{Keys: opts.Keys, Bus: opts.Bus, Auditor: r.auditor, Logger: r.log, PublishAhead: opts.KeyPublishAhead}
+	}
 	if opts.Bus != nil {
 		opts.Bus.Subscribe(tenants.TopicKeysRotated, func(tenantID string) {
 			if opts.Keys != nil {
@@ -237,6 +241,10 @@ func (r *Runtime) now() time.Time { return r.opts.Now().UTC() }
 // Auditor records audit events through the queue (falling back to a
 // synchronous write when Redis is unreachable).
 func (r *Runtime) Auditor() tenants.Auditor { return r.auditor }
+
+// KeyRotation is the signing-key rotation policy, built once here (it needs
+// the auditor) and shared with the HTTP surfaces.
+func (r *Runtime) KeyRotation() *keys.Rotation { return r.rotation }
 
 // Ping checks the queue is reachable (readiness).
 func (r *Runtime) Ping(ctx context.Context) error {

@@ -16,13 +16,16 @@ import (
 // Deps are the platform services handlers call. Nil optional fields mean
 // the feature is off.
 type Deps struct {
-	Store   tenants.Store
-	Sealer  *tenants.Sealer
-	Keys    *keys.Manager
-	Auditor tenants.Auditor
-	Logger  *slog.Logger
-	Sites   *Sites
-	Bus     tenants.Bus // optional; nil means single process
+	Store  tenants.Store
+	Sealer *tenants.Sealer
+	Keys   *keys.Manager
+	// Rotation is the signing-key rotation policy (nil: one built from
+	// Keys, Bus and Auditor; see KeyRotation).
+	Rotation *keys.Rotation
+	Auditor  tenants.Auditor
+	Logger   *slog.Logger
+	Sites    *Sites
+	Bus      tenants.Bus // optional; nil means single process
 
 	// PublicURL is the base URL B (scheme://host[:port], no path).
 	PublicURL string
@@ -48,4 +51,12 @@ type Deps struct {
 	QueuePing func(ctx context.Context) error
 	// Version of the binary.
 	Version string
+}
+
+// KeyRotation returns the one key rotation policy the surfaces rotate through.
+func (d *Deps) KeyRotation() *keys.Rotation {
+	if d.Rotation != nil {
+		return d.Rotation
+	}
+	return &keys.Rotation{Keys: d.Keys, Bus: d.Bus, Auditor: d.Auditor, Logger: d.Logger}
 }

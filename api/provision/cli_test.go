@@ -2,6 +2,7 @@ package provision_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,8 +11,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
+	"github.com/gatehouse/gatehouse/workers"
 )
 
 // buildCLI builds cmd/gatehouse into dir.
@@ -129,9 +135,33 @@ func TestAPIAndCLISeeTheSameTenants(t *testing.T) {
 			}
 			fieldErr(t, e.admin("POST", "/api/v1/tenants", map[string]any{"slug": "cli-made", "upstream_mcp_url": "https://u.example/mcp"}).problem(t, 409), "slug", "taken")
 
-			// Deletes cross over too.
+			// Deletes cross over too, and a CLI change reaches running
+			// replicas over the bus like an API change (issue 10).
+			var notices <-chan *redis.Message
+			if url := vars["GATEHOUSE_REDIS_URL"]; url != "" {
+				opt, _ := redis.ParseURL(url)
+				rdb := redis.NewClient(opt)
+				defer rdb.Close()
+				sub := rdb.Subscribe(context.Background(), workers.BusPrefix+tenants.TopicTenantChanged)
+				defer sub.Close()
+				if _, err := sub.Receive(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				notices = sub.Channel()
+			}
+			deleted := e.tenant("api-made")
 			if out, err := cli("delete", "api-made"); err != nil {
 				t.Fatalf("cli delete: %v\n%s", err, out)
+			}
+			if notices != nil {
+				select {
+				case m := <-notices:
+					if m.Payload != deleted.ID {
+						t.Fatalf("notice for %q, want %q", m.Payload, deleted.ID)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("gatehouse tenant delete published no tenant-changed notice")
+				}
 			}
 			e.admin("GET", "/api/v1/tenants/api-made", nil).problem(t, 404)
 			if r := e.admin("DELETE", "/api/v1/tenants/cli-made", nil); r.status != 204 {

@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -215,7 +214,7 @@ func (h *handler) rotateKeys(c *gin.Context) {
 	}
 	t := tenantOf(c)
 	ctx := c.Request.Context()
-	res, err := h.d.Keys.Rotate(ctx, t.ID, true, t.Settings.KeyRotation(), 0, t.Settings.AccessTTL()+30*time.Second)
+	res, err := h.d.KeyRotation().RotateNow(ctx, t)
 	if err != nil {
 		h.fail(c, err, "")
 		return
@@ -224,13 +223,6 @@ func (h *handler) rotateKeys(c *gin.Context) {
 	if err != nil {
 		h.fail(c, err, "")
 		return
-	}
-	if h.d.Auditor != nil {
-		h.d.Auditor.Record(ctx, tenants.AuditEvent{TenantID: t.ID, Action: tenants.ActKeyRotated,
-			Details: tenants.JSONMap{"active_kid": res.Promoted, "retired_kid": res.Retired, "next_kid": res.Created, "forced": true}})
-	}
-	if h.d.Bus != nil {
-		_ = h.d.Bus.Publish(context.WithoutCancel(ctx), tenants.TopicKeysRotated, t.ID)
 	}
 	c.JSON(http.StatusOK, rotation{ActiveKID: res.Promoted, RetiredKID: res.Retired, NextKID: res.Created, JWKS: jwks})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/keys"
 )
 
 // PUT/GET …/idp: the client secret is sealed, never returned, and kept
@@ -398,8 +399,23 @@ func TestRotateKeys(t *testing.T) {
 			t.Fatal("not published")
 		}
 		evs := e.audit(tn.ID, tenants.ActKeyRotated)
-		if len(evs) != 1 || evs[0].Actor != "admin" || evs[0].Details["active_kid"] != rot.Active {
+		if len(evs) != 1 || evs[0].Actor != "admin" || evs[0].Details[tenants.DetailKID] != rot.Active ||
+			evs[0].Details[tenants.DetailRetiredKID] != rot.Retired || evs[0].Details[tenants.DetailManual] != true {
 			t.Fatalf("audit: %+v", evs)
+		}
+		// The retired key stays published for the policy's period (the
+		// tenant's access-token lifetime plus skew) whoever rotates.
+		rows, err := e.deps.Store.ListSigningKeys(ctx, tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range rows {
+			if k.KID != rot.Retired {
+				continue
+			}
+			if k.DeleteAfter == nil || k.RetiredAt == nil || k.DeleteAfter.Sub(*k.RetiredAt) != keys.RetainFor(tn) {
+				t.Fatalf("retired key kept %v, want %v", k.DeleteAfter.Sub(*k.RetiredAt), keys.RetainFor(tn))
+			}
 		}
 		if r := e.admin("POST", "/api/v1/tenants/acme/keys/rotate", map[string]any{}); r.status != 200 {
 			t.Fatalf("empty object body: %d", r.status)

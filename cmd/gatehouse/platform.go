@@ -127,7 +127,7 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 		p.redis = redis.NewClient(&redis.Options{Addr: p.mini.Addr()})
 	}
 	p.stop = append(p.stop, func() { p.redis.Close() })
-	p.bus = workers.NewRedisBus(p.redis, "gatehouse:bus:", p.logger)
+	p.bus = workers.NewRedisBus(p.redis, workers.BusPrefix, p.logger)
 	p.runtime, err = workers.New(workers.Options{
 		Store: p.store, Keys: p.keys, Sealer: p.sealer, Logger: p.logger, Redis: p.redisOpt,
 		AllowPrivateFetch: cfg.AllowPrivateFetch, Registry: p.registry, Bus: p.bus,
@@ -152,7 +152,7 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 	// at once instead of waiting out the cache TTL.
 	p.bus.Subscribe(tenants.TopicTenantChanged, func(string) { sites.Invalidate() })
 	return &httpx.Deps{
-		Store: p.store, Sealer: p.sealer, Keys: p.keys, Auditor: p.runtime.Auditor(), Logger: p.logger,
+		Store: p.store, Sealer: p.sealer, Keys: p.keys, Rotation: p.runtime.KeyRotation(), Auditor: p.runtime.Auditor(), Logger: p.logger,
 		Sites: sites, Bus: p.bus,
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
 		AllowPrivateFetch: p.cfg.AllowPrivateFetch, AdminTokenHash: adminHash,

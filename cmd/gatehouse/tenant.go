@@ -7,9 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/workers"
 )
 
 // tenantCmd manages tenants from the command line, through the same domain
@@ -32,6 +36,17 @@ func tenantCmd(ctx context.Context, cfg *Config, args []string, out io.Writer) e
 	}
 	defer store.Close()
 	prov := &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: &tenants.SyncAuditor{Store: store}, AllowDevIdP: cfg.devIdP()}
+	// With a shared Redis, changes made here reach every running replica at
+	// once (cache invalidation, revocations), as they do from the API.
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("GATEHOUSE_REDIS_URL: %w", err)
+		}
+		rdb := redis.NewClient(opt)
+		defer rdb.Close()
+		prov.Bus = workers.NewRedisBus(rdb, workers.BusPrefix, slog.Default())
+	}
 	ctx = tenants.WithRequestInfo(ctx, tenants.RequestInfo{Actor: "cli"})
 	sites := httpx.NewSites(store, cfg.PublicURL, cfg.TenantDomain)
 	view := func(t *tenants.Tenant) tenants.TenantView {
