@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -243,6 +242,7 @@ func validHeaderName(s string) bool {
 			return false
 		}
 	}
-	// Identity headers are the gateway's own.
-	return !strings.HasPrefix(strings.ToLower(s), "x-gatehouse-")
+	// Identity headers are the gateway's own (X_Gatehouse_* included: an
+	// upstream framework may read it as the real one).
+	return !IsIdentityHeader(s)
 }

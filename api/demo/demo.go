@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/access"
 )
 
 // Path is where serve mounts the demo upstream on its own listener.
@@ -50,7 +53,7 @@ func NewServer() *mcp.Server {
 			var lines []string
 			if req.Extra != nil {
 				for k, v := range req.Extra.Header {
-					if strings.HasPrefix(strings.ToLower(k), "x-gatehouse-") && !strings.EqualFold(k, "X-Gatehouse-Assertion") {
+					if tenants.IsIdentityHeader(k) && !strings.EqualFold(k, access.HeaderAssertion) {
 						lines = append(lines, k+": "+strings.Join(v, ","))
 					}
 				}

@@ -59,6 +59,15 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 	r := c.Request
 	ctx := r.Context()
 
+	if r.Header.Get("Upgrade") != "" {
+		// Streamable HTTP never upgrades; a 101 would hand the client a raw
+		// tunnel to the upstream past every check below.
+		g.metrics.requests.WithLabelValues(t.Slug, "rejected", "upgrade").Inc()
+		writeRPCError(c.Writer, http.StatusBadRequest, nil, codeInvalidRequest,
+			"protocol upgrades (e.g. WebSocket) are not supported on the MCP endpoint; use Streamable HTTP", nil)
+		return
+	}
+
 	p, den, err := g.verifier.Authenticate(ctx, site, r.Header.Values("Authorization"))
 	if err != nil {
 		g.log.Error("mcp: authorization state unavailable", "tenant", t.Slug, "err", err, "request_id", c.GetString("request_id"))
@@ -95,11 +104,6 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 			writeRPCError(c.Writer, http.StatusBadRequest, nil, codeParseError, "parse error: the request body is not valid JSON", nil)
 			return
 		}
-	}
-
-	if r.Method != http.MethodPost && r.Body != nil && r.Body != http.NoBody {
-		// GET and DELETE carry no JSON-RPC body; bound whatever comes.
-		r.Body = http.MaxBytesReader(c.Writer, r.Body, g.opts.MaxBodyBytes)
 	}
 
 	tools := access.ToolNames(parsed, r.Header.Get(hdrMethod), r.Header.Get(hdrName))
@@ -162,7 +166,7 @@ func (g *Gateway) tooLarge(c *gin.Context, site tenants.Site, p *access.Principa
 }
 
 // rewrite builds the upstream request: the tenant's URL, none of the
-// client's credentials or X-Gatehouse-* headers, then the identity.
+// client's credentials or identity-like headers, then the identity.
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	st := stateFrom(pr.In)
 	u := *st.target
@@ -170,11 +174,11 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Host = ""
 	h := pr.Out.Header
 	for k := range h {
-		if strings.HasPrefix(strings.ToLower(k), "x-gatehouse-") {
+		if tenants.DropClientHeader(k) {
 			delete(h, k)
 		}
 	}
-	for _, k := range []string{"Authorization", "Proxy-Authorization", "Cookie", "Accept-Encoding", "X-Real-Ip", "X-Request-Id"} {
+	for _, k := range []string{"Accept-Encoding", "X-Real-Ip", "X-Request-Id"} {
 		h.Del(k)
 	}
 	for k, v := range st.identity {
@@ -193,6 +197,17 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.ContentLength = int64(len(b))
 		pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 		h.Del("Transfer-Encoding")
+	} else {
+		// GET (the stream) and DELETE (end of session) carry no JSON-RPC
+		// message: a body on them was never parsed, so it could carry a
+		// tools/call past tool_scopes. It stays here (docs/SECURITY.md §9).
+		pr.Out.Body = http.NoBody
+		pr.Out.ContentLength = 0
+		pr.Out.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		pr.Out.TransferEncoding = nil
+		for _, k := range []string{"Content-Length", "Transfer-Encoding", "Content-Type", "Content-Encoding"} {
+			h.Del(k)
+		}
 	}
 }
 

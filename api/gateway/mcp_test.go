@@ -239,6 +239,7 @@ func verifyAssertion(jwks jose.JSONWebKeySet, raw, audience string, now time.Tim
 
 type assertion struct {
 	Issuer    string `json:"iss"`
+	Principal string `json:"principal"`
 	Subject   string `json:"sub"`
 	Audience  string `json:"aud"`
 	ClientID  string `json:"client_id"`

@@ -16,9 +16,11 @@ import (
 )
 
 // Identity headers the gateway adds upstream (DESIGN §6). Incoming headers
-// with HeaderPrefix are always stripped first, so the upstream can trust them.
+// that read as HeaderPrefix are always stripped first
+// (tenants.DropClientHeader), so the upstream can trust them.
 const (
-	HeaderPrefix        = "X-Gatehouse-"
+	HeaderPrefix        = tenants.IdentityHeaderPrefix
+	HeaderPrincipal     = "X-Gatehouse-Principal"
 	HeaderTenant        = "X-Gatehouse-Tenant"
 	HeaderSubject       = "X-Gatehouse-Subject"
 	HeaderEmail         = "X-Gatehouse-Email"
@@ -28,6 +30,15 @@ const (
 	HeaderUpstreamToken = "X-Gatehouse-Upstream-Token"
 )
 
+// Principal kinds (HeaderPrincipal, the assertion's "principal" claim).
+const (
+	// PrincipalUser: a person logged in through the tenant's IdP.
+	PrincipalUser = "user"
+	// PrincipalClient: a client acting for itself (client_credentials): no
+	// user, so no Subject or Email is sent (docs/SECURITY.md §1).
+	PrincipalClient = "client"
+)
+
 // AssertionTTL is the lifetime of an X-Gatehouse-Assertion.
 const AssertionTTL = 60 * time.Second
 
@@ -35,8 +46,11 @@ const AssertionTTL = 60 * time.Second
 // (typ tokens.TypAssertion) signed with the tenant's current key and
 // verifiable with the tenant's JWKS ({issuer}/jwks.json). See docs/UPSTREAM.md.
 type AssertionClaims struct {
-	Issuer    string `json:"iss"`
-	Subject   string `json:"sub"`
+	Issuer string `json:"iss"`
+	// Principal is PrincipalUser or PrincipalClient.
+	Principal string `json:"principal"`
+	// Subject is the user's id; absent for a client principal.
+	Subject   string `json:"sub,omitempty"`
 	Audience  string `json:"aud"` // the tenant's upstream MCP URL
 	ClientID  string `json:"client_id"`
 	Scope     string `json:"scope"`
@@ -99,16 +113,20 @@ func (id *Identity) Build(ctx context.Context, site tenants.Site, p *Principal, 
 	}
 	t := site.Tenant
 	c := p.Claims
+	kind := p.Kind()
 	h := http.Header{}
 	h.Set(HeaderTenant, t.Slug)
-	h.Set(HeaderSubject, headerSafe(c.Subject))
-	if c.Email != "" {
-		h.Set(HeaderEmail, headerSafe(c.Email))
+	h.Set(HeaderPrincipal, kind)
+	if kind == PrincipalUser {
+		h.Set(HeaderSubject, headerSafe(c.Subject))
+		if c.Email != "" {
+			h.Set(HeaderEmail, headerSafe(c.Email))
+		}
 	}
 	h.Set(HeaderClientID, headerSafe(c.ClientID))
 	h.Set(HeaderScopes, headerSafe(c.Scope))
 
-	jwt, err := id.assertion(ctx, site, c, upstreamURL, now())
+	jwt, err := id.assertion(ctx, site, c, kind, upstreamURL, now())
 	if err != nil {
 		return nil, err
 	}
@@ -143,8 +161,8 @@ func (id *Identity) Build(ctx context.Context, site tenants.Site, p *Principal, 
 
 // assertion signs (or reuses, within assertionReuse) the assertion for one
 // access token calling one upstream.
-func (id *Identity) assertion(ctx context.Context, site tenants.Site, c *tokens.AccessClaims, upstreamURL string, now time.Time) (string, error) {
-	key := site.Tenant.ID + "\x00" + site.Issuer + "\x00" + c.GrantID + "\x00" + c.JTI + "\x00" + c.Scope + "\x00" + upstreamURL
+func (id *Identity) assertion(ctx context.Context, site tenants.Site, c *tokens.AccessClaims, kind, upstreamURL string, now time.Time) (string, error) {
+	key := site.Tenant.ID + "\x00" + site.Issuer + "\x00" + c.GrantID + "\x00" + c.JTI + "\x00" + c.Scope + "\x00" + kind + "\x00" + upstreamURL
 	id.mu.Lock()
 	sa, ok := id.signed[key]
 	id.mu.Unlock()
@@ -152,8 +170,11 @@ func (id *Identity) assertion(ctx context.Context, site tenants.Site, c *tokens.
 		return sa.jwt, nil
 	}
 	iat := now.Unix()
-	a := AssertionClaims{Issuer: site.Issuer, Subject: c.Subject, Audience: upstreamURL, ClientID: c.ClientID, Scope: c.Scope,
-		Email: c.Email, Tenant: site.Tenant.Slug, JTI: tenants.RandomID(), IssuedAt: iat, NotBefore: iat, ExpiresAt: iat + int64(AssertionTTL/time.Second)}
+	a := AssertionClaims{Issuer: site.Issuer, Principal: kind, Audience: upstreamURL, ClientID: c.ClientID, Scope: c.Scope,
+		Tenant: site.Tenant.Slug, JTI: tenants.RandomID(), IssuedAt: iat, NotBefore: iat, ExpiresAt: iat + int64(AssertionTTL/time.Second)}
+	if kind == PrincipalUser {
+		a.Subject, a.Email = c.Subject, c.Email
+	}
 	jwt, err := id.Keys.Sign(ctx, site.Tenant.ID, tokens.TypAssertion, a)
 	if err != nil {
 		return "", fmt.Errorf("sign identity assertion: %w", err)
@@ -192,7 +213,7 @@ func (id *Identity) upstreamToken(g *tenants.Grant, now time.Time) (string, erro
 // gateway's guarantees (identity, session and framing headers).
 func staticHeaderAllowed(name string) bool {
 	k := http.CanonicalHeaderKey(name)
-	if strings.HasPrefix(k, "X-Gatehouse-") || strings.HasPrefix(k, "Mcp-") || strings.HasPrefix(k, "Proxy-") {
+	if tenants.IsIdentityHeader(k) || strings.HasPrefix(k, "Mcp-") || strings.HasPrefix(k, "Proxy-") {
 		return false
 	}
 	switch k {

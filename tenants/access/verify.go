@@ -123,6 +123,15 @@ type Principal struct {
 	Grant *tenants.Grant
 }
 
+// Kind is PrincipalClient for a grant with no user (client_credentials:
+// tenants/oauth mints those without a user id), PrincipalUser otherwise.
+func (p *Principal) Kind() string {
+	if p.Grant != nil && p.Grant.UserID == "" {
+		return PrincipalClient
+	}
+	return PrincipalUser
+}
+
 // Denial is a refused request: what to answer and what to audit.
 type Denial struct {
 	// Status is the HTTP status (401, 400 or 403).
