@@ -83,7 +83,7 @@ type Tenant struct {
 	Slug                 string    `gorm:"size:40;uniqueIndex" json:"slug"`
 	Name                 string    `gorm:"size:200" json:"name"`
 	UpstreamMCPURL       string    `gorm:"column:upstream_mcp_url;size:2048" json:"upstream_mcp_url"`
-	CustomDomain         *string   `gorm:"size:253;uniqueIndex" json:"custom_domain,omitempty"`
+	CustomDomain         *string   `gorm:"size:253" json:"custom_domain,omitempty"` // unique only once verified (partial index)
 	CustomDomainVerified bool      `json:"custom_domain_verified"`
 	Settings             Settings  `gorm:"type:text" json:"settings"`
 	SealedSecrets        Sealed    `gorm:"type:text" json:"-"` // upstream_headers, audit_webhook_secret
@@ -112,6 +112,12 @@ const (
 	IdPGoogle = "google"
 	IdPOIDC   = "oidc"
 	IdPDev    = "dev"
+)
+
+// Issuers of the IdP types with a fixed issuer (users are keyed by issuer).
+const (
+	GitHubIssuer = "https://github.com"
+	GoogleIssuer = "https://accounts.google.com"
 )
 
 // IdPConfig is one upstream identity provider of a tenant. A tenant may have
@@ -177,15 +183,21 @@ type Client struct {
 	LastUsedAt              *time.Time `json:"last_used_at,omitempty"`
 }
 
-// User is a person of one tenant, as identified by an upstream IdP.
+// User is a person of one tenant, as identified by an upstream IdP: keyed
+// by (tenant, IdP type, IdP issuer, subject), since a subject is unique only
+// within its issuer (OIDC Core §2; docs/SECURITY.md §10).
 type User struct {
-	TenantID    string    `gorm:"primaryKey;size:64" json:"-"`
-	ID          string    `gorm:"primaryKey;size:64" json:"id"`
-	IdP         string    `gorm:"column:idp;size:16;uniqueIndex:idx_users_idp_subject" json:"idp"`
-	IdPSubject  string    `gorm:"column:idp_subject;size:255;uniqueIndex:idx_users_idp_subject" json:"idp_subject"`
-	Email       string    `gorm:"size:320" json:"email,omitempty"`
-	Name        string    `gorm:"size:200" json:"name,omitempty"`
-	Username    string    `gorm:"size:200" json:"username,omitempty"`
+	TenantID   string `gorm:"primaryKey;size:64" json:"-"`
+	ID         string `gorm:"primaryKey;size:64" json:"id"`
+	IdP        string `gorm:"column:idp;size:16;uniqueIndex:idx_users_idp_issuer_subject" json:"idp"`
+	IdPIssuer  string `gorm:"column:idp_issuer;size:2048;uniqueIndex:idx_users_idp_issuer_subject" json:"idp_issuer,omitempty"`
+	IdPSubject string `gorm:"column:idp_subject;size:255;uniqueIndex:idx_users_idp_issuer_subject" json:"idp_subject"`
+	Email      string `gorm:"size:320" json:"email,omitempty"`
+	Name       string `gorm:"size:200" json:"name,omitempty"`
+	Username   string `gorm:"size:200" json:"username,omitempty"`
+	// Orgs are the GitHub organizations seen at the last login or refresh
+	// (read only while allowed_orgs is set).
+	Orgs        Strings   `gorm:"type:text" json:"orgs,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	LastLoginAt time.Time `json:"last_login_at"`
 }
@@ -303,6 +315,21 @@ type SigningKey struct {
 	DeleteAfter   *time.Time
 }
 
+// ConsoleSession is one signed-in console session, kept server-side so that
+// logout (or deleting the key it used) ends it even where a copy of the
+// cookie survives. ID is the SHA-256 of the session id the cookie carries.
+type ConsoleSession struct {
+	ID        string     `gorm:"primaryKey;size:64"`
+	TenantID  string     `gorm:"size:64;index"` // "" for the platform admin
+	KeyID     string     `gorm:"size:64"`       // API key id, or "admin"
+	CreatedAt time.Time  //
+	ExpiresAt time.Time  `gorm:"index"`
+	EndedAt   *time.Time // logout
+}
+
+// Live reports whether the session can still be used at t.
+func (s *ConsoleSession) Live(t time.Time) bool { return s.EndedAt == nil && t.Before(s.ExpiresAt) }
+
 // AuditEvent is one security event. It never holds a token, code or secret.
 type AuditEvent struct {
 	ID        string    `gorm:"primaryKey;size:32" json:"id"` // time-ordered
@@ -345,6 +372,20 @@ func AllModels() []any {
 	return []any{
 		&Tenant{}, &IdPConfig{}, &APIKey{}, &SystemValue{}, &Client{}, &User{}, &Consent{},
 		&PendingAuthorization{}, &Grant{}, &AuthCode{}, &RefreshToken{}, &SigningKey{},
-		&AuditEvent{}, &WebhookDelivery{},
+		&AuditEvent{}, &WebhookDelivery{}, &ConsoleSession{},
 	}
+}
+
+// Issuer is the issuer users of this IdP are keyed by: the configured
+// issuer_url for oidc, the provider's own for GitHub and Google, "" for dev.
+func (c *IdPConfig) Issuer() string {
+	switch c.Type {
+	case IdPGitHub:
+		return GitHubIssuer
+	case IdPGoogle:
+		return GoogleIssuer
+	case IdPOIDC:
+		return c.IssuerURL
+	}
+	return ""
 }

@@ -22,9 +22,17 @@ type OAuthStore interface {
 	DeleteClient(ctx context.Context, tenantID, clientID string) error
 
 	// Users.
-	// UpsertUser finds the user by (IdP, IdPSubject) or creates it; updates profile fields.
+	// UpsertUser finds the user by (IdP, IdPIssuer, IdPSubject) or creates
+	// it; updates profile fields (email, name, username, orgs).
 	UpsertUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, tenantID, id string) (*User, error)
+	// ListUsers pages by id.
+	ListUsers(ctx context.Context, tenantID string, p Page) (items []User, next string, err error)
+	// ListLiveGrantsForUser lists the user's unrevoked grants unexpired at t.
+	ListLiveGrantsForUser(ctx context.Context, tenantID, userID string, at time.Time) ([]Grant, error)
+	// DeleteConsentsForUser forgets every consent the user gave, and their
+	// pending authorizations.
+	DeleteConsentsForUser(ctx context.Context, tenantID, userID string) error
 
 	// Consents.
 	GetConsent(ctx context.Context, tenantID, userID, clientID string) (*Consent, error)

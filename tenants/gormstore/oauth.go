@@ -72,14 +72,17 @@ func (s *Store) UpsertUser(ctx context.Context, u *tenants.User) error {
 		u.ID = tenants.RandomID()
 	}
 	u.CreatedAt, u.LastLoginAt = now, now
+	if u.Orgs == nil {
+		u.Orgs = tenants.Strings{}
+	}
 	err := s.with(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "idp"}, {Name: "idp_subject"}},
-		DoUpdates: clause.AssignmentColumns([]string{"email", "name", "username", "last_login_at"}),
+		Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "idp"}, {Name: "idp_issuer"}, {Name: "idp_subject"}},
+		DoUpdates: clause.AssignmentColumns([]string{"email", "name", "username", "orgs", "last_login_at"}),
 	}).Create(u).Error
 	if err != nil {
 		return translate(err)
 	}
-	got, err := first[tenants.User](s.with(ctx), "tenant_id = ? AND idp = ? AND idp_subject = ?", u.TenantID, u.IdP, u.IdPSubject)
+	got, err := first[tenants.User](s.with(ctx), "tenant_id = ? AND idp = ? AND idp_issuer = ? AND idp_subject = ?", u.TenantID, u.IdP, u.IdPIssuer, u.IdPSubject)
 	if err != nil {
 		return err
 	}
@@ -90,6 +93,29 @@ func (s *Store) UpsertUser(ctx context.Context, u *tenants.User) error {
 // GetUser by id.
 func (s *Store) GetUser(ctx context.Context, tenantID, id string) (*tenants.User, error) {
 	return first[tenants.User](s.with(ctx), "tenant_id = ? AND id = ?", tenantID, id)
+}
+
+// ListUsers pages by id.
+func (s *Store) ListUsers(ctx context.Context, tenantID string, p tenants.Page) ([]tenants.User, string, error) {
+	return page(s.with(ctx).Model(&tenants.User{}).Where("tenant_id = ?", tenantID), "id", false, p, func(u *tenants.User) string { return u.ID })
+}
+
+// ListLiveGrantsForUser lists the user's live grants.
+func (s *Store) ListLiveGrantsForUser(ctx context.Context, tenantID, userID string, at time.Time) ([]tenants.Grant, error) {
+	var gs []tenants.Grant
+	err := s.with(ctx).Where("tenant_id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?", tenantID, userID, at.UTC()).
+		Order("id").Find(&gs).Error
+	return gs, translate(err)
+}
+
+// DeleteConsentsForUser removes the user's consents and pending authorizations.
+func (s *Store) DeleteConsentsForUser(ctx context.Context, tenantID, userID string) error {
+	return s.with(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("tenant_id = ? AND user_id = ?", tenantID, userID).Delete(&tenants.Consent{}).Error; err != nil {
+			return err
+		}
+		return tx.Where("tenant_id = ? AND user_id = ?", tenantID, userID).Delete(&tenants.PendingAuthorization{}).Error
+	})
 }
 
 // GetConsent returns a remembered consent.

@@ -89,47 +89,51 @@ func (g *github) Exchange(ctx context.Context, code, _, verifier string) (*Ident
 	if err != nil {
 		return nil, nil, exchangeError(err)
 	}
+	id, err := g.identify(ctx, tok.AccessToken)
+	if err != nil {
+		return nil, nil, err
+	}
+	return id, fromOAuth2(tok), nil
+}
+
+// identify reads who holds token and applies the tenant's sign-in rules
+// (verified email domain, org membership): at login, and again at every
+// refresh while a rule is set.
+func (g *github) identify(ctx context.Context, token string) (*Identity, error) {
 	var u githubUser
-	if _, err := g.get(ctx, tok.AccessToken, g.apiURL("/user"), &u); err != nil {
-		return nil, nil, apiLoginError("your GitHub profile", err)
+	if _, err := g.get(ctx, token, g.apiURL("/user"), &u); err != nil {
+		return nil, apiLoginError("your GitHub profile", err)
 	}
 	if u.ID == 0 {
-		return nil, nil, &LoginError{Reason: ReasonUpstreamError, Message: "GitHub returned no user id."}
+		return nil, &LoginError{Reason: ReasonUpstreamError, Message: "GitHub returned no user id."}
 	}
-	id := &Identity{Subject: strconv.FormatInt(u.ID, 10), Username: u.Login, Name: u.Name}
+	id := &Identity{Issuer: g.cfg.IdP.Issuer(), Subject: strconv.FormatInt(u.ID, 10), Username: u.Login, Name: u.Name}
 
 	var emails []githubEmail
-	if _, err := g.get(ctx, tok.AccessToken, g.apiURL("/user/emails"), &emails); err != nil {
+	if _, err := g.get(ctx, token, g.apiURL("/user/emails"), &emails); err != nil {
 		// A GitHub App without the email permission cannot read them; that
 		// only blocks the login when the tenant restricts domains.
 		if len(g.cfg.IdP.AllowedDomains) > 0 {
-			return nil, nil, apiLoginError("your verified email addresses", err)
+			return nil, apiLoginError("your verified email addresses", err)
 		}
 	}
 	id.Email, id.EmailVerified = pickGitHubEmail(emails, g.cfg.IdP.AllowedDomains)
 	if err := checkDomain(g.cfg.IdP, id.Email, id.EmailVerified); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 
 	if len(g.cfg.IdP.AllowedOrgs) > 0 {
-		orgs, err := g.orgs(ctx, tok.AccessToken)
+		orgs, err := g.orgs(ctx, token)
 		if err != nil {
-			return nil, nil, apiLoginError("your GitHub organizations", err)
+			return nil, apiLoginError("your GitHub organizations", err)
 		}
 		id.Orgs = orgs
-		allowed := false
-		for _, o := range orgs {
-			if containsFold(g.cfg.IdP.AllowedOrgs, o) {
-				allowed = true
-				break
-			}
-		}
-		if !allowed {
-			return nil, nil, &LoginError{Reason: ReasonOrgNotAllowed,
+		if !g.cfg.IdP.OrgAllowed(orgs) {
+			return nil, &LoginError{Reason: ReasonOrgNotAllowed,
 				Message: "Your GitHub account is not a member of an organization allowed to sign in here (or the organization has not approved this app)."}
 		}
 	}
-	return id, fromOAuth2(tok), nil
+	return id, nil
 }
 
 // pickGitHubEmail chooses among verified addresses only: with allowed
@@ -260,7 +264,20 @@ func (g *github) nextLink(h string) string {
 }
 
 // Refresh renews a GitHub App user token (8 h access, refresh token);
-// OAuth-app tokens do not expire and are returned unchanged.
+// OAuth-app tokens do not expire and are returned unchanged. While the
+// tenant restricts orgs or domains, membership and emails are read again
+// with the renewed token: someone removed from the org loses access at the
+// next refresh, not when their refresh token ends.
 func (g *github) Refresh(ctx context.Context, t *Token) (*Token, error) {
-	return refreshToken(ctx, g.oc, g.cfg.HTTPClient, t)
+	nt, err := refreshToken(ctx, g.oc, g.cfg.HTTPClient, t)
+	if err != nil {
+		return nil, err
+	}
+	if len(g.cfg.IdP.AllowedOrgs) == 0 && len(g.cfg.IdP.AllowedDomains) == 0 {
+		return nt, nil
+	}
+	if _, err := g.identify(ctx, nt.AccessToken); err != nil {
+		return nil, recheckError(err)
+	}
+	return nt, nil
 }

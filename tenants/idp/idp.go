@@ -15,6 +15,9 @@ import (
 
 // Identity is who logged in, as the upstream IdP says.
 type Identity struct {
+	// Issuer is the configured IdP's issuer (tenants.IdPConfig.Issuer):
+	// users are keyed by it with the type and subject.
+	Issuer        string
 	Subject       string // stable upstream user id
 	Email         string // verified email, or ""
 	EmailVerified bool
@@ -45,7 +48,13 @@ type Provider interface {
 	// neither refresh token nor expiry (GitHub OAuth apps) comes back
 	// unchanged; an expiring one without a refresh token is
 	// ErrNoRefreshToken; a refresh token the IdP refuses for good is a
-	// *LoginError with ReasonRefreshRejected. Any other error is transient.
+	// *LoginError with ReasonRefreshRejected. Where the IdP allows it, the
+	// tenant's sign-in rules are checked again with the renewed token
+	// (GitHub: org membership and verified emails; Google/OIDC: the
+	// refreshed id_token, or userinfo): a user who no longer passes is a
+	// *LoginError with ReasonOrgNotAllowed, ReasonDomainNotAllowed or
+	// ReasonEmailUnverified (docs/SECURITY.md §11). Any other error is
+	// transient.
 	Refresh(ctx context.Context, t *Token) (*Token, error)
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // GoogleIssuer is Google's OIDC issuer.
-const GoogleIssuer = "https://accounts.google.com"
+const GoogleIssuer = tenants.GoogleIssuer
 
 // googleConsumerDomains have no hosted domain (hd claim).
 var googleConsumerDomains = []string{"gmail.com", "googlemail.com"}
@@ -167,19 +167,26 @@ func (o *oidcProvider) Exchange(ctx context.Context, code, nonce, verifier strin
 		o.userinfo(ctx, tok, &c)
 	}
 
-	id := &Identity{Subject: c.Subject, Name: c.Name, Username: c.PreferredUsername}
+	id := &Identity{Issuer: o.cfg.IdP.Issuer(), Subject: c.Subject, Name: c.Name, Username: c.PreferredUsername}
 	if c.Email != "" && bool(c.EmailVerified) {
 		id.Email, id.EmailVerified = c.Email, true
 	}
-	if err := checkDomain(o.cfg.IdP, c.Email, bool(c.EmailVerified)); err != nil {
+	if err := o.checkRules(c); err != nil {
 		return nil, nil, err
 	}
-	if o.typ == tenants.IdPGoogle {
-		if err := checkGoogle(o.cfg.IdP, c); err != nil {
-			return nil, nil, err
-		}
-	}
 	return id, fromOAuth2(tok), nil
+}
+
+// checkRules applies the tenant's sign-in rules to the user's claims: at
+// login and at every refresh that yields claims.
+func (o *oidcProvider) checkRules(c oidcClaims) error {
+	if err := checkDomain(o.cfg.IdP, c.Email, bool(c.EmailVerified)); err != nil {
+		return err
+	}
+	if o.typ == tenants.IdPGoogle {
+		return checkGoogle(o.cfg.IdP, c)
+	}
+	return nil
 }
 
 // userinfo fills email (and missing names) from the userinfo endpoint when
@@ -226,8 +233,45 @@ func checkGoogle(cfg *tenants.IdPConfig, c oidcClaims) error {
 	return nil
 }
 
+// Refresh renews the token; while the tenant restricts domains, the
+// user's claims are read again — from the refreshed id_token (verified as
+// at login; OIDC Core §12.2 gives it no nonce), else from userinfo with the
+// renewed access token — and the rules (email domain, Google's hd) applied,
+// so an account moved out of the domain or disabled loses access at the
+// next refresh. An IdP that gives neither cannot be asked.
 func (o *oidcProvider) Refresh(ctx context.Context, t *Token) (*Token, error) {
-	return refreshToken(ctx, o.oc, o.cfg.HTTPClient, t)
+	nt, raw, err := refreshRaw(ctx, o.oc, o.cfg.HTTPClient, t)
+	if err != nil || raw == nil || len(o.cfg.IdP.AllowedDomains) == 0 {
+		return nt, err
+	}
+	ctx = clientContext(ctx, o.cfg.HTTPClient)
+	var c oidcClaims
+	if rawID, _ := raw.Extra("id_token").(string); rawID != "" {
+		idt, err := o.verifier.Verify(ctx, rawID)
+		if err != nil {
+			return nil, fmt.Errorf("idp: refreshed id_token: %w", truncated(err))
+		}
+		if err := idt.Claims(&c); err != nil {
+			return nil, fmt.Errorf("idp: refreshed id_token claims: %w", err)
+		}
+		if c.Email == "" && o.p.UserInfoEndpoint() != "" {
+			o.userinfo(ctx, raw, &c)
+		}
+	} else if o.p.UserInfoEndpoint() != "" {
+		ui, err := o.p.UserInfo(ctx, oauth2.StaticTokenSource(raw))
+		if err != nil {
+			return nil, fmt.Errorf("idp: userinfo after refresh: %w", truncated(err))
+		}
+		if err := ui.Claims(&c); err != nil {
+			return nil, fmt.Errorf("idp: userinfo claims: %w", err)
+		}
+	} else {
+		return nt, nil
+	}
+	if err := o.checkRules(c); err != nil {
+		return nil, err
+	}
+	return nt, nil
 }
 
 // truncatedError caps an error text (go-oidc quotes whole response bodies).

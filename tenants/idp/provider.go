@@ -92,14 +92,8 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-// emailDomain is the lower-cased part after the last "@", or "".
-func emailDomain(email string) string {
-	i := strings.LastIndexByte(email, '@')
-	if i < 0 || i == len(email)-1 {
-		return ""
-	}
-	return strings.ToLower(email[i+1:])
-}
+// emailDomain is tenants.EmailDomain.
+func emailDomain(email string) string { return tenants.EmailDomain(email) }
 
 // checkDomain enforces the tenant's allowed email domains: with a non-empty
 // list the email must be verified and its domain listed (exact,
@@ -113,7 +107,7 @@ func checkDomain(cfg *tenants.IdPConfig, email string, verified bool) error {
 			Message: "This sign-in requires a verified email address, and your account has none."}
 	}
 	d := emailDomain(email)
-	if d == "" || !containsFold(cfg.AllowedDomains, d) {
+	if !cfg.DomainAllowed(email) {
 		return &LoginError{Reason: ReasonDomainNotAllowed,
 			Message: fmt.Sprintf("Accounts with %q email addresses may not sign in here.", d)}
 	}
@@ -174,15 +168,22 @@ var refreshRejectedCodes = map[string]bool{"invalid_grant": true, "bad_refresh_t
 // refreshToken renews t at oc's token endpoint. A token with neither a
 // refresh token nor an expiry (GitHub OAuth apps) is returned unchanged.
 func refreshToken(ctx context.Context, oc *oauth2.Config, hc *http.Client, t *Token) (*Token, error) {
+	nt, _, err := refreshRaw(ctx, oc, hc, t)
+	return nt, err
+}
+
+// refreshRaw is refreshToken that also returns the token endpoint's answer
+// (nil when t came back unchanged), for its id_token.
+func refreshRaw(ctx context.Context, oc *oauth2.Config, hc *http.Client, t *Token) (*Token, *oauth2.Token, error) {
 	if t == nil {
-		return nil, errors.New("idp: refresh of a nil token")
+		return nil, nil, errors.New("idp: refresh of a nil token")
 	}
 	if t.RefreshToken == "" {
 		if t.Expiry.IsZero() {
 			c := *t
-			return &c, nil
+			return &c, nil, nil
 		}
-		return nil, ErrNoRefreshToken
+		return nil, nil, ErrNoRefreshToken
 	}
 	// Only the refresh token is passed, so x/oauth2 always refreshes (a
 	// still-valid access token would otherwise be returned as is; workers
@@ -191,14 +192,28 @@ func refreshToken(ctx context.Context, oc *oauth2.Config, hc *http.Client, t *To
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && refreshRejectedCodes[re.ErrorCode] {
-			return nil, &LoginError{Reason: ReasonRefreshRejected,
+			return nil, nil, &LoginError{Reason: ReasonRefreshRejected,
 				Message: "The identity provider no longer accepts this session; sign in again.", Err: sanitize(err)}
 		}
-		return nil, fmt.Errorf("idp: refresh: %w", sanitize(err))
+		return nil, nil, fmt.Errorf("idp: refresh: %w", sanitize(err))
 	}
-	return fromOAuth2(nt), nil
+	return fromOAuth2(nt), nt, nil
 }
 
 func fromOAuth2(t *oauth2.Token) *Token {
 	return &Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry}
+}
+
+// recheckError keeps a policy refusal found at refresh (the user no longer
+// passes the tenant's rules: permanent) apart from a failure to ask (the
+// IdP's API answered badly: transient, retried next period).
+func recheckError(err error) error {
+	var le *LoginError
+	if errors.As(err, &le) && (le.Reason == ReasonUpstreamError || le.Reason == ReasonBadIDToken) {
+		if le.Err != nil {
+			return fmt.Errorf("idp: re-checking the user at refresh: %s: %w", le.Message, le.Err)
+		}
+		return fmt.Errorf("idp: re-checking the user at refresh: %s", le.Message)
+	}
+	return err
 }

@@ -338,7 +338,8 @@ func (s *Server) CompleteLogin(ctx context.Context, site tenants.Site, p *tenant
 	if ident == nil || ident.Subject == "" {
 		return nil, serverError(errors.New("identity without subject"))
 	}
-	u := &tenants.User{TenantID: p.TenantID, IdP: p.IdP, IdPSubject: ident.Subject, Email: ident.Email, Name: truncate(ident.Name, 200), Username: truncate(ident.Username, 200)}
+	u := &tenants.User{TenantID: p.TenantID, IdP: p.IdP, IdPIssuer: ident.Issuer, IdPSubject: ident.Subject, Email: ident.Email,
+		Name: truncate(ident.Name, 200), Username: truncate(ident.Username, 200), Orgs: tenants.Strings(ident.Orgs)}
 	if err := s.Store.UpsertUser(ctx, u); err != nil {
 		return nil, serverError(err)
 	}
