@@ -300,8 +300,11 @@ func lowerAll(in []string) Strings {
 	return out
 }
 
-// PutIdP validates and stores the tenant's IdP of in.Type. With keepSecret,
-// an empty client secret keeps the stored one (PUT without re-sending it).
+// PutIdP validates and stores the tenant's IdP of in.Type (replaceAll: as
+// its only IdP). An empty client secret keeps the stored one (PUT without
+// re-sending it). Users the new configuration no longer admits — another
+// type or issuer, or narrowed allowed_domains/allowed_orgs — have their
+// grants and consents revoked (RevokeUnadmitted).
 func (p *Provisioner) PutIdP(ctx context.Context, t *Tenant, in IdPInput, replaceAll bool) (*IdPConfig, error) {
 	if v := in.Validate("", p.AllowDevIdP); v.Err() != nil {
 		return nil, v
@@ -330,7 +333,14 @@ func (p *Provisioner) PutIdP(ctx context.Context, t *Tenant, in IdPInput, replac
 	if err != nil {
 		return nil, err
 	}
-	p.audit(ctx, t.ID, "admin.idp.updated", JSONMap{"type": in.Type})
+	// Every way of changing an IdP (API PUT, console, CLI) comes through
+	// here: users the new configuration no longer admits lose their access
+	// now, not when their refresh tokens end (docs/SECURITY.md §10, §11).
+	users, grants, err := p.RevokeUnadmitted(ctx, t)
+	p.audit(ctx, t.ID, "admin.idp.updated", JSONMap{"type": in.Type, "revoked_users": users, "revoked_grants": grants})
+	if err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
 

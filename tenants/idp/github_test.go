@@ -110,7 +110,7 @@ func TestGitHubLoginFlow(t *testing.T) {
 	}
 	// Subject is the numeric user id (logins can be renamed).
 	if id.Subject != "583231" || id.Username != "octocat" || id.Name != "The Octocat" ||
-		id.Email != "octocat@github.com" || !id.EmailVerified || id.Orgs != nil {
+		id.Email != "octocat@github.com" || !id.EmailVerified || id.Orgs != nil || id.Issuer != tenants.GitHubIssuer {
 		t.Fatalf("identity %+v", id)
 	}
 	if !strings.HasPrefix(tok.AccessToken, "gho_") || tok.RefreshToken != "" || !tok.Expiry.IsZero() {
@@ -337,5 +337,35 @@ func TestFakeGitHubAccessDenied(t *testing.T) {
 	cb := browse(t, p.AuthCodeURL("st", "", oauth2.GenerateVerifier()))
 	if cb.Get("error") != "access_denied" || cb.Get("state") != "st" || cb.Has("code") {
 		t.Fatalf("callback %v", cb)
+	}
+}
+
+// docs/SECURITY.md §11: someone removed from the GitHub org loses access at
+// the next refresh of their (GitHub App) token: membership is read again
+// with the renewed token, and the refusal is permanent.
+func TestSecurity_11_GitHubOrgRecheckedAtRefresh(t *testing.T) {
+	g := newFake(t)
+	g.SetExpiringTokens(true)
+	g.SetUser(&idptest.GitHubUser{ID: 7, Login: "mona", Name: "Mona",
+		Emails: []idptest.GitHubEmail{{Email: "mona@acme.example", Primary: true, Verified: true}},
+		Orgs:   []idptest.GitHubOrg{{Login: "acme"}}})
+	p := newGH(t, g, func(c *tenants.IdPConfig) { c.AllowedOrgs = []string{"acme"} })
+	id, tok, err := login(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(id.Orgs) != 1 || id.Orgs[0] != "acme" {
+		t.Fatalf("orgs at login: %v", id.Orgs)
+	}
+	tok, err = p.Refresh(context.Background(), tok)
+	if err != nil {
+		t.Fatalf("refresh of a member: %v", err)
+	}
+	before := g.Calls("/user/orgs")
+	g.SetOrgs(7, nil) // the org removed mona
+	_, err = p.Refresh(context.Background(), tok)
+	wantReason(t, err, idp.ReasonOrgNotAllowed)
+	if g.Calls("/user/orgs") != before+1 {
+		t.Fatal("membership was not read again at refresh")
 	}
 }

@@ -172,6 +172,10 @@ func TestOIDCLoginFlowPKCEAndNonce(t *testing.T) {
 	if id.Subject != want.Subject || id.Email != want.Email || !id.EmailVerified || id.Username != want.Username {
 		t.Fatalf("identity %+v, want %+v", id, want)
 	}
+	// docs/SECURITY.md §10: users are keyed by the configured issuer too.
+	if id.Issuer != m.Issuer() {
+		t.Fatalf("identity issuer %q, want %q", id.Issuer, m.Issuer())
+	}
 	if tok.AccessToken == "" || tok.RefreshToken == "" || tok.Expiry.IsZero() {
 		t.Fatalf("token %+v", tok)
 	}
@@ -650,5 +654,45 @@ func TestOIDCMultipleAudiencesNeedAZP(t *testing.T) {
 	m.QueueUser(&multiAudUser{azp: m.ClientID})
 	if _, err := loginAs(t, p); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// docs/SECURITY.md §11: while allowed_domains is set, every refresh reads
+// the user's claims again and applies the rule as it stands: an address
+// outside the (possibly narrowed) domains is refused for good.
+func TestSecurity_11_OIDCDomainRecheckedAtRefresh(t *testing.T) {
+	m := startMock(t)
+	hc, ct := newCountingClient()
+	ctx := context.Background()
+	cfg := mockConfig(m, hc, tenants.IdPOIDC)
+	cfg.IdP.AllowedDomains = tenants.Strings{"example.com"}
+	p, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFlow()
+	cb := browse(t, p.AuthCodeURL(f.state, f.nonce, f.verifier))
+	_, tok, err := p.Exchange(ctx, cb.Get("code"), f.nonce, f.verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.FastForward(time.Minute)
+	nt, err := p.Refresh(ctx, tok)
+	if err != nil {
+		t.Fatalf("refresh of an allowed user: %v", err)
+	}
+	// The tenant narrowed its domains; the next refresh refuses.
+	narrowed := mockConfig(m, hc, tenants.IdPOIDC)
+	narrowed.IdP.AllowedDomains = tenants.Strings{"acme.example"}
+	p2, err := New(ctx, narrowed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.FastForward(time.Minute)
+	before := ct.count("/oidc/token")
+	_, err = p2.Refresh(ctx, nt)
+	loginError(t, err, ReasonDomainNotAllowed)
+	if n := ct.count("/oidc/token"); n <= before {
+		t.Fatalf("token endpoint calls %d -> %d: the refusal did not come from a refresh", before, n)
 	}
 }

@@ -440,3 +440,33 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// SetOrgs changes the org memberships of the user with id, as GitHub does
+// when an org removes someone: tokens already issued (and their refresh
+// successors) see the change. Entries are replaced, never mutated, so
+// handlers holding the old ones stay race-free.
+func (g *GitHub) SetOrgs(id int64, orgs []GitHubOrg) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	repl := map[*GitHubUser]*GitHubUser{}
+	swap := func(u *GitHubUser) *GitHubUser {
+		if u == nil || u.ID != id {
+			return u
+		}
+		if n, ok := repl[u]; ok {
+			return n
+		}
+		c := *u
+		c.Orgs = append([]GitHubOrg(nil), orgs...)
+		repl[u] = &c
+		return &c
+	}
+	for _, m := range []map[string]*token{g.tokens, g.refresh} {
+		for k, t := range m {
+			nt := *t
+			nt.user = swap(t.user)
+			m[k] = &nt
+		}
+	}
+	g.user = swap(g.user)
+}

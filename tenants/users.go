@@ -1,0 +1,90 @@
+package tenants
+
+import (
+	"context"
+	"time"
+)
+
+// Grant revocation reasons of the user-level rules (docs/SECURITY.md §10,
+// §11), as recorded on the grant and in its grant.revoked event.
+const (
+	// RevokedIdPChanged: the tenant changed the IdP type or issuer the user
+	// signed in with; the same subject may be another person now.
+	RevokedIdPChanged = "idp_changed"
+	// RevokedNoLongerAllowed: the tenant narrowed allowed_domains or
+	// allowed_orgs and the user no longer qualifies.
+	RevokedNoLongerAllowed = "no_longer_allowed"
+	// RevokedUserAccess: an admin revoked all of the user's access.
+	RevokedUserAccess = "user_access_revoked"
+	// RevokedUpstreamRefused: the upstream IdP refused to refresh the
+	// user's token for good (invalid_grant), or the user no longer passes
+	// the sign-in rules at refresh (offboarded).
+	RevokedUpstreamRefused = "upstream_refused"
+)
+
+// RevokeUserAccess ends all of a user's access: every live grant is revoked
+// (each audited as grant.revoked with reason and announced on the bus, so
+// gateways drop cached liveness at once) and the user's consents and
+// pending authorizations are forgotten, so a new authorization asks again.
+// It returns the number of grants revoked.
+func RevokeUserAccess(ctx context.Context, s Store, bus Bus, a Auditor, tenantID, userID, reason string) (int, error) {
+	gs, err := s.ListLiveGrantsForUser(ctx, tenantID, userID, time.Now())
+	if err != nil {
+		return 0, err
+	}
+	for _, g := range gs {
+		if err := RevokeGrant(ctx, s, bus, a, tenantID, g.ID, reason); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.DeleteConsentsForUser(ctx, tenantID, userID); err != nil {
+		return len(gs), err
+	}
+	return len(gs), nil
+}
+
+// RevokeUnadmitted ends the access of every user of t whom the tenant's
+// IdP configuration no longer admits (IdPConfig.Admits): their IdP type was
+// removed or its issuer changed (§10), or allowed_domains/allowed_orgs
+// narrowed past them (§11). It returns how many users and grants it
+// revoked.
+func (p *Provisioner) RevokeUnadmitted(ctx context.Context, t *Tenant) (users, grants int, err error) {
+	cfgs, err := p.Store.ListIdPs(ctx, t.ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	byType := map[string]*IdPConfig{}
+	for i := range cfgs {
+		byType[cfgs[i].Type] = &cfgs[i]
+	}
+	cursor := ""
+	for {
+		items, next, err := p.Store.ListUsers(ctx, t.ID, Page{Limit: 200, Cursor: cursor})
+		if err != nil {
+			return users, grants, err
+		}
+		for i := range items {
+			u := &items[i]
+			cfg := byType[u.IdP]
+			if cfg != nil && cfg.Admits(u) {
+				continue
+			}
+			reason := RevokedNoLongerAllowed
+			if cfg == nil || u.IdPIssuer != cfg.Issuer() {
+				reason = RevokedIdPChanged
+			}
+			n, err := RevokeUserAccess(ctx, p.Store, p.Bus, p.Auditor, t.ID, u.ID, reason)
+			if err != nil {
+				return users, grants, err
+			}
+			if n > 0 {
+				users++
+				grants += n
+			}
+		}
+		if next == "" {
+			return users, grants, nil
+		}
+		cursor = next
+	}
+}
