@@ -54,6 +54,49 @@ func permanent(err error) bool {
 		errors.Is(err, tenants.ErrUnseal)
 }
 
+// offboarded reports whether a refresh failure means the user's access
+// must end (docs/SECURITY.md §11): the IdP refused the refresh token for
+// good (invalid_grant: revoked at the IdP, account disabled) — that grant
+// ends; or the user no longer passes the tenant's sign-in rules (removed
+// from the org, moved out of the domain) — all of the user's access ends.
+func offboarded(err error) (reason string, wholeUser bool) {
+	var le *idp.LoginError
+	if !errors.As(err, &le) {
+		return "", false
+	}
+	switch le.Reason {
+	case idp.ReasonRefreshRejected:
+		return tenants.RevokedUpstreamRefused, false
+	case idp.ReasonOrgNotAllowed, idp.ReasonDomainNotAllowed, idp.ReasonEmailUnverified:
+		return tenants.RevokedNoLongerAllowed, true
+	}
+	return "", false
+}
+
+// revokeOffboarded revokes the grant (or all of its user's access), audited
+// as grant.revoked with the reason and announced on the bus so every
+// gateway drops its cached liveness at once.
+func (r *Runtime) revokeOffboarded(ctx context.Context, g *tenants.Grant, reason string, wholeUser bool, cause error) {
+	r.metrics.upstreamRefresh.WithLabelValues("revoked").Inc()
+	var bus tenants.Bus
+	if r.opts.Bus != nil {
+		bus = r.opts.Bus
+	}
+	var err error
+	n := 1
+	if wholeUser && g.UserID != "" {
+		n, err = tenants.RevokeUserAccess(ctx, r.opts.Store, bus, r.auditor, g.TenantID, g.UserID, reason)
+	} else {
+		err = tenants.RevokeGrant(ctx, r.opts.Store, bus, r.auditor, g.TenantID, g.ID, reason)
+	}
+	if err != nil {
+		r.log.Error("cannot revoke the grant of an offboarded user", "tenant", g.TenantID, "grant", g.ID, "err", err)
+		return
+	}
+	r.log.Info("upstream IdP ended the user's access; grants revoked", "tenant", g.TenantID, "grant", g.ID, "user", g.UserID,
+		"reason", reason, "revoked", n, "cause", cause)
+}
+
 // refreshUpstream renews upstream IdP tokens of live grants before they
 // expire. A grant whose refresh fails for good (the IdP refused, no refresh
 // token, IdP removed) is marked with UpstreamRefreshError so the gateway and
@@ -111,6 +154,10 @@ func (r *Runtime) refreshGrant(ctx context.Context, g *tenants.Grant) {
 	}
 	nt, err := r.refresh.Refresh(ctx, t, g.UpstreamIdP, &tok)
 	if err != nil {
+		if reason, who := offboarded(err); reason != "" {
+			r.revokeOffboarded(ctx, g, reason, who, err)
+			return
+		}
 		expired := g.UpstreamTokenExpiry != nil && !g.UpstreamTokenExpiry.After(r.now())
 		fail(err, permanent(err) || expired)
 		return

@@ -3,12 +3,14 @@ package workers
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/tenants"
@@ -47,11 +49,15 @@ type upstreamEnv struct {
 }
 
 func newUpstreamEnv(t *testing.T, s tenants.Store) *upstreamEnv {
+	return newUpstreamEnvWith(t, s, startMiniredis(t), nil)
+}
+
+func newUpstreamEnvWith(t *testing.T, s tenants.Store, redisOpt asynq.RedisClientOpt, mod func(*Options)) *upstreamEnv {
 	gh := idptest.NewGitHub()
 	t.Cleanup(gh.Close)
 	gh.SetExpiringTokens(true)
 	u := &upstreamEnv{gh: gh}
-	u.env = newEnv(t, s, startMiniredis(t), nil)
+	u.env = newEnv(t, s, redisOpt, mod)
 	u.rt.refresh = &IdPRefresher{Store: s, Sealer: u.sealer, HTTPClient: &http.Client{Timeout: 10 * time.Second}, Endpoints: gh.Endpoints()}
 	u.tn = newTenant(t, s, "up")
 	sealed, err := u.sealer.Seal(gh.ClientSecret, tenants.IdPSecretContext(u.tn.ID, tenants.IdPGitHub))
@@ -121,17 +127,15 @@ func TestUpstreamRefreshUpdatesSealedToken(t *testing.T) {
 			}
 
 			// The first refresh token was rotated away by the IdP: a grant
-			// still holding it is refused, and marked.
+			// still holding it is refused for good, and revoked
+			// (docs/SECURITY.md §11).
 			u.grant(t, "stale", first, time.Now().UTC().Add(time.Minute))
 			must(t, u.rt.refreshUpstream(ctx))
 			g, _ = u.token(t, "stale")
-			if g.UpstreamRefreshError == "" {
-				t.Fatal("refused upstream refresh must be recorded on the grant")
+			if g.RevokedAt == nil || g.RevokedReason != tenants.RevokedUpstreamRefused {
+				t.Fatalf("refused upstream refresh must revoke the grant: %v %q", g.RevokedAt, g.RevokedReason)
 			}
-			if strings.Contains(g.UpstreamRefreshError, first.RefreshToken) {
-				t.Fatal("refresh error carries the refresh token")
-			}
-			// A marked grant is not retried every period.
+			// A revoked grant is not retried every period.
 			due, err := u.store.ListUpstreamRefreshDue(ctx, time.Now().Add(time.Hour), time.Now(), 10)
 			must(t, err)
 			for _, d := range due {
@@ -183,5 +187,83 @@ func TestUpstreamRefreshWithoutRefreshTokenMarksGrant(t *testing.T) {
 	g, _ := u.token(t, "g")
 	if calls != 1 || !strings.Contains(g.UpstreamRefreshError, idp.ErrNoRefreshToken.Error()) {
 		t.Fatalf("calls %d, error %q", calls, g.UpstreamRefreshError)
+	}
+}
+
+// docs/SECURITY.md §11: offboarding ends access. The upstream IdP refusing a
+// refresh for good (invalid_grant / bad_refresh_token) revokes that grant;
+// a user removed from the tenant's allowed GitHub org loses all their
+// grants at the next refresh. Both are audited as grant.revoked with the
+// reason and announced on the bus (gateways drop cached liveness).
+func TestSecurity_11_UpstreamRefusalRevokesGrant(t *testing.T) {
+	s := openStore(t, storeBackends()[0].dsn(t))
+	redisOpt := startMiniredis(t)
+	prefix := "gh-test-" + tenants.RandomID() + ":"
+	bus := NewRedisBus(redisClient(redisOpt), prefix, nil)
+	watch := NewRedisBus(redisClient(redisOpt), prefix, nil)
+	var mu sync.Mutex
+	notices := map[string]bool{}
+	watch.Subscribe(tenants.TopicGrantRevoked, func(p string) { mu.Lock(); notices[p] = true; mu.Unlock() })
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watch.Start(bctx)
+	defer watch.Stop()
+	u := newUpstreamEnvWith(t, s, redisOpt, func(o *Options) { o.Bus = bus })
+	u.start()
+	c := redisClient(redisOpt)
+	defer c.Close()
+	eventually(t, "bus subscription", 10*time.Second, func() bool {
+		n, err := c.PubSubNumSub(ctx, prefix+tenants.TopicGrantRevoked).Result()
+		return err == nil && n[prefix+tenants.TopicGrantRevoked] > 0
+	})
+
+	// 1. invalid_grant: the refresh token is dead at the IdP.
+	tok := loginGitHub(t, u.gh, u.cfg)
+	u.grant(t, "dead", &idp.Token{AccessToken: tok.AccessToken, RefreshToken: "ghr_revoked_at_github", Expiry: time.Now().Add(time.Minute)},
+		time.Now().UTC().Add(time.Minute))
+	// 2. org removal: mona (in org acme) has two grants; the tenant allows acme only.
+	u.gh.SetUser(&idptest.GitHubUser{ID: 7, Login: "mona", Emails: []idptest.GitHubEmail{{Email: "mona@acme.example", Primary: true, Verified: true}},
+		Orgs: []idptest.GitHubOrg{{Login: "acme"}}})
+	u.cfg.AllowedOrgs = tenants.Strings{"acme"}
+	must(t, s.PutIdP(ctx, u.cfg))
+	mona := &tenants.User{TenantID: u.tn.ID, IdP: tenants.IdPGitHub, IdPIssuer: tenants.GitHubIssuer, IdPSubject: "7", Orgs: tenants.Strings{"acme"}}
+	must(t, s.UpsertUser(ctx, mona))
+	mt := loginGitHub(t, u.gh, u.cfg)
+	u.grant(t, "mona-due", mt, time.Now().UTC().Add(time.Minute))
+	u.grant(t, "mona-other", mt, time.Now().UTC().Add(time.Hour)) // not due, still revoked
+	for _, id := range []string{"mona-due", "mona-other"} {
+		g, err := s.GetGrant(ctx, u.tn.ID, id)
+		must(t, err)
+		g.UserID = mona.ID
+		must(t, s.UpdateGrant(ctx, g))
+	}
+	must(t, s.PutConsent(ctx, &tenants.Consent{TenantID: u.tn.ID, UserID: mona.ID, ClientID: "c", Scopes: tenants.Strings{"mcp"}}))
+	u.gh.SetOrgs(7, nil)
+
+	must(t, u.rt.refreshUpstream(ctx))
+
+	for id, reason := range map[string]string{"dead": tenants.RevokedUpstreamRefused, "mona-due": tenants.RevokedNoLongerAllowed, "mona-other": tenants.RevokedNoLongerAllowed} {
+		g, err := s.GetGrant(ctx, u.tn.ID, id)
+		must(t, err)
+		if g.RevokedAt == nil || g.RevokedReason != reason {
+			t.Fatalf("grant %s: revoked %v reason %q, want %q", id, g.RevokedAt, g.RevokedReason, reason)
+		}
+		payload := u.tn.ID + " " + id
+		eventually(t, "grant.revoked notice for "+id, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return notices[payload] })
+		eventually(t, "grant.revoked audit event for "+id, 20*time.Second, func() bool {
+			evs, _, err := s.ListAuditEvents(ctx, u.tn.ID, tenants.AuditFilter{Action: tenants.ActGrantRevoked})
+			if err != nil {
+				return false
+			}
+			for _, e := range evs {
+				if e.Details["grant_id"] == id && e.Reason == reason {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if _, err := s.GetConsent(ctx, u.tn.ID, mona.ID, "c"); err == nil {
+		t.Fatal("the offboarded user's consent survived")
 	}
 }
