@@ -3,10 +3,10 @@ package workers
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
