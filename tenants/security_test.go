@@ -177,3 +177,31 @@ func TestSecurity_10_UsersKeyedByIssuer(t *testing.T) {
 		f.revokedFor(uc, gc, tenants.RevokedIdPChanged)
 	})
 }
+
+// docs/SECURITY.md §11: narrowing allowed_orgs or allowed_domains revokes
+// the users who no longer qualify by what was stored at their login (a
+// user whose orgs were never read does not qualify), and keeps the rest.
+func TestSecurity_11_NarrowedRulesRevokeUnqualifiedUsers(t *testing.T) {
+	forBackends(t, func(t *testing.T, f *secFixture) {
+		ctx := context.Background()
+		gh := func(orgs []string, domains []string) {
+			t.Helper()
+			if _, err := f.prov.PutIdP(ctx, f.tn, tenants.IdPInput{Type: tenants.IdPGitHub, ClientID: "cid", ClientSecret: "s",
+				AllowedOrgs: orgs, AllowedDomains: domains}, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gh(nil, nil)
+		mona, gm := f.user(tenants.IdPGitHub, tenants.GitHubIssuer, "1", "mona@acme.example", "acme")
+		hub, gh2 := f.user(tenants.IdPGitHub, tenants.GitHubIssuer, "2", "hub@other.example", "other")
+		nobody, gn := f.user(tenants.IdPGitHub, tenants.GitHubIssuer, "3", "n@acme.example")
+		gh([]string{"ACME"}, nil)
+		f.live(gm)
+		f.revokedFor(hub, gh2, tenants.RevokedNoLongerAllowed)
+		f.revokedFor(nobody, gn, tenants.RevokedNoLongerAllowed)
+
+		// Domains narrowed: mona's stored (verified) email is outside.
+		gh([]string{"acme"}, []string{"corp.example"})
+		f.revokedFor(mona, gm, tenants.RevokedNoLongerAllowed)
+	})
+}

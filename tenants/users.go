@@ -88,3 +88,19 @@ func (p *Provisioner) RevokeUnadmitted(ctx context.Context, t *Tenant) (users, g
 		cursor = next
 	}
 }
+
+// RevokeUser is the admin's "revoke all of this user's access" (API and
+// console): every live grant of the user ends and their consents are
+// forgotten; audited as admin.user.revoked beside each grant.revoked.
+// ErrNotFound for a user the tenant does not have.
+func (p *Provisioner) RevokeUser(ctx context.Context, t *Tenant, userID string) (int, error) {
+	if _, err := p.Store.GetUser(ctx, t.ID, userID); err != nil {
+		return 0, err
+	}
+	n, err := RevokeUserAccess(ctx, p.Store, p.Bus, p.Auditor, t.ID, userID, RevokedUserAccess)
+	if err != nil {
+		return n, err
+	}
+	p.audit(ctx, t.ID, "admin.user.revoked", JSONMap{"user_id": userID, "revoked_grants": n})
+	return n, nil
+}

@@ -53,6 +53,8 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 	t.DELETE("/clients/*client_id", h.deleteClient)
 	t.GET("/grants", h.listGrants)
 	t.DELETE("/grants/:id", h.revokeGrant)
+	t.GET("/users", h.listUsers)
+	t.POST("/users/:id/revoke", h.revokeUser)
 	t.GET("/audit", h.listAudit)
 	t.GET("/webhook-deliveries", h.listWebhookDeliveries)
 	t.POST("/keys/rotate", h.rotateKeys)

@@ -112,6 +112,35 @@ func (h *handler) revokeGrant(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// ---- users ----
+
+func (h *handler) listUsers(c *gin.Context) {
+	t := tenantOf(c)
+	p, ok := h.pageOf(c, "users:"+t.ID)
+	if !ok {
+		return
+	}
+	items, next, err := h.d.Store.ListUsers(c.Request.Context(), t.ID, p)
+	if err != nil {
+		h.fail(c, err, "")
+		return
+	}
+	writeList(c, items, h.sealCursor("users:"+t.ID, next))
+}
+
+// revokeUser ends all of a user's access (docs/SECURITY.md §11): every live
+// grant is revoked at every replica and the user's consents are forgotten.
+func (h *handler) revokeUser(c *gin.Context) {
+	t := tenantOf(c)
+	id := c.Param("id")
+	n, err := h.provisioner().RevokeUser(c.Request.Context(), t, id)
+	if err != nil {
+		h.fail(c, err, "user "+id)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"user_id": id, "revoked_grants": n})
+}
+
 // ---- audit and webhook deliveries ----
 
 func (h *handler) listAudit(c *gin.Context) {

@@ -68,12 +68,10 @@ func (h *handler) createTenant(c *gin.Context) {
 	t, err := h.provisioner().CreateTenant(ctx, tenants.TenantInput{Slug: b.Slug, Name: b.Name, UpstreamMCPURL: b.UpstreamMCPURL,
 		CustomDomain: b.CustomDomain, IdP: idp.input(), Settings: settings})
 	if errors.Is(err, tenants.ErrConflict) {
-		// Say which unique field collided (slug or custom domain).
-		field, detail := "custom_domain", "is already used by another tenant"
-		if _, gerr := h.d.Store.GetTenantBySlug(ctx, b.Slug); gerr == nil {
-			field, detail = "slug", "is already taken"
-		}
-		problem(c, http.StatusConflict, probConflict, field+" "+detail, []tenants.FieldError{{Field: field, Detail: detail}})
+		// Only the slug is unique at creation: a custom domain is stored
+		// unverified, and unverified claims never collide, so the answer
+		// says nothing about other tenants' domains (docs/SECURITY.md §12).
+		problem(c, http.StatusConflict, probConflict, "slug is already taken", []tenants.FieldError{{Field: "slug", Detail: "is already taken"}})
 		return
 	}
 	if err != nil {
@@ -122,8 +120,10 @@ func (h *handler) patchTenant(c *gin.Context) {
 	ctx := c.Request.Context()
 	t, _, err := h.provisioner().PatchTenant(ctx, tenantOf(c), data, tenants.PatchOptions{Admin: who(c).admin})
 	if errors.Is(err, tenants.ErrConflict) {
-		problem(c, http.StatusConflict, probConflict, "custom_domain is already used by another tenant",
-			[]tenants.FieldError{{Field: "custom_domain", Detail: "is already used by another tenant"}})
+		// Only a verified domain is unique, and only the platform admin
+		// verifies: a tenant's own claim never meets this (§12).
+		problem(c, http.StatusConflict, probConflict, "custom_domain is already verified for another tenant",
+			[]tenants.FieldError{{Field: "custom_domain", Detail: "is already verified for another tenant"}})
 		return
 	}
 	if err != nil {
