@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
@@ -98,13 +99,30 @@ func (u *ui) cookie(name, value, path string, maxAge time.Duration) *http.Cookie
 	return c
 }
 
-func (u *ui) newSession(keyID, tenantID string) (*session, string, error) {
-	s := &session{SID: tenants.RandomID(), KeyID: keyID, TenantID: tenantID, Exp: u.now().Add(sessionTTL).Unix()}
+// newSession starts a console session: a row server-side (so logout ends
+// it for every copy of the cookie, docs/SECURITY.md §14) and the sealed
+// cookie value naming it.
+func (u *ui) newSession(ctx context.Context, keyID, tenantID string) (*session, string, error) {
+	now := u.now().UTC()
+	s := &session{SID: tenants.RandomID(), KeyID: keyID, TenantID: tenantID, Exp: now.Add(sessionTTL).Unix()}
 	if keyID == adminKeyID {
 		s.AdminFP = u.adminFingerprint()
 	}
+	if err := u.d.Store.CreateConsoleSession(ctx, &tenants.ConsoleSession{ID: s.rowID(), TenantID: tenantID, KeyID: keyID,
+		CreatedAt: now, ExpiresAt: time.Unix(s.Exp, 0).UTC()}); err != nil {
+		return nil, "", err
+	}
 	v, err := u.sealJSON(s, sessionContext)
 	return s, v, err
+}
+
+// rowID names the session's server-side row: a hash, so a database reader
+// cannot rebuild CSRF tokens from it.
+func (s *session) rowID() string { return tenants.HashSecret("console-session:" + s.SID) }
+
+// endSession ends the session server-side (logout).
+func (u *ui) endSession(ctx context.Context, s *session) error {
+	return u.d.Store.EndConsoleSession(ctx, s.rowID(), u.now())
 }
 
 // IsAdmin is for templates.

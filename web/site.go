@@ -109,7 +109,7 @@ func (u *ui) signupSubmit(c *gin.Context) {
 		}
 	}
 	u.changed(c, t)
-	s, sealed, err := u.newSession(ak.ID, t.ID)
+	s, sealed, err := u.newSession(c.Request.Context(), ak.ID, t.ID)
 	if err != nil {
 		u.fail(c, err)
 		return
@@ -200,7 +200,7 @@ func (u *ui) loginSubmit(c *gin.Context) {
 		u.render(c, http.StatusUnauthorized, "console_login", v)
 		return
 	}
-	_, sealed, err := u.newSession(keyID, tenantID)
+	_, sealed, err := u.newSession(c.Request.Context(), keyID, tenantID)
 	if err != nil {
 		u.fail(c, err)
 		return
@@ -214,7 +214,15 @@ func (u *ui) loginSubmit(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, next)
 }
 
+// logout ends the session server-side, so a copy of the cookie stops
+// working too (docs/SECURITY.md §14), and clears the cookie.
 func (u *ui) logout(c *gin.Context) {
+	if s := sessionOf(c); s != nil {
+		if err := u.endSession(c.Request.Context(), s); err != nil {
+			u.fail(c, err)
+			return
+		}
+	}
 	http.SetCookie(c.Writer, u.cookie(sessionCookie, "", "/", -1))
 	c.Redirect(http.StatusSeeOther, "/console/login")
 }

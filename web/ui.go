@@ -98,7 +98,10 @@ func (u *ui) register(r *gin.Engine) {
 	site.GET("/signup/done", u.signupDone)
 	site.GET("/console/login", u.loginForm)
 	site.POST("/console/login", u.preCSRF(), u.loginSubmit)
-	site.POST("/console/logout", u.requireSession(), u.csrf(), u.logout)
+	// Logout works from every page, signed in or not (an ended session
+	// just clears the cookie); with a session it needs that session's
+	// CSRF token.
+	site.POST("/console/logout", u.csrf(), u.logout)
 
 	con := site.Group("/console", u.requireSession(), u.csrf())
 	con.GET("", u.home)
@@ -113,6 +116,8 @@ func (u *ui) register(r *gin.Engine) {
 	t.POST("/clients/delete", u.clientDelete)
 	t.GET("/grants", u.grantsPage)
 	t.POST("/grants/:id/revoke", u.grantRevoke)
+	t.GET("/users", u.usersPage)
+	t.POST("/users/:id/revoke", u.userRevoke)
 	t.GET("/audit", u.auditPage)
 	t.GET("/doctor", u.doctorPage)
 	t.GET("/keys", u.keysPage)
@@ -170,6 +175,12 @@ func (u *ui) loadSession() gin.HandlerFunc {
 }
 
 func (u *ui) sessionLive(c *gin.Context, s *session) bool {
+	// The server-side row decides: a logged-out session stays ended
+	// whatever copy of the cookie comes back.
+	row, err := u.d.Store.GetConsoleSession(c.Request.Context(), s.rowID())
+	if err != nil || !row.Live(u.now()) || row.KeyID != s.KeyID || row.TenantID != s.TenantID {
+		return false
+	}
 	if s.admin() {
 		return u.d.AdminTokenHash != "" && s.AdminFP == u.adminFingerprint()
 	}
@@ -222,6 +233,10 @@ func (u *ui) csrf() gin.HandlerFunc {
 			return
 		}
 		s := sessionOf(c)
+		if s == nil && c.FullPath() == "/console/logout" {
+			c.Next() // nothing to end, nothing to forge
+			return
+		}
 		if s == nil || !u.originOK(c) || !u.csrfOK(s.SID, c.PostForm("csrf")) {
 			u.errorPage(c, http.StatusForbidden, "The form was stale or did not come from this console (CSRF check failed). Reload the page and try again.")
 			c.Abort()
@@ -285,15 +300,19 @@ type view struct {
 	Section string
 	S       *session
 	CSRF    string
-	Tenant  *tenants.Tenant
-	TV      *tenants.TenantView
-	Flash   *flash
-	Errors  map[string][]string
-	Form    map[string]string
-	Notice  string
-	Data    any
-	DevIdP  bool
-	Version string
+	// SessionCSRF is the session's own token, for the logout form in the
+	// layout: pages with a pre-session form (signup, login) put another
+	// token in CSRF.
+	SessionCSRF string
+	Tenant      *tenants.Tenant
+	TV          *tenants.TenantView
+	Flash       *flash
+	Errors      map[string][]string
+	Form        map[string]string
+	Notice      string
+	Data        any
+	DevIdP      bool
+	Version     string
 }
 
 func (u *ui) page(c *gin.Context, title, section string) *view {
@@ -301,6 +320,7 @@ func (u *ui) page(c *gin.Context, title, section string) *view {
 		Errors: map[string][]string{}, Form: map[string]string{}}
 	if v.S != nil {
 		v.CSRF = u.csrfFor(v.S.SID)
+		v.SessionCSRF = v.CSRF
 	}
 	if t, ok := c.Get(ginTenant); ok {
 		v.Tenant = t.(*tenants.Tenant)

@@ -51,6 +51,9 @@ func testSweeps(t *testing.T, s tenants.Store, rb redisBackend) {
 		must(t, s.InsertAuditEvents(ctx, []tenants.AuditEvent{old, recent}))
 	}
 
+	must(t, s.CreateConsoleSession(ctx, &tenants.ConsoleSession{ID: "cs-old", KeyID: "admin", CreatedAt: twoDaysAgo, ExpiresAt: now.Add(-time.Minute)}))
+	must(t, s.CreateConsoleSession(ctx, &tenants.ConsoleSession{ID: "cs-live", KeyID: "admin", CreatedAt: now, ExpiresAt: later}))
+
 	e := newEnv(t, s, rb.open(t), func(o *Options) {
 		o.Schedule = fastSchedule(time.Second)
 		o.RefreshReuseWindow = -1 // rotated tokens go right after the grace
@@ -70,6 +73,12 @@ func testSweeps(t *testing.T, s tenants.Store, rb redisBackend) {
 	e.stop() // also flushes the client.expired audit events
 
 	gone := func(err error) bool { return errors.Is(err, tenants.ErrNotFound) }
+	if _, err := s.GetConsoleSession(ctx, "cs-old"); !gone(err) {
+		t.Errorf("expired console session kept (%v)", err)
+	}
+	if _, err := s.GetConsoleSession(ctx, "cs-live"); err != nil {
+		t.Errorf("live console session removed: %v", err)
+	}
 	for _, tn := range []*tenants.Tenant{short, long} {
 		if _, err := s.GetClient(ctx, tn.ID, "idle-live-grant"); err != nil {
 			t.Errorf("%s: idle client with a live grant must be kept: %v", tn.Slug, err)
