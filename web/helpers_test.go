@@ -124,11 +124,19 @@ func (b *browser) post(path string, form url.Values) *resp {
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-// csrf fetches path and returns the CSRF token of its first form.
+// logoutFormRE matches the layout's logout form, whose token is the
+// session's even on pages with a pre-session form.
+var logoutFormRE = regexp.MustCompile(`(?s)<form method="post" action="/console/logout".*?</form>`)
+
+// csrf fetches path and returns the CSRF token of its first form (the
+// layout's logout form aside, unless it is the only one).
 func (b *browser) csrf(path string) string {
 	b.e.t.Helper()
 	r := b.get(path)
-	m := csrfRE.FindStringSubmatch(r.Body)
+	m := csrfRE.FindStringSubmatch(logoutFormRE.ReplaceAllString(r.Body, ""))
+	if m == nil {
+		m = csrfRE.FindStringSubmatch(r.Body) // only the logout form: the session's token
+	}
 	if m == nil {
 		b.e.t.Fatalf("no csrf field on %s (status %d)", path, r.StatusCode)
 	}
