@@ -80,6 +80,7 @@ func run(m *testing.M) int {
 	}
 	defer cimd.close()
 	code := m.Run()
+	writeCompat()
 	if shared != nil {
 		shared.stop()
 	}
