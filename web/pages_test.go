@@ -287,7 +287,9 @@ func TestOverviewShowsURLsAndConnectHelp(t *testing.T) {
 		e.srv.URL + "/t/acme/mcp", "http://acme.connect.example.com" + port + "/mcp", "Recommended for Claude.ai",
 		e.srv.URL + "/.well-known/oauth-protected-resource/t/acme/mcp", e.srv.URL + "/.well-known/oauth-authorization-server/t/acme",
 		"claude mcp add --transport http acme http://acme.connect.example.com" + port + "/mcp",
-		"ChatGPT", "Cursor", "VS Code", "MCP Inspector",
+		"ChatGPT", "Cursor", "VS Code", "MCP Inspector", "npx -y @modelcontextprotocol/inspector@",
+		`&#34;args&#34;: [&#34;-y&#34;, &#34;mcp-remote@`, "createMCPClient({ transport: { type: &#39;http&#39;, url: &#39;http://acme.connect.example.com" + port + "/mcp",
+		"new MCPServerStreamableHttp({ url: &#39;",
 	} {
 		if !strings.Contains(r.Body, want) {
 			t.Errorf("overview lacks %q", want)
@@ -329,6 +331,7 @@ func TestDoctorPageRendersDiagnosis(t *testing.T) {
 	r := b.get("/console/t/acme/doctor?self_check=1")
 	wantStatus(t, r, http.StatusOK)
 	for _, want := range []string{"Claude", "badge-failing", "class=\"problem\"", "Access token issued", "no Authorization header",
+		"<strong>Claude.ai</strong>", // the client software named in the timeline
 		// The self-check ran against this server's public URLs (only the
 		// console is mounted here, so its checks fail; they are listed).
 		"Path mode — ", "Protected resource metadata (RFC 9728)", e.srv.URL + "/.well-known/oauth-protected-resource/t/acme/mcp"} {

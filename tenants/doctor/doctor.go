@@ -123,11 +123,14 @@ type Window struct {
 
 // ClientReport is one client's connection story.
 type ClientReport struct {
-	ClientID   string     `json:"client_id"`
-	ClientName string     `json:"client_name"`
-	Kind       string     `json:"kind,omitempty"` // dcr | cimd | preregistered | "" (unknown: deleted)
-	Status     string     `json:"status"`
-	LastSeen   *time.Time `json:"last_seen,omitempty"`
+	ClientID   string `json:"client_id"`
+	ClientName string `json:"client_name"`
+	Kind       string `json:"kind,omitempty"` // dcr | cimd | preregistered | "" (unknown: deleted)
+	// Software names the client products recognized from its registration
+	// and its requests' User-Agents ("MCP Inspector", "Claude.ai"; software.go).
+	Software []string   `json:"software,omitempty"`
+	Status   string     `json:"status"`
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 	// Problem is the first step that went wrong in the latest connection
 	// attempt (nil when none did).
 	Problem *Problem `json:"problem,omitempty"`
@@ -170,17 +173,19 @@ type FunnelStep struct {
 
 // Entry is one (collapsed) timeline entry.
 type Entry struct {
-	Time      time.Time      `json:"time"`
-	LastTime  *time.Time     `json:"last_time,omitempty"` // when Count > 1
-	Count     int            `json:"count"`
-	Action    string         `json:"action"`
-	Label     string         `json:"label"`
-	Outcome   string         `json:"outcome"`
-	Reason    string         `json:"reason,omitempty"`
-	Subject   string         `json:"subject,omitempty"`
-	UserAgent string         `json:"user_agent,omitempty"`
-	IP        string         `json:"ip,omitempty"`
-	Details   map[string]any `json:"details,omitempty"`
+	Time      time.Time  `json:"time"`
+	LastTime  *time.Time `json:"last_time,omitempty"` // when Count > 1
+	Count     int        `json:"count"`
+	Action    string     `json:"action"`
+	Label     string     `json:"label"`
+	Outcome   string     `json:"outcome"`
+	Reason    string     `json:"reason,omitempty"`
+	Subject   string     `json:"subject,omitempty"`
+	UserAgent string     `json:"user_agent,omitempty"`
+	// Software is the product the User-Agent belongs to, when recognized.
+	Software string         `json:"software,omitempty"`
+	IP       string         `json:"ip,omitempty"`
+	Details  map[string]any `json:"details,omitempty"`
 	// Attributed marks events that carried no client id and were linked to
 	// this client by time, user agent and IP.
 	Attributed bool `json:"attributed,omitempty"`
@@ -623,7 +628,8 @@ func diagnoseClient(in Input, s *clientState, grants []tenants.Grant) ClientRepo
 	for _, ev := range s.linked {
 		linkedIDs[ev.ID] = true
 	}
-	cr.Timeline = collapse(all, linkedIDs)
+	cr.Software = clientSoftware(s)
+	cr.Timeline = collapse(all, linkedIDs, SoftwareFromClient(s.client, s.id))
 	if n := len(all); n > 0 {
 		t := all[n-1].Time
 		cr.LastSeen = &t
@@ -651,8 +657,9 @@ func diagnoseClient(in Input, s *clientState, grants []tenants.Grant) ClientRepo
 }
 
 // collapse merges consecutive events with the same action, outcome, reason
-// and user agent into one entry with a count.
-func collapse(evs []tenants.AuditEvent, linked map[string]bool) []Entry {
+// and user agent into one entry with a count; registered is the product the
+// client's registration names (entrySoftware).
+func collapse(evs []tenants.AuditEvent, linked map[string]bool, registered string) []Entry {
 	out := []Entry{}
 	for _, ev := range evs {
 		if n := len(out); n > 0 {
@@ -666,7 +673,8 @@ func collapse(evs []tenants.AuditEvent, linked map[string]bool) []Entry {
 			}
 		}
 		e := Entry{Time: ev.Time, Count: 1, Action: ev.Action, Label: Label(ev), Outcome: ev.Outcome, Reason: ev.Reason,
-			Subject: ev.Subject, UserAgent: ev.UserAgent, IP: ev.IP, Attributed: linked[ev.ID]}
+			Subject: ev.Subject, UserAgent: ev.UserAgent, IP: ev.IP, Attributed: linked[ev.ID],
+			Software: entrySoftware(ev.UserAgent, registered, linked[ev.ID])}
 		if len(ev.Details) > 0 {
 			e.Details = map[string]any(ev.Details)
 		}
