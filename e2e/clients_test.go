@@ -427,3 +427,29 @@ func nodeVersion() string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// The console's connect page (web/templates/console_overview.html) gives
+// the setup steps these tests perform: the same pinned package versions,
+// and for the Inspector the same controls the Chromium driver operates.
+func TestConnectPageMatchesTestedClients(t *testing.T) {
+	t.Parallel()
+	page, err := os.ReadFile(filepath.Join(repoDir, "web", "templates", "console_overview.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver, err := os.ReadFile(filepath.Join(e2eDir, "ts", "inspector.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range []string{"@modelcontextprotocol/inspector", "mcp-remote", "@ai-sdk/mcp", "@openai/agents"} {
+		want := pkg + "@" + npmVersion(t, pkg)
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the connect page does not name the tested %s", want)
+		}
+	}
+	for _, control := range []string{"Add Servers", "Add manually", "streamable-http", "Connect", "Tools", "Execute Tool"} {
+		if !strings.Contains(string(page), control) || !strings.Contains(string(driver), "'"+control) {
+			t.Errorf("Inspector control %q is not both in the connect page's steps and in ts/inspector.mjs", control)
+		}
+	}
+}

@@ -99,7 +99,7 @@ try {
   await shot('connected');
 
   // The tool list.
-  await page.locator('label.mantine-SegmentedControl-label', { hasText: /^Tools$/ }).click();
+  await page.locator('label.mantine-SegmentedControl-label', { hasText: 'Tools' }).click();
   await page.getByRole('button', { name: 'echo', exact: true }).waitFor();
   const tools = (await page.getByText(/^Tools \(\d+\)$/).innerText());
   const names = [];
