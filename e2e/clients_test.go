@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -450,6 +451,45 @@ func TestConnectPageMatchesTestedClients(t *testing.T) {
 	for _, control := range []string{"Add Servers", "Add manually", "streamable-http", "Connect", "Tools", "Execute Tool"} {
 		if !strings.Contains(string(page), control) || !strings.Contains(string(driver), "'"+control) {
 			t.Errorf("Inspector control %q is not both in the connect page's steps and in ts/inspector.mjs", control)
+		}
+	}
+}
+
+// doctorNames returns what the connection doctor says about a client's
+// software: the products it names for the client, and the distinct labels
+// on its timeline entries (tenants/doctor/software.go).
+func doctorNames(t *testing.T, s *server, slug, clientID string) (software, timeline []string) {
+	t.Helper()
+	st, m := s.api(t, http.MethodGet, "/api/v1/tenants/"+slug+"/doctor?self_check=false", nil)
+	if st != http.StatusOK {
+		t.Fatalf("doctor: %d %v", st, m)
+	}
+	for _, c := range report(m).Clients {
+		if c.ClientID != clientID {
+			continue
+		}
+		for _, e := range c.Timeline {
+			if e.Software != "" {
+				timeline = addUniqueStr(timeline, e.Software)
+			}
+		}
+		return c.Software, timeline
+	}
+	t.Fatalf("the doctor has no client %s", clientID)
+	return nil, nil
+}
+
+// wantDoctorNames checks the doctor names the client's product (want; ""
+// for none) and labels its timeline with every one of labels.
+func wantDoctorNames(t *testing.T, s *server, slug, clientID, want string, labels ...string) {
+	t.Helper()
+	software, timeline := doctorNames(t, s, slug, clientID)
+	if got := strings.Join(software, ","); got != want {
+		t.Errorf("doctor names the client's software %q, want %q", got, want)
+	}
+	for _, l := range labels {
+		if !slices.Contains(timeline, l) {
+			t.Errorf("doctor timeline labels %q, want %q among them", timeline, l)
 		}
 	}
 }

@@ -202,6 +202,7 @@ func TestInspectorInChromium(t *testing.T) {
 			counts := auditCounts(t, s, tn.slug, clientID, func(c map[string]int) bool {
 				return c["code.issued"] == 1 && c["token.issued"] >= 1 && c["mcp.tool_called"] >= 1
 			})
+			wantDoctorNames(t, s, tn.slug, clientID, "MCP Inspector", "MCP Inspector (Node.js HTTP client)", "Web browser")
 			row.Notes = fmt.Sprintf("DCR as 'MCP Inspector'; pages %s; screenshots in `%s`", strings.Join(names, " → "), relOut(shots))
 			t.Logf("Inspector %s/%s: audit %v; browser refused %v", run.backend, run.mode, counts, r.Blocked)
 		})

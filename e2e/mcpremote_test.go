@@ -244,6 +244,7 @@ func TestMCPRemote(t *testing.T) {
 			if c := auditCounts(t, s, tn.slug, clientID, func(map[string]int) bool { return true }); c["refresh.reused"] > 0 || c["grant.revoked"] > 0 {
 				t.Errorf("refreshes were taken for reuse: %v", c)
 			}
+			wantDoctorNames(t, s, tn.slug, clientID, "mcp-remote", "mcp-remote (Node.js HTTP client)")
 			row.Notes = fmt.Sprintf("person went through %v; second run reused the stored tokens", pages)
 			if run.shortTTL {
 				row.Notes += fmt.Sprintf("; %d refreshes (it refreshes tokens within 60 s of expiry, so every use here)", counts["token.refreshed"])

@@ -20,8 +20,6 @@ func TestSoftwareFromUserAgent(t *testing.T) {
 		"Cursor/1.7.0":                         doctor.SoftwareCursor,
 		"Visual Studio Code/1.105.0":           doctor.SoftwareVSCode,
 		"ai-sdk/2.0.99 node.js/v20.20.2":       doctor.SoftwareAISDK,
-		"mcp-remote/0.15.1":                    doctor.SoftwareMCPRemote,
-		"openai-agents-js/0.20.0":              doctor.SoftwareAgentsSDK,
 		"node":                                 doctor.SoftwareNode, // Inspector backend, Agents SDK, mcp-remote refreshes
 		"undici":                               doctor.SoftwareNode, // mcp-remote
 		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36": doctor.SoftwareBrowser,

@@ -35,23 +35,24 @@ type sdkResult struct {
 // runSDKDriver runs one SDK driver against a connector URL: it completes
 // each AUTHORIZE line like a person, and returns the driver's result, the
 // forms the person went through and the hosts the guard blocked.
-func runSDKDriver(ctx context.Context, script, resource string) (r sdkResult, pages, blocked []string, err error) {
+func runSDKDriver(ctx context.Context, script, resource string) (r sdkResult, pages, blocked, authURLs []string, err error) {
 	arg := fmt.Sprintf(`{"url":%q}`, resource)
 	p, err := startNode(ctx, nil, nil, script, arg)
 	if err != nil {
-		return r, nil, nil, err
+		return r, nil, nil, nil, err
 	}
 	defer p.stop()
 	var last string
 	for line := range p.lines {
 		if u, ok := strings.CutPrefix(line, "AUTHORIZE "); ok {
+			authURLs = append(authURLs, u)
 			cb, pg, aerr := person(u, func(next *url.URL) bool { return next.Hostname() == "127.0.0.1" && next.Path == "/callback" })
 			pages = append(pages, pg...)
 			if aerr == nil {
 				aerr = visit(cb)
 			}
 			if aerr != nil {
-				return r, pages, p.blocked(), fmt.Errorf("completing the authorization: %w\nstderr: %s", aerr, tail(p.stderrText(), 2000))
+				return r, pages, p.blocked(), authURLs, fmt.Errorf("completing the authorization: %w\nstderr: %s", aerr, tail(p.stderrText(), 2000))
 			}
 			continue
 		}
@@ -59,12 +60,12 @@ func runSDKDriver(ctx context.Context, script, resource string) (r sdkResult, pa
 	}
 	<-p.done
 	if jerr := jsonLine(last, &r); jerr != nil {
-		return r, pages, p.blocked(), fmt.Errorf("%w (exit %v)\nstderr: %s", jerr, p.err, tail(p.stderrText(), 2000))
+		return r, pages, p.blocked(), authURLs, fmt.Errorf("%w (exit %v)\nstderr: %s", jerr, p.err, tail(p.stderrText(), 2000))
 	}
 	if !r.OK {
-		return r, pages, p.blocked(), fmt.Errorf("driver failed: %s\nstderr: %s", r.Error, tail(p.stderrText(), 2000))
+		return r, pages, p.blocked(), authURLs, fmt.Errorf("driver failed: %s\nstderr: %s", r.Error, tail(p.stderrText(), 2000))
 	}
-	return r, pages, p.blocked(), nil
+	return r, pages, p.blocked(), authURLs, nil
 }
 
 type sdkJob struct {
@@ -77,9 +78,9 @@ type sdkJob struct {
 }
 
 type sdkJobResult struct {
-	r              sdkResult
-	pages, blocked []string
-	err            error
+	r                        sdkResult
+	pages, blocked, authURLs []string
+	err                      error
 }
 
 // The Vercel AI SDK (@ai-sdk/mcp) and the OpenAI Agents SDK (@openai/agents,
@@ -88,7 +89,8 @@ type sdkJobResult struct {
 // the 60 s access token has expired and the SDK has refreshed it. Both URL
 // modes embedded, one Postgres + Redis run each. The runs all wait for the
 // same expiry, so they run at once (not as parallel subtests: -parallel is
-// the core count and would queue them).
+// the core count and would queue them). This file sorts first among the
+// client tests so that the wait overlaps the rest of the suite.
 func TestSDKClientsOAuthAndRefresh(t *testing.T) {
 	t.Parallel()
 	needNodePackage(t, "@ai-sdk/mcp")
@@ -114,8 +116,8 @@ func TestSDKClientsOAuthAndRefresh(t *testing.T) {
 	defer cancel()
 	for _, j := range jobs {
 		go func(j *sdkJob) {
-			r, pages, blocked, err := runSDKDriver(ctx, j.script, j.tn.urls(j.mode).Resource)
-			j.done <- sdkJobResult{r, pages, blocked, err}
+			r, pages, blocked, authURLs, err := runSDKDriver(ctx, j.script, j.tn.urls(j.mode).Resource)
+			j.done <- sdkJobResult{r, pages, blocked, authURLs, err}
 		}(j)
 	}
 	for _, j := range jobs {
@@ -157,6 +159,14 @@ func checkSDKRun(t *testing.T, j *sdkJob, res sdkJobResult, resource string) {
 	if r.Refresh.AfterSeconds < accessTTL-5 {
 		t.Errorf("refreshed %d s after issuance, before the %d s token expired", r.Refresh.AfterSeconds, accessTTL)
 	}
+	// The authorization request: PKCE S256 and the connector URL as the
+	// RFC 8707 resource, byte for byte.
+	for _, a := range res.authURLs {
+		q, _ := url.Parse(a)
+		if q.Query().Get("code_challenge_method") != "S256" || q.Query().Get("resource") != resource {
+			t.Errorf("authorization request without S256 or with resource %q: %s", q.Query().Get("resource"), a)
+		}
+	}
 	if len(res.blocked) > 0 {
 		t.Errorf("the client tried to reach %v (only loopback is allowed)", res.blocked)
 	}
@@ -171,6 +181,14 @@ func checkSDKRun(t *testing.T, j *sdkJob, res sdkJobResult, resource string) {
 	counts := auditCounts(t, j.s, j.tn.slug, r.ClientID, func(c map[string]int) bool {
 		return c["code.issued"] == 1 && c["token.refreshed"] >= 1 && c["mcp.tool_called"] >= 2
 	})
+	if j.client == "Vercel AI SDK" {
+		// Named by the User-Agent of its MCP requests; its OAuth requests
+		// carry Node's own.
+		wantDoctorNames(t, j.s, j.tn.slug, r.ClientID, "Vercel AI SDK", "Vercel AI SDK", "Node.js HTTP client")
+	} else {
+		// Nothing the Agents SDK sends names it (COMPATIBILITY.md).
+		wantDoctorNames(t, j.s, j.tn.slug, r.ClientID, "", "Node.js HTTP client")
+	}
 	t.Logf("%s %s/%s: refresh %d s after issuance (after 401: %v); audit %v", j.client, j.backend, j.mode,
 		r.Refresh.AfterSeconds, r.Refresh.After401, counts)
 }
