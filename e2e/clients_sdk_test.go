@@ -151,7 +151,7 @@ func checkSDKRun(t *testing.T, j *sdkJob, res sdkJobResult, resource string) {
 	if len(res.pages) == 0 || res.pages[0] != "login" {
 		t.Errorf("the person went through %v, want the dev login form first", res.pages)
 	}
-	if r.Refresh.Status != http.StatusOK || r.Refresh.Text != "after expiry" {
+	if r.Refresh.Status != http.StatusOK || r.Refresh.Text != "after expiry" || len(r.Refresh.FailedCalls) > 0 {
 		t.Errorf("refresh %+v", r.Refresh)
 	}
 	// The refresh happened because the token expired, not earlier: the
