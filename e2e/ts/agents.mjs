@@ -11,7 +11,9 @@
 import { Agent, MCPServerStreamableHttp, RunContext, getAllMcpTools } from '@openai/agents';
 // The Agents SDK runs MCP on the official client (its optional dependency).
 import { auth, UnauthorizedError } from '@modelcontextprotocol/client';
-import { trace, fail, startCallback, memoryProvider, waitForRefresh, text } from './oauth-client.mjs';
+import { traceFetch, fail, succeed, startCallback, memoryProvider, waitForRefresh, text } from './oauth-client.mjs';
+
+traceFetch();
 
 const args = JSON.parse(process.argv[2] ?? '{}');
 const cb = await startCallback();
@@ -50,12 +52,9 @@ try {
   const out = await echoTool.invoke(runContext, JSON.stringify({ text: 'hello from the agents sdk' }));
   echo = typeof out === 'string' ? out : text(out) || JSON.stringify(out);
   refresh = await waitForRefresh(async () => {
-    const r = await server.callTool('echo', { text: 'after expiry' });
-    return (r ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('');
+    return text({ content: await server.callTool('echo', { text: 'after expiry' }) });
   }, issuedAt);
   await server.close();
 } catch (e) { fail(e); }
 cb.close();
-process.stdout.write(JSON.stringify({ ok: true, clientId: store.client?.client_id, tools, echo, refresh,
-  authorizations: store.authUrls.length, trace }) + '\n');
-process.exit(0);
+succeed(store, { tools, echo, refresh });

@@ -8,7 +8,9 @@
 // Input: one JSON argument {"url": connector URL}. Output: AUTHORIZE lines,
 // then one JSON line {ok, tools, echo, refresh, trace}; exit 1 on failure.
 import { createMCPClient, auth, UnauthorizedError } from '@ai-sdk/mcp';
-import { trace, fail, startCallback, memoryProvider, waitForRefresh, text } from './oauth-client.mjs';
+import { traceFetch, fail, succeed, startCallback, memoryProvider, waitForRefresh, text } from './oauth-client.mjs';
+
+traceFetch();
 
 const args = JSON.parse(process.argv[2] ?? '{}');
 const cb = await startCallback();
@@ -43,6 +45,4 @@ try {
   await client.close();
 } catch (e) { fail(e); }
 cb.close();
-process.stdout.write(JSON.stringify({ ok: true, clientId: store.client?.client_id, tools, echo, refresh,
-  authorizations: store.authUrls.length, trace }) + '\n');
-process.exit(0);
+succeed(store, { tools, echo, refresh });

@@ -13,6 +13,7 @@ import http from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { memoryProvider } from './oauth-client.mjs';
 
 const args = JSON.parse(process.argv[2] ?? '{}');
 const userAgent = args.userAgent ?? 'gatehouse-e2e-ts';
@@ -56,27 +57,9 @@ const cb = http.createServer((req, res) => {
 await new Promise((r) => cb.listen(0, '127.0.0.1', r));
 const redirectUrl = `http://127.0.0.1:${cb.address().port}/callback`;
 
-// An in-memory OAuthClientProvider.
-const store = { client: undefined, tokens: undefined, verifier: undefined, authUrl: undefined, savedTokens: [] };
-const provider = {
-  get redirectUrl() { return redirectUrl; },
-  get clientMetadata() {
-    return {
-      client_name: args.clientName ?? 'Gatehouse e2e (TypeScript SDK)',
-      redirect_uris: [redirectUrl],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  },
-  clientInformation() { return store.client; },
-  saveClientInformation(info) { store.client = info; },
-  tokens() { return store.tokens; },
-  saveTokens(t) { store.tokens = t; store.savedTokens.push(t); },
-  redirectToAuthorization(url) { store.authUrl = url; },
-  saveCodeVerifier(v) { store.verifier = v; },
-  codeVerifier() { return store.verifier; },
-};
+// An in-memory OAuthClientProvider; this script visits the authorization
+// URL itself (visit below).
+const { provider, store } = memoryProvider(redirectUrl, args.clientName ?? 'Gatehouse e2e (TypeScript SDK)', () => {});
 
 // Follows the authorization URL like a browser that needs no clicks (dev
 // IdP auto-login, consent skipped), until the redirect reaches our callback.
@@ -117,8 +100,8 @@ try {
 } catch (e) {
   if (!(e instanceof UnauthorizedError)) fail(`expected UnauthorizedError, got ${e?.stack ?? e}`);
 }
-if (!store.authUrl) fail('the SDK did not produce an authorization URL');
-const authUrl = store.authUrl;
+if (!store.authUrls.length) fail('the SDK did not produce an authorization URL');
+const authUrl = store.authUrls.at(-1);
 const result = await visit(authUrl);
 if (!result.code) fail(`authorization failed: ${result.error} ${result.error_description}`);
 await transport.finishAuth(result.code);
@@ -155,7 +138,7 @@ process.stdout.write(JSON.stringify({
   echo: text(call1),
   echoAfterRefresh: text(call2),
   refreshTokenRotated: !!(firstTokens?.refresh_token && store.tokens?.refresh_token && firstTokens.refresh_token !== store.tokens.refresh_token),
-  tokensSaved: store.savedTokens.length,
+  tokensSaved: store.saved.length,
   trace,
 }) + '\n');
 process.exit(0);

@@ -1,6 +1,7 @@
-// Shared pieces of the SDK client drivers (aisdk.mjs, agents.mjs): an
-// in-memory OAuthClientProvider (the hook both SDKs take), the loopback
-// callback it redirects to, and a trace of every request the SDK makes.
+// Shared pieces of the SDK client drivers (aisdk.mjs, agents.mjs, and the
+// provider of flow.mjs): an in-memory OAuthClientProvider (the hook the SDKs
+// take), the loopback callback it redirects to, and a trace of every request
+// the SDK makes (traceFetch).
 //
 // The authorization URL is not visited here: the driver prints
 //   AUTHORIZE <url>
@@ -11,8 +12,9 @@
 import http from 'node:http';
 
 // Every request the SDK makes, in order (no headers are changed: the
-// User-Agent the gateway logs is the SDK's own).
+// User-Agent the gateway logs is the SDK's own), once traceFetch ran.
 export const trace = [];
+export function traceFetch() {
 const origFetch = globalThis.fetch;
 globalThis.fetch = async (input, init = {}) => {
   const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
@@ -28,10 +30,18 @@ globalThis.fetch = async (input, init = {}) => {
     status: res.status, rpc, auth: headers.has('Authorization') });
   return res;
 };
+}
 
 export function fail(msg, extra = {}) {
   process.stdout.write(JSON.stringify({ ok: false, error: String(msg?.stack ?? msg), trace, ...extra }) + '\n');
   process.exit(1);
+}
+
+// succeed prints the driver's result line and exits.
+export function succeed(store, result) {
+  process.stdout.write(JSON.stringify({ ok: true, clientId: store.client?.client_id, authorizations: store.authUrls.length,
+    ...result, trace }) + '\n');
+  process.exit(0);
 }
 
 // startCallback listens on 127.0.0.1 and resolves next() with the query of
@@ -53,8 +63,9 @@ export async function startCallback(path = '/callback') {
 }
 
 // memoryProvider is an OAuthClientProvider keeping everything in memory.
-// redirectToAuthorization prints the URL for the Go test to complete.
-export function memoryProvider(redirectUrl, clientName) {
+// redirectToAuthorization records the URL and, unless onAuthorize says
+// otherwise, prints it for the Go test to complete.
+export function memoryProvider(redirectUrl, clientName, onAuthorize = (url) => process.stdout.write(`AUTHORIZE ${url}\n`)) {
   const store = { client: undefined, tokens: undefined, verifier: undefined, discovery: undefined, authUrls: [], saved: [] };
   const provider = {
     get redirectUrl() { return redirectUrl; },
@@ -73,7 +84,7 @@ export function memoryProvider(redirectUrl, clientName) {
     saveTokens(t) { store.tokens = t; store.saved.push({ at: Date.now(), tokens: t }); },
     redirectToAuthorization(url) {
       store.authUrls.push(url.toString());
-      process.stdout.write(`AUTHORIZE ${url.toString()}\n`);
+      onAuthorize(url.toString());
     },
     saveCodeVerifier(v) { store.verifier = v; },
     codeVerifier() { return store.verifier; },
