@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -491,5 +492,44 @@ func wantDoctorNames(t *testing.T, s *server, slug, clientID, want string, label
 		if !slices.Contains(timeline, l) {
 			t.Errorf("doctor timeline labels %q, want %q among them", timeline, l)
 		}
+	}
+}
+
+// The person completes the dev login form and the consent page (the
+// markup of web/templates/oauth_dev_login.html and oauth_consent.html),
+// posting their hidden fields back and clicking Allow, and stops at the
+// redirect to the client.
+func TestPersonCompletesLoginAndConsent(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /authorize", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<form method="post" action="/login"><input type="hidden" name="request" value="p1">
+<input type="hidden" name="csrf" value="c&amp;1"><input type="text" id="username" name="username" required>
+<button type="submit">Sign in</button></form>`)
+	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		if r.FormValue("request") != "p1" || r.FormValue("csrf") != "c&1" || r.FormValue("username") != "alice" {
+			http.Error(w, "bad login form: "+r.Form.Encode(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, `<h1>Allow <strong>X</strong>?</h1><form method="post" action="consent"><input type="hidden" name="request" value="p1">
+<input type="hidden" name="csrf" value="c2"><button type="submit" name="decision" value="approve">Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button></form>`)
+	})
+	mux.HandleFunc("POST /consent", func(w http.ResponseWriter, r *http.Request) {
+		if r.FormValue("decision") != "approve" || r.FormValue("csrf") != "c2" {
+			http.Error(w, "bad consent form: "+r.Form.Encode(), http.StatusBadRequest)
+			return
+		}
+		http.Redirect(w, r, "http://127.0.0.1:1/callback?code=k&state=s", http.StatusFound)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	cb, pages, err := person(srv.URL+"/authorize", func(u *url.URL) bool { return u.Path == "/callback" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cb.Query().Get("code") != "k" || strings.Join(pages, ",") != "login,consent" {
+		t.Errorf("callback %s, pages %v", cb, pages)
 	}
 }
