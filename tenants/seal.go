@@ -23,7 +23,7 @@ import (
 type Sealer struct {
 	keys  map[string]cipher.AEAD
 	first string
-	raw   []byte // the first key, for MAC key derivation
+	raw   [][]byte // every key in configured order, for MAC key derivation
 }
 
 // ErrUnseal means a sealed value could not be opened (wrong key, tampered, or
@@ -52,8 +52,8 @@ func NewSealer(keys [][]byte) (*Sealer, error) {
 		s.keys[id] = aead
 		if i == 0 {
 			s.first = id
-			s.raw = append([]byte(nil), k...)
 		}
+		s.raw = append(s.raw, append([]byte(nil), k...))
 	}
 	return s, nil
 }
@@ -133,16 +133,65 @@ func (s *Sealer) NeedsReseal(sealed string) bool {
 }
 
 // MAC returns HMAC-SHA256 of data under a key derived from the current
-// sealing key and purpose. Used where a value must be re-derivable but never
-// stored (e.g. a rotated refresh token's successor).
+// (first) sealing key and purpose. Used where a value must be re-derivable
+// but never stored (a rotated refresh token's successor, CSRF tokens, list
+// cursors). New values always use the first key; check values with
+// VerifyMAC, or MACs where a derived value is looked up, so that a key
+// rotation (a new key first in GATEHOUSE_SECRET_KEY, the old one kept)
+// leaves live values valid.
 func (s *Sealer) MAC(purpose string, data []byte) []byte {
-	m := hmac.New(sha256.New, s.macKey(purpose))
-	m.Write(data)
-	return m.Sum(nil)
+	return macUnder(s.raw[0], purpose, data)
 }
 
-func (s *Sealer) macKey(purpose string) []byte {
-	m := hmac.New(sha256.New, s.raw)
-	m.Write([]byte("gatehouse-mac:" + purpose))
+// MACs returns the MAC of data under every configured key, the current key
+// first: the candidates a value made before a rotation may equal.
+func (s *Sealer) MACs(purpose string, data []byte) [][]byte {
+	out := make([][]byte, len(s.raw))
+	for i, k := range s.raw {
+		out[i] = macUnder(k, purpose, data)
+	}
+	return out
+}
+
+// minMACLen is the shortest (truncated) MAC VerifyMAC accepts: 96 bits.
+const minMACLen = 12
+
+// VerifyMAC reports whether mac is the MAC of data for purpose under any
+// configured key. A MAC truncated to its first n bytes (n >= 12) is
+// compared on those bytes. Comparisons are constant-time.
+func (s *Sealer) VerifyMAC(purpose string, data, mac []byte) bool {
+	if len(mac) < minMACLen || len(mac) > sha256.Size {
+		return false
+	}
+	ok := false
+	for _, m := range s.MACs(purpose, data) {
+		if hmac.Equal(m[:len(mac)], mac) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// MACText is the MAC as text: unpadded base64url of its first n bytes
+// (n <= 0 or n > 32: all 32).
+func (s *Sealer) MACText(purpose string, data []byte, n int) string {
+	m := s.MAC(purpose, data)
+	if n > 0 && n < len(m) {
+		m = m[:n]
+	}
+	return base64.RawURLEncoding.EncodeToString(m)
+}
+
+// VerifyMACText is VerifyMAC for a value made by MACText.
+func (s *Sealer) VerifyMACText(purpose string, data []byte, text string) bool {
+	mac, err := base64.RawURLEncoding.DecodeString(text)
+	return err == nil && s.VerifyMAC(purpose, data, mac)
+}
+
+func macUnder(key []byte, purpose string, data []byte) []byte {
+	k := hmac.New(sha256.New, key)
+	k.Write([]byte("gatehouse-mac:" + purpose))
+	m := hmac.New(sha256.New, k.Sum(nil))
+	m.Write(data)
 	return m.Sum(nil)
 }

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/hmac"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -68,7 +66,13 @@ func (u *ui) openJSON(sealed, context string, v any) bool {
 
 // adminFingerprint names the current admin token hash without revealing it.
 func (u *ui) adminFingerprint() string {
-	return base64.RawURLEncoding.EncodeToString(u.d.Sealer.MAC("console-admin-fp", []byte(u.d.AdminTokenHash))[:12])
+	return u.d.Sealer.MACText("console-admin-fp", []byte(u.d.AdminTokenHash), 12)
+}
+
+// adminFingerprintOK checks a session's fingerprint under any configured
+// secret key, so rotating GATEHOUSE_SECRET_KEY keeps admin sessions.
+func (u *ui) adminFingerprintOK(fp string) bool {
+	return u.d.Sealer.VerifyMACText("console-admin-fp", []byte(u.d.AdminTokenHash), fp)
 }
 
 // csrfFor derives the CSRF token of a binding (session id or pre-session
@@ -77,14 +81,16 @@ func (u *ui) csrfFor(binding string) string {
 	if binding == "" {
 		return ""
 	}
-	return base64.RawURLEncoding.EncodeToString(u.d.Sealer.MAC("console-csrf", []byte(binding)))
+	return u.d.Sealer.MACText("console-csrf", []byte(binding), 0)
 }
 
+// csrfOK accepts a token made under any configured secret key (a rotation
+// does not break forms already on screen).
 func (u *ui) csrfOK(binding, got string) bool {
 	if binding == "" || got == "" {
 		return false
 	}
-	return hmac.Equal([]byte(u.csrfFor(binding)), []byte(got))
+	return u.d.Sealer.VerifyMACText("console-csrf", []byte(binding), got)
 }
 
 func (u *ui) cookie(name, value, path string, maxAge time.Duration) *http.Cookie {

@@ -182,7 +182,7 @@ func (u *ui) sessionLive(c *gin.Context, s *session) bool {
 		return false
 	}
 	if s.admin() {
-		return u.d.AdminTokenHash != "" && s.AdminFP == u.adminFingerprint()
+		return u.d.AdminTokenHash != "" && u.adminFingerprintOK(s.AdminFP)
 	}
 	keys, err := u.d.Store.ListAPIKeys(c.Request.Context(), s.TenantID)
 	if err != nil {

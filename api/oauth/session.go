@@ -1,8 +1,6 @@
 package oauth
 
 import (
-	"crypto/subtle"
-	"encoding/base64"
 	"net/http"
 	"strings"
 
@@ -44,13 +42,14 @@ func sessionHash(sid string) string {
 
 // csrfToken binds a form to the session and the pending authorization.
 func (h *handler) csrfToken(sid, pendingID string) string {
-	return base64.RawURLEncoding.EncodeToString(h.d.Sealer.MAC("oauth-form-csrf", []byte(sid+"|"+pendingID)))
+	return h.d.Sealer.MACText("oauth-form-csrf", []byte(sid+"|"+pendingID), 0)
 }
 
+// csrfOK accepts a token made under any configured secret key, so a key
+// rotation does not break a consent page already on screen.
 func (h *handler) csrfOK(sid, pendingID, got string) bool {
 	if sid == "" || got == "" {
 		return false
 	}
-	want := h.csrfToken(sid, pendingID)
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	return h.d.Sealer.VerifyMACText("oauth-form-csrf", []byte(sid+"|"+pendingID), got)
 }

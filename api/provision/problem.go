@@ -1,8 +1,6 @@
 package provision
 
 import (
-	"crypto/hmac"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -255,12 +253,10 @@ func (h *handler) sealCursor(scope, next string) string {
 	if next == "" {
 		return ""
 	}
-	return next + "." + base64.RawURLEncoding.EncodeToString(h.cursorMAC(scope, next))
+	return next + "." + h.d.Sealer.MACText("api-cursor", cursorMACData(scope, next), 16)
 }
 
-func (h *handler) cursorMAC(scope, raw string) []byte {
-	return h.d.Sealer.MAC("api-cursor", []byte(scope+"\x00"+raw))[:16]
-}
+func cursorMACData(scope, raw string) []byte { return []byte(scope + "\x00" + raw) }
 
 // openCursor unwraps p.Cursor in place; false means a problem was written.
 func (h *handler) openCursor(c *gin.Context, scope string, p *tenants.Page) bool {
@@ -269,8 +265,8 @@ func (h *handler) openCursor(c *gin.Context, scope string, p *tenants.Page) bool
 	}
 	i := strings.LastIndexByte(p.Cursor, '.')
 	if i > 0 {
-		mac, err := base64.RawURLEncoding.DecodeString(p.Cursor[i+1:])
-		if err == nil && hmac.Equal(mac, h.cursorMAC(scope, p.Cursor[:i])) {
+		// Any configured secret key: cursors survive a key rotation.
+		if h.d.Sealer.VerifyMACText("api-cursor", cursorMACData(scope, p.Cursor[:i]), p.Cursor[i+1:]) {
 			p.Cursor = p.Cursor[:i]
 			return true
 		}

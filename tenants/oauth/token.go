@@ -164,11 +164,18 @@ func (s *Server) issue(ctx context.Context, site tenants.Site, c *tenants.Client
 	return &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()), Scope: claims.Scope}, nil
 }
 
-// successor derives the token that replaces old: re-derivable (so a racing
+// successors derive the token that replaces old: re-derivable (so a racing
 // second refresh within the grace window gets the same value) but never
-// stored.
-func (s *Server) successor(grantID, old string) string {
-	return base64.RawURLEncoding.EncodeToString(s.Sealer.MAC("refresh-successor", []byte(grantID+"|"+old)))
+// stored. The first is derived under the current secret key and is the one
+// a new rotation hands out; the others, under older keys still configured,
+// are what a rotation made before a GATEHOUSE_SECRET_KEY change handed out.
+func (s *Server) successors(grantID, old string) []string {
+	macs := s.Sealer.MACs("refresh-successor", []byte(grantID+"|"+old))
+	out := make([]string, len(macs))
+	for i, m := range macs {
+		out[i] = base64.RawURLEncoding.EncodeToString(m)
+	}
+	return out
 }
 
 // refresh rotates a refresh token (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2): each
@@ -227,8 +234,8 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 		}
 	}
 	st := site.Tenant.Settings
-	next := s.successor(g.ID, req.RefreshToken)
-	nextHash := tenants.HashSecret(next)
+	cands := s.successors(g.ID, req.RefreshToken)
+	next := cands[0]
 	reuse := func() *Error {
 		if rerr := s.revokeGrant(ctx, tid, g.ID, "refresh_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
 			return serverError(rerr)
@@ -237,24 +244,40 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 			Reason: "refresh_reused", Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation}})
 		return grantErr("refresh token was already used; the grant is revoked")
 	}
-	inGrace := func(r *tenants.RefreshToken) bool {
-		return r.RotatedAt != nil && now.Sub(*r.RotatedAt) <= st.RefreshGrace() && st.RefreshGrace() > 0 && equalConst(r.SuccessorHash, nextHash)
+	// inGrace finds the successor a rotation of r handed out, if r was
+	// rotated within the grace window: derived under any configured key, so
+	// a key rotation in between does not turn a racing refresh into reuse.
+	inGrace := func(r *tenants.RefreshToken) (string, bool) {
+		if r.RotatedAt == nil || st.RefreshGrace() <= 0 || now.Sub(*r.RotatedAt) > st.RefreshGrace() {
+			return "", false
+		}
+		for _, c := range cands {
+			if equalConst(r.SuccessorHash, tenants.HashSecret(c)) {
+				return c, true
+			}
+		}
+		return "", false
 	}
 	if rt.RotatedAt != nil {
-		if !inGrace(rt) {
+		var ok bool
+		if next, ok = inGrace(rt); !ok {
 			return nil, reuse()
 		}
 	} else {
 		if !now.Before(rt.ExpiresAt) || !now.Before(rt.IdleExpiresAt) {
 			return nil, grantErr("refresh token expired")
 		}
-		row := &tenants.RefreshToken{TenantID: tid, Hash: nextHash, GrantID: g.ID, ClientID: c.ID, Generation: rt.Generation + 1,
+		row := &tenants.RefreshToken{TenantID: tid, Hash: tenants.HashSecret(next), GrantID: g.ID, ClientID: c.ID, Generation: rt.Generation + 1,
 			CreatedAt: now, ExpiresAt: rt.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), rt.ExpiresAt)}
 		err := s.Store.RotateRefreshToken(ctx, tid, oldHash, row, now)
 		if errors.Is(err, tenants.ErrConflict) {
 			// Lost a race with a concurrent refresh of the same token.
 			again, gerr := s.Store.GetRefreshToken(ctx, tid, oldHash)
-			if gerr != nil || !inGrace(again) {
+			if gerr != nil {
+				return nil, reuse()
+			}
+			var ok bool
+			if next, ok = inGrace(again); !ok {
 				return nil, reuse()
 			}
 		} else if err != nil {
