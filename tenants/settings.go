@@ -23,6 +23,7 @@ type Settings struct {
 	CIMDAllowedHosts        []string          `json:"cimd_allowed_hosts,omitempty"`
 	ClientIdleTTLDays       *int              `json:"client_idle_ttl_days,omitempty"`
 	SkipConsent             bool              `json:"skip_consent,omitempty"`
+	ClientCredentials       bool              `json:"client_credentials,omitempty"` // pre-registered clients only, never DCR/CIMD
 	ToolScopes              map[string]string `json:"tool_scopes,omitempty"`
 	AuditMCPCalls           string            `json:"audit_mcp_calls,omitempty"`
 	ForwardUpstreamToken    bool              `json:"forward_upstream_token,omitempty"`
@@ -196,6 +197,11 @@ func (s Settings) Validate(prefix string) error {
 	case "", DCROpen, DCRAllowlist, DCRClosed:
 	default:
 		v.Add(prefix+"dcr_policy", "must be one of open, allowlist, closed")
+	}
+	for _, e := range s.DCRAllowedRedirectHosts {
+		if msg := ValidateRedirectAllowEntry(e); msg != "" {
+			v.Add(prefix+"dcr_allowed_redirect_hosts", "%q %s", e, msg)
+		}
 	}
 	switch s.AuditMCPCalls {
 	case "", AuditMCPNone, AuditMCPTools, AuditMCPAll:

@@ -9,8 +9,8 @@ import (
 	as "github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
-// introspect is token introspection (RFC 7662 §2) for confidential clients
-// of the tenant and tenant API keys (Authorization: Bearer <key>).
+// introspect is token introspection (RFC 7662 §2) for tenant API keys
+// (Authorization: Bearer <key>) and pre-registered confidential clients.
 func (h *handler) introspect(c *gin.Context) {
 	site := httpx.Site(c)
 	form, e := readForm(c, true)
@@ -33,8 +33,8 @@ func (h *handler) introspect(c *gin.Context) {
 			h.jsonError(c, e)
 			return
 		}
-		if client.SecretHash == "" {
-			h.jsonError(c, &as.Error{Code: as.ErrInvalidClient, Description: "introspection needs a confidential client or a tenant API key", Status: http.StatusUnauthorized})
+		if e := as.MayIntrospect(client); e != nil {
+			h.jsonError(c, e)
 			return
 		}
 	}

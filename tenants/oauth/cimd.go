@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/safefetch"
 )
 
@@ -204,10 +205,8 @@ func hostAllowed(host string, list []string) bool {
 	if len(list) == 0 {
 		return true
 	}
-	host = strings.ToLower(host)
 	for _, a := range list {
-		a = strings.ToLower(strings.TrimSpace(a))
-		if a == host || (strings.HasPrefix(a, "*.") && strings.HasSuffix(host, a[1:])) {
+		if tenants.HostMatches(a, host) {
 			return true
 		}
 	}

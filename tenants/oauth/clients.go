@@ -127,17 +127,15 @@ func clientFromCIMD(site tenants.Site, d *CIMDDocument) (*tenants.Client, *Error
 	}
 	for _, r := range d.RedirectURIs {
 		if msg := tenants.ValidateRedirectURI(r); msg != "" {
-			return nil, bad("redirect URI " + r + " " + msg)
+			return nil, metaErr(ErrInvalidRedirectURI, "client metadata document: redirect URI "+r+" "+msg)
 		}
 	}
 	grants := d.GrantTypes
 	if len(grants) == 0 {
 		grants = []string{grantCode, grantRT}
 	}
-	for _, g := range grants {
-		if g != grantCode && g != grantRT {
-			return nil, bad("grant type " + g + " is not allowed for a public client")
-		}
+	if e := dynamicGrantTypes(grants); e != nil {
+		return nil, bad(e.Description)
 	}
 	name := d.ClientName
 	if len(name) > maxNameLen {

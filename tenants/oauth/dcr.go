@@ -65,9 +65,8 @@ func (s *Server) Register(ctx context.Context, site tenants.Site, ip string, req
 	}
 	if st.DCR() == tenants.DCRAllowlist {
 		for _, r := range c.RedirectURIs {
-			u, _ := url.Parse(r)
-			if u == nil || u.Hostname() == "" || !hostAllowed(u.Hostname(), st.DCRAllowedRedirectHosts) {
-				return nil, metaErr(ErrInvalidRedirectURI, "redirect URI host of "+r+" is not allowed to register with this tenant")
+			if !tenants.RedirectAllowed(r, st.DCRAllowedRedirectHosts) {
+				return nil, metaErr(ErrInvalidRedirectURI, "redirect URI "+r+" is not allowed to register with this tenant: its scheme and host are not on the tenant's allow-list")
 			}
 		}
 	}
@@ -118,10 +117,8 @@ func (s *Server) normalizeRegistration(site tenants.Site, req RegistrationReques
 		// refresh, so we register (and say so in the response) both.
 		grants = []string{grantCode, grantRT}
 	}
-	for _, g := range grants {
-		if g != grantCode && g != grantRT && g != grantCC {
-			return nil, metaErr(ErrInvalidClientMetadata, "grant type "+g+" is not supported")
-		}
+	if e := dynamicGrantTypes(grants); e != nil {
+		return nil, e
 	}
 	c.GrantTypes = grants
 	resp := dedupe(req.ResponseTypes)
@@ -172,16 +169,13 @@ func (s *Server) normalizeRegistration(site tenants.Site, req RegistrationReques
 	case AuthPost, AuthBasic:
 		// A native app cannot keep a secret (RFC 8252 §8.5): it gets none,
 		// and says so in the response, which clients read (DESIGN §5).
-		if native && len(c.RedirectURIs) > 0 && !tenants.Strings(grants).Contains(grantCC) {
+		if native && len(c.RedirectURIs) > 0 {
 			c.TokenEndpointAuthMethod = AuthNone
 		} else {
 			c.TokenEndpointAuthMethod = req.TokenEndpointAuthMethod
 		}
 	default:
 		return nil, metaErr(ErrInvalidClientMetadata, "token_endpoint_auth_method "+req.TokenEndpointAuthMethod+" is not supported (none, client_secret_post, client_secret_basic)")
-	}
-	if tenants.Strings(grants).Contains(grantCC) && c.TokenEndpointAuthMethod == AuthNone {
-		return nil, metaErr(ErrInvalidClientMetadata, "client_credentials needs a confidential client (client_secret_post or client_secret_basic)")
 	}
 	name := strings.TrimSpace(req.ClientName)
 	if len(name) > maxNameLen {
@@ -197,6 +191,25 @@ func (s *Server) normalizeRegistration(site tenants.Site, req RegistrationReques
 	c.ClientURI, c.LogoURI = req.ClientURI, req.LogoURI
 	c.Scope = filterOffered(req.Scope, site.Tenant.Settings)
 	return c, nil
+}
+
+// dynamicGrantTypes is the grant rule for clients that register themselves
+// (DCR) or describe themselves (CIMD): authorization_code and refresh_token
+// only, so every token they get stands for a user who logged in and
+// consented. client_credentials from an open registration endpoint would
+// hand anyone on the internet a token with no user behind it; it is for
+// clients the tenant pre-registers (DESIGN §5).
+func dynamicGrantTypes(grants []string) *Error {
+	for _, g := range grants {
+		switch g {
+		case grantCode, grantRT:
+		case grantCC:
+			return metaErr(ErrInvalidClientMetadata, "grant type client_credentials is not available to dynamically registered clients; ask the tenant's administrator for a pre-registered client")
+		default:
+			return metaErr(ErrInvalidClientMetadata, "grant type "+g+" is not supported (authorization_code, refresh_token)")
+		}
+	}
+	return nil
 }
 
 // filterOffered keeps the registered scopes the tenant offers (RFC 7591 §2:

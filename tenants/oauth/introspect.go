@@ -48,8 +48,20 @@ func (s *Server) AuthenticateAPIKey(ctx context.Context, site tenants.Site, key 
 	return nil
 }
 
+// MayIntrospect is the caller rule of introspection (RFC 7662 §2.1 leaves
+// it to the server): besides tenant API keys, only confidential clients the
+// tenant pre-registered. A client that registered itself (DCR) or names a
+// metadata document (CIMD) could be anyone, and introspection would tell it
+// about every token of the tenant.
+func MayIntrospect(c *tenants.Client) *Error {
+	if c.Kind != tenants.ClientPreregistered || c.SecretHash == "" {
+		return &Error{Code: ErrInvalidClient, Description: "introspection needs a tenant API key or a confidential client the tenant pre-registered", Status: http.StatusUnauthorized}
+	}
+	return nil
+}
+
 // Introspect describes token (RFC 7662 §2.2). The caller has authenticated
-// a confidential client or a tenant API key. Anything not valid for this
+// a tenant API key or a client MayIntrospect allows. Anything not valid for this
 // site — another tenant's token, the other URL mode's, revoked, expired —
 // is {"active": false}.
 func (s *Server) Introspect(ctx context.Context, site tenants.Site, token string) (*Introspection, *Error) {

@@ -6,6 +6,11 @@ import "github.com/gatehouse/gatehouse/tenants"
 // every field DESIGN §5 requires. The issuer is byte-equal to site.Issuer.
 func Metadata(site tenants.Site) map[string]any {
 	auth := []string{AuthNone, AuthPost, AuthBasic}
+	grants := []string{grantCode, grantRT}
+	if site.Tenant.Settings.ClientCredentials {
+		// Advertised only while the tenant allows it (DESIGN §5).
+		grants = append(grants, grantCC)
+	}
 	return map[string]any{
 		"issuer":                                         site.Issuer,
 		"authorization_endpoint":                         site.Endpoint("authorize"),
@@ -18,7 +23,7 @@ func Metadata(site tenants.Site) map[string]any {
 		"scopes_supported":                               site.Tenant.Settings.OfferedScopes(),
 		"response_types_supported":                       []string{"code"},
 		"response_modes_supported":                       []string{"query"},
-		"grant_types_supported":                          []string{grantCode, grantRT, grantCC},
+		"grant_types_supported":                          grants,
 		"code_challenge_methods_supported":               []string{"S256"},
 		"token_endpoint_auth_methods_supported":          auth,
 		"revocation_endpoint_auth_methods_supported":     auth,

@@ -157,6 +157,11 @@ func (s *Server) issue(ctx context.Context, site tenants.Site, c *tenants.Client
 	}
 	claims := tokens.AccessClaims{Subject: g.Subject, Audience: site.Resource, ClientID: c.ID, Scope: strings.Join(scopes, " "),
 		JTI: tenants.RandomID(), IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), GrantID: g.ID, Email: email}
+	if g.UserID == "" {
+		// No user behind this grant (client_credentials): say so, so the
+		// gateway forwards it as a client principal, never as a user.
+		claims.GrantType = tokens.GrantTypeClientCredentials
+	}
 	at, err := tokens.IssueAccessToken(ctx, s.Keys, site, claims)
 	if err != nil {
 		return nil, serverError(err)
@@ -299,13 +304,14 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 
 // clientCredentials issues a token to a confidential client acting for
 // itself (RFC 6749 §4.4); no refresh token (§4.4.3). Each issuance is its
-// own short grant so it can be revoked and swept like any other.
+// own short grant so it can be revoked and swept like any other. Only
+// clients the tenant pre-registered may use it, and only while the tenant's
+// client_credentials setting is on (DESIGN §5): a client that registered
+// itself is anyone on the internet. The token has no user: its sub is the
+// client id and its gty claim says client_credentials (tokens.AccessClaims.Principal).
 func (s *Server) clientCredentials(ctx context.Context, site tenants.Site, c *tenants.Client, req TokenRequest) (*TokenResponse, *Error) {
-	if c.SecretHash == "" {
-		return nil, newErr(ErrUnauthorizedClient, "client_credentials is for confidential clients")
-	}
-	if !c.GrantTypes.Contains(grantCC) {
-		return nil, newErr(ErrUnauthorizedClient, "this client is not registered for the client_credentials grant")
+	if e := clientCredentialsAllowed(site, c); e != nil {
+		return nil, e
 	}
 	scopes, e := resolveScopes(req.Scope, req.ScopePresent, site.Tenant.Settings, c)
 	if e != nil {
@@ -325,4 +331,21 @@ func (s *Server) clientCredentials(ctx context.Context, site tenants.Site, c *te
 	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActTokenIssued, ClientID: c.ID, Subject: g.Subject,
 		Details: tenants.JSONMap{"grant_id": g.ID, "grant_type": grantCC, "scopes": scopes}})
 	return resp, nil
+}
+
+// clientCredentialsAllowed is the client_credentials rule of DESIGN §5:
+// a confidential client the tenant pre-registered for the grant, while the
+// tenant's client_credentials setting is on.
+func clientCredentialsAllowed(site tenants.Site, c *tenants.Client) *Error {
+	switch {
+	case c.Kind != tenants.ClientPreregistered:
+		return newErr(ErrUnauthorizedClient, "client_credentials is only for clients the tenant pre-registered, never for registered or metadata-document clients")
+	case !site.Tenant.Settings.ClientCredentials:
+		return newErr(ErrUnauthorizedClient, "the client_credentials grant is turned off for this tenant (settings.client_credentials)")
+	case c.SecretHash == "":
+		return newErr(ErrUnauthorizedClient, "client_credentials is for confidential clients")
+	case !c.GrantTypes.Contains(grantCC):
+		return newErr(ErrUnauthorizedClient, "this client is not registered for the client_credentials grant")
+	}
+	return nil
 }
