@@ -217,7 +217,8 @@ type Consent struct {
 type PendingAuthorization struct {
 	TenantID               string  `gorm:"primaryKey;size:64"`
 	ID                     string  `gorm:"primaryKey;size:64"`
-	Mode                   string  `gorm:"size:8"` // path | host: the issuer/resource pair the flow belongs to
+	Mode                   string  `gorm:"size:8"`    // path | host: the issuer/resource pair the flow belongs to
+	Issuer                 string  `gorm:"size:2048"` // the site (issuer) the flow started at; only it continues the flow
 	ClientID               string  `gorm:"size:2048"`
 	RedirectURI            string  `gorm:"size:2048"`
 	State                  string  `gorm:"size:2048"`
@@ -273,6 +274,7 @@ type AuthCode struct {
 	Scopes        Strings `gorm:"type:text"`
 	UserID        string  `gorm:"size:64"`
 	Mode          string  `gorm:"size:8"`
+	Issuer        string  `gorm:"size:2048"` // the issuing site; the code redeems only there
 	CreatedAt     time.Time
 	ExpiresAt     time.Time `gorm:"index"`
 	UsedAt        *time.Time

@@ -1,6 +1,7 @@
 package tenants
 
 import (
+	"net"
 	"net/url"
 	"strings"
 )
@@ -32,10 +33,31 @@ func PathSite(base string, t *Tenant) Site {
 	return Site{Tenant: t, Mode: ModePath, Origin: origin, Issuer: iss, Resource: iss + "/mcp"}
 }
 
-// HostSite is the tenant at its own host: scheme://host (port kept).
+// HostSite is the tenant at its own host: scheme://host, the host in
+// canonical form (CanonicalHost), so every spelling of one host is one issuer.
 func HostSite(scheme, host string, t *Tenant) Site {
-	origin := scheme + "://" + host
+	origin := scheme + "://" + CanonicalHost(scheme, host)
 	return Site{Tenant: t, Mode: ModeHost, Origin: origin, Issuer: origin, Resource: origin + "/mcp"}
+}
+
+// CanonicalHost is host[:port] as an issuer spells it: lower case, without
+// the scheme's default port (RFC 3986 §6.2.2.1, §6.2.3). A request's Host
+// header may say EXAMPLE.com or example.com:443; both reach the same site
+// and must name the same issuer (DESIGN §5), or codes and tokens of one
+// would be valid under a second, different issuer string.
+func CanonicalHost(scheme, host string) string {
+	host = strings.ToLower(host)
+	h, port, err := net.SplitHostPort(host)
+	if err != nil {
+		return host
+	}
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") || port == "" {
+		if strings.Contains(h, ":") {
+			return "[" + h + "]" // IPv6 literal
+		}
+		return h
+	}
+	return host
 }
 
 // SiteFor rebuilds the site of a stored mode for a tenant; host mode needs the

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -257,7 +258,41 @@ func callbackParams(t testing.TB, resp *http.Response) url.Values {
 	return loc.Query()
 }
 
-// code runs a full dev-IdP authorization for a public client.
+// isConsentPage reports whether resp is the authorization server's consent page.
+func isConsentPage(resp *http.Response) bool {
+	return resp.StatusCode == http.StatusOK && strings.HasSuffix(resp.Request.URL.Path, "/oauth/consent")
+}
+
+// approve answers a consent page in browser b the way a user of a real
+// client does: it posts the page's own form (its action, request id and
+// CSRF token) with "approve". Any other response is returned as it is.
+func (e *env) approve(b *http.Client, resp *http.Response) *http.Response {
+	e.t.Helper()
+	if !isConsentPage(resp) {
+		return resp
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(body)
+	field := func(a, b string) string {
+		i := strings.Index(page, a)
+		if i < 0 {
+			e.t.Fatalf("consent page without %s: %.300s", a, page)
+		}
+		rest := page[i+len(a):]
+		return html.UnescapeString(rest[:strings.Index(rest, b)])
+	}
+	action, _ := resp.Request.URL.Parse(field(`<form method="post" action="`, `"`))
+	r, err := b.PostForm(action.String(), url.Values{"request": {field(`name="request" value="`, `"`)},
+		"csrf": {field(`name="csrf" value="`, `"`)}, "decision": {"approve"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// code runs a full dev-IdP authorization for a public client; the user
+// approves the consent page when it is shown.
 func (e *env) code(site tenants.Site, clientID string, extra url.Values) (code, verifier string) {
 	e.t.Helper()
 	v, ch := pkce()
@@ -265,7 +300,8 @@ func (e *env) code(site tenants.Site, clientID string, extra url.Values) (code, 
 	for k, vs := range extra {
 		q[k] = vs
 	}
-	got := callbackParams(e.t, e.authorize(e.browser(), site, q))
+	b := e.browser()
+	got := callbackParams(e.t, e.approve(b, e.authorize(b, site, q)))
 	if got.Get("code") == "" {
 		e.t.Fatalf("no code: %v", got)
 	}

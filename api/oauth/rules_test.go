@@ -93,7 +93,7 @@ func testMetadata(t *testing.T, e *env) {
 		"jwks_uri":                                       site.Issuer + "/jwks.json",
 		"response_types_supported":                       []any{"code"},
 		"code_challenge_methods_supported":               []any{"S256"},
-		"grant_types_supported":                          []any{"authorization_code", "refresh_token", "client_credentials"},
+		"grant_types_supported":                          []any{"authorization_code", "refresh_token"}, // client_credentials: TestSecurity_01
 		"token_endpoint_auth_methods_supported":          []any{"none", "client_secret_post", "client_secret_basic"},
 		"scopes_supported":                               []any{"mcp", "tools.write"},
 		"client_id_metadata_document_supported":          true,
@@ -242,7 +242,8 @@ func testResponseIss(t *testing.T, e *env) {
 	site := e.pathSite(tn)
 	cid := e.publicClient(site, "iss")
 	_, ch := pkce()
-	got := callbackParams(t, e.authorize(e.browser(), site, authzParams(cid, ch)))
+	b := e.browser()
+	got := callbackParams(t, e.approve(b, e.authorize(b, site, authzParams(cid, ch))))
 	if got.Get("code") == "" || got.Get("state") != "st-123" || got.Get("iss") != site.Issuer {
 		t.Fatalf("authorization response %v", got)
 	}
@@ -310,7 +311,8 @@ func testLoopbackPort(t *testing.T, e *env) {
 	for _, r := range []string{"http://127.0.0.1:4711/callback", "http://127.0.0.1:80/callback", "cursor://anysphere.cursor-mcp/oauth/callback"} {
 		q := authzParams(cid, ch)
 		q.Set("redirect_uri", r)
-		resp := e.authorize(e.browser(), site, q)
+		b := e.browser()
+		resp := e.approve(b, e.authorize(b, site, q))
 		loc := resp.Header.Get("Location")
 		resp.Body.Close()
 		if !strings.HasPrefix(loc, r+"?") || !strings.Contains(loc, "code=") {
@@ -565,10 +567,27 @@ func (e *env) confidential(site tenants.Site, method string, grants []string) (s
 	return out["client_id"].(string), out["client_secret"].(string)
 }
 
+// preregistered creates a client through the provisioning domain (as the
+// API and console do) and returns its id and secret.
+func (e *env) preregistered(tn *tenants.Tenant, in tenants.PreregisteredClientInput) (string, string) {
+	e.t.Helper()
+	secret, c, err := e.prov.CreatePreregisteredClient(context.Background(), tn, in)
+	if err != nil {
+		e.t.Fatalf("pre-register client: %v", err)
+	}
+	return c.ID, secret
+}
+
+// ccClient pre-registers a confidential client_credentials client.
+func (e *env) ccClient(tn *tenants.Tenant, method string) (string, string) {
+	return e.preregistered(tn, tenants.PreregisteredClientInput{ClientName: "machine", TokenEndpointAuthMethod: method,
+		GrantTypes: []string{"client_credentials"}})
+}
+
 func testClientAuth(t *testing.T, e *env) {
-	tn := e.tenant("client-auth", nil, nil)
+	tn := e.tenant("client-auth", nil, &tenants.Settings{ClientCredentials: true})
 	site := e.pathSite(tn)
-	id, secret := e.confidential(site, "client_secret_basic", []string{"client_credentials"})
+	id, secret := e.ccClient(tn, "client_secret_basic")
 	c, err := e.store.GetClient(context.Background(), tn.ID, id)
 	if err != nil {
 		t.Fatal(err)
@@ -630,15 +649,21 @@ func testTokenEndpoint(t *testing.T, e *env) {
 }
 
 func testClientCredentials(t *testing.T, e *env) {
-	tn := e.tenant("cc-t", nil, nil)
+	tn := e.tenant("cc-t", nil, &tenants.Settings{ClientCredentials: true})
 	site := e.pathSite(tn)
-	id, secret := e.confidential(site, "client_secret_post", []string{"client_credentials"})
+	id, secret := e.ccClient(tn, "client_secret_post")
 	resp, out := e.post(site.Endpoint("token"), url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}, nil)
 	if resp.StatusCode != 200 || out["refresh_token"] != nil {
 		t.Fatalf("client_credentials: %d %v", resp.StatusCode, out)
 	}
-	if _, c := jwtParts(t, out["access_token"].(string)); c["sub"] != id || c["client_id"] != id || c["aud"] != site.Resource {
+	if _, c := jwtParts(t, out["access_token"].(string)); c["sub"] != id || c["client_id"] != id || c["aud"] != site.Resource || c["gty"] != "client_credentials" {
 		t.Errorf("claims %v", c)
+	}
+	// A pre-registered client without the grant: unauthorized_client.
+	other, otherSecret := e.preregistered(tn, tenants.PreregisteredClientInput{RedirectURIs: []string{testRedirect}, TokenEndpointAuthMethod: "client_secret_post"})
+	resp, out = e.post(site.Endpoint("token"), url.Values{"grant_type": {"client_credentials"}, "client_id": {other}, "client_secret": {otherSecret}}, nil)
+	if resp.StatusCode != 400 || out["error"] != "unauthorized_client" {
+		t.Errorf("client without the grant: %d %v", resp.StatusCode, out)
 	}
 	pub := e.publicClient(site, "pub")
 	resp, out = e.post(site.Endpoint("token"), url.Values{"grant_type": {"client_credentials"}, "client_id": {pub}}, nil)
@@ -803,8 +828,13 @@ func testIntrospection(t *testing.T, e *env) {
 	if r, out := e.post(site.Endpoint("introspect"), url.Values{"token": {at}, "client_id": {pub}}, nil); r.StatusCode != 401 || out["error"] != "invalid_client" {
 		t.Errorf("public client introspection: %d %v", r.StatusCode, out)
 	}
-	// A confidential client may.
-	id, secret := e.confidential(site, "client_secret_post", nil)
+	// A confidential client that registered itself may not (TestSecurity_01).
+	dcrID, dcrSecret := e.confidential(site, "client_secret_post", nil)
+	if r, out := e.post(site.Endpoint("introspect"), url.Values{"token": {at}, "client_id": {dcrID}, "client_secret": {dcrSecret}}, nil); r.StatusCode != 401 || out["error"] != "invalid_client" {
+		t.Errorf("DCR client introspection: %d %v", r.StatusCode, out)
+	}
+	// A pre-registered confidential client may.
+	id, secret := e.preregistered(tn, tenants.PreregisteredClientInput{RedirectURIs: []string{"https://app.example/cb"}, TokenEndpointAuthMethod: "client_secret_post"})
 	r, out := e.post(site.Endpoint("introspect"), url.Values{"token": {at}, "client_id": {id}, "client_secret": {secret}}, nil)
 	if r.StatusCode != 200 || out["active"] != true || out["client_id"] != pub || out["aud"] != site.Resource || out["iss"] != site.Issuer || out["scope"] != "mcp" {
 		t.Errorf("confidential introspection: %d %v", r.StatusCode, out)
@@ -997,8 +1027,11 @@ func testDevForm(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// dev IdP: consent skipped for every client.
-	if got := callbackParams(t, r); got.Get("code") == "" {
+	// The dev IdP asks for consent like any other (TestSecurity_16).
+	if !isConsentPage(r) {
+		t.Fatalf("dev login: want the consent page, got %d at %s", r.StatusCode, r.Request.URL)
+	}
+	if got := callbackParams(t, e.approve(b, r)); got.Get("code") == "" {
 		t.Fatalf("dev login: %v", got)
 	}
 	if ev := e.audit(tn, tenants.ActLoginSucceeded); len(ev) != 1 || ev[0].Subject == "" {
@@ -1139,11 +1172,12 @@ func testRootFallback(t *testing.T, e *env) {
 	v, ch := pkce()
 	q := authzParams(cid, ch)
 	q.Set("resource", site.Resource)
-	resp, err := e.browser().Get(e.base + "/authorize?" + q.Encode())
+	b := e.browser()
+	resp, err := b.Get(e.base + "/authorize?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := callbackParams(t, resp)
+	got := callbackParams(t, e.approve(b, resp))
 	if got.Get("code") == "" || got.Get("iss") != site.Issuer {
 		t.Fatalf("root /authorize by resource: %v", got)
 	}
@@ -1154,8 +1188,8 @@ func testRootFallback(t *testing.T, e *env) {
 	}
 	// Root /authorize by client id alone.
 	q.Del("resource")
-	resp, _ = e.browser().Get(e.base + "/authorize?" + q.Encode())
-	if got := callbackParams(t, resp); got.Get("code") == "" {
+	resp, _ = b.Get(e.base + "/authorize?" + q.Encode())
+	if got := callbackParams(t, e.approve(b, resp)); got.Get("code") == "" {
 		t.Errorf("root /authorize by client id: %v", got)
 	}
 	// Nothing to go by: 404 page, no redirect.

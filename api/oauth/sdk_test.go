@@ -65,6 +65,7 @@ func sdkConnect(t *testing.T, e *env, site tenants.Site, cimdURL string) string 
 		if err != nil {
 			return nil, err
 		}
+		resp = e.approve(b, resp)
 		resp.Body.Close()
 		loc, err := url.Parse(resp.Header.Get("Location"))
 		if err != nil || !strings.HasPrefix(loc.String(), testRedirect) {
@@ -201,11 +202,12 @@ func TestURLModesAreSeparateIssuers(t *testing.T) {
 		// The 2025-03-26 default endpoints ({issuer}/authorize, /token) work at
 		// the host root.
 		v2, ch2 := pkce()
-		resp0, err := e.browser().Get(host.Origin + "/authorize?" + authzParams(cid, ch2).Encode())
+		b0 := e.browser()
+		resp0, err := b0.Get(host.Origin + "/authorize?" + authzParams(cid, ch2).Encode())
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := callbackParams(t, resp0)
+		got := callbackParams(t, e.approve(b0, resp0))
 		if got.Get("code") == "" || got.Get("iss") != host.Issuer {
 			t.Fatalf("host-root /authorize: %v", got)
 		}
@@ -242,7 +244,8 @@ func TestCIMD(t *testing.T) {
 		site := e.pathSite(tn)
 		try := func(clientID string) (code string, page string, status int) {
 			_, ch := pkce()
-			resp := e.authorize(e.browser(), site, authzParams(clientID, ch))
+			b := e.browser()
+			resp := e.approve(b, e.authorize(b, site, authzParams(clientID, ch)))
 			if loc := resp.Header.Get("Location"); loc != "" {
 				resp.Body.Close()
 				u, _ := url.Parse(loc)

@@ -133,6 +133,8 @@ func ensureDemoTenant(ctx context.Context, p *platform, port int) error {
 		return err
 	}
 	prov := &tenants.Provisioner{Store: p.store, Sealer: p.sealer, Auditor: p.runtime.Auditor(), AllowDevIdP: true}
+	// Default settings: skip_consent stays off, so a trial shows the
+	// consent page once, as users of a real tenant will see it (DESIGN §5).
 	_, err = prov.CreateTenant(ctx, tenants.TenantInput{
 		Slug: "demo", Name: "Demo", UpstreamMCPURL: upstream, IdP: &tenants.IdPInput{Type: tenants.IdPDev},
 	})

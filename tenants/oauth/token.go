@@ -85,8 +85,11 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 	if !now.Before(ac.ExpiresAt) {
 		return nil, grantErr("authorization code expired")
 	}
-	if ac.Mode != site.Mode {
-		return nil, grantErr("authorization code was issued for another issuer")
+	if ac.Issuer != site.Issuer {
+		// A code redeems only at the site that issued it (DESIGN §5), with
+		// or without resource: a code from a custom domain must not mint a
+		// token for the slug subdomain or the path-mode issuer.
+		return nil, grantErr("authorization code was issued by another issuer")
 	}
 	if ac.ClientID != c.ID {
 		return nil, grantErr("authorization code was issued to another client")
