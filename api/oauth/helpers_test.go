@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/api"
@@ -69,6 +70,13 @@ type env struct {
 	up    *httptest.Server // demo upstream MCP server
 	// follow lists other hosts (upstream IdPs) the browser follows redirects to.
 	follow map[string]bool
+	// key is the secret key the env started with (restart rotates it).
+	key []byte
+	// handler serves srv; restart swaps it like a redeployed process.
+	handler *atomic.Pointer[http.Handler]
+	// anyTLSName lets the clients reach hosts the test certificate does not
+	// name (custom domains in host mode).
+	anyTLSName bool
 }
 
 func newEnv(t testing.TB, dsn string, o envOpts) *env {
@@ -113,17 +121,40 @@ func newEnv(t testing.TB, dsn string, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = h
+	e := &env{t: t, store: store, deps: d, srv: srv, base: base, key: key, handler: &atomic.Pointer[http.Handler]{},
+		prov: &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: auditor, AllowDevIdP: true}}
+	e.handler.Store(&h)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.handler.Load()).ServeHTTP(w, r) })
 	if o.tenantDomain != "" {
 		srv.StartTLS()
 	} else {
 		srv.Start()
 	}
 	t.Cleanup(srv.Close)
-	up := httptest.NewServer(demo.Handler())
-	t.Cleanup(up.Close)
-	return &env{t: t, store: store, deps: d, srv: srv, base: base, up: up,
-		prov: &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: auditor, AllowDevIdP: true}}
+	e.up = httptest.NewServer(demo.Handler())
+	t.Cleanup(e.up.Close)
+	return e
+}
+
+// restart replaces the running server by a new process over the same
+// database and URL, configured with secretKeys (GATEHOUSE_SECRET_KEY: the
+// first seals and MACs, every one opens and verifies).
+func (e *env) restart(secretKeys ...[]byte) {
+	e.t.Helper()
+	sealer, err := tenants.NewSealer(secretKeys)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	d := *e.deps
+	d.Sealer, d.Keys = sealer, keys.New(e.store, sealer, nil)
+	d.Sites = httpx.NewSites(e.store, e.base, d.TenantDomain)
+	h, err := api.New(&d, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.deps = &d
+	e.prov.Sealer = sealer
+	e.handler.Store(&h)
 }
 
 // trustingClient is a safefetch-like client trusting srv's certificate.
@@ -154,6 +185,7 @@ func (e *env) client() *http.Client {
 	tr := &http.Transport{}
 	if e.srv.TLS != nil {
 		tr = e.srv.Client().Transport.(*http.Transport).Clone()
+		tr.TLSClientConfig.InsecureSkipVerify = e.anyTLSName
 		addr := e.srv.Listener.Addr().String()
 		d := &net.Dialer{}
 		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {

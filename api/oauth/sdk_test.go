@@ -38,6 +38,10 @@ func newCIMDServer(t *testing.T) *cimdServer {
 			doc["client_id"] = s.URL + "/other.json"
 		case "/big.json":
 			doc["client_name"] = strings.Repeat("x", 6000)
+		case "/machine.json": // TestSecurity_01
+			doc["grant_types"] = []string{"authorization_code", "client_credentials"}
+		case "/wildcard.json": // TestSecurity_06
+			doc["redirect_uris"] = []string{testRedirect, "https://*.example.com/cb"}
 		case "/secret.json":
 			doc["token_endpoint_auth_method"] = "client_secret_basic"
 		case "/missing.json":
