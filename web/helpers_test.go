@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,9 @@ import (
 
 const testAdminToken = "gha_test-admin-token"
 
+// testSecretKey is the GATEHOUSE_SECRET_KEY every test console starts with.
+var testSecretKey = []byte("web-test-key-0123456789abcdefghi")
+
 // env is a running console on a real store.
 type env struct {
 	t     *testing.T
@@ -33,6 +37,9 @@ type env struct {
 	prov  *tenants.Provisioner
 	ui    *ui
 	clock *clock
+	opts  envOpts
+	// handler serves srv; rekey swaps it like a restarted process.
+	handler atomic.Pointer[http.Handler]
 }
 
 type clock struct{ now time.Time }
@@ -56,17 +63,14 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	key := make([]byte, 32)
-	copy(key, "web-test-key-0123456789abcdefghi")
-	sealer, err := tenants.NewSealer([][]byte{key})
+	sealer, err := tenants.NewSealer([][]byte{testSecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := &env{t: t, store: store, clock: &clock{now: time.Now()}}
-	// The server URL is known only after it starts; the handler reads d late.
-	var handler http.Handler
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	e := &env{t: t, store: store, clock: &clock{now: time.Now()}, opts: o}
+	// The server URL is known only after it starts; the handler is set late.
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.handler.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
 	e.d = &httpx.Deps{Store: store, Sealer: sealer, Keys: keys.New(store, sealer, nil),
 		Auditor: &tenants.SyncAuditor{Store: store, Logger: logger}, Logger: logger,
@@ -74,13 +78,34 @@ func newEnv(t *testing.T, o envOpts) *env {
 		PublicURL: e.srv.URL, TenantDomain: o.tenantDomain, AllowDevIdP: !o.noDev,
 		AdminTokenHash: tenants.HashSecret(testAdminToken), Version: "test"}
 	e.prov = &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: e.d.Auditor, AllowDevIdP: true}
+	e.serve()
+	return e
+}
+
+// serve builds the console over e.d and makes it the server's handler.
+func (e *env) serve() {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(httpx.RequestInfo())
-	e.ui = newUI(e.d, &options{Now: e.clock.Now, SignupLimit: o.signupLimit})
+	e.ui = newUI(e.d, &options{Now: e.clock.Now, SignupLimit: e.opts.signupLimit})
 	e.ui.register(r)
-	handler = e.d.Sites.HostMode(r)
-	return e
+	var h http.Handler = e.d.Sites.HostMode(r)
+	e.handler.Store(&h)
+}
+
+// rekey restarts the console with secretKeys as GATEHOUSE_SECRET_KEY (the
+// first seals and MACs; every one opens and verifies).
+func (e *env) rekey(secretKeys ...[]byte) {
+	e.t.Helper()
+	sealer, err := tenants.NewSealer(secretKeys)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	d := *e.d
+	d.Sealer, d.Keys = sealer, keys.New(e.store, sealer, nil)
+	e.d = &d
+	e.prov.Sealer = sealer
+	e.serve()
 }
 
 // browser is a client with a cookie jar that does not follow redirects.

@@ -320,6 +320,19 @@ func TestSecurity_13_SecretKeyRotationKeepsLiveState(t *testing.T) {
 		_, _ = rand.Read(newKey)
 		e.restart(newKey, e.key)
 
+		// The consent form posted after the rotation.
+		resp, err := b.PostForm(site.Endpoint("consent"), form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "code=") {
+			t.Errorf("consent form after a key rotation: %d %q", resp.StatusCode, loc)
+		}
+		// The cursor handed out before the rotation.
+		if st, out := e.apiCall(http.MethodGet, "/api/v1/tenants/sec13/clients?limit=1&cursor="+url.QueryEscape(cursor), key, nil); st != http.StatusOK {
+			t.Errorf("cursor after a key rotation: %d %v", st, out)
+		}
 		// The racing second refresh of rt0 inside the grace window gets the
 		// same successor; the grant stays live.
 		r, out = e.refresh(site, cid, rt0, nil)
@@ -332,18 +345,6 @@ func TestSecurity_13_SecretKeyRotationKeepsLiveState(t *testing.T) {
 		r, out = e.refresh(site, cid, rt1, nil)
 		if r.StatusCode != http.StatusOK || out["refresh_token"] == rt1 {
 			t.Fatalf("refresh of the successor after a key rotation: %d %v", r.StatusCode, out)
-		}
-		// The consent form posted after the rotation.
-		resp, err := b.PostForm(site.Endpoint("consent"), form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := callbackParams(t, resp); got.Get("code") == "" {
-			t.Errorf("consent form after a key rotation: %v", got)
-		}
-		// The cursor handed out before the rotation.
-		if st, out := e.apiCall(http.MethodGet, "/api/v1/tenants/sec13/clients?limit=1&cursor="+url.QueryEscape(cursor), key, nil); st != http.StatusOK {
-			t.Errorf("cursor after a key rotation: %d %v", st, out)
 		}
 		// Once the old key is removed, its values are no longer accepted.
 		e.restart(newKey)
