@@ -118,6 +118,9 @@ func (u *ui) settingsView(c *gin.Context) (*view, error) {
 	if st.SkipConsent {
 		v.Form["settings.skip_consent"] = "on"
 	}
+	if st.ClientCredentials {
+		v.Form["settings.client_credentials"] = "on"
+	}
 	if st.ForwardUpstreamToken {
 		v.Form["settings.forward_upstream_token"] = "on"
 	}
@@ -227,6 +230,7 @@ func (u *ui) settingsSubmit(c *gin.Context) {
 	st["dcr_policy"] = c.PostForm("settings.dcr_policy")
 	st["audit_mcp_calls"] = c.PostForm("settings.audit_mcp_calls")
 	st["skip_consent"] = c.PostForm("settings.skip_consent") == "on"
+	st["client_credentials"] = c.PostForm("settings.client_credentials") == "on"
 	st["forward_upstream_token"] = c.PostForm("settings.forward_upstream_token") == "on"
 	// tool_scopes: one "tool = scope" per line. A merge patch merges maps,
 	// so tools no longer listed are sent as null to remove them.

@@ -20,18 +20,19 @@ func TestSettingsFormPatchesTenant(t *testing.T) {
 	form := url.Values{"name": {"Acme Two"}, "upstream_mcp_url": {"https://new.example/mcp"},
 		"settings.access_token_ttl": {"600"}, "settings.scopes": {"mcp admin"}, "settings.default_scopes": {"mcp"},
 		"settings.dcr_policy": {"closed"}, "settings.audit_mcp_calls": {"all"}, "settings.skip_consent": {"on"}, "settings.forward_upstream_token": {"on"},
-		"settings.tool_scopes": {"delete_repo = admin\nadd=mcp"}}
+		"settings.client_credentials": {"on"}, "settings.tool_scopes": {"delete_repo = admin\nadd=mcp"}}
 	r := b.submit("/console/t/acme/settings", "/console/t/acme/settings", form)
 	wantStatus(t, r, http.StatusSeeOther)
 	got, _ := e.store.GetTenant(context.Background(), ten.ID)
 	st := got.Settings
 	if got.Name != "Acme Two" || got.UpstreamMCPURL != "https://new.example/mcp" || st.AccessTokenTTL == nil || *st.AccessTokenTTL != 600 ||
-		st.DCR() != tenants.DCRClosed || st.AuditMCP() != tenants.AuditMCPAll || !st.SkipConsent || !st.ForwardUpstreamToken ||
+		st.DCR() != tenants.DCRClosed || st.AuditMCP() != tenants.AuditMCPAll || !st.SkipConsent || !st.ForwardUpstreamToken || !st.ClientCredentials ||
 		st.ToolScopes["delete_repo"] != "admin" || st.ToolScopes["add"] != "mcp" || strings.Join(st.Scopes, " ") != "mcp admin" {
 		t.Fatalf("settings not applied: %+v %+v", got, st)
 	}
 	page := b.get("/console/t/acme/settings")
-	if !strings.Contains(page.Body, "Settings saved.") || !strings.Contains(page.Body, `value="600"`) {
+	if !strings.Contains(page.Body, "Settings saved.") || !strings.Contains(page.Body, `value="600"`) ||
+		!strings.Contains(page.Body, `name="settings.client_credentials" type="checkbox" checked`) {
 		t.Fatal("saved settings not shown")
 	}
 	// Removing a tool from the list removes it; an empty TTL returns to the default.
