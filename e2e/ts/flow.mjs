@@ -61,15 +61,36 @@ const redirectUrl = `http://127.0.0.1:${cb.address().port}/callback`;
 // URL itself (visit below).
 const { provider, store } = memoryProvider(redirectUrl, args.clientName ?? 'Gatehouse e2e (TypeScript SDK)', () => {});
 
-// Follows the authorization URL like a browser that needs no clicks (dev
-// IdP auto-login, consent skipped), until the redirect reaches our callback.
+// The consent page's form: its action and the fields "Allow" posts.
+const unescape = (s) => s.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&quot;/g, '"')
+  .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+function consentApproval(pageUrl, body) {
+  const action = body.match(/<form method="post" action="([^"]+)"/);
+  const request = body.match(/name="request" value="([^"]+)"/);
+  const csrf = body.match(/name="csrf" value="([^"]+)"/);
+  if (!action || !request || !csrf) fail('consent page without its form', { body: body.slice(0, 500) });
+  const form = new URLSearchParams({ request: unescape(request[1]), csrf: unescape(csrf[1]), decision: 'approve' });
+  return { url: new URL(unescape(action[1]), pageUrl).toString(), form };
+}
+
+// Follows the authorization URL like a browser (dev IdP auto-login, no
+// form) until the redirect reaches our callback; on the consent page, shown
+// with every IdP, the user allows the client.
 async function visit(authUrl) {
   let next = authUrl.toString();
+  let form = null; // the consent form to post to next
   const jar = new Map();
   for (let i = 0; i < 15; i++) {
     const headers = { 'User-Agent': 'Mozilla/5.0 (e2e browser)' };
     if (jar.size) headers.Cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await origFetch(next, { redirect: 'manual', headers });
+    const init = { redirect: 'manual', headers };
+    if (form) {
+      init.method = 'POST';
+      init.body = form.toString();
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      form = null;
+    }
+    const res = await origFetch(next, init);
     for (const c of res.headers.getSetCookie?.() ?? []) {
       const [kv] = c.split(';');
       const eq = kv.indexOf('=');
@@ -85,6 +106,10 @@ async function visit(authUrl) {
       continue;
     }
     const body = await res.text();
+    if (res.status === 200 && new URL(next).pathname.endsWith('/oauth/consent')) {
+      ({ url: next, form } = consentApproval(next, body));
+      continue;
+    }
     fail(`authorize stopped at ${next} with HTTP ${res.status}`, { body: body.slice(0, 500) });
   }
   fail('too many redirects during authorization');
