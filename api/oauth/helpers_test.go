@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -229,17 +230,36 @@ func pkce() (string, string) {
 	return v, base64.RawURLEncoding.EncodeToString(s[:])
 }
 
-// registerClient registers a DCR client and returns the response.
-func (e *env) register(site tenants.Site, body map[string]any) (int, map[string]any) {
+// doJSON sends a request (with body as JSON unless nil, and the bearer
+// token unless "") and decodes a JSON answer.
+func (e *env) doJSON(method, u, bearer string, body any) (*http.Response, map[string]any) {
 	e.t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := e.client().Post(site.Endpoint("register"), "application/json", strings.NewReader(string(b)))
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, u, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := e.client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	var out map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp, out
+}
+
+// registerClient registers a DCR client and returns the response.
+func (e *env) register(site tenants.Site, body map[string]any) (int, map[string]any) {
+	e.t.Helper()
+	resp, out := e.doJSON(http.MethodPost, site.Endpoint("register"), "", body)
 	return resp.StatusCode, out
 }
 

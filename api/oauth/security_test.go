@@ -5,7 +5,6 @@ package oauth_test
 // drives the real HTTP surface, on SQLite and Postgres.
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -21,25 +20,7 @@ import (
 // apiCall sends a provisioning API request with a tenant API key.
 func (e *env) apiCall(method, path, key string, body any) (int, map[string]any) {
 	e.t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, _ := http.NewRequest(method, e.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := e.client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp, out := e.doJSON(method, e.base+path, key, body)
 	return resp.StatusCode, out
 }
 

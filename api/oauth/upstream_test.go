@@ -69,15 +69,7 @@ func visitedHost(urls []*url.URL, host string) *url.URL {
 // userinfo reads the tenant's userinfo with an access token.
 func (e *env) userinfo(site tenants.Site, at string) map[string]any {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, site.Endpoint("userinfo"), nil)
-	req.Header.Set("Authorization", "Bearer "+at)
-	resp, err := e.client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp, out := e.doJSON(http.MethodGet, site.Endpoint("userinfo"), at, nil)
 	if resp.StatusCode != 200 {
 		e.t.Fatalf("userinfo: %d %v", resp.StatusCode, out)
 	}
