@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/tenants"
 )
 
 func TestConfigValidation(t *testing.T) {
@@ -127,5 +129,29 @@ func TestRefusePrivateUpstreamsDefault(t *testing.T) {
 		if got := c.cfg.refusePrivateUpstreams(); got != c.want {
 			t.Errorf("case %d: got %v, want %v", i, got, c.want)
 		}
+	}
+}
+
+// Issue 9 hole 16: the embedded demo tenant (dev IdP) leaves skip_consent
+// off, so a trial shows the consent page once, as users will see it.
+func TestDemoTenantShowsConsent(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &Config{SQLitePath: filepath.Join(dir, "g.db"), PublicURL: "http://localhost:8080", LogLevel: "error"}
+	ctx := context.Background()
+	p, err := newPlatform(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	if err := ensureDemoTenant(ctx, p, 8080); err != nil {
+		t.Fatal(err)
+	}
+	demo, err := p.store.GetTenantBySlug(ctx, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idps, _ := p.store.ListIdPs(ctx, demo.ID)
+	if demo.Settings.SkipConsent || len(idps) != 1 || idps[0].Type != tenants.IdPDev {
+		t.Fatalf("demo tenant: skip_consent=%v idps=%+v", demo.Settings.SkipConsent, idps)
 	}
 }
