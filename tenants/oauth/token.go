@@ -310,8 +310,9 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 // own short grant so it can be revoked and swept like any other. Only
 // clients the tenant pre-registered may use it, and only while the tenant's
 // client_credentials setting is on (DESIGN §5): a client that registered
-// itself is anyone on the internet. The token has no user: its sub is the
-// client id and its gty claim says client_credentials (tokens.AccessClaims.Principal).
+// itself is anyone on the internet. The token has no user: its grant has no
+// user id (the gateway's access.Principal.Kind reads that), its sub is the
+// client id and its gty claim says client_credentials.
 func (s *Server) clientCredentials(ctx context.Context, site tenants.Site, c *tenants.Client, req TokenRequest) (*TokenResponse, *Error) {
 	if e := clientCredentialsAllowed(site, c); e != nil {
 		return nil, e

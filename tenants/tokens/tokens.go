@@ -38,30 +38,15 @@ type AccessClaims struct {
 	GrantID   string `json:"gid"`
 	Email     string `json:"email,omitempty"`
 	// GrantType is "client_credentials" on a token with no user behind it
-	// (sub is then the client id); absent on user tokens.
+	// (sub is then the client id); absent on user tokens. It tells readers
+	// of the token (introspection, logs); the gateway decides from the grant
+	// (access.Principal.Kind).
 	GrantType string `json:"gty,omitempty"`
 }
 
 // GrantTypeClientCredentials is the gty claim of a token issued with the
 // client_credentials grant (RFC 6749 §4.4): no user, the client acts for itself.
 const GrantTypeClientCredentials = "client_credentials"
-
-// Principals: who a token stands for (X-Gatehouse-Principal, DESIGN §6).
-const (
-	PrincipalUser   = "user"
-	PrincipalClient = "client"
-)
-
-// Principal is PrincipalClient for a token with no user (client_credentials),
-// else PrincipalUser. Tokens issued before the gty claim existed are
-// recognised by sub = client_id, which only client_credentials produced
-// (a user's sub is its random user id).
-func (c *AccessClaims) Principal() string {
-	if c.GrantType == GrantTypeClientCredentials || c.Subject == c.ClientID {
-		return PrincipalClient
-	}
-	return PrincipalUser
-}
 
 // Scopes splits the scope claim.
 func (c *AccessClaims) Scopes() []string { return strings.Fields(c.Scope) }
