@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -186,77 +185,19 @@ func (f *flow) authorizeURL(endpoint string, extra url.Values) string {
 	return endpoint + "?" + q.Encode()
 }
 
-// follow visits an authorization URL like a browser (cookies kept) until
-// it redirects to the client's redirect URI, and returns that redirect's
-// query. The dev IdP logs in without a form; on the consent page (shown with
-// every IdP, DESIGN §5) the user allows the client.
+// follow completes an authorization URL like a person in a browser
+// (person: cookies kept, the dev login form and the consent page, shown with
+// every IdP, answered) until it redirects to the client's redirect URI, and
+// returns that redirect's query.
 func (f *flow) follow(u string) url.Values {
 	f.t.Helper()
-	browser := httpClient()
-	browser.Transport = uaTransport{ua: "Mozilla/5.0 (e2e browser)", base: browser.Transport}
-	var form url.Values // the consent form to post to u, after the consent page
-	for i := 0; i < 15; i++ {
-		var resp *http.Response
-		var err error
-		if form != nil {
-			resp, err = browser.PostForm(u, form)
-			form = nil
-		} else {
-			resp, err = browser.Get(u)
-		}
-		if err != nil {
-			f.t.Fatalf("authorize %s: %v", u, err)
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK && strings.HasSuffix(resp.Request.URL.Path, "/oauth/consent") {
-			u, form = consentApproval(f.t, resp.Request.URL, string(body))
-			continue
-		}
-		loc := resp.Header.Get("Location")
-		if resp.StatusCode < 300 || resp.StatusCode >= 400 || loc == "" {
-			f.t.Fatalf("authorize stopped at %s with HTTP %d: %.400s", u, resp.StatusCode, body)
-		}
-		next, err := url.Parse(loc)
-		if err != nil {
-			f.t.Fatalf("bad Location %q", loc)
-		}
-		base, _ := url.Parse(u)
-		next = base.ResolveReference(next)
-		if strings.HasPrefix(next.String(), f.redirectURI) || sameRedirect(next, f.redirectURI) {
-			return next.Query()
-		}
-		u = next.String()
-	}
-	f.t.Fatalf("too many redirects while authorizing")
-	return nil
-}
-
-var (
-	consentAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
-	consentField  = regexp.MustCompile(`name="(request|csrf)" value="([^"]+)"`)
-)
-
-// consentApproval reads the consent page at page: the form's action and the
-// fields a user's "Allow" posts (request id, CSRF token, decision).
-func consentApproval(t *testing.T, page *url.URL, body string) (string, url.Values) {
-	t.Helper()
-	m := consentAction.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("consent page without a form: %.400s", body)
-	}
-	action, err := page.Parse(html.UnescapeString(m[1]))
+	final, _, err := person(u, func(next *url.URL) bool {
+		return strings.HasPrefix(next.String(), f.redirectURI) || sameRedirect(next, f.redirectURI)
+	})
 	if err != nil {
-		t.Fatalf("consent form action %q: %v", m[1], err)
+		f.t.Fatalf("authorize: %v", err)
 	}
-	form := url.Values{"decision": {"approve"}}
-	for _, f := range consentField.FindAllStringSubmatch(body, -1) {
-		form.Set(f[1], html.UnescapeString(f[2]))
-	}
-	if form.Get("request") == "" || form.Get("csrf") == "" {
-		t.Fatalf("consent form fields missing: %.400s", body)
-	}
-	return action.String(), form
+	return final.Query()
 }
 
 // sameRedirect: loopback redirect URIs match on any port (RFC 8252 §7.3).
