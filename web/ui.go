@@ -57,7 +57,7 @@ func newUI(d *httpx.Deps, o *options) *ui {
 		o.LoginWindow = 10 * time.Minute
 	}
 	u := &ui{d: d, tmpl: Templates(), now: o.Now,
-		prov: &tenants.Provisioner{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, AllowDevIdP: d.AllowDevIdP,
+		prov: &tenants.Provisioner{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, AllowDevIdP: d.AllowDevIdP, AllowPrivateFetch: d.AllowPrivateFetch,
 			Bus: d.Bus, TenantDomain: d.TenantDomain},
 		signupLimit: newLimiter(o.SignupLimit, o.SignupWindow, o.Now),
 		loginLimit:  newLimiter(o.LoginLimit, o.LoginWindow, o.Now),

@@ -125,7 +125,8 @@ func newEnv(t testing.TB, dsn string, o envOpts) *env {
 		prov: &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: auditor, AllowDevIdP: true}}
 }
 
-// trustingClient is a safefetch-like client trusting srv's certificate.
+// trustingClient is a client trusting srv's certificate (the CIMD resolver
+// still refuses to follow its redirects).
 func trustingClient(srv *httptest.Server) *http.Client {
 	tr := srv.Client().Transport.(*http.Transport).Clone()
 	return &http.Client{Transport: tr}

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
+	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/workers"
 )
@@ -157,7 +158,7 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
 		AllowPrivateFetch: p.cfg.AllowPrivateFetch, AdminTokenHash: adminHash,
 		RefusePrivateUpstreams: p.cfg.refusePrivateUpstreams(), CIMDClient: p.cimdClient,
-		HTTPClient: &http.Client{Timeout: 15 * time.Second}, QueuePing: p.runtime.Ping, Version: version,
+		HTTPClient: idp.NewHTTPClient(p.cfg.AllowPrivateFetch), QueuePing: p.runtime.Ping, Version: version,
 	}
 }
 
