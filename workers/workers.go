@@ -24,9 +24,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/egress"
 	"github.com/gatehouse/gatehouse/tenants/idp"
+	"github.com/gatehouse/gatehouse/tenants/keys"
 )
 
 // Queue names.
