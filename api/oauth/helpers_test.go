@@ -103,7 +103,9 @@ func newEnv(t testing.TB, dsn string, o envOpts) *env {
 	d := &httpx.Deps{
 		Store: store, Sealer: sealer, Keys: keys.New(store, sealer, nil), Auditor: auditor, Logger: logger,
 		Sites: httpx.NewSites(store, base, o.tenantDomain), PublicURL: base, TenantDomain: o.tenantDomain,
-		AllowDevIdP: true, AllowPrivateFetch: allowPrivate, HTTPClient: &http.Client{},
+		// HTTPClient nil: upstream IdP calls go through the outbound address
+		// policy client (idp.NewHTTPClient) with the private-fetch switch.
+		AllowDevIdP: true, AllowPrivateFetch: allowPrivate,
 	}
 	if o.cimdTrust != nil {
 		d.CIMDClient = trustingClient(o.cimdTrust)
@@ -122,7 +124,7 @@ func newEnv(t testing.TB, dsn string, o envOpts) *env {
 	up := httptest.NewServer(demo.Handler())
 	t.Cleanup(up.Close)
 	return &env{t: t, store: store, deps: d, srv: srv, base: base, up: up,
-		prov: &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: auditor, AllowDevIdP: true}}
+		prov: &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: auditor, AllowDevIdP: true, AllowPrivateFetch: allowPrivate}}
 }
 
 // trustingClient is a client trusting srv's certificate (the CIMD resolver
