@@ -4,6 +4,8 @@
 package egresstest
 
 import (
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +33,7 @@ func newTrap(t testing.TB, tlsOn bool) *Trap {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"trap":true}`))
 	}))
+	tr.Config.ErrorLog = log.New(io.Discard, "", 0) // e.g. handshakes a refused client abandons
 	tr.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			tr.conns.Add(1)
