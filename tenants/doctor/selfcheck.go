@@ -317,7 +317,11 @@ func (c *checker) checkRegistration(meta map[string]any) {
 	default:
 		c.add(CheckRegistration, name, reg, false, "expected HTTP 400 with an RFC 7591 error for an empty registration, got %s", r.problem())
 	}
-	c.add(CheckRegistrationCORS, "Registration allows cross-origin calls (CORS)", reg, r.err == nil && allowsOrigin(r.header),
+	if r.err != nil {
+		c.add(CheckRegistrationCORS, "Registration allows cross-origin calls (CORS)", reg, false, "%s", r.problem())
+		return
+	}
+	c.add(CheckRegistrationCORS, "Registration allows cross-origin calls (CORS)", reg, allowsOrigin(r.header),
 		"Access-Control-Allow-Origin = %q", r.hv("Access-Control-Allow-Origin"))
 }
 
