@@ -88,7 +88,9 @@ func TestSecurity_04_DoctorUsesTheAddressPolicy(t *testing.T) {
 		_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 		sites := []func() tenants.Site{
 			func() tenants.Site { return pathSite(srv.Server) },
-			func() tenants.Site { return tenants.HostSite("http", "acme.gh.localhost:"+port, &tenants.Tenant{ID: "t1", Slug: "acme"}) },
+			func() tenants.Site {
+				return tenants.HostSite("http", "acme.gh.localhost:"+port, &tenants.Tenant{ID: "t1", Slug: "acme"})
+			},
 		}
 		hc := doctor.NewSelfCheckClient(5*time.Second, allow)
 		for _, site := range sites {
