@@ -1,44 +1,14 @@
 package gateway_test
 
 import (
-	"context"
-	"errors"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/api/demo"
 	"github.com/gatehouse/gatehouse/api/gateway"
 	"github.com/gatehouse/gatehouse/tenants/egress/egresstest"
 )
-
-// dialRecorder is the gateway's Connect seam: it records every connection
-// attempt the outbound address policy let through, dials it for real only
-// when it is loopback, and refuses anything else (no packet ever goes to a
-// non-loopback address).
-type dialRecorder struct {
-	mu    sync.Mutex
-	addrs []string
-}
-
-func (d *dialRecorder) connect(ctx context.Context, network, addr string) (net.Conn, error) {
-	d.mu.Lock()
-	d.addrs = append(d.addrs, addr)
-	d.mu.Unlock()
-	if ap, err := netip.ParseAddrPort(addr); err == nil && ap.Addr().IsLoopback() {
-		return (&net.Dialer{}).DialContext(ctx, network, addr)
-	}
-	return nil, errors.New("test: refusing to dial a non-loopback address")
-}
-
-func (d *dialRecorder) attempts() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]string(nil), d.addrs...)
-}
 
 // Hole 2 (docs/SECURITY.md "Outbound address policy"): the gateway dials
 // upstream MCP servers through the same policy as every fetch. With
@@ -51,8 +21,8 @@ func TestSecurity_02_GatewayDialerRefusesSpecialRanges(t *testing.T) {
 	metadata := []string{"169.254.169.254", "[fd00:ec2::254]", "100.100.100.200", "[fe80::1]", "0.0.0.1", "[::ffff:169.254.169.254]", "[64:ff9b::a9fe:a9fe]"}
 	for _, refuse := range []bool{true, false} {
 		trap := egresstest.NewTrap(t)
-		rec := &dialRecorder{}
-		e := newEnv(t, &envOpts{gw: &gateway.Options{RefusePrivateUpstreams: refuse, Connect: rec.connect}})
+		rec := &egresstest.Dials{}
+		e := newEnv(t, &envOpts{gw: &gateway.Options{RefusePrivateUpstreams: refuse, Connect: rec.Connect}})
 		addrs := metadata
 		if refuse {
 			addrs = append([]string{"100.64.0.1", "198.18.0.1", "[64:ff9b::7f00:1]", "10.0.0.1", "[fd12::1]",
@@ -67,7 +37,7 @@ func TestSecurity_02_GatewayDialerRefusesSpecialRanges(t *testing.T) {
 				t.Errorf("refuse=%v upstream %s: %d %s", refuse, a, resp.StatusCode, raw)
 			}
 		}
-		if got := rec.attempts(); len(got) != 0 {
+		if got := rec.Attempts(); len(got) != 0 {
 			t.Errorf("refuse=%v: connection attempts %v", refuse, got)
 		}
 		trap.Untouched(t)

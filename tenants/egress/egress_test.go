@@ -3,7 +3,6 @@ package egress_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -119,31 +118,11 @@ func TestSecurity_OutboundAddressPolicy_Ranges(t *testing.T) {
 	}
 }
 
-// connects records every connection attempt the dialer makes (after the
-// policy) and makes none for real.
-type connects struct {
-	mu    sync.Mutex
-	addrs []string
-}
-
-func (c *connects) connect(_ context.Context, _, addr string) (net.Conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.addrs = append(c.addrs, addr)
-	return nil, errors.New("test: no real connection")
-}
-
-func (c *connects) list() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.addrs...)
-}
-
 // Refused literal addresses never reach the connect step.
 func TestDialerRefusesBeforeConnecting(t *testing.T) {
 	for _, allow := range []bool{false, true} {
-		rec := &connects{}
-		d := &egress.Dialer{Policy: egress.Policy{AllowPrivate: allow}, Connect: rec.connect}
+		rec := &egresstest.Dials{}
+		d := &egress.Dialer{Policy: egress.Policy{AllowPrivate: allow}, Connect: rec.Connect}
 		refused := []string{"169.254.169.254:80", "[fd00:ec2::254]:80", "100.100.100.200:80", "0.0.0.1:80", "[fe80::1]:80", "[::ffff:169.254.169.254]:80"}
 		if !allow {
 			refused = append(refused, "100.64.0.1:80", "198.18.0.1:80", "[64:ff9b::7f00:1]:443", "127.0.0.1:80", "10.0.0.1:80", "[::1]:80")
@@ -154,7 +133,7 @@ func TestDialerRefusesBeforeConnecting(t *testing.T) {
 				t.Errorf("allowPrivate=%v %s: %v, want ErrForbiddenAddress", allow, a, err)
 			}
 		}
-		if got := rec.list(); len(got) != 0 {
+		if got := rec.Attempts(); len(got) != 0 {
 			t.Errorf("allowPrivate=%v: connection attempts %v", allow, got)
 		}
 	}
@@ -164,7 +143,7 @@ func TestDialerRefusesBeforeConnecting(t *testing.T) {
 // whole when one is refused; each dial resolves again, so a name that
 // rebinds to a refused address is caught on the dial that sees it.
 func TestDialerChecksEveryResolvedAddress(t *testing.T) {
-	rec := &connects{}
+	rec := &egresstest.Dials{}
 	answers := map[string][]netip.Addr{
 		"mixed.test":   {netip.MustParseAddr("8.8.8.8"), netip.MustParseAddr("169.254.169.254")},
 		"private.test": {netip.MustParseAddr("10.0.0.5")},
@@ -184,7 +163,7 @@ func TestDialerChecksEveryResolvedAddress(t *testing.T) {
 		}
 		return answers[host], nil
 	}
-	d := &egress.Dialer{Lookup: lookup, Connect: rec.connect}
+	d := &egress.Dialer{Lookup: lookup, Connect: rec.Connect}
 	for _, h := range []string{"mixed.test:443", "private.test:443"} {
 		if _, err := d.DialContext(context.Background(), "tcp", h); !errors.Is(err, egress.ErrForbiddenAddress) {
 			t.Errorf("%s: %v", h, err)
@@ -198,7 +177,7 @@ func TestDialerChecksEveryResolvedAddress(t *testing.T) {
 		t.Errorf("rebound name: %v", err)
 	}
 	want := []string{"8.8.4.4:443", "8.8.8.8:443"}
-	if got := list(rec.list()); got != strings.Join(want, ",") {
+	if got := list(rec.Attempts()); got != strings.Join(want, ",") {
 		t.Errorf("connection attempts %s, want %v", got, want)
 	}
 }

@@ -7,12 +7,10 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -73,8 +71,7 @@ func TestSecurity_02_IssuerURLSSRF_DiscoveredEndpointsPassThePolicy(t *testing.T
 	pool.AddCert(fake.Certificate())
 	tlsCfg := fake.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 	tlsCfg.RootCAs = pool
-	var mu sync.Mutex
-	var unexpected []string
+	dials := &egresstest.Dials{Route: map[string]string{"8.8.8.8:443": fakeAddr}}
 	hc := egress.NewClient(egress.Options{
 		HTTPSOnly: true, TLSConfig: tlsCfg, // the strict policy, as idp.NewHTTPClient(false)
 		Lookup: func(_ context.Context, _, host string) ([]netip.Addr, error) {
@@ -83,18 +80,7 @@ func TestSecurity_02_IssuerURLSSRF_DiscoveredEndpointsPassThePolicy(t *testing.T
 			}
 			return nil, errors.New("test: unknown host " + host)
 		},
-		Connect: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if addr == "8.8.8.8:443" {
-				return (&net.Dialer{}).DialContext(ctx, network, fakeAddr)
-			}
-			mu.Lock()
-			unexpected = append(unexpected, addr)
-			mu.Unlock()
-			if ap, err := netip.ParseAddrPort(addr); err == nil && ap.Addr().IsLoopback() {
-				return (&net.Dialer{}).DialContext(ctx, network, addr)
-			}
-			return nil, errors.New("test: refusing to dial a non-loopback address")
-		},
+		Connect: dials.Connect,
 	})
 	prov, err := New(context.Background(), Config{IdP: &tenants.IdPConfig{Type: tenants.IdPOIDC, ClientID: "c", IssuerURL: issuer},
 		ClientSecret: "s", RedirectURL: testRedirect, HTTPClient: hc})
@@ -122,10 +108,8 @@ func TestSecurity_02_IssuerURLSSRF_DiscoveredEndpointsPassThePolicy(t *testing.T
 		t.Errorf("userinfo on loopback: %v", err)
 	}
 	trap.Untouched(t)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(unexpected) != 0 {
-		t.Errorf("connections attempted to %v", unexpected)
+	if got := dials.Attempts(); len(got) != 0 {
+		t.Errorf("connections attempted to %v", got)
 	}
 }
 

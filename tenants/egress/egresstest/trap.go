@@ -1,14 +1,19 @@
 // Package egresstest holds test helpers for the outbound address policy:
 // a loopback trap server that counts every connection it accepts, so a test
-// can show that a refused fetch never reached it.
+// can show that a refused fetch never reached it, and a Connect seam that
+// records connection attempts.
 package egresstest
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -66,4 +71,45 @@ func (tr *Trap) Touched(t testing.TB) {
 	if tr.Conns() == 0 {
 		t.Errorf("the loopback trap %s accepted no connection; the control request should have reached it", tr.URL)
 	}
+}
+
+// Dials is an egress.Dialer Connect seam (also gateway.Options.Connect): it
+// records every connection attempt the policy let through, dials loopback
+// addresses (and addresses Route maps to one) for real, and refuses every
+// other address, so no test ever sends a packet to a non-loopback address.
+type Dials struct {
+	// Route maps an address ("ip:port") to a loopback address dialed
+	// instead: a public name whose server is a local fake.
+	Route map[string]string
+
+	mu    sync.Mutex
+	addrs []string
+}
+
+// Connect is the seam.
+func (d *Dials) Connect(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.mu.Lock()
+	d.addrs = append(d.addrs, addr)
+	d.mu.Unlock()
+	if to, ok := d.Route[addr]; ok {
+		addr = to
+	}
+	if ap, err := netip.ParseAddrPort(addr); err == nil && ap.Addr().IsLoopback() {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	return nil, errors.New("egresstest: refusing to dial the non-loopback address " + addr)
+}
+
+// Attempts lists the addresses Connect was called with, in order, less
+// those Route maps.
+func (d *Dials) Attempts() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for _, a := range d.addrs {
+		if _, routed := d.Route[a]; !routed {
+			out = append(out, a)
+		}
+	}
+	return out
 }
