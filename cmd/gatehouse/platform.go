@@ -73,7 +73,7 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 	p := &platform{cfg: cfg, logger: newLogger(cfg, os.Stderr), registry: prometheus.NewRegistry()}
 	p.registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	if cfg.AllowPrivateFetch {
-		p.logger.Warn("GATEHOUSE_ALLOW_PRIVATE_FETCH is on: client metadata and webhook fetches may reach loopback and private addresses. Test use only.")
+		p.logger.Warn("GATEHOUSE_ALLOW_PRIVATE_FETCH is on: upstream IdP, client metadata, webhook and doctor fetches may reach loopback and private addresses over http. Test use only.")
 	}
 	cimd, err := cfg.testCIMDClient()
 	if err != nil {
