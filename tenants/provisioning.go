@@ -18,6 +18,9 @@ type Provisioner struct {
 	Auditor Auditor
 	// AllowDevIdP permits the dev IdP (embedded default, tests).
 	AllowDevIdP bool
+	// AllowPrivateFetch (GATEHOUSE_ALLOW_PRIVATE_FETCH, tests) also accepts
+	// an http issuer_url; otherwise it must be https.
+	AllowPrivateFetch bool
 	// Bus, when set, tells every replica about revocations and tenant changes.
 	Bus Bus
 	// PublicHost and TenantDomain, when set, are refused as custom domains
@@ -71,6 +74,29 @@ func ValidateHTTPURL(raw string) string {
 	return ""
 }
 
+// ValidateIssuerURL checks an OIDC issuer_url (OpenID Connect Discovery
+// §4, RFC 8414 §2): an absolute https URL with a host and no query,
+// fragment or credentials. The discovery path is appended to it, so a "?"
+// would make the fetch land on another path of the server. allowHTTP
+// (GATEHOUSE_ALLOW_PRIVATE_FETCH, tests only) also accepts http.
+func ValidateIssuerURL(raw string, allowHTTP bool) string {
+	if msg := ValidateHTTPURL(raw); msg != "" {
+		return msg
+	}
+	u, _ := url.Parse(raw)
+	switch {
+	case u.Scheme != "https" && !allowHTTP:
+		return "must be an https URL"
+	case strings.Contains(raw, "?"):
+		return "must not contain a query"
+	case strings.Contains(raw, "#"):
+		return "must not contain a fragment"
+	case strings.Contains(raw, "@"):
+		return "must not contain credentials"
+	}
+	return ""
+}
+
 var domainLabel = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // ValidateDomain checks a custom domain: lower-case DNS name, at least two
@@ -116,8 +142,10 @@ type IdPInput struct {
 	AutoLogin      string
 }
 
-// Validate checks the IdP input; prefix names the field path.
-func (in IdPInput) Validate(prefix string, allowDev bool) *ValidationError {
+// Validate checks the IdP input; prefix names the field path. allowDev
+// permits the dev IdP; allowHTTPIssuer an http issuer_url (both: see
+// Provisioner).
+func (in IdPInput) Validate(prefix string, allowDev, allowHTTPIssuer bool) *ValidationError {
 	v := &ValidationError{}
 	switch in.Type {
 	case IdPGitHub, IdPGoogle:
@@ -128,7 +156,7 @@ func (in IdPInput) Validate(prefix string, allowDev bool) *ValidationError {
 		if in.ClientID == "" {
 			v.Add(prefix+"client_id", "is required for oidc")
 		}
-		if msg := ValidateHTTPURL(in.IssuerURL); msg != "" {
+		if msg := ValidateIssuerURL(in.IssuerURL, allowHTTPIssuer); msg != "" {
 			v.Add(prefix+"issuer_url", "%s", msg)
 		}
 	case IdPDev:
@@ -244,7 +272,7 @@ func (p *Provisioner) CreateTenant(ctx context.Context, in TenantInput) (*Tenant
 		}
 	}
 	if idp != nil {
-		v.Errors = append(v.Errors, idp.Validate("idp.", p.AllowDevIdP).Errors...)
+		v.Errors = append(v.Errors, idp.Validate("idp.", p.AllowDevIdP, p.AllowPrivateFetch).Errors...)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -306,7 +334,7 @@ func lowerAll(in []string) Strings {
 // type or issuer, or narrowed allowed_domains/allowed_orgs — have their
 // grants and consents revoked (RevokeUnadmitted).
 func (p *Provisioner) PutIdP(ctx context.Context, t *Tenant, in IdPInput, replaceAll bool) (*IdPConfig, error) {
-	if v := in.Validate("", p.AllowDevIdP); v.Err() != nil {
+	if v := in.Validate("", p.AllowDevIdP, p.AllowPrivateFetch); v.Err() != nil {
 		return nil, v
 	}
 	cfg, err := p.idpConfig(t.ID, in)

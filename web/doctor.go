@@ -44,7 +44,7 @@ func (u *ui) doctorPage(c *gin.Context) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				rep.SelfCheck[i] = doctor.SelfCheck(cctx, selfCheckClient, s)
+				rep.SelfCheck[i] = doctor.SelfCheck(cctx, u.selfCheck, s)
 			}()
 		}
 		wg.Wait()
@@ -53,6 +53,3 @@ func (u *ui) doctorPage(c *gin.Context) {
 	v.Data = d
 	u.render(c, http.StatusOK, "console_doctor", v)
 }
-
-// selfCheckClient fetches the deployment's own public URLs (see doctor.NewSelfCheckClient).
-var selfCheckClient = doctor.NewSelfCheckClient(8 * time.Second)

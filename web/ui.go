@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/doctor"
 )
 
 // options tune the UI (tests); nil means defaults.
@@ -32,6 +33,10 @@ type ui struct {
 	secure bool   // cookies get Secure when the public URL is https
 	origin string // public origin, for the Origin check on POSTs
 	now    func() time.Time
+
+	// selfCheck fetches a tenant's public URLs for the doctor page through
+	// the outbound address policy (doctor.NewSelfCheckClient).
+	selfCheck *http.Client
 
 	signupLimit *limiter
 	loginLimit  *limiter
@@ -57,8 +62,9 @@ func newUI(d *httpx.Deps, o *options) *ui {
 		o.LoginWindow = 10 * time.Minute
 	}
 	u := &ui{d: d, tmpl: Templates(), now: o.Now,
-		prov: &tenants.Provisioner{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, AllowDevIdP: d.AllowDevIdP,
+		prov: &tenants.Provisioner{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, AllowDevIdP: d.AllowDevIdP, AllowPrivateFetch: d.AllowPrivateFetch,
 			Bus: d.Bus, TenantDomain: d.TenantDomain},
+		selfCheck:   doctor.NewSelfCheckClient(8*time.Second, d.AllowPrivateFetch),
 		signupLimit: newLimiter(o.SignupLimit, o.SignupWindow, o.Now),
 		loginLimit:  newLimiter(o.LoginLimit, o.LoginWindow, o.Now),
 	}

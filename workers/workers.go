@@ -24,8 +24,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/egress"
+	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
-	"github.com/gatehouse/gatehouse/tenants/safefetch"
 )
 
 // Queue names.
@@ -43,8 +44,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Redis is the asynq connection.
 	Redis asynq.RedisConnOpt
-	// HTTPClient for upstream IdP refresh (webhooks use an SSRF-safe client).
-	HTTPClient        *http.Client
+	// HTTPClient for upstream IdP refresh (default idp.NewHTTPClient with
+	// AllowPrivateFetch: the outbound address policy).
+	HTTPClient *http.Client
+	// AllowPrivateFetch relaxes the outbound address policy for IdP refresh
+	// and webhooks (GATEHOUSE_ALLOW_PRIVATE_FETCH, tests only).
 	AllowPrivateFetch bool
 	Registry          prometheus.Registerer
 	// Bus announces changes (keys rotated, grants revoked) to every replica.
@@ -151,8 +155,11 @@ func New(opts Options) (*Runtime, error) {
 		rdb:    rdb,
 		client: asynq.NewClientFromRedisClient(rdb),
 		insp:   asynq.NewInspectorFromRedisClient(rdb),
-		webhooks: safefetch.NewClient(&safefetch.Options{AllowPrivate: opts.AllowPrivateFetch, Timeout: opts.WebhookTimeout,
-			HTTPSOnly: !opts.AllowPrivateFetch}),
+		// Webhooks: the outbound address policy, https unless private
+		// fetch is allowed, and no redirects (a 3xx is a failed delivery,
+		// retried like any other).
+		webhooks: egress.NewClient(egress.Options{Policy: egress.Policy{AllowPrivate: opts.AllowPrivateFetch},
+			Timeout: opts.WebhookTimeout, HTTPSOnly: !opts.AllowPrivateFetch, Redirects: egress.NoRedirects}),
 		refresh: opts.UpstreamRefresher,
 	}
 	r.tcache.ttl = 10 * time.Second
@@ -181,7 +188,7 @@ func setDefaults(o *Options) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+		o.HTTPClient = idp.NewHTTPClient(o.AllowPrivateFetch)
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 10

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
+
+	"github.com/gatehouse/gatehouse/tenants/egress"
 )
 
 // JSON-RPC error codes the gateway answers with (the MCP path answers
@@ -65,7 +67,7 @@ func classify(err error, o Options) (code string, status int, msg string) {
 		return "redirect", http.StatusBadGateway, "upstream MCP server answered with a redirect to another origin"
 	case errors.Is(err, errUpstreamUnauthorized):
 		return "upstream_unauthorized", http.StatusBadGateway, "upstream MCP server refused the gateway's identity assertion (401)"
-	case errors.Is(err, errForbiddenAddress):
+	case errors.Is(err, egress.ErrForbiddenAddress):
 		return "forbidden_address", http.StatusBadGateway, "upstream MCP server address is not allowed"
 	case errors.As(err, &dnsErr):
 		return "dns", http.StatusBadGateway, "upstream MCP server host name does not resolve"

@@ -8,13 +8,12 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
-	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -23,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/access"
+	"github.com/gatehouse/gatehouse/tenants/egress"
 )
 
 // Defaults (Options fields left zero).
@@ -56,10 +56,15 @@ type Options struct {
 	// Transport replaces the upstream transport (tests); it is still wrapped
 	// to follow same-origin redirects.
 	Transport http.RoundTripper
-	// RefusePrivateUpstreams refuses upstream addresses that are loopback or
-	// private (a SaaS deployment whose tenants are strangers). Link-local and
-	// cloud-metadata addresses are always refused.
+	// RefusePrivateUpstreams applies the outbound address policy
+	// (tenants/egress) in full to upstream addresses: loopback, private,
+	// CGNAT, NAT64… are refused (a SaaS deployment whose tenants are
+	// strangers). Off, the policy still refuses link-local, metadata and
+	// non-unicast addresses.
 	RefusePrivateUpstreams bool
+	// Connect replaces the upstream connect step after the policy check
+	// (tests observe connection attempts; see egress.Dialer).
+	Connect func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Gateway is the MCP endpoint of every tenant.
@@ -142,22 +147,17 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 // the same liveness cache).
 func (g *Gateway) Verifier() *access.Verifier { return g.verifier }
 
-// upstreamTransport dials upstreams with connect and header timeouts and no
-// compression (the client gets the upstream's bytes, never re-encoded).
+// upstreamTransport dials upstreams through the outbound address policy
+// (every resolved address checked at dial time, redirects included), with
+// connect and header timeouts, keep-alive and a large idle pool for
+// streaming, and no compression (the client gets the upstream's bytes,
+// never re-encoded).
 func (g *Gateway) upstreamTransport() *http.Transport {
-	dialer := &net.Dialer{
+	dialer := &egress.Dialer{
+		Policy:    egress.Policy{AllowPrivate: !g.opts.RefusePrivateUpstreams},
 		Timeout:   g.opts.ConnectTimeout,
 		KeepAlive: 30 * time.Second,
-		Control: func(network, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return errForbiddenAddress
-			}
-			if forbiddenUpstream(ap.Addr(), g.opts.RefusePrivateUpstreams) {
-				return errForbiddenAddress
-			}
-			return nil
-		},
+		Connect:   g.opts.Connect,
 	}
 	return &http.Transport{
 		Proxy:                 nil,
@@ -171,28 +171,6 @@ func (g *Gateway) upstreamTransport() *http.Transport {
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 	}
-}
-
-var errForbiddenAddress = errors.New("upstream address not allowed")
-
-var metadataPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("169.254.0.0/16"),
-	netip.MustParsePrefix("fe80::/10"),
-	netip.MustParsePrefix("fd00:ec2::254/128"),
-	netip.MustParsePrefix("100.100.100.200/32"), // Alibaba Cloud metadata
-}
-
-func forbiddenUpstream(ip netip.Addr, refusePrivate bool) bool {
-	ip = ip.Unmap()
-	if !ip.IsValid() || ip.IsUnspecified() || ip.IsMulticast() {
-		return true
-	}
-	for _, p := range metadataPrefixes {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return refusePrivate && (ip.IsLoopback() || ip.IsPrivate())
 }
 
 // Mount adds the routes. Every /t/:slug route resolves the site first; host

@@ -33,19 +33,20 @@ type Deps struct {
 	TenantDomain string
 	// AllowDevIdP enables the dev IdP and the built-in demo upstream.
 	AllowDevIdP bool
-	// AllowPrivateFetch lets CIMD and webhook fetches reach loopback/private
-	// addresses (tests only).
+	// AllowPrivateFetch relaxes the outbound address policy (tenants/egress)
+	// for fetches — IdP, CIMD, webhooks, the doctor — to loopback and private
+	// addresses and http (tests only). Link-local and metadata stay refused.
 	AllowPrivateFetch bool
-	// RefusePrivateUpstreams refuses tenant upstream MCP URLs that resolve to
-	// loopback or private addresses (SaaS deployments; link-local and cloud
-	// metadata addresses are always refused).
+	// RefusePrivateUpstreams applies the outbound address policy to upstream
+	// MCP servers in full; off, it still refuses link-local and metadata.
 	RefusePrivateUpstreams bool
 	// AdminTokenHash is the SHA-256 of the admin token.
 	AdminTokenHash string
-	// HTTPClient is used for upstream IdP calls (tests inject fakes' TLS).
+	// HTTPClient is used for upstream IdP calls (nil: idp.NewHTTPClient
+	// with AllowPrivateFetch; tests inject fakes' TLS).
 	HTTPClient *http.Client
 	// CIMDClient, when set, fetches client ID metadata documents instead of
-	// the default SSRF-safe client (tests: a safefetch client trusting a test CA).
+	// the outbound address policy client (tests: a client trusting a test CA).
 	CIMDClient *http.Client
 	// Ready reports queue reachability for /readyz (nil: no queue).
 	QueuePing func(ctx context.Context) error

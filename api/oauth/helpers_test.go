@@ -113,7 +113,9 @@ func newEnv(t testing.TB, dsn string, o envOpts) *env {
 	d := &httpx.Deps{
 		Store: store, Sealer: sealer, Keys: keys.New(store, sealer, nil), Auditor: auditor, Logger: logger,
 		Sites: httpx.NewSites(store, base, o.tenantDomain), PublicURL: base, TenantDomain: o.tenantDomain,
-		AllowDevIdP: true, AllowPrivateFetch: allowPrivate, HTTPClient: &http.Client{},
+		// HTTPClient nil: upstream IdP calls go through the outbound address
+		// policy client (idp.NewHTTPClient) with the private-fetch switch.
+		AllowDevIdP: true, AllowPrivateFetch: allowPrivate,
 	}
 	if o.cimdTrust != nil {
 		d.CIMDClient = trustingClient(o.cimdTrust)
@@ -123,7 +125,7 @@ func newEnv(t testing.TB, dsn string, o envOpts) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, store: store, deps: d, srv: srv, base: base, key: key, handler: &atomic.Pointer[http.Handler]{},
-		prov: &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: auditor, AllowDevIdP: true}}
+		prov: &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: auditor, AllowDevIdP: true, AllowPrivateFetch: allowPrivate}}
 	e.handler.Store(&h)
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.handler.Load()).ServeHTTP(w, r) })
 	if o.tenantDomain != "" {
@@ -158,7 +160,8 @@ func (e *env) restart(secretKeys ...[]byte) {
 	e.handler.Store(&h)
 }
 
-// trustingClient is a safefetch-like client trusting srv's certificate.
+// trustingClient is a client trusting srv's certificate (the CIMD resolver
+// still refuses to follow its redirects).
 func trustingClient(srv *httptest.Server) *http.Client {
 	tr := srv.Client().Transport.(*http.Transport).Clone()
 	return &http.Client{Transport: tr}

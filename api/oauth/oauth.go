@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants/idp"
 	as "github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
@@ -29,8 +30,18 @@ func newServer(d *httpx.Deps) *as.Server {
 		CIMD:        as.NewCIMDResolver(&as.CIMDOptions{Client: d.CIMDClient, AllowPrivate: d.AllowPrivateFetch}),
 		DCRLimiter:  as.NewLimiter(20, 30*time.Second, nil),
 		NewProvider: providerFactory,
-		HTTPClient:  d.HTTPClient,
+		HTTPClient:  idpClient(d),
 	}
+}
+
+// idpClient is the client for upstream IdP calls: the deployment's (set by
+// cmd/gatehouse) or, when unset, the outbound address policy client with
+// the deployment's private-fetch switch.
+func idpClient(d *httpx.Deps) *http.Client {
+	if d.HTTPClient != nil {
+		return d.HTTPClient
+	}
+	return idp.NewHTTPClient(d.AllowPrivateFetch)
 }
 
 // Register mounts the authorization server routes for every tenant.

@@ -309,7 +309,7 @@ func TestCIMD(t *testing.T) {
 		}
 	})
 	// Without AllowPrivateFetch, a document on a loopback address is refused
-	// (safefetch checks the address at dial time).
+	// (the outbound address policy, tenants/egress, checks it at dial time).
 	t.Run("private_address_refused", func(t *testing.T) {
 		docs := newCIMDServer(t)
 		off := false

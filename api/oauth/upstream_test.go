@@ -155,7 +155,7 @@ func TestUpstreamOIDCLogin(t *testing.T) {
 			t.Fatal(err)
 		}
 		secret, _ := e.deps.Sealer.Open(cfg.ClientSecretSealed, tenants.IdPSecretContext(tn.ID, tenants.IdPOIDC))
-		prov, err := idp.New(context.Background(), idp.Config{IdP: cfg, ClientSecret: secret, RedirectURL: site.Endpoint("callback"), HTTPClient: e.deps.HTTPClient})
+		prov, err := idp.New(context.Background(), idp.Config{IdP: cfg, ClientSecret: secret, RedirectURL: site.Endpoint("callback"), HTTPClient: idp.NewHTTPClient(e.deps.AllowPrivateFetch)})
 		if err != nil {
 			t.Fatal(err)
 		}

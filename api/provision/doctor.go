@@ -13,9 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/doctor"
 )
 
-// selfCheckClient fetches the deployment's own public URLs (see doctor.NewSelfCheckClient).
-var selfCheckClient = doctor.NewSelfCheckClient(15 * time.Second)
-
 // maxDoctorWindow bounds ?window (the default audit retention is 90 days).
 const maxDoctorWindow = 90 * 24 * time.Hour
 
@@ -27,6 +24,9 @@ const maxDoctorWindow = 90 * 24 * time.Hour
 // clients do, in path mode and, where enabled, host mode).
 func doctorHandler(d *httpx.Deps) gin.HandlerFunc {
 	h := &handler{d: d}
+	// The tenant's public URLs are fetched through the outbound address
+	// policy (see doctor.NewSelfCheckClient).
+	selfCheckClient := doctor.NewSelfCheckClient(15*time.Second, d.AllowPrivateFetch)
 	return func(c *gin.Context) {
 		t := tenantOf(c)
 		if t == nil { // mounted without tenantScope: never expected

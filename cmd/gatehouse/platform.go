@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
+	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/workers"
 )
@@ -72,7 +73,7 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 	p := &platform{cfg: cfg, logger: newLogger(cfg, os.Stderr), registry: prometheus.NewRegistry()}
 	p.registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	if cfg.AllowPrivateFetch {
-		p.logger.Warn("GATEHOUSE_ALLOW_PRIVATE_FETCH is on: client metadata and webhook fetches may reach loopback and private addresses. Test use only.")
+		p.logger.Warn("GATEHOUSE_ALLOW_PRIVATE_FETCH is on: upstream IdP, client metadata, webhook and doctor fetches may reach loopback and private addresses over http. Test use only.")
 	}
 	cimd, err := cfg.testCIMDClient()
 	if err != nil {
@@ -157,7 +158,7 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
 		AllowPrivateFetch: p.cfg.AllowPrivateFetch, AdminTokenHash: adminHash,
 		RefusePrivateUpstreams: p.cfg.refusePrivateUpstreams(), CIMDClient: p.cimdClient,
-		HTTPClient: &http.Client{Timeout: 15 * time.Second}, QueuePing: p.runtime.Ping, Version: version,
+		HTTPClient: idp.NewHTTPClient(p.cfg.AllowPrivateFetch), QueuePing: p.runtime.Ping, Version: version,
 	}
 }
 

@@ -35,7 +35,8 @@ func tenantCmd(ctx context.Context, cfg *Config, args []string, out io.Writer) e
 		return err
 	}
 	defer store.Close()
-	prov := &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: &tenants.SyncAuditor{Store: store}, AllowDevIdP: cfg.devIdP()}
+	prov := &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: &tenants.SyncAuditor{Store: store}, AllowDevIdP: cfg.devIdP(),
+		AllowPrivateFetch: cfg.AllowPrivateFetch}
 	// With a shared Redis, changes made here reach every running replica at
 	// once (cache invalidation, revocations), as they do from the API.
 	if cfg.RedisURL != "" {

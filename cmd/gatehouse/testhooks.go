@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/tenants/egress"
 )
 
 // Test-only hooks for the cross-process tests in e2e/: they let the binary
@@ -57,7 +59,10 @@ func (c *Config) testCIMDClient() (*http.Client, error) {
 		}
 		hostMap[strings.ToLower(from)] = to
 	}
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	// The outbound address policy still applies (private allowed, as the
+	// test hooks need GATEHOUSE_ALLOW_PRIVATE_FETCH; link-local and metadata
+	// refused), after the host map.
+	dialer := &egress.Dialer{Policy: egress.Policy{AllowPrivate: true}, Timeout: 5 * time.Second}
 	tr := &http.Transport{
 		TLSClientConfig:     tlsCfg,
 		TLSHandshakeTimeout: 5 * time.Second,
@@ -68,10 +73,6 @@ func (c *Config) testCIMDClient() (*http.Client, error) {
 			return dialer.DialContext(ctx, network, addr)
 		},
 	}
-	return &http.Client{Transport: tr, Timeout: 5 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 3 || req.URL.Scheme != "https" {
-			return errors.New("redirect refused")
-		}
-		return nil
-	}}, nil
+	// The CIMD resolver never follows redirects, whatever this client says.
+	return &http.Client{Transport: tr, Timeout: 5 * time.Second}, nil
 }

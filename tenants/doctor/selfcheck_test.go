@@ -25,6 +25,8 @@ type fakeTenant struct {
 	noCORS           bool
 	noPathInserted   bool // PRM only at the second URL (ChatGPT would fail)
 	registrationDown bool
+	advertise        map[string]string // metadata members replaced (hole 4: URLs that must not be fetched)
+	bodyMarker       string            // registration and JWKS answer errors whose bodies carry it
 }
 
 func (f *fakeTenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -62,8 +64,16 @@ func (f *fakeTenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.noS256 {
 			methods = []string{"plain"}
 		}
-		writeJSON(map[string]any{"issuer": iss, "authorization_endpoint": s.Endpoint("authorize"), "token_endpoint": s.Endpoint("token"),
-			"registration_endpoint": s.Endpoint("register"), "jwks_uri": s.JWKSURL(), "code_challenge_methods_supported": methods})
+		meta := map[string]any{"issuer": iss, "authorization_endpoint": s.Endpoint("authorize"), "token_endpoint": s.Endpoint("token"),
+			"registration_endpoint": s.Endpoint("register"), "jwks_uri": s.JWKSURL(), "code_challenge_methods_supported": methods}
+		for k, v := range f.advertise {
+			meta[k] = v
+		}
+		writeJSON(meta)
+	case f.bodyMarker != "" && (full == s.Endpoint("register") || full == s.JWKSURL()):
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("internal answer: " + f.bodyMarker))
 	case full == s.Endpoint("register"):
 		if f.registrationDown {
 			http.Error(w, "bad gateway", http.StatusBadGateway)
@@ -123,7 +133,7 @@ func TestSelfCheckAllPassOnACompliantTenant(t *testing.T) {
 			t.Errorf("check %s ran %d times, want once per PRM URL (2)", id, ids[id])
 		}
 	}
-	for _, id := range []string{doctor.CheckASMetadata, doctor.CheckIssuer, doctor.CheckS256, doctor.CheckEndpoints, doctor.CheckRegistration,
+	for _, id := range []string{doctor.CheckASMetadata, doctor.CheckIssuer, doctor.CheckS256, doctor.CheckEndpoints, doctor.CheckAdvertisedURLs, doctor.CheckRegistration,
 		doctor.CheckRegistrationCORS, doctor.CheckTokenCORS, doctor.CheckJWKS, doctor.CheckMCP401, doctor.CheckMCPCORS, doctor.CheckMCPNoRedirect} {
 		if ids[id] != 1 {
 			t.Errorf("check %s ran %d times", id, ids[id])

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/gatehouse/gatehouse/tenants/egress"
 )
 
 // DiscoveryTTL is how long a discovered OIDC provider (its metadata and,
@@ -75,12 +77,16 @@ func (c *discoveryCache) get(ctx context.Context, hc *http.Client, issuer string
 	return p, nil
 }
 
-// newProvider runs discovery. Provisioning trims a trailing slash from
+// newProvider runs discovery. Discovery never follows a redirect (the
+// document must be at the issuer itself; a redirect could point the fetch
+// anywhere), and the provider keeps that client for its JWKS fetches.
+// Endpoints the document names are fetched later through the same policy
+// client, which checks their addresses at dial time. Provisioning trims a trailing slash from
 // issuer_url, but some issuers (Auth0) publish it with one: when the only
 // difference is that slash, the published issuer is used (it is what the
 // id_tokens' iss carries).
 func newProvider(ctx context.Context, hc *http.Client, issuer string) (*oidc.Provider, error) {
-	ctx = oidc.ClientContext(ctx, hc)
+	ctx = oidc.ClientContext(ctx, egress.WithoutRedirects(hc))
 	p, err := oidc.NewProvider(ctx, issuer)
 	var mismatch *oidc.IssuerMismatchError
 	if errors.As(err, &mismatch) && strings.TrimRight(mismatch.Discovered, "/") == strings.TrimRight(issuer, "/") {

@@ -11,11 +11,23 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/egress"
 )
 
-// defaultHTTPClient is used when Config.HTTPClient is nil; it bounds every
-// upstream call so a slow IdP cannot hold a login (or a worker) forever.
-var defaultHTTPClient = &http.Client{Timeout: 15 * time.Second}
+// NewHTTPClient is the client every upstream IdP call goes through, in the
+// server and in the workers (discovery, JWKS, token, userinfo, GitHub API):
+// the outbound address policy (tenants/egress) checked at dial time, https
+// only, redirects followed only on the same host, 15 s per call so a slow
+// IdP cannot hold a login (or a worker) forever. allowPrivate is
+// GATEHOUSE_ALLOW_PRIVATE_FETCH (tests): loopback and private addresses and
+// http are then allowed; link-local and metadata addresses never are.
+func NewHTTPClient(allowPrivate bool) *http.Client {
+	return egress.NewClient(egress.Options{Policy: egress.Policy{AllowPrivate: allowPrivate}, Timeout: 15 * time.Second,
+		HTTPSOnly: !allowPrivate, Redirects: egress.SameHost})
+}
+
+// defaultHTTPClient is used when Config.HTTPClient is nil: the strict policy.
+var defaultHTTPClient = NewHTTPClient(false)
 
 // New builds the Provider for cfg.IdP. OIDC types (google, oidc) discover
 // the issuer here (cached per issuer, see DiscoveryTTL), so New can fail
@@ -38,8 +50,11 @@ func New(ctx context.Context, cfg Config) (Provider, error) {
 		}
 		return newOIDC(ctx, cfg, tenants.IdPGoogle, issuer)
 	case tenants.IdPOIDC:
-		if cfg.IdP.IssuerURL == "" {
-			return nil, fmt.Errorf("idp: oidc provider has no issuer_url")
+		// Checked when saved, and again here: a row written before the rule
+		// (or by hand) must not pick the fetched path with a query. The
+		// scheme is the client's to refuse (https unless private fetch).
+		if msg := tenants.ValidateIssuerURL(cfg.IdP.IssuerURL, true); msg != "" {
+			return nil, fmt.Errorf("idp: oidc issuer_url %s", msg)
 		}
 		return newOIDC(ctx, cfg, tenants.IdPOIDC, cfg.IdP.IssuerURL)
 	default:

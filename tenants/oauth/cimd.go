@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,7 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/safefetch"
+	"github.com/gatehouse/gatehouse/tenants/egress"
 )
 
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document,
@@ -86,8 +87,10 @@ type cimdEntry struct {
 
 // CIMDOptions for NewCIMDResolver; nil means defaults.
 type CIMDOptions struct {
-	// Client overrides the fetching client (tests: one trusting a test CA).
-	// Default: safefetch, https only, public addresses only unless AllowPrivate.
+	// Client overrides the fetching client (tests: one trusting a test CA);
+	// it never follows redirects whatever its own CheckRedirect says.
+	// Default: the outbound address policy (tenants/egress), https only,
+	// public addresses only unless AllowPrivate.
 	Client       *http.Client
 	AllowPrivate bool
 	Now          func() time.Time
@@ -100,8 +103,13 @@ func NewCIMDResolver(opts *CIMDOptions) *CIMDResolver {
 	}
 	c := opts.Client
 	if c == nil {
-		c = safefetch.NewClient(&safefetch.Options{AllowPrivate: opts.AllowPrivate, HTTPSOnly: true, Timeout: CIMDTimeout})
+		c = egress.NewClient(egress.Options{Policy: egress.Policy{AllowPrivate: opts.AllowPrivate}, HTTPSOnly: true,
+			Timeout: CIMDTimeout, Redirects: egress.NoRedirects})
 	}
+	// The CIMD draft: a redirect is never followed. Following one would let
+	// an open redirect on an allowed host (cimd_allowed_hosts) vouch for a
+	// document served elsewhere, under the allowed host's name.
+	c = egress.WithoutRedirects(c)
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -142,20 +150,26 @@ func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*CIMDDocum
 func (r *CIMDResolver) fetch(ctx context.Context, clientID string) (*CIMDDocument, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, CIMDTimeout)
 	defer cancel()
-	resp, err := safefetch.Get(ctx, r.client, clientID, http.Header{"Accept": {"application/json"}})
+	resp, err := egress.Get(ctx, r.client, clientID, http.Header{"Accept": {"application/json"}})
 	if err != nil {
-		if errors.Is(err, safefetch.ErrForbiddenAddress) {
+		if errors.Is(err, egress.ErrForbiddenAddress) {
 			return nil, 0, errors.New("client metadata document host resolves to a non-public address")
 		}
 		return nil, 0, fmt.Errorf("fetching client metadata document: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("client metadata document answered HTTP %d", resp.StatusCode)
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return nil, 0, fmt.Errorf("client metadata document answered HTTP %d (a redirect); redirects are not followed, the document must be served at its client_id URL", resp.StatusCode)
+	case resp.StatusCode != http.StatusOK:
+		return nil, 0, fmt.Errorf("client metadata document answered HTTP %d, not 200", resp.StatusCode)
 	}
-	body, err := safefetch.ReadLimited(resp.Body, CIMDMaxBytes)
+	if ct := resp.Header.Get("Content-Type"); !isJSONType(ct) {
+		return nil, 0, fmt.Errorf("client metadata document has Content-Type %q, not application/json", ct)
+	}
+	body, err := egress.ReadLimited(resp.Body, CIMDMaxBytes)
 	if err != nil {
-		if errors.Is(err, safefetch.ErrTooLarge) {
+		if errors.Is(err, egress.ErrTooLarge) {
 			return nil, 0, fmt.Errorf("client metadata document is larger than %d bytes", CIMDMaxBytes)
 		}
 		return nil, 0, fmt.Errorf("reading client metadata document: %w", err)
@@ -171,6 +185,13 @@ func (r *CIMDResolver) fetch(ctx context.Context, clientID string) (*CIMDDocumen
 		return nil, 0, errors.New("client metadata document has no redirect_uris")
 	}
 	return &doc, cacheTTL(resp.Header), nil
+}
+
+// isJSONType accepts application/json and structured +json types
+// (RFC 6839), with any parameters.
+func isJSONType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 // cacheTTL reads Cache-Control (RFC 9111 §5.2.2).
