@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/idp"
@@ -128,6 +129,10 @@ func (r *Runtime) refreshUpstream(ctx context.Context) error {
 	return nil
 }
 
+// upstreamRefreshLockTTL bounds how long a crashed refresher blocks the
+// next one; a refresh is a single IdP round trip with a 10 s timeout.
+const upstreamRefreshLockTTL = time.Minute
+
 func (r *Runtime) refreshGrant(ctx context.Context, g *tenants.Grant) {
 	fail := func(err error, mark bool) {
 		r.metrics.upstreamRefresh.WithLabelValues("failed").Inc()
@@ -136,6 +141,22 @@ func (r *Runtime) refreshGrant(ctx context.Context, g *tenants.Grant) {
 			if err := r.opts.Store.SetUpstreamRefreshError(ctx, g.TenantID, g.ID, err.Error()); err != nil {
 				r.log.Error("cannot record upstream refresh failure", "grant", g.ID, "err", err)
 			}
+		}
+	}
+	// One refresher per grant at a time, across replicas: upstream refresh
+	// tokens rotate, so a second refresh racing the first would present a
+	// spent token, be refused as invalid_grant, and revoke a healthy grant.
+	lock := "gatehouse:upstream-refresh:" + g.TenantID + ":" + g.ID
+	if ok, err := r.rdb.SetNX(ctx, lock, "1", upstreamRefreshLockTTL).Result(); err == nil && !ok {
+		return // another run is refreshing this grant
+	} else if err == nil {
+		defer r.rdb.Del(context.WithoutCancel(ctx), lock)
+	}
+	// Re-read the grant under the lock: a run that finished just before
+	// this one took the lock has already stored a new token.
+	if cur, err := r.opts.Store.GetGrant(ctx, g.TenantID, g.ID); err == nil {
+		if cur.UpstreamTokenSealed != g.UpstreamTokenSealed || !cur.Live(r.now()) {
+			return
 		}
 	}
 	t, err := r.opts.Store.GetTenant(ctx, g.TenantID)

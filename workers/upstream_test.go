@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -240,12 +241,19 @@ func TestSecurity_11_UpstreamRefusalRevokesGrant(t *testing.T) {
 	must(t, s.PutConsent(ctx, &tenants.Consent{TenantID: u.tn.ID, UserID: mona.ID, ClientID: "c", Scopes: tenants.Strings{"mcp"}}))
 	u.gh.SetOrgs(7, nil)
 
+	// The runtime's own schedule may run the same pass concurrently: the
+	// per-grant lock makes one of them refresh each grant, so wait for the
+	// outcome rather than assume this call did it.
 	must(t, u.rt.refreshUpstream(ctx))
 
 	for id, reason := range map[string]string{"dead": tenants.RevokedUpstreamRefused, "mona-due": tenants.RevokedNoLongerAllowed, "mona-other": tenants.RevokedNoLongerAllowed} {
-		g, err := s.GetGrant(ctx, u.tn.ID, id)
-		must(t, err)
-		if g.RevokedAt == nil || g.RevokedReason != reason {
+		var g *tenants.Grant
+		eventually(t, "grant "+id+" revoked", 10*time.Second, func() bool {
+			var err error
+			g, err = s.GetGrant(ctx, u.tn.ID, id)
+			return err == nil && g.RevokedAt != nil
+		})
+		if g.RevokedReason != reason {
 			t.Fatalf("grant %s: revoked %v reason %q, want %q", id, g.RevokedAt, g.RevokedReason, reason)
 		}
 		payload := u.tn.ID + " " + id
@@ -265,5 +273,28 @@ func TestSecurity_11_UpstreamRefusalRevokesGrant(t *testing.T) {
 	}
 	if _, err := s.GetConsent(ctx, u.tn.ID, mona.ID, "c"); err == nil {
 		t.Fatal("the offboarded user's consent survived")
+	}
+}
+
+// Two refresh passes racing on one grant (a slow run overlapping the next
+// slot, a retried task) must not present a rotated-away refresh token and
+// revoke a healthy grant: one refreshes, the other leaves the grant alone.
+func TestUpstreamRefreshConcurrentRunsDoNotRevoke(t *testing.T) {
+	u := newUpstreamEnv(t, openStore(t, storeBackends()[0].dsn(t)))
+	for i := 0; i < 5; i++ {
+		id := fmt.Sprintf("g%d", i)
+		u.grant(t, id, loginGitHub(t, u.gh, u.cfg), time.Now().UTC().Add(time.Minute))
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = u.rt.refreshUpstream(ctx) }()
+	}
+	wg.Wait()
+	for i := 0; i < 5; i++ {
+		g, _ := u.token(t, fmt.Sprintf("g%d", i))
+		if g.RevokedAt != nil || g.UpstreamRefreshError != "" {
+			t.Fatalf("grant %s after racing refreshes: revoked %v (%s), error %q", g.ID, g.RevokedAt, g.RevokedReason, g.UpstreamRefreshError)
+		}
 	}
 }
