@@ -59,7 +59,7 @@ func (s *Server) Authorize(ctx context.Context, site tenants.Site, req Authorize
 	}
 	client, e := s.LookupClient(ctx, site, req.ClientID)
 	if e != nil {
-		return nil, &Error{Code: e.Code, Description: e.Description, Cause: e.Cause}
+		return nil, e
 	}
 	redirect, e := matchRedirect(client, req.RedirectURI)
 	if e != nil {
@@ -67,9 +67,7 @@ func (s *Server) Authorize(ctx context.Context, site tenants.Site, req Authorize
 	}
 	// From here errors go back to the client's redirect URI.
 	back := func(code, format string, args ...any) *Error {
-		e := newErr(code, format, args...)
-		e.RedirectURI, e.State = redirect, req.State
-		return e
+		return newErr(code, format, args...).WithRedirect(redirect, req.State)
 	}
 	if len(req.Repeated) > 0 {
 		return nil, back(ErrInvalidRequest, "parameter %s was sent more than once", req.Repeated[0])
@@ -101,7 +99,7 @@ func (s *Server) Authorize(ctx context.Context, site tenants.Site, req Authorize
 	}
 	scopes, se := resolveScopes(req.Scope, req.ScopePresent, site.Tenant.Settings, client)
 	if se != nil {
-		return nil, back(se.Code, "%s", se.Description)
+		return nil, se.WithRedirect(redirect, req.State)
 	}
 	if len(req.State) > 2048 {
 		return nil, back(ErrInvalidRequest, "state is longer than 2048 characters")
@@ -290,7 +288,7 @@ func (s *Server) Callback(ctx context.Context, site tenants.Site, p *tenants.Pen
 		fail("upstream_" + truncate(upstreamErr, 40))
 		_ = s.Store.DeletePending(ctx, p.TenantID, p.ID)
 		if upstreamErr == ErrAccessDenied {
-			return nil, &Error{Code: ErrAccessDenied, Description: "the user denied the sign-in at the identity provider", RedirectURI: p.RedirectURI, State: p.State}
+			return nil, newErr(ErrAccessDenied, "the user denied the sign-in at the identity provider").WithRedirect(p.RedirectURI, p.State)
 		}
 		return nil, newErr(ErrAccessDenied, "the identity provider refused the sign-in (%s)", truncate(upstreamErr, 40))
 	}
@@ -358,7 +356,7 @@ func (s *Server) CompleteLogin(ctx context.Context, site tenants.Site, p *tenant
 		Details: tenants.JSONMap{"idp": p.IdP, "email": u.Email}})
 	client, e := s.storedClient(ctx, site, p.ClientID)
 	if e != nil {
-		return nil, &Error{Code: e.Code, Description: e.Description, Cause: e.Cause}
+		return nil, e
 	}
 	skip, err := s.consentSatisfied(ctx, site, p, client)
 	if err != nil {
@@ -412,7 +410,7 @@ func (s *Server) ConsentDetails(ctx context.Context, site tenants.Site, p *tenan
 	}
 	c, e := s.storedClient(ctx, site, p.ClientID)
 	if e != nil {
-		return nil, &Error{Code: e.Code, Description: e.Description}
+		return nil, e
 	}
 	u, err := s.Store.GetUser(ctx, p.TenantID, p.UserID)
 	if err != nil {
@@ -435,11 +433,11 @@ func (s *Server) Consent(ctx context.Context, site tenants.Site, p *tenants.Pend
 	if !approve {
 		s.audit(ctx, tenants.AuditEvent{TenantID: p.TenantID, Action: tenants.ActConsentDenied, ClientID: p.ClientID, Subject: p.UserID, Outcome: tenants.OutcomeFailure})
 		_ = s.Store.DeletePending(ctx, p.TenantID, p.ID)
-		return nil, &Error{Code: ErrAccessDenied, Description: "the user denied access", RedirectURI: p.RedirectURI, State: p.State}
+		return nil, newErr(ErrAccessDenied, "the user denied access").WithRedirect(p.RedirectURI, p.State)
 	}
 	client, e := s.storedClient(ctx, site, p.ClientID)
 	if e != nil {
-		return nil, &Error{Code: e.Code, Description: e.Description}
+		return nil, e
 	}
 	if err := s.Store.PutConsent(ctx, &tenants.Consent{TenantID: p.TenantID, UserID: p.UserID, ClientID: p.ClientID, Scopes: p.Scopes}); err != nil {
 		return nil, serverError(err)

@@ -52,7 +52,7 @@ func (s *Server) lookupClient(ctx context.Context, site tenants.Site, clientID s
 		return nil, newErr(ErrInvalidRequest, "client_id is required")
 	}
 	if len(clientID) > 2048 {
-		return nil, newErr(ErrInvalidClient, "unknown client").withStatus(http.StatusUnauthorized)
+		return nil, newErr(ErrInvalidClient, "unknown client").WithStatus(http.StatusUnauthorized)
 	}
 	c, err := s.Store.GetClient(ctx, site.Tenant.ID, clientID)
 	if err != nil && !errors.Is(err, tenants.ErrNotFound) {
@@ -62,21 +62,21 @@ func (s *Server) lookupClient(ctx context.Context, site tenants.Site, clientID s
 		return c, nil
 	}
 	if !IsCIMDClientID(clientID) {
-		return nil, newErr(ErrInvalidClient, "unknown client; register again").withStatus(http.StatusUnauthorized)
+		return nil, newErr(ErrInvalidClient, "unknown client; register again").WithStatus(http.StatusUnauthorized)
 	}
 	return s.resolveCIMD(ctx, site, clientID, c)
 }
 
 func (s *Server) resolveCIMD(ctx context.Context, site tenants.Site, clientID string, existing *tenants.Client) (*tenants.Client, *Error) {
 	if s.CIMD == nil {
-		return nil, newErr(ErrInvalidClient, "client ID metadata documents are not enabled").withStatus(http.StatusUnauthorized)
+		return nil, newErr(ErrInvalidClient, "client ID metadata documents are not enabled").WithStatus(http.StatusUnauthorized)
 	}
 	if err := ValidateCIMDURL(clientID); err != nil {
 		return nil, &Error{Code: ErrInvalidClient, Description: err.Error(), Status: http.StatusUnauthorized}
 	}
 	u, _ := url.Parse(clientID)
 	if !hostAllowed(u.Hostname(), site.Tenant.Settings.CIMDAllowedHosts) {
-		return nil, newErr(ErrInvalidClient, "client metadata host %s is not allowed by this tenant", u.Hostname()).withStatus(http.StatusUnauthorized)
+		return nil, newErr(ErrInvalidClient, "client metadata host %s is not allowed by this tenant", u.Hostname()).WithStatus(http.StatusUnauthorized)
 	}
 	doc, err := s.CIMD.Resolve(ctx, clientID)
 	if err != nil {

@@ -96,7 +96,39 @@ func newErr(code, format string, args ...any) *Error {
 	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}
 }
 
-func (e *Error) withStatus(s int) *Error { e.Status = s; return e }
+// Errors are changed by copying, never rebuilt by hand (a rebuilt value
+// loses its Status and Cause: a database failure would answer 400 and never
+// be logged) and never mutated in place (a value may be shared).
+
+func (e *Error) clone() *Error {
+	c := *e
+	if e.Header != nil {
+		c.Header = e.Header.Clone()
+	}
+	return &c
+}
+
+// WithStatus returns a copy answering with HTTP status s.
+func (e *Error) WithStatus(s int) *Error { c := e.clone(); c.Status = s; return c }
+
+// WithDescription returns a copy with another error_description.
+func (e *Error) WithDescription(format string, args ...any) *Error {
+	c := e.clone()
+	c.Description = fmt.Sprintf(format, args...)
+	return c
+}
+
+// WithCause returns a copy that logs err as its cause.
+func (e *Error) WithCause(err error) *Error { c := e.clone(); c.Cause = err; return c }
+
+// WithRedirect returns a copy sent back to the client's redirect URI
+// (RFC 6749 §4.1.2.1), for errors found once the client and its redirect
+// URI are validated.
+func (e *Error) WithRedirect(redirectURI, state string) *Error {
+	c := e.clone()
+	c.RedirectURI, c.State = redirectURI, state
+	return c
+}
 
 // AsError converts any error into an *Error; unknown errors become
 // server_error with the cause kept for the log.

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/tenants"
 )
 
 // RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge; verifiers are
@@ -127,5 +130,52 @@ func TestErrorRedirectURL(t *testing.T) {
 	q := u.Query()
 	if q.Get("keep") != "1" || q.Get("error") != "access_denied" || q.Get("error_description") != "no" || q.Get("state") != "s" || q.Get("iss") != "https://iss.example/t/x" {
 		t.Errorf("redirect %s", u)
+	}
+}
+
+// failingClients is a store whose client lookups fail like a database
+// outage; every other method is unused by the calls under test.
+type failingClients struct{ tenants.Store }
+
+var errOutage = errors.New("database is unreachable")
+
+func (failingClients) GetClient(context.Context, string, string) (*tenants.Client, error) {
+	return nil, errOutage
+}
+
+// A store failure during login or consent is a 500 with its cause kept for
+// the log, never a 400 the client is blamed for (errors are changed by
+// copying, not rebuilt by hand).
+func TestStoreFailureAtConsentIsServerError(t *testing.T) {
+	s := &Server{Store: failingClients{}}
+	site := tenants.Site{Tenant: &tenants.Tenant{ID: "t1"}}
+	p := &tenants.PendingAuthorization{TenantID: "t1", ID: "p1", ClientID: "c1", UserID: "u1", ConsentRequired: true,
+		RedirectURI: "https://app.example/cb", State: "s"}
+	check := func(name string, e *Error) {
+		t.Helper()
+		if e == nil {
+			t.Fatalf("%s: no error", name)
+		}
+		if e.HTTPStatus() != http.StatusInternalServerError || !errors.Is(e, errOutage) || e.Redirectable() {
+			t.Fatalf("%s: status %d, cause %v, redirect %q; want 500 with the cause, shown as a page", name, e.HTTPStatus(), e.Cause, e.RedirectURI)
+		}
+	}
+	_, e := s.ConsentDetails(context.Background(), site, p)
+	check("consent page", e)
+	_, e = s.Consent(context.Background(), site, p, true)
+	check("consent approval", e)
+	_, e = s.Authorize(context.Background(), site, AuthorizeRequest{ClientID: "c1"}, "")
+	check("authorize", e)
+}
+
+// WithX returns copies: the original value is never changed.
+func TestErrorsChangedByCopying(t *testing.T) {
+	base := newErr(ErrInvalidGrant, "unknown code")
+	c := base.WithStatus(401).WithDescription("other %d", 1).WithCause(errOutage).WithRedirect("https://a.example/cb", "st")
+	if base.Status != 0 || base.Description != "unknown code" || base.Cause != nil || base.RedirectURI != "" {
+		t.Fatalf("original changed: %+v", base)
+	}
+	if c.Status != 401 || c.Description != "other 1" || c.Cause != errOutage || c.RedirectURI != "https://a.example/cb" || c.State != "st" || c.Code != ErrInvalidGrant {
+		t.Fatalf("copy: %+v", c)
 	}
 }
