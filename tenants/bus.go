@@ -36,7 +36,7 @@ func RevokeGrant(ctx context.Context, s Store, bus Bus, a Auditor, tenantID, gra
 		return err
 	}
 	if bus != nil {
-		_ = bus.Publish(context.WithoutCancel(ctx), TopicGrantRevoked, tenantID+" "+grantID)
+		_ = bus.Publish(context.WithoutCancel(ctx), TopicGrantRevoked, GrantRevokedPayload(tenantID, grantID))
 	}
 	if a != nil && g.RevokedAt == nil {
 		a.Record(ctx, AuditEvent{TenantID: tenantID, Action: ActGrantRevoked, ClientID: g.ClientID, Subject: g.Subject,

@@ -159,7 +159,7 @@ func (p *Provisioner) DeleteClient(ctx context.Context, t *Tenant, clientID stri
 	}
 	if p.Bus != nil {
 		for _, id := range live {
-			_ = p.Bus.Publish(context.WithoutCancel(ctx), TopicGrantRevoked, t.ID+" "+id)
+			_ = p.Bus.Publish(context.WithoutCancel(ctx), TopicGrantRevoked, GrantRevokedPayload(t.ID, id))
 		}
 	}
 	if p.Auditor != nil {

@@ -2,7 +2,6 @@ package workers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/idp"
-	"github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
 // UpstreamRefresher renews a user's upstream IdP token. The default is
@@ -163,17 +161,12 @@ func (r *Runtime) refreshGrant(ctx context.Context, g *tenants.Grant) {
 	if err != nil {
 		return
 	}
-	raw, err := r.opts.Sealer.Open(g.UpstreamTokenSealed, oauth.UpstreamTokenContext(g.TenantID, g.ID))
+	tok, err := tenants.OpenUpstreamToken(r.opts.Sealer, g)
 	if err != nil {
-		fail(fmt.Errorf("upstream token cannot be opened: %w", err), true)
+		fail(fmt.Errorf("upstream token cannot be read: %w", err), true)
 		return
 	}
-	var tok idp.Token
-	if err := json.Unmarshal([]byte(raw), &tok); err != nil {
-		fail(errors.New("upstream token is not readable"), true)
-		return
-	}
-	nt, err := r.refresh.Refresh(ctx, t, g.UpstreamIdP, &tok)
+	nt, err := r.refresh.Refresh(ctx, t, g.UpstreamIdP, tok)
 	if err != nil {
 		if reason, who := offboarded(err); reason != "" {
 			r.revokeOffboarded(ctx, g, reason, who, err)
@@ -186,8 +179,7 @@ func (r *Runtime) refreshGrant(ctx context.Context, g *tenants.Grant) {
 	if nt.RefreshToken == "" {
 		nt.RefreshToken = tok.RefreshToken // the IdP kept the old one valid
 	}
-	b, _ := json.Marshal(nt)
-	sealed, err := r.opts.Sealer.Seal(string(b), oauth.UpstreamTokenContext(g.TenantID, g.ID))
+	sealed, err := tenants.SealUpstreamToken(r.opts.Sealer, g.TenantID, g.ID, nt)
 	if err != nil {
 		fail(err, false)
 		return

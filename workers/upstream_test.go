@@ -17,7 +17,6 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/idp/idptest"
-	"github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
 // loginGitHub signs octocat in at the fake GitHub (a real OAuth 2.0 server
@@ -73,7 +72,7 @@ func newUpstreamEnvWith(t *testing.T, s tenants.Store, redisOpt asynq.RedisClien
 func (u *upstreamEnv) grant(t *testing.T, id string, tok *idp.Token, exp time.Time) {
 	t.Helper()
 	raw, _ := json.Marshal(tok)
-	sealed, err := u.sealer.Seal(string(raw), oauth.UpstreamTokenContext(u.tn.ID, id))
+	sealed, err := u.sealer.Seal(string(raw), tenants.UpstreamTokenContext(u.tn.ID, id))
 	must(t, err)
 	now := time.Now().UTC()
 	must(t, u.store.CreateGrant(ctx, &tenants.Grant{TenantID: u.tn.ID, ID: id, ClientID: "c", Subject: "octocat", CreatedAt: now,
@@ -84,7 +83,7 @@ func (u *upstreamEnv) token(t *testing.T, id string) (*tenants.Grant, *idp.Token
 	t.Helper()
 	g, err := u.store.GetGrant(ctx, u.tn.ID, id)
 	must(t, err)
-	raw, err := u.sealer.Open(g.UpstreamTokenSealed, oauth.UpstreamTokenContext(u.tn.ID, id))
+	raw, err := u.sealer.Open(g.UpstreamTokenSealed, tenants.UpstreamTokenContext(u.tn.ID, id))
 	must(t, err)
 	var tok idp.Token
 	must(t, json.Unmarshal([]byte(raw), &tok))

@@ -17,7 +17,6 @@ import (
 	"github.com/gatehouse/gatehouse/api/gateway"
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/access"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
@@ -193,7 +192,7 @@ func (e *env) token(tn *tenants.Tenant, o *tokOpts) (string, *tenants.Grant) {
 		Scopes: tenants.Strings(strings.Fields(scope)), Resource: site.Resource, CreatedAt: now, ExpiresAt: time.Now().Add(24 * time.Hour)}
 	if o.upToken != "" {
 		sealed, err := e.sealer.Seal(`{"access_token":"`+o.upToken+`","token_type":"Bearer","expiry":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`,
-			access.UpstreamTokenContext(tn.ID, g.ID))
+			tenants.UpstreamTokenContext(tn.ID, g.ID))
 		if err != nil {
 			e.t.Fatal(err)
 		}

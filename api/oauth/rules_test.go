@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
-	as "github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
 func intp(i int) *int { return &i }
@@ -1056,7 +1055,7 @@ func testUpstream(t *testing.T, e *env) {
 	if g.UpstreamIdP != tenants.IdPOIDC || g.UpstreamTokenSealed == "" || strings.Contains(g.UpstreamTokenSealed, "upstream-at-") {
 		t.Fatalf("upstream token not sealed on the grant: %+v", g)
 	}
-	raw, err := e.deps.Sealer.Open(g.UpstreamTokenSealed, as.UpstreamTokenContext(tn.ID, g.ID))
+	raw, err := e.deps.Sealer.Open(g.UpstreamTokenSealed, tenants.UpstreamTokenContext(tn.ID, g.ID))
 	if err != nil || !strings.Contains(raw, "upstream-at-bob") {
 		t.Fatalf("open upstream token: %v %q", err, raw)
 	}

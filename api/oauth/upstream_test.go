@@ -14,7 +14,6 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/idp/idptest"
-	as "github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
 // upstreamBrowser follows redirects on the Gatehouse server and on the
@@ -84,7 +83,7 @@ func (e *env) upstreamToken(tn *tenants.Tenant, at string) (*tenants.Grant, idp.
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	raw, err := e.deps.Sealer.Open(g.UpstreamTokenSealed, as.UpstreamTokenContext(tn.ID, g.ID))
+	raw, err := e.deps.Sealer.Open(g.UpstreamTokenSealed, tenants.UpstreamTokenContext(tn.ID, g.ID))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/tokens"
 )
@@ -60,15 +59,6 @@ type AssertionClaims struct {
 	IssuedAt  int64  `json:"iat"`
 	NotBefore int64  `json:"nbf"`
 	ExpiresAt int64  `json:"exp"`
-}
-
-// UpstreamTokenContext is the seal context of a grant's upstream IdP token
-// (Grant.UpstreamTokenSealed, sealed JSON of idp.Token). The authorization
-// server (tenants/oauth.UpstreamTokenContext, which a test keeps equal to
-// this) seals with it; the gateway opens with it. Not imported from there so
-// that the gateway does not depend on the authorization server.
-func UpstreamTokenContext(tenantID, grantID string) string {
-	return "grant_upstream_token:" + tenantID + ":" + grantID
 }
 
 // assertionReuse is how long one assertion serves repeated requests of the
@@ -192,13 +182,9 @@ func (id *Identity) upstreamToken(g *tenants.Grant, now time.Time) (string, erro
 	if id.Sealer == nil {
 		return "", fmt.Errorf("no sealer configured")
 	}
-	raw, err := id.Sealer.Open(g.UpstreamTokenSealed, UpstreamTokenContext(g.TenantID, g.ID))
+	t, err := tenants.OpenUpstreamToken(id.Sealer, g)
 	if err != nil {
-		return "", fmt.Errorf("open upstream token: %w", err)
-	}
-	var t idp.Token
-	if err := json.Unmarshal([]byte(raw), &t); err != nil {
-		return "", fmt.Errorf("decode upstream token: %w", err)
+		return "", err
 	}
 	if !t.Expiry.IsZero() && !now.Before(t.Expiry) {
 		return "", fmt.Errorf("upstream token expired at %s (refresh pending or failed)", t.Expiry.UTC().Format(time.RFC3339))

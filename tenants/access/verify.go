@@ -101,7 +101,7 @@ func (v *Verifier) Listen(bus tenants.Bus) {
 		return
 	}
 	bus.Subscribe(tenants.TopicGrantRevoked, func(payload string) {
-		tenantID, grantID, ok := strings.Cut(payload, " ")
+		tenantID, grantID, ok := tenants.ParseGrantRevoked(payload)
 		if ok {
 			v.Forget(tenantID, grantID)
 		}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
 )
@@ -27,12 +26,7 @@ type Identity struct {
 }
 
 // Token is the upstream token kept (sealed) with the grant.
-type Token struct {
-	AccessToken  string    `json:"access_token"`
-	RefreshToken string    `json:"refresh_token,omitempty"`
-	TokenType    string    `json:"token_type,omitempty"`
-	Expiry       time.Time `json:"expiry,omitempty"`
-}
+type Token = tenants.UpstreamToken
 
 // Provider is one configured upstream IdP of a tenant.
 type Provider interface {

@@ -227,7 +227,7 @@ func (s *Server) BeginLogin(ctx context.Context, site tenants.Site, p *tenants.P
 	}
 	p.UpstreamNonce = tenants.RandomToken()
 	verifier := tenants.RandomToken() + tenants.RandomToken()[:20] // 63 chars, RFC 7636 §4.1
-	sealed, err := s.Sealer.Seal(verifier, pendingVerifierContext(p.TenantID, p.ID))
+	sealed, err := s.Sealer.Seal(verifier, tenants.PendingVerifierContext(p.TenantID, p.ID))
 	if err != nil {
 		return nil, serverError(err)
 	}
@@ -303,7 +303,7 @@ func (s *Server) Callback(ctx context.Context, site tenants.Site, p *tenants.Pen
 	if e != nil {
 		return nil, e
 	}
-	verifier, err := s.Sealer.Open(p.UpstreamVerifierSealed, pendingVerifierContext(p.TenantID, p.ID))
+	verifier, err := s.Sealer.Open(p.UpstreamVerifierSealed, tenants.PendingVerifierContext(p.TenantID, p.ID))
 	if err != nil {
 		return nil, serverError(err)
 	}
@@ -346,7 +346,7 @@ func (s *Server) CompleteLogin(ctx context.Context, site tenants.Site, p *tenant
 	p.UserID = u.ID
 	if tok != nil && tok.AccessToken != "" {
 		raw, _ := json.Marshal(tok)
-		sealed, err := s.Sealer.Seal(string(raw), pendingTokenContext(p.TenantID, p.ID))
+		sealed, err := s.Sealer.Seal(string(raw), tenants.PendingUpstreamTokenContext(p.TenantID, p.ID))
 		if err != nil {
 			return nil, serverError(err)
 		}
@@ -454,7 +454,7 @@ func (s *Server) issueCode(ctx context.Context, site tenants.Site, p *tenants.Pe
 	g := &tenants.Grant{TenantID: p.TenantID, ID: tenants.RandomID(), UserID: p.UserID, Subject: p.UserID, ClientID: c.ID, Scopes: p.Scopes,
 		Resource: p.Resource, CreatedAt: now, ExpiresAt: now.Add(CodeTTL), UpstreamIdP: p.IdP}
 	if p.UpstreamTokenSealed != "" {
-		raw, err := s.Sealer.Open(p.UpstreamTokenSealed, pendingTokenContext(p.TenantID, p.ID))
+		raw, err := s.Sealer.Open(p.UpstreamTokenSealed, tenants.PendingUpstreamTokenContext(p.TenantID, p.ID))
 		if err != nil {
 			return nil, serverError(err)
 		}
@@ -463,7 +463,7 @@ func (s *Server) issueCode(ctx context.Context, site tenants.Site, p *tenants.Pe
 			exp := tok.Expiry.UTC()
 			g.UpstreamTokenExpiry = &exp
 		}
-		if g.UpstreamTokenSealed, err = s.Sealer.Seal(raw, UpstreamTokenContext(p.TenantID, g.ID)); err != nil {
+		if g.UpstreamTokenSealed, err = s.Sealer.Seal(raw, tenants.UpstreamTokenContext(p.TenantID, g.ID)); err != nil {
 			return nil, serverError(err)
 		}
 	}

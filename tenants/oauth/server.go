@@ -63,19 +63,3 @@ func (s *Server) audit(ctx context.Context, ev tenants.AuditEvent) {
 func (s *Server) revokeGrant(ctx context.Context, tenantID, grantID, reason string) error {
 	return tenants.RevokeGrant(ctx, s.Store, s.Bus, s.Auditor, tenantID, grantID, reason)
 }
-
-// Seal contexts: a sealed value is bound to the row it was sealed for.
-
-// UpstreamTokenContext is the seal context of Grant.UpstreamTokenSealed (the
-// gateway and the upstream-refresh worker open it with this).
-func UpstreamTokenContext(tenantID, grantID string) string {
-	return "grant_upstream_token:" + tenantID + ":" + grantID
-}
-
-func pendingTokenContext(tenantID, pendingID string) string {
-	return "pending_upstream_token:" + tenantID + ":" + pendingID
-}
-
-func pendingVerifierContext(tenantID, pendingID string) string {
-	return "pending_upstream_verifier:" + tenantID + ":" + pendingID
-}
