@@ -94,6 +94,7 @@ type server struct {
 	cmd    *exec.Cmd
 	base   string // https://127.0.0.1:TLSPORT: the public URL, through the TLS front
 	direct string // http://127.0.0.1:PORT: the binary's own listener
+	admin  string // http://127.0.0.1:APORT: its operations listener (/readyz, /metrics)
 	port   int
 	dir    string
 	env    []string
@@ -135,7 +136,12 @@ func startServer(opts serverOpts) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{port: port, direct: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir, done: make(chan struct{})}
+	adminPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{port: port, direct: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
+		dir: dir, done: make(chan struct{})}
 	if opts.PublicURL != "" {
 		s.base = opts.PublicURL
 	} else if err := s.startFront(); err != nil {
@@ -144,6 +150,7 @@ func startServer(opts serverOpts) (*server, error) {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + os.TempDir(),
 		fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
+		fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort),
 		"GATEHOUSE_PUBLIC_URL=" + s.base,
 		"GATEHOUSE_ADMIN_TOKEN=" + adminToken,
 		"GATEHOUSE_ALLOW_PRIVATE_FETCH=true",
@@ -191,7 +198,7 @@ func (s *server) start() error {
 			return fmt.Errorf("gatehouse exited during start:\n%s", s.logTail(40))
 		default:
 		}
-		resp, err := http.Get(s.direct + "/readyz")
+		resp, err := http.Get(s.admin + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

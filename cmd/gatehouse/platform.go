@@ -61,12 +61,40 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func openStore(ctx context.Context, cfg *Config, migrate bool) (*gormstore.Store, error) {
+// openStoreUnmigrated connects with the configured pool and leaves the
+// schema alone (`gatehouse migrate` itself).
+func openStoreUnmigrated(ctx context.Context, cfg *Config) (*gormstore.Store, error) {
+	return openDB(ctx, cfg, false)
+}
+
+func openDB(ctx context.Context, cfg *Config, migrate bool) (*gormstore.Store, error) {
 	dsn := cfg.DatabaseURL
 	if dsn == "" {
 		dsn = cfg.SQLitePath
 	}
-	return gormstore.Open(ctx, dsn, &gormstore.Options{SkipMigrate: !migrate})
+	return gormstore.Open(ctx, dsn, &gormstore.Options{SkipMigrate: !migrate,
+		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime})
+}
+
+// openStore connects with the configured pool. GATEHOUSE_MIGRATE=auto
+// applies pending migrations; off (a Job runs `gatehouse migrate up`)
+// refuses a schema older than this binary, so a replica never runs against
+// tables it does not know.
+func openStore(ctx context.Context, cfg *Config) (*gormstore.Store, error) {
+	migrate := cfg.Migrate != "off"
+	s, err := openDB(ctx, cfg, migrate)
+	if err != nil || migrate {
+		return s, err
+	}
+	pending, err := s.Pending(ctx)
+	if err == nil && pending {
+		err = errors.New("the database schema is older than this binary and GATEHOUSE_MIGRATE=off: run `gatehouse migrate up` first")
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
@@ -91,7 +119,7 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 	if p.sealer, err = tenants.NewSealer(keyBytes); err != nil {
 		return nil, err
 	}
-	if p.store, err = openStore(ctx, cfg, true); err != nil {
+	if p.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
 	p.stop = append(p.stop, func() { p.store.Close() })
@@ -162,12 +190,11 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 	}
 }
 
-const adminTokenKey = "admin_token_sha256"
-
 // adminToken returns the admin token hash. GATEHOUSE_ADMIN_TOKEN, when set,
-// is the token. Otherwise one is generated on first start, printed once, and
-// only its hash is kept.
-func (p *platform) adminToken(ctx context.Context, out io.Writer) (string, error) {
+// is the token. Otherwise one is generated on first start and only its hash
+// is kept; the token itself is printed to terminal (nil when stdout is not
+// a terminal) and never to the log, where JSON lines are shipped and kept.
+func (p *platform) adminToken(ctx context.Context, terminal io.Writer) (string, error) {
 	if p.cfg.AdminToken != "" {
 		return tenants.HashSecret(p.cfg.AdminToken), nil
 	}
@@ -178,7 +205,7 @@ func (p *platform) adminToken(ctx context.Context, out io.Writer) (string, error
 	if !errors.Is(err, tenants.ErrNotFound) {
 		return "", err
 	}
-	token := "gha_" + tenants.RandomToken()
+	token := newAdminToken()
 	stored, err := p.store.PutSystemValueIfAbsent(ctx, adminTokenKey, tenants.HashSecret(token))
 	if err != nil {
 		return "", err
@@ -186,6 +213,11 @@ func (p *platform) adminToken(ctx context.Context, out io.Writer) (string, error
 	if !stored { // another replica generated one first
 		return p.store.GetSystemValue(ctx, adminTokenKey)
 	}
-	fmt.Fprintf(out, "\n  Gatehouse admin token (shown once; only its hash is stored):\n\n    %s\n\n", token)
+	if terminal != nil {
+		fmt.Fprintf(terminal, "\n  Gatehouse admin token (shown once; only its hash is stored):\n\n    %s\n\n", token)
+	} else {
+		p.logger.Warn("an admin token was generated and only its hash stored; it is printed only to a terminal. " +
+			"Set GATEHOUSE_ADMIN_TOKEN, or run `gatehouse admin-token rotate` in a terminal (or with --out FILE) to get one.")
+	}
 	return tenants.HashSecret(token), nil
 }
