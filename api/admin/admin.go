@@ -27,6 +27,12 @@ const (
 	CheckUnavailable = "unavailable"
 )
 
+// DrainTimeout bounds a graceful shutdown of serve: in-flight requests get
+// this long after SIGTERM. Orchestrators must wait longer (Compose
+// stop_grace_period, Kubernetes terminationGracePeriodSeconds); the Compose
+// and Helm tests hold them to it.
+const DrainTimeout = 20 * time.Second
+
 // Options configure Handler.
 type Options struct {
 	// Registry is served at /metrics.

@@ -292,7 +292,15 @@ func TestServeAddrDerivesPublicURL(t *testing.T) {
 				t.Errorf("admin /readyz: %s", b)
 			}
 		}
+		// The container healthcheck asks the same listener.
+		hcEnv := []string{fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=0.0.0.0:%d", adminPort)}
+		if _, errOut, code := runBin(t, t.TempDir(), hcEnv, "healthcheck"); code != 0 {
+			t.Errorf("healthcheck against a ready server: %d %s", code, errOut)
+		}
 		p.stop()
+		if _, _, code := runBin(t, t.TempDir(), hcEnv, "healthcheck"); code != 1 {
+			t.Errorf("healthcheck against a stopped server: exit %d", code)
+		}
 	}
 }
 

@@ -24,6 +24,7 @@ Usage:
   gatehouse tenant list|get SLUG|delete SLUG
   gatehouse admin-token rotate [--out FILE]
                                    replace the generated admin token (printed to a terminal or written to FILE)
+  gatehouse healthcheck            exit 0 if this host's operations listener (GATEHOUSE_ADMIN_ADDR) answers /readyz
   gatehouse version
 
 Configuration is read from GATEHOUSE_* environment variables (every secret
@@ -88,7 +89,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return nil
 	}
 	switch cmd {
-	case "serve", "worker", "migrate", "tenant", "admin-token":
+	case "serve", "worker", "migrate", "tenant", "admin-token", "healthcheck":
 	default:
 		fmt.Fprint(stdout, usage)
 		return fmt.Errorf("unknown subcommand %q", cmd)
@@ -131,6 +132,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return migrate(ctx, cfg, rest)
 	case "tenant":
 		return tenantCmd(ctx, cfg, rest, stdin, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg)
 	default:
 		return adminTokenCmd(ctx, cfg, rest, stdout, isTerminal(os.Stdout))
 	}

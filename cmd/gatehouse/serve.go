@@ -12,13 +12,10 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/api/admin"
 	"github.com/gatehouse/gatehouse/api/demo"
 	"github.com/gatehouse/gatehouse/tenants"
 )
-
-// drainTimeout bounds a graceful shutdown; orchestrators must wait longer
-// (Compose stop_grace_period, Kubernetes terminationGracePeriodSeconds).
-const drainTimeout = 20 * time.Second
 
 func serve(ctx context.Context, cfg *Config, args []string) error {
 	fs := newFlagSet("serve", "usage: gatehouse serve [--addr A] [--public-url U] [--admin-addr A]")
@@ -122,8 +119,8 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 		}
 	case <-ctx.Done():
 	}
-	p.logger.Info("shutting down: draining connections", "drain_timeout", drainTimeout.String())
-	shutCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	p.logger.Info("shutting down: draining connections", "drain_timeout", admin.DrainTimeout.String())
+	shutCtx, cancel := context.WithTimeout(context.Background(), admin.DrainTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		p.logger.Warn("graceful shutdown incomplete; closing", "err", err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -23,6 +24,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gatehouse/gatehouse/api/admin"
 )
 
 const chartDir = "gatehouse"
@@ -272,8 +275,8 @@ func checkCommon(t *testing.T, r *rendered) {
 		if ps := c.Lifecycle; ps != nil && ps.PreStop != nil && ps.PreStop.Sleep != nil {
 			pause = ps.PreStop.Sleep.Seconds
 		}
-		if grace == nil || *grace <= pause+20 {
-			t.Errorf("%s: terminationGracePeriodSeconds %v must exceed preStop %ds + the 20 s drain", what, grace, pause)
+		if grace == nil || *grace <= pause+int64(admin.DrainTimeout/time.Second) {
+			t.Errorf("%s: terminationGracePeriodSeconds %v must exceed preStop %ds + the %s drain", what, grace, pause, admin.DrainTimeout)
 		}
 	}
 	if envOf(serve.Spec.Template.Spec.Containers[0])["GATEHOUSE_INPROCESS_WORKERS"] != "false" {
