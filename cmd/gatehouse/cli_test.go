@@ -285,8 +285,8 @@ func TestServeAddrDerivesPublicURL(t *testing.T) {
 			if resp.StatusCode != wantCode {
 				t.Errorf("%s: %d, want %d", path, resp.StatusCode, wantCode)
 			}
-			if path == admin+"/metrics" && !strings.Contains(string(b), "gatehouse_http_requests_total") {
-				t.Errorf("admin /metrics lacks the HTTP metrics")
+			if path == admin+"/metrics" && (!strings.Contains(string(b), "gatehouse_http_requests_total") || !strings.Contains(string(b), `go_sql_max_open_connections{db_name="gatehouse"}`)) {
+				t.Errorf("admin /metrics lacks the HTTP or database pool metrics")
 			}
 			if path == admin+"/readyz" && !strings.Contains(string(b), `"status":"ready"`) {
 				t.Errorf("admin /readyz: %s", b)

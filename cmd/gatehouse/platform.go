@@ -13,6 +13,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
@@ -123,6 +124,11 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 		return nil, err
 	}
 	p.stop = append(p.stop, func() { p.store.Close() })
+	if sqlDB, err := p.store.RawDB(); err == nil {
+		// go_sql_* pool gauges: waits show an undersized
+		// GATEHOUSE_DB_MAX_OPEN_CONNS before requests time out.
+		p.registry.MustRegister(collectors.NewDBStatsCollector(sqlDB, "gatehouse"))
+	}
 	p.keys = keys.New(p.store, p.sealer, nil)
 
 	if cfg.RedisURL != "" {
