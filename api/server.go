@@ -23,6 +23,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// TrustedProxies whose X-Forwarded-For is believed (default: none).
 	TrustedProxies []string
+	// TenantMetrics registers collectors labelled by tenant (default:
+	// Registry); an *admin.TenantSeries there lets deleted tenants' series go.
+	TenantMetrics prometheus.Registerer
 }
 
 // New returns the platform's HTTP handler.
@@ -60,7 +63,11 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 
 	provision.Register(r, d)
 	oauth.Register(r, d)
-	gateway.Register(r, d, reg)
+	var tenantReg prometheus.Registerer = reg
+	if opts.TenantMetrics != nil {
+		tenantReg = opts.TenantMetrics
+	}
+	gateway.Register(r, d, tenantReg)
 	web.Register(r, d)
 
 	// Liveness never touches the tenant lookup: a probe must answer even

@@ -49,6 +49,9 @@ type Options struct {
 	QueueRequired bool
 	Logger        *slog.Logger
 	Version       string
+	// DropTenantLabel serves /metrics with the tenant label removed and the
+	// series it separated added up (GATEHOUSE_METRICS_TENANT_LABEL=false).
+	DropTenantLabel bool
 	// Extra routes (e.g. the on-demand TLS ask endpoint) added by the caller.
 	Routes map[string]http.Handler
 }
@@ -74,7 +77,11 @@ func Handler(o Options) http.Handler {
 		writeJSON(w, code, rd)
 	})
 	if o.Registry != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
+		var g prometheus.Gatherer = o.Registry
+		if o.DropTenantLabel {
+			g = WithoutLabel(g, TenantLabel)
+		}
+		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{Registry: o.Registry}))
 	}
 	for p, h := range o.Routes {
 		mux.Handle(p, h)

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -77,10 +78,14 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// Metrics records requests by route and status, and latency.
+// Metrics records requests by route and status, and latency. Server-sent
+// event streams (MCP GET streams, streamed POST answers) last minutes to
+// hours; their lifetimes go to their own histogram so the latency one keeps
+// describing request latency.
 type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	streams  *prometheus.HistogramVec
 }
 
 // NewMetrics registers the HTTP metrics with reg.
@@ -93,8 +98,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "gatehouse_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
+		streams: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gatehouse_http_stream_duration_seconds", Help: "Lifetime of server-sent event responses by route.",
+			Buckets: []float64{1, 10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600},
+		}, []string{"method", "route"}),
 	}
-	reg.MustRegister(m.requests, m.latency)
+	reg.MustRegister(m.requests, m.latency, m.streams)
 	return m
 }
 
@@ -108,7 +117,11 @@ func (m *Metrics) Handler() gin.HandlerFunc {
 			route = "unmatched"
 		}
 		m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
-		m.latency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+		hist := m.latency
+		if strings.HasPrefix(c.Writer.Header().Get("Content-Type"), "text/event-stream") {
+			hist = m.streams
+		}
+		hist.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
 	}
 }
 

@@ -445,3 +445,66 @@ func TestTenantCreateJSONAndIdPSecret(t *testing.T) {
 		t.Errorf("allowed orgs kept from create: %v", idp.AllowedOrgs)
 	}
 }
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// The tenant label stays bounded: a deleted tenant's series leave /metrics
+// (bus notice), and GATEHOUSE_METRICS_TENANT_LABEL=false drops the label.
+func TestTenantMetricSeriesBounded(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		port, adminPort := freePort(t), freePort(t)
+		env := []string{"GATEHOUSE_ADMIN_TOKEN=" + testAdminToken, fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
+			fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort), fmt.Sprintf("GATEHOUSE_METRICS_TENANT_LABEL=%v", keep)}
+		p := startServe(t, t.TempDir(), env)
+		admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
+		p.waitReady(t, admin)
+		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		for _, slug := range []string{"keepme", "dropme"} {
+			if code, body := apiCall(t, "POST", base+"/api/v1/tenants", testAdminToken, `{"slug":"`+slug+`","name":"x","upstream_mcp_url":"https://mcp.example.com/mcp"}`); code != 201 {
+				t.Fatalf("create %s: %d %v", slug, code, body)
+			}
+			resp, err := http.Post(base+"/t/"+slug+"/mcp", "application/json", strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		m := scrape(t, admin)
+		if !strings.Contains(m, "gatehouse_mcp_requests_total") {
+			t.Fatalf("no gateway metrics:\n%s", m)
+		}
+		if !keep {
+			if strings.Contains(m, `tenant="`) || !strings.Contains(m, `gatehouse_mcp_requests_total{outcome="denied",reason="no_header"} 2`) {
+				t.Errorf("tenant label not dropped / not summed:\n%s", m)
+			}
+			p.stop()
+			continue
+		}
+		if !strings.Contains(m, `tenant="dropme"`) || !strings.Contains(m, `tenant="keepme"`) {
+			t.Fatalf("per-tenant series missing:\n%s", m)
+		}
+		if code, _ := apiCall(t, "DELETE", base+"/api/v1/tenants/dropme", testAdminToken, ""); code != 204 {
+			t.Fatalf("delete: %d", code)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for strings.Contains(scrape(t, admin), `tenant="dropme"`) {
+			if time.Now().After(deadline) {
+				t.Fatal("the deleted tenant's series are still served")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !strings.Contains(scrape(t, admin), `tenant="keepme"`) {
+			t.Error("a live tenant's series went too")
+		}
+		p.stop()
+	}
+}

@@ -50,6 +50,9 @@ type Config struct {
 	DBMaxOpenConns    int           `env:"GATEHOUSE_DB_MAX_OPEN_CONNS"`
 	DBMaxIdleConns    int           `env:"GATEHOUSE_DB_MAX_IDLE_CONNS"`
 	DBConnMaxLifetime time.Duration `env:"GATEHOUSE_DB_CONN_MAX_LIFETIME" envDefault:"30m"`
+	// MetricsTenantLabel: false removes the tenant label from /metrics (the
+	// series are added up), for deployments with very many tenants.
+	MetricsTenantLabel bool `env:"GATEHOUSE_METRICS_TENANT_LABEL" envDefault:"true"`
 	// WorkerMetricsAddr is the former name of the worker's admin listener;
 	// when set it overrides GATEHOUSE_ADMIN_ADDR for `gatehouse worker`.
 	WorkerMetricsAddr string `env:"GATEHOUSE_WORKER_METRICS_ADDR"`

@@ -59,7 +59,8 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 	deps := p.deps(adminHash)
-	handler, err := api.New(deps, &api.Options{Registry: p.registry, TrustedProxies: cfg.TrustedProxies})
+	tenantSeries := admin.NewTenantSeries(p.registry)
+	handler, err := api.New(deps, &api.Options{Registry: p.registry, TenantMetrics: tenantSeries, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}
@@ -85,6 +86,7 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
+	p.pruneTenantSeries(workCtx, tenantSeries)
 	p.bus.Start(workCtx)
 	workDone := make(chan error, 1)
 	if cfg.inProcessWorkers() {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/gatehouse/gatehouse/api/admin"
+	"github.com/gatehouse/gatehouse/tenants"
 )
 
 // worker runs the background workers against Redis, as its own replica,
@@ -44,7 +46,44 @@ func worker(ctx context.Context, cfg *Config, _ []string) error {
 func (p *platform) adminServer(queueRequired bool) *http.Server {
 	h := admin.Handler(admin.Options{
 		Registry: p.registry, DatabasePing: p.store.Ping, QueuePing: p.runtime.Ping, QueueRequired: queueRequired,
-		Logger: p.logger, Version: version,
+		Logger: p.logger, Version: version, DropTenantLabel: !p.cfg.MetricsTenantLabel,
 	})
 	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second}
+}
+
+// pruneTenantSeries deletes the metric series of deleted tenants: on every
+// tenant-changed notice (a delete on any replica) and every 10 minutes (a
+// lost notice), until ctx ends.
+func (p *platform) pruneTenantSeries(ctx context.Context, ts *admin.TenantSeries) {
+	exists := func(ctx context.Context, slug string) (bool, error) {
+		_, err := p.store.GetTenantBySlug(ctx, slug)
+		if errors.Is(err, tenants.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	kick := make(chan struct{}, 1)
+	p.bus.Subscribe(tenants.TopicTenantChanged, func(string) {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	})
+	go func() {
+		tick := time.NewTicker(10 * time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			case <-kick:
+			}
+			if n, err := ts.Prune(ctx, p.registry, exists); err != nil {
+				p.logger.Warn("metrics: pruning deleted tenants' series failed", "err", err)
+			} else if n > 0 {
+				p.logger.Info("metrics: removed deleted tenants' series", "series", n)
+			}
+		}
+	}()
 }
