@@ -50,7 +50,7 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 		return nil, err
 	}
 	m := httpx.NewMetrics(reg)
-	r.Use(httpx.Recover(d.Logger), httpx.RequestInfo(), m.Handler(), httpx.AccessLog(d.Logger))
+	r.Use(httpx.Recover(d.Logger), httpx.RequestInfo(), httpx.TraceRoute(), m.Handler(), httpx.AccessLog(d.Logger))
 
 	// Only liveness is public; /readyz and /metrics live on the admin
 	// listener (api/admin), where tenant slugs and dependency state are not

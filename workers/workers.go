@@ -295,7 +295,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		},
 	})
 	mux := asynq.NewServeMux()
-	mux.Use(r.metrics.middleware)
+	mux.Use(traceTask, r.metrics.middleware)
 	mux.HandleFunc(TypeAuditBatch, r.handleAuditBatch)
 	mux.HandleFunc(TypeAuditEvent, r.handleAuditBatch) // a lone event that was never aggregated
 	mux.HandleFunc(TypeWebhook, r.handleWebhook)

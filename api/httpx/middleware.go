@@ -11,6 +11,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse/gatehouse/tenants"
 )
@@ -66,7 +68,7 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		logger.Info("http request",
+		logger.InfoContext(c.Request.Context(), "http request",
 			"method", c.Request.Method,
 			"route", route,
 			"path", c.Request.URL.Path,
@@ -75,6 +77,25 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 			"request_id", c.GetString("request_id"),
 			"ip", c.ClientIP(),
 		)
+	}
+}
+
+// TraceRoute names the request's server span after the route pattern
+// (e.g. "POST /t/:slug/oauth/token"): one span name per endpoint, never a
+// tenant slug or client id. No-op when tracing is off.
+func TraceRoute() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Next()
+		span := trace.SpanFromContext(c.Request.Context())
+		if !span.IsRecording() {
+			return
+		}
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		span.SetName(c.Request.Method + " " + route)
+		span.SetAttributes(attribute.String("http.route", route), attribute.String("gatehouse.request_id", c.GetString("request_id")))
 	}
 }
 

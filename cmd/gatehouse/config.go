@@ -15,6 +15,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/telemetry"
 )
 
 // Config is read from GATEHOUSE_* environment variables (flags may override).
@@ -281,6 +282,9 @@ func (c *Config) validate() error {
 	}
 	if c.DBConnMaxLifetime < 0 {
 		bad("GATEHOUSE_DB_CONN_MAX_LIFETIME", "must not be negative")
+	}
+	if err := telemetry.Validate(os.Getenv); err != nil {
+		errs = append(errs, err.Error())
 	}
 	switch c.LogFormat {
 	case "", "json", "text":

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/telemetry"
 	"github.com/gatehouse/gatehouse/workers"
 )
 
@@ -40,6 +41,7 @@ type platform struct {
 	mini     *miniredis.Miniredis
 	runtime  *workers.Runtime
 	registry *prometheus.Registry
+	tracing  bool // OTEL_* asked for traces
 	stop     []func()
 	// cimdClient is set only by the test hooks (testhooks.go).
 	cimdClient *http.Client
@@ -56,10 +58,12 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 			format = "text"
 		}
 	}
+	// Every line logged with a request's or task's context carries its
+	// trace_id and span_id (when tracing is on).
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, opts)))
 }
 
 // openStoreUnmigrated connects with the configured pool and leaves the
@@ -73,7 +77,7 @@ func openDB(ctx context.Context, cfg *Config, migrate bool) (*gormstore.Store, e
 	if dsn == "" {
 		dsn = cfg.SQLitePath
 	}
-	return gormstore.Open(ctx, dsn, &gormstore.Options{SkipMigrate: !migrate,
+	return gormstore.Open(ctx, dsn, &gormstore.Options{SkipMigrate: !migrate, Tracing: telemetry.Configured(os.Getenv),
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime})
 }
 
@@ -113,6 +117,17 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 		p.logger.Warn("TEST HOOKS ON: client metadata documents are fetched with GATEHOUSE_TEST_CA_FILE / GATEHOUSE_TEST_HOST_MAP (a test CA and dial overrides). Never use this in production.",
 			"ca_file", cfg.TestCAFile, "host_map", cfg.TestHostMap)
 	}
+	// Tracing first, so the database and HTTP clients pick up the provider.
+	shutdownTracing, err := telemetry.Setup(ctx, os.Getenv, "gatehouse", version)
+	if err != nil {
+		return nil, err
+	}
+	p.tracing = telemetry.Configured(os.Getenv)
+	p.stop = append(p.stop, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(sctx) // flushes the last spans
+	})
 	keyBytes, err := cfg.secretKeys()
 	if err != nil {
 		return nil, err
@@ -186,7 +201,7 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 	// Another replica changed a tenant: drop this replica's cached tenants
 	// at once instead of waiting out the cache TTL.
 	p.bus.Subscribe(tenants.TopicTenantChanged, func(string) { sites.Invalidate() })
-	return &httpx.Deps{
+	d := &httpx.Deps{
 		Store: p.store, Sealer: p.sealer, Keys: p.keys, Rotation: p.runtime.KeyRotation(), Auditor: p.runtime.Auditor(), Logger: p.logger,
 		Sites: sites, Bus: p.bus,
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
@@ -194,6 +209,13 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 		RefusePrivateUpstreams: p.cfg.refusePrivateUpstreams(), CIMDClient: p.cimdClient,
 		HTTPClient: idp.NewHTTPClient(p.cfg.AllowPrivateFetch), QueuePing: p.runtime.Ping, Version: version,
 	}
+	if p.tracing && d.HTTPClient != nil {
+		// Upstream IdP calls join the trace (W3C traceparent).
+		traced := *d.HTTPClient
+		traced.Transport = telemetry.Transport(traced.Transport)
+		d.HTTPClient = &traced
+	}
+	return d
 }
 
 // adminToken returns the admin token hash. GATEHOUSE_ADMIN_TOKEN, when set,

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/api/admin"
 	"github.com/gatehouse/gatehouse/api/demo"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/telemetry"
 )
 
 func serve(ctx context.Context, cfg *Config, args []string) error {
@@ -63,6 +64,9 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 	handler, err := api.New(deps, &api.Options{Registry: p.registry, TenantMetrics: tenantSeries, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
+	}
+	if p.tracing {
+		handler = telemetry.Handler(handler)
 	}
 	if cfg.devIdP() {
 		// The built-in demo upstream shares the listener, outside the router.

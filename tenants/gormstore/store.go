@@ -16,9 +16,11 @@ import (
 	"github.com/glebarez/sqlite"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"go.opentelemetry.io/otel/attribute"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	gormtracing "gorm.io/plugin/opentelemetry/tracing"
 
 	"github.com/gatehouse/gatehouse/migrations"
 	"github.com/gatehouse/gatehouse/tenants"
@@ -43,6 +45,10 @@ type Options struct {
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
+	// Tracing adds an OpenTelemetry span per query (global tracer
+	// provider). Query variables are never recorded: they hold token and
+	// code hashes.
+	Tracing bool
 }
 
 // IsPostgres reports whether dsn names a Postgres database.
@@ -86,6 +92,12 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	if opts.Tracing {
+		if err := db.Use(gormtracing.NewPlugin(gormtracing.WithoutQueryVariables(), gormtracing.WithoutMetrics(),
+			gormtracing.WithAttributes(attribute.String("db.system", strings.Replace(dialect, "postgres", "postgresql", 1))))); err != nil {
+			return nil, fmt.Errorf("database tracing: %w", err)
+		}
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
