@@ -228,8 +228,8 @@ func (c *Config) validate() error {
 		bad("GATEHOUSE_DATABASE_URL", "must be a postgres:// URL (leave unset for the embedded SQLite default)")
 	}
 	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			bad("GATEHOUSE_REDIS_URL", "must be a redis:// or rediss:// URL")
+		if _, err := parseRedisURL(c.RedisURL); err != nil {
+			bad("GATEHOUSE_REDIS_URL", "%v", err)
 		}
 	}
 	if c.DatabaseURL != "" && c.RedisURL == "" {

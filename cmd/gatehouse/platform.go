@@ -36,7 +36,7 @@ type platform struct {
 	sealer   *tenants.Sealer
 	keys     *keys.Manager
 	redisOpt asynq.RedisConnOpt
-	redis    *redis.Client
+	redis    redis.UniversalClient
 	bus      *workers.RedisBus
 	mini     *miniredis.Miniredis
 	runtime  *workers.Runtime
@@ -147,12 +147,11 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 	p.keys = keys.New(p.store, p.sealer, nil)
 
 	if cfg.RedisURL != "" {
-		opt, err := redis.ParseURL(cfg.RedisURL)
+		target, err := parseRedisURL(cfg.RedisURL)
 		if err != nil {
 			return nil, fmt.Errorf("GATEHOUSE_REDIS_URL: %w", err)
 		}
-		p.redisOpt = asynq.RedisClientOpt{Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig}
-		p.redis = redis.NewClient(opt)
+		p.redisOpt, p.redis = target.conn, target.client()
 	} else {
 		// Embedded default: an in-process Redis. miniredis only expires keys
 		// when told time has passed, so a ticker fast-forwards it.

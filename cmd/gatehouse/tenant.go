@@ -11,8 +11,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/workers"
@@ -246,12 +244,12 @@ func openTenantEnv(ctx context.Context, cfg *Config, out io.Writer) (*tenantEnv,
 	// With a shared Redis, changes made here reach every running replica at
 	// once (cache invalidation, revocations), as they do from the API.
 	if cfg.RedisURL != "" {
-		opt, err := redis.ParseURL(cfg.RedisURL)
+		target, err := parseRedisURL(cfg.RedisURL)
 		if err != nil {
 			store.Close()
 			return nil, fmt.Errorf("GATEHOUSE_REDIS_URL: %w", err)
 		}
-		rdb := redis.NewClient(opt)
+		rdb := target.client()
 		e.close = append(e.close, func() { rdb.Close() })
 		e.prov.Bus = workers.NewRedisBus(rdb, workers.BusPrefix, slog.Default())
 	}
