@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,7 +86,8 @@ func TestHelpExitsZeroAndCreatesNoFiles(t *testing.T) {
 		{"worker", "--help"}, {"migrate", "-h"}, {"migrate", "up", "--help"},
 		{"tenant", "--help"}, {"tenant", "-h"}, {"tenant", "create", "--help"}, {"tenant", "create", "-h"},
 		{"tenant", "set-idp", "--help"}, {"tenant", "list", "-h"}, {"tenant", "get", "--help"},
-		{"admin-token", "--help"}, {"admin-token", "rotate", "-h"},
+		{"admin-token", "--help"}, {"admin-token", "rotate", "-h"}, {"secrets", "--help"}, {"secrets", "reseal", "-h"},
+		{"healthcheck", "--help"},
 	}
 	for _, env := range [][]string{nil, {"GATEHOUSE_ADDR=nonsense", "GATEHOUSE_DB_MAX_OPEN_CONNS=x"}} {
 		for _, args := range cases {
@@ -506,5 +509,84 @@ func TestTenantMetricSeriesBounded(t *testing.T) {
 			t.Error("a live tenant's series went too")
 		}
 		p.stop()
+	}
+}
+
+func b64key(t *testing.T) string {
+	t.Helper()
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(k)
+}
+
+// Key rotation end to end: secrets sealed under OLD are re-sealed under NEW
+// by `secrets reseal`, after which NEW alone opens them and OLD alone does
+// not; a serve that runs workers re-seals by itself after the next change.
+func TestSecretsReseal(t *testing.T) {
+	dir := t.TempDir()
+	oldKey, newKey, newer := b64key(t), b64key(t), b64key(t)
+	withKeys := func(ks ...string) []string { return []string{"GATEHOUSE_SECRET_KEY=" + strings.Join(ks, ",")} }
+	cmd := exec.Command(binPath, "tenant", "create", "--slug", "rotating", "--upstream", "https://mcp.example.com/mcp",
+		"--idp", "github", "--idp-client-id", "Iv1.x", "--idp-client-secret-file", "-")
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, withKeys(oldKey)...)
+	cmd.Stdin = strings.NewReader("the-idp-secret")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("create: %v %s", err, b)
+	}
+	report := func(out string) map[string]map[string]any {
+		var reps []map[string]any
+		if err := json.Unmarshal([]byte(out), &reps); err != nil {
+			t.Fatalf("report %q: %v", out, err)
+		}
+		m := map[string]map[string]any{}
+		for _, r := range reps {
+			m[r["kind"].(string)] = r
+		}
+		return m
+	}
+	out, errOut, code := runBin(t, dir, withKeys(newKey, oldKey), "secrets", "reseal", "--dry-run", "--json")
+	if code != 0 || report(out)["idp client secrets"]["old"] != 1.0 {
+		t.Fatalf("dry run: %d %s %s", code, out, errOut)
+	}
+	if out, errOut, code := runBin(t, dir, withKeys(newKey, oldKey), "secrets", "reseal"); code != 0 || !strings.Contains(out, "re-sealed") {
+		t.Fatalf("reseal: %d %s %s", code, out, errOut)
+	}
+	out, _, code = runBin(t, dir, withKeys(newKey), "secrets", "reseal", "--dry-run", "--json")
+	for kind, r := range report(out) {
+		if code != 0 || r["old"] != 0.0 || r["failed"] != 0.0 {
+			t.Errorf("NEW alone, %s: %v (exit %d)", kind, r, code)
+		}
+	}
+	if _, errOut, code := runBin(t, dir, withKeys(oldKey), "secrets", "reseal", "--dry-run"); code != 1 || !strings.Contains(errOut, "cannot be opened") {
+		t.Errorf("OLD alone must not open the re-sealed values: %d %s", code, errOut)
+	}
+	cfg := &Config{SQLitePath: filepath.Join(dir, "gatehouse.db"), PublicURL: "http://localhost:8080", SecretKeys: []string{newKey}}
+	te, err := openTenantEnv(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, _ := te.get("rotating")
+	idp, _ := te.store.GetIdP(context.Background(), tn.ID, tenants.IdPGitHub)
+	if v, err := te.prov.Sealer.Open(idp.ClientSecretSealed, tenants.IdPSecretContext(tn.ID, tenants.IdPGitHub)); err != nil || v != "the-idp-secret" {
+		t.Errorf("the IdP secret under NEW: %q %v", v, err)
+	}
+	te.store.Close()
+
+	// Next rotation, no command: serve (workers in-process) re-seals.
+	adminPort := freePort(t)
+	env := append(withKeys(newer, newKey), fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort), "GATEHOUSE_ADMIN_TOKEN="+testAdminToken)
+	p := startServe(t, dir, env)
+	p.waitReady(t, fmt.Sprintf("http://127.0.0.1:%d", adminPort))
+	waitFor(t, "the automatic re-seal", 20*time.Second, func() bool { return strings.Contains(p.output(), "re-sealed values under the current key") })
+	p.stop()
+	out, _, code = runBin(t, dir, withKeys(newer), "secrets", "reseal", "--dry-run", "--json")
+	for kind, r := range report(out) {
+		if code != 0 || r["old"] != 0.0 {
+			t.Errorf("after the automatic re-seal, %s: %v", kind, r)
+		}
 	}
 }

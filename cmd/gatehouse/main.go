@@ -24,6 +24,8 @@ Usage:
   gatehouse tenant list|get SLUG|delete SLUG
   gatehouse admin-token rotate [--out FILE]
                                    replace the generated admin token (printed to a terminal or written to FILE)
+  gatehouse secrets reseal [--dry-run] [--json]
+                                   re-seal secrets at rest under the first GATEHOUSE_SECRET_KEY (after a rotation)
   gatehouse healthcheck            exit 0 if this host's operations listener (GATEHOUSE_ADMIN_ADDR) answers /readyz
   gatehouse version
 
@@ -89,7 +91,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return nil
 	}
 	switch cmd {
-	case "serve", "worker", "migrate", "tenant", "admin-token", "healthcheck":
+	case "serve", "worker", "migrate", "tenant", "admin-token", "healthcheck", "secrets":
 	default:
 		fmt.Fprint(stdout, usage)
 		return fmt.Errorf("unknown subcommand %q", cmd)
@@ -108,6 +110,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 			return tenantCmd(ctx, cfg, rest, stdin, stdout)
 		case "admin-token":
 			return adminTokenCmd(ctx, cfg, rest, stdout, false)
+		case "secrets":
+			return secretsCmd(ctx, cfg, rest, stdout)
 		}
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -134,6 +138,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return tenantCmd(ctx, cfg, rest, stdin, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "secrets":
+		return secretsCmd(ctx, cfg, rest, stdout)
 	default:
 		return adminTokenCmd(ctx, cfg, rest, stdout, isTerminal(os.Stdout))
 	}

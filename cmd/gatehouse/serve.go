@@ -94,6 +94,7 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 	p.bus.Start(workCtx)
 	workDone := make(chan error, 1)
 	if cfg.inProcessWorkers() {
+		p.resealOnKeyChange(workCtx)
 		go func() { workDone <- p.runtime.Run(workCtx) }()
 	} else {
 		close(workDone)

@@ -37,6 +37,7 @@ func worker(ctx context.Context, cfg *Config, _ []string) error {
 	go srv.Serve(ln)
 	defer srv.Close()
 	p.bus.Start(ctx)
+	p.resealOnKeyChange(ctx)
 	p.logger.Info("gatehouse worker running", "database", p.store.Dialect(), "admin_addr", ln.Addr().String(), "version", version)
 	return p.runtime.Run(ctx)
 }
