@@ -46,7 +46,7 @@ func TestResealAfterRotation(t *testing.T) {
 			old := sealer(t, oldKey)
 			prov := &tenants.Provisioner{Store: store, Sealer: old, Auditor: &tenants.SyncAuditor{Store: store}}
 			tn, err := prov.CreateTenant(ctx, tenants.TenantInput{Slug: "sealed", Name: "S", UpstreamMCPURL: "https://mcp.example.com/mcp",
-				IdP: &tenants.IdPInput{Type: tenants.IdPGitHub, ClientID: "Iv1", ClientSecret: "gh-secret"},
+				IdP:      &tenants.IdPInput{Type: tenants.IdPGitHub, ClientID: "Iv1", ClientSecret: "gh-secret"},
 				Settings: &tenants.Settings{AuditWebhookSecret: "whsec", UpstreamHeaders: map[string]string{"X-Api-Key": "k"}}})
 			if err != nil {
 				t.Fatal(err)
