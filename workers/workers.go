@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -53,6 +54,9 @@ type Options struct {
 	Registry          prometheus.Registerer
 	// Bus announces changes (keys rotated, grants revoked) to every replica.
 	Bus *RedisBus
+	// Resolver looks up custom-domain TXT challenges (default
+	// net.DefaultResolver; tests point it at a DNS server on loopback).
+	Resolver *net.Resolver
 
 	// Schedule overrides task periods by task type (tests); missing types
 	// keep DefaultSchedule's period.

@@ -60,6 +60,9 @@ type Config struct {
 	// Test-only hooks for e2e (testhooks.go); refused without AllowPrivateFetch.
 	TestCAFile  string `env:"GATEHOUSE_TEST_CA_FILE"`
 	TestHostMap string `env:"GATEHOUSE_TEST_HOST_MAP"`
+	// TestDNSAddr sends custom-domain TXT lookups to this DNS server and
+	// checks them every second (testhooks.go).
+	TestDNSAddr string `env:"GATEHOUSE_TEST_DNS_ADDR"`
 
 	// warnings found while loading (unknown variables); printed at start.
 	warnings []string
@@ -249,6 +252,13 @@ func (c *Config) validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 24 {
 		bad("GATEHOUSE_ADMIN_TOKEN", "must be at least 24 characters")
+	}
+	if c.TestDNSAddr != "" {
+		if !c.AllowPrivateFetch {
+			bad("GATEHOUSE_TEST_DNS_ADDR", "is test-only and needs GATEHOUSE_ALLOW_PRIVATE_FETCH=true")
+		} else if _, _, err := net.SplitHostPort(c.TestDNSAddr); err != nil {
+			bad("GATEHOUSE_TEST_DNS_ADDR", "%q is not host:port", c.TestDNSAddr)
+		}
 	}
 	if (c.TestCAFile != "" || c.TestHostMap != "") && !c.AllowPrivateFetch {
 		bad("GATEHOUSE_TEST_CA_FILE", "GATEHOUSE_TEST_CA_FILE and GATEHOUSE_TEST_HOST_MAP are test-only and need GATEHOUSE_ALLOW_PRIVATE_FETCH=true")

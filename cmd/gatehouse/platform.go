@@ -177,9 +177,13 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 	}
 	p.stop = append(p.stop, func() { p.redis.Close() })
 	p.bus = workers.NewRedisBus(p.redis, workers.BusPrefix, p.logger)
+	resolver, schedule := cfg.testDNS()
+	if resolver != nil {
+		p.logger.Warn("TEST HOOK ON: custom-domain TXT lookups go to GATEHOUSE_TEST_DNS_ADDR. Never use this in production.", "dns", cfg.TestDNSAddr)
+	}
 	p.runtime, err = workers.New(workers.Options{
 		Store: p.store, Keys: p.keys, Sealer: p.sealer, Logger: p.logger, Redis: p.redisOpt,
-		AllowPrivateFetch: cfg.AllowPrivateFetch, Registry: p.registry, Bus: p.bus,
+		AllowPrivateFetch: cfg.AllowPrivateFetch, Registry: p.registry, Bus: p.bus, Resolver: resolver, Schedule: schedule,
 	})
 	if err != nil {
 		return nil, err

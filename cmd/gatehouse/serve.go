@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/api/admin"
 	"github.com/gatehouse/gatehouse/api/demo"
+	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/telemetry"
 )
@@ -110,7 +112,7 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	adminSrv := p.adminServer(false)
+	adminSrv := p.adminServer(false, map[string]http.Handler{"GET /tls/ask": admin.AskHandler(p.servesHost(deps.Sites), p.logger)})
 	go func() { errc <- adminSrv.Serve(adminLn) }()
 	defer adminSrv.Close()
 	p.logger.Info("gatehouse serving", "addr", ln.Addr().String(), "admin_addr", adminLn.Addr().String(), "public_url", cfg.PublicURL,
@@ -163,4 +165,21 @@ func ensureDemoTenant(ctx context.Context, p *platform, port int) error {
 		return nil // another replica created it
 	}
 	return err
+}
+
+// servesHost reports whether host is one this deployment answers for: the
+// public host, {slug}.{tenant domain} of an existing tenant, or a verified
+// custom domain (the on-demand TLS ask).
+func (p *platform) servesHost(sites *httpx.Sites) func(ctx context.Context, host string) (bool, error) {
+	public := ""
+	if u, err := url.Parse(p.cfg.PublicURL); err == nil {
+		public = strings.ToLower(u.Hostname())
+	}
+	return func(ctx context.Context, host string) (bool, error) {
+		if host == public {
+			return true, nil
+		}
+		_, ok, err := sites.ResolveHost(ctx, host)
+		return ok, err
+	}
 }

@@ -33,7 +33,7 @@ func worker(ctx context.Context, cfg *Config, _ []string) error {
 		return err
 	}
 	defer p.close()
-	srv := p.adminServer(true)
+	srv := p.adminServer(true, nil)
 	go srv.Serve(ln)
 	defer srv.Close()
 	p.bus.Start(ctx)
@@ -44,10 +44,10 @@ func worker(ctx context.Context, cfg *Config, _ []string) error {
 
 // adminServer serves the operations endpoints (api/admin). The worker
 // cannot work without Redis (queueRequired); serve can, degraded.
-func (p *platform) adminServer(queueRequired bool) *http.Server {
+func (p *platform) adminServer(queueRequired bool, routes map[string]http.Handler) *http.Server {
 	h := admin.Handler(admin.Options{
 		Registry: p.registry, DatabasePing: p.store.Ping, QueuePing: p.runtime.Ping, QueueRequired: queueRequired,
-		Logger: p.logger, Version: version, DropTenantLabel: !p.cfg.MetricsTenantLabel,
+		Logger: p.logger, Version: version, DropTenantLabel: !p.cfg.MetricsTenantLabel, Routes: routes,
 	})
 	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second}
 }
