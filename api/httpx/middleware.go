@@ -11,7 +11,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse/gatehouse/tenants"
@@ -82,9 +84,15 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 
 // TraceRoute names the request's server span after the route pattern
 // (e.g. "POST /t/:slug/oauth/token"): one span name per endpoint, never a
-// tenant slug or client id. No-op when tracing is off.
+// tenant slug or client id. It also writes the span's W3C traceparent into
+// the request headers, so what the gateway forwards to the tenant's MCP
+// server joins the trace (traceparent is not a header the gateway drops).
+// No-op when tracing is off.
 func TraceRoute() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if trace.SpanContextFromContext(c.Request.Context()).IsValid() {
+			otel.GetTextMapPropagator().Inject(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+		}
 		c.Next()
 		span := trace.SpanFromContext(c.Request.Context())
 		if !span.IsRecording() {
