@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -136,12 +137,7 @@ func startServer(opts serverOpts) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	adminPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &server{port: port, direct: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
-		dir: dir, done: make(chan struct{})}
+	s := &server{port: port, direct: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir, done: make(chan struct{})}
 	if opts.PublicURL != "" {
 		s.base = opts.PublicURL
 	} else if err := s.startFront(); err != nil {
@@ -150,7 +146,9 @@ func startServer(opts serverOpts) (*server, error) {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + os.TempDir(),
 		fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
-		fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort),
+		// The operations listener takes any free port (many servers run in
+		// parallel); start reads it from the "gatehouse serving" log line.
+		"GATEHOUSE_ADMIN_ADDR=127.0.0.1:0",
 		"GATEHOUSE_PUBLIC_URL=" + s.base,
 		"GATEHOUSE_ADMIN_TOKEN=" + adminToken,
 		"GATEHOUSE_ALLOW_PRIVATE_FETCH=true",
@@ -187,16 +185,30 @@ func (s *server) start() error {
 	s.cmd.Stdout = &lockedWriter{s}
 	s.cmd.Stderr = &lockedWriter{s}
 	s.done = make(chan struct{})
+	s.mu.Lock()
+	logFrom := s.logs.Len()
+	s.mu.Unlock()
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
 	go func() { _ = s.cmd.Wait(); close(s.done) }()
 	deadline := time.Now().Add(30 * time.Second)
+	s.admin = ""
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.done:
 			return fmt.Errorf("gatehouse exited during start:\n%s", s.logTail(40))
 		default:
+		}
+		if s.admin == "" {
+			s.mu.Lock()
+			m := adminAddrLog.FindStringSubmatch(s.logs.String()[logFrom:])
+			s.mu.Unlock()
+			if m == nil {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			s.admin = "http://" + m[1]
 		}
 		resp, err := http.Get(s.admin + "/readyz")
 		if err == nil {
@@ -210,6 +222,9 @@ func (s *server) start() error {
 	s.stop()
 	return fmt.Errorf("gatehouse not ready after 30s:\n%s", s.logTail(40))
 }
+
+// adminAddrLog finds the operations listener's address in serve's start line.
+var adminAddrLog = regexp.MustCompile(`"msg":"gatehouse serving".*?"admin_addr":"([0-9.:]+)"`)
 
 type lockedWriter struct{ s *server }
 
