@@ -73,16 +73,23 @@ func TestStrictDecodeRejectsUnknownFields(t *testing.T) {
 
 func render(t *testing.T, valuesFile string) *rendered {
 	t.Helper()
-	ch, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	vals := map[string]any{}
 	if valuesFile != "" {
+		var err error
 		if vals, err = chartutil.ReadValuesFile(valuesFile); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return renderValues(t, vals)
+}
+
+func renderValues(t *testing.T, vals map[string]any) *rendered {
+	t.Helper()
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valuesFile := fmt.Sprint(vals)
 	// helm lint --strict, as CI would run it.
 	linter := lint.All(chartDir, vals, "gatehouse", true)
 	for _, m := range linter.Messages {
@@ -297,10 +304,10 @@ func checkCommon(t *testing.T, r *rendered) {
 	if job.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
 		t.Errorf("job restart policy %s", job.Spec.Template.Spec.RestartPolicy)
 	}
-	if len(r.services) != 1 {
-		t.Fatalf("services: %d", len(r.services))
+	svc := serviceNamed(r, "gh-gatehouse")
+	if svc == nil {
+		t.Fatalf("no public Service: %v", r.kinds)
 	}
-	svc := r.services[0]
 	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].TargetPort.String() != "http" {
 		t.Errorf("the Service must expose only the public port: %+v", svc.Spec.Ports)
 	}
@@ -346,7 +353,7 @@ func TestChartProductionValues(t *testing.T) {
 	hosts := []string{}
 	for _, rule := range ing.Spec.Rules {
 		hosts = append(hosts, rule.Host)
-		if be := rule.HTTP.Paths[0].Backend.Service; be == nil || be.Name != r.services[0].Name || be.Port.Name != "http" {
+		if be := rule.HTTP.Paths[0].Backend.Service; be == nil || be.Name != "gh-gatehouse" || be.Port.Name != "http" {
 			t.Errorf("ingress backend %+v", rule.HTTP.Paths[0].Backend)
 		}
 	}
@@ -368,6 +375,32 @@ func TestChartProductionValues(t *testing.T) {
 	// managed Postgres with max_connections 200 at the HPA's ceiling.
 	if total := (12 + 2 + 1) * 8; total > 200 {
 		t.Errorf("pool %d connections at full scale", total)
+	}
+}
+
+func serviceNamed(r *rendered, name string) *corev1.Service {
+	for _, s := range r.services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// The admin Service is opt-in, internal, and points at the admin port.
+func TestChartAdminService(t *testing.T) {
+	if serviceNamed(render(t, ""), "gh-gatehouse-admin") != nil {
+		t.Fatal("the admin Service is on by default")
+	}
+	r := renderValues(t, map[string]any{"adminService": map[string]any{"enabled": true}})
+	checkCommon(t, r)
+	svc := serviceNamed(r, "gh-gatehouse-admin")
+	if svc == nil || svc.Spec.Type != corev1.ServiceTypeClusterIP || len(svc.Spec.Ports) != 1 ||
+		svc.Spec.Ports[0].Port != 9090 || svc.Spec.Ports[0].TargetPort.String() != "admin" {
+		t.Fatalf("admin Service: %+v", svc)
+	}
+	if svc.Spec.Selector["app.kubernetes.io/component"] != "serve" {
+		t.Errorf("admin Service selects %v", svc.Spec.Selector)
 	}
 }
 
