@@ -1,17 +1,14 @@
-// Package api assembles the HTTP surface: operations endpoints, the
+// Package api assembles the public HTTP surface: liveness, the
 // provisioning API, each tenant's authorization server and MCP gateway, and
 // the web console, on one gin engine behind host-mode resolution.
 package api
 
 import (
-	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/api/gateway"
 	"github.com/gatehouse/gatehouse/api/httpx"
@@ -22,10 +19,13 @@ import (
 
 // Options for New. Nil fields mean defaults.
 type Options struct {
-	// Registry for metrics (default: a new registry, served at /metrics).
+	// Registry for metrics (default: a new registry); served by api/admin.
 	Registry *prometheus.Registry
 	// TrustedProxies whose X-Forwarded-For is believed (default: none).
 	TrustedProxies []string
+	// TenantMetrics registers collectors labelled by tenant (default:
+	// Registry); an *admin.TenantSeries there lets deleted tenants' series go.
+	TenantMetrics prometheus.Registerer
 }
 
 // New returns the platform's HTTP handler.
@@ -50,35 +50,12 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 		return nil, err
 	}
 	m := httpx.NewMetrics(reg)
-	r.Use(httpx.Recover(d.Logger), httpx.RequestInfo(), m.Handler(), httpx.AccessLog(d.Logger))
+	r.Use(httpx.Recover(d.Logger), httpx.RequestInfo(), httpx.TraceRoute(), m.Handler(), httpx.AccessLog(d.Logger))
 
+	// Only liveness is public; /readyz and /metrics live on the admin
+	// listener (api/admin), where tenant slugs and dependency state are not
+	// published.
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "version": d.Version}) })
-	r.GET("/readyz", func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
-		defer cancel()
-		checks := gin.H{}
-		ok := true
-		if err := d.Store.Ping(ctx); err != nil {
-			checks["database"] = "unreachable: " + err.Error()
-			ok = false
-		} else {
-			checks["database"] = "ok"
-		}
-		if d.QueuePing != nil {
-			if err := d.QueuePing(ctx); err != nil {
-				checks["queue"] = "unreachable: " + err.Error()
-				ok = false
-			} else {
-				checks["queue"] = "ok"
-			}
-		}
-		status := http.StatusOK
-		if !ok {
-			status = http.StatusServiceUnavailable
-		}
-		c.JSON(status, gin.H{"ready": ok, "checks": checks})
-	})
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 
 	// Unmatched routes answer in the format of the surface they were aimed at.
 	r.NoRoute(notFound)
@@ -86,10 +63,23 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 
 	provision.Register(r, d)
 	oauth.Register(r, d)
-	gateway.Register(r, d, reg)
+	var tenantReg prometheus.Registerer = reg
+	if opts.TenantMetrics != nil {
+		tenantReg = opts.TenantMetrics
+	}
+	gateway.Register(r, d, tenantReg)
 	web.Register(r, d)
 
-	return d.Sites.HostMode(r), nil
+	// Liveness never touches the tenant lookup: a probe must answer even
+	// when the database cannot, and whatever the Host header names.
+	hostMode := d.Sites.HostMode(r)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/healthz" {
+			r.ServeHTTP(w, req)
+			return
+		}
+		hostMode.ServeHTTP(w, req)
+	}), nil
 }
 
 func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/api/") }

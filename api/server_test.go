@@ -1,15 +1,21 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/api/admin"
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
@@ -19,24 +25,7 @@ import (
 
 func server(t *testing.T) *httptest.Server {
 	t.Helper()
-	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d := &httpx.Deps{Store: s, Sealer: sealer, Keys: keys.New(s, sealer, nil), Auditor: &tenants.SyncAuditor{Store: s},
-		Logger: logger, Sites: httpx.NewSites(s, base, ""), PublicURL: base, AllowDevIdP: true, AdminTokenHash: tenants.HashSecret("admin-token-for-tests-0123456789")}
-	h, err := api.New(d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = h
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv, _ := wrappedServer(t, &countingStore{}, "", io.Discard)
 	return srv
 }
 
@@ -65,16 +54,145 @@ func TestUnmatchedRoutes(t *testing.T) {
 	}
 }
 
-func TestHealthAndReady(t *testing.T) {
+// The public listener keeps only liveness: readiness and metrics (which
+// list every tenant slug that has seen traffic) are on the admin listener.
+func TestPublicListenerOnlyLiveness(t *testing.T) {
 	srv := server(t)
-	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+	for p, want := range map[string]int{"/healthz": 200, "/readyz": 404, "/metrics": 404} {
 		resp, err := http.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", p, resp.StatusCode, want)
+		}
+		if strings.Contains(string(body), "gatehouse_http_requests_total") {
+			t.Errorf("%s publishes metrics", p)
+		}
+	}
+}
+
+// countingStore counts tenant lookups and can fail its ping with text that
+// names the database (as a real driver error does).
+type countingStore struct {
+	tenants.Store
+	lookups atomic.Int64
+	pingErr error
+}
+
+func (s *countingStore) GetTenantBySlug(ctx context.Context, slug string) (*tenants.Tenant, error) {
+	s.lookups.Add(1)
+	return s.Store.GetTenantBySlug(ctx, slug)
+}
+
+func (s *countingStore) GetTenantByDomain(ctx context.Context, host string) (*tenants.Tenant, error) {
+	s.lookups.Add(1)
+	return s.Store.GetTenantByDomain(ctx, host)
+}
+
+func (s *countingStore) Ping(ctx context.Context) error {
+	if s.pingErr != nil {
+		return s.pingErr
+	}
+	return s.Store.Ping(ctx)
+}
+
+func wrappedServer(t *testing.T, cs *countingStore, tenantDomain string, logs io.Writer) (*httptest.Server, *httpx.Deps) {
+	t.Helper()
+	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	cs.Store = s
+	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	d := &httpx.Deps{Store: cs, Sealer: sealer, Keys: keys.New(cs, sealer, nil), Auditor: &tenants.SyncAuditor{Store: cs},
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Sites: httpx.NewSites(cs, base, tenantDomain), PublicURL: base, AllowDevIdP: true,
+		AdminTokenHash: tenants.HashSecret("admin-token-for-tests-0123456789"), Version: "test"}
+	h, err := api.New(d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = h
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, d
+}
+
+// Liveness never resolves a tenant, whatever the Host header says.
+func TestHealthzNoTenantLookup(t *testing.T) {
+	cs := &countingStore{}
+	srv, _ := wrappedServer(t, cs, "tenants.example", io.Discard)
+	for _, host := range []string{"acme.tenants.example", "custom.example.org", ""} {
+		req, _ := http.NewRequest("GET", srv.URL+"/healthz", nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
-			t.Errorf("%s: %d", p, resp.StatusCode)
+			t.Errorf("host %q: %d", host, resp.StatusCode)
 		}
+	}
+	if n := cs.lookups.Load(); n != 0 {
+		t.Fatalf("/healthz made %d tenant lookups", n)
+	}
+	// The same counter does see host-mode lookups on other paths.
+	req, _ := http.NewRequest("GET", srv.URL+"/mcp", nil)
+	req.Host = "acme.tenants.example"
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	if cs.lookups.Load() == 0 {
+		t.Fatal("the lookup counter is not wired")
+	}
+}
+
+// Hole 15: /readyz answered raw database and Redis error text (host, user,
+// database). Now only the admin listener answers it, each dependency in a
+// fixed vocabulary; the details go to the log.
+func TestSecurity_15_ReadyzNoErrorText(t *testing.T) {
+	const secret = "dial tcp 10.9.8.7:5432: password authentication failed for user \"gh_prod\" database \"gatehouse_prod\""
+	const redisSecret = "dial tcp redis-primary.internal:6379: connect: connection refused"
+	var logs bytes.Buffer
+	cs := &countingStore{pingErr: errors.New(secret)}
+	srv, d := wrappedServer(t, cs, "", &logs)
+	d.QueuePing = func(context.Context) error { return errors.New(redisSecret) }
+
+	adm := httptest.NewServer(admin.Handler(admin.Options{
+		Registry: prometheus.NewRegistry(), DatabasePing: d.Store.Ping, QueuePing: d.QueuePing, Logger: d.Logger,
+	}))
+	defer adm.Close()
+	for _, base := range []string{srv.URL, adm.URL} {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, leak := range []string{"10.9.8.7", "gh_prod", "gatehouse_prod", "redis-primary", "refused", "dial tcp"} {
+			if strings.Contains(string(body), leak) {
+				t.Errorf("%s/readyz leaks %q: %s", base, leak, body)
+			}
+		}
+		if base == adm.URL {
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("admin /readyz with the database down: %d", resp.StatusCode)
+			}
+			want := `{"status":"not_ready","checks":{"database":"unavailable","queue":"degraded"}}`
+			if strings.TrimSpace(string(body)) != want {
+				t.Errorf("admin /readyz body %s, want %s", body, want)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "gh_prod") || !strings.Contains(logs.String(), "redis-primary") {
+		t.Errorf("the details must reach the log: %s", logs.String())
 	}
 }

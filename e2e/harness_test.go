@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -94,6 +95,7 @@ type server struct {
 	cmd    *exec.Cmd
 	base   string // https://127.0.0.1:TLSPORT: the public URL, through the TLS front
 	direct string // http://127.0.0.1:PORT: the binary's own listener
+	admin  string // http://127.0.0.1:APORT: its operations listener (/readyz, /metrics)
 	port   int
 	dir    string
 	env    []string
@@ -144,6 +146,9 @@ func startServer(opts serverOpts) (*server, error) {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + os.TempDir(),
 		fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
+		// The operations listener takes any free port (many servers run in
+		// parallel); start reads it from the "gatehouse serving" log line.
+		"GATEHOUSE_ADMIN_ADDR=127.0.0.1:0",
 		"GATEHOUSE_PUBLIC_URL=" + s.base,
 		"GATEHOUSE_ADMIN_TOKEN=" + adminToken,
 		"GATEHOUSE_ALLOW_PRIVATE_FETCH=true",
@@ -180,18 +185,32 @@ func (s *server) start() error {
 	s.cmd.Stdout = &lockedWriter{s}
 	s.cmd.Stderr = &lockedWriter{s}
 	s.done = make(chan struct{})
+	s.mu.Lock()
+	logFrom := s.logs.Len()
+	s.mu.Unlock()
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
 	go func() { _ = s.cmd.Wait(); close(s.done) }()
 	deadline := time.Now().Add(30 * time.Second)
+	s.admin = ""
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.done:
 			return fmt.Errorf("gatehouse exited during start:\n%s", s.logTail(40))
 		default:
 		}
-		resp, err := http.Get(s.direct + "/readyz")
+		if s.admin == "" {
+			s.mu.Lock()
+			m := adminAddrLog.FindStringSubmatch(s.logs.String()[logFrom:])
+			s.mu.Unlock()
+			if m == nil {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			s.admin = "http://" + m[1]
+		}
+		resp, err := http.Get(s.admin + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -203,6 +222,9 @@ func (s *server) start() error {
 	s.stop()
 	return fmt.Errorf("gatehouse not ready after 30s:\n%s", s.logTail(40))
 }
+
+// adminAddrLog finds the operations listener's address in serve's start line.
+var adminAddrLog = regexp.MustCompile(`"msg":"gatehouse serving".*?"admin_addr":"([0-9.:]+)"`)
 
 type lockedWriter struct{ s *server }
 

@@ -125,6 +125,10 @@ func (s *Sealer) Open(sealed, context string) (string, error) {
 	return string(pt), nil
 }
 
+// CurrentKeyID is the id of the key that seals new values (the first of
+// GATEHOUSE_SECRET_KEY); workers re-seal when it changes.
+func (s *Sealer) CurrentKeyID() string { return s.first }
+
 // NeedsReseal reports whether sealed was sealed with a key other than the
 // current first key (for background re-sealing after rotation).
 func (s *Sealer) NeedsReseal(sealed string) bool {

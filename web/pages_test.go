@@ -362,3 +362,32 @@ func TestLandingShowsDemoConnector(t *testing.T) {
 		t.Fatal("landing lacks the demo connector or signup link")
 	}
 }
+
+// An unverified custom domain shows the TXT record that verifies it.
+func TestOverviewShowsCustomDomainChallenge(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ten, key := e.tenant("acme", "Acme")
+	domain := "mcp.acme-corp.com"
+	ten.CustomDomain = &domain
+	if err := e.store.UpdateTenant(context.Background(), ten); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	b.login(key)
+	r := b.get("/console/t/acme")
+	wantStatus(t, r, http.StatusOK)
+	ch := tenants.ChallengeFor(ten.ID, domain)
+	for _, want := range []string{"not verified yet", ch.Name, ch.Value} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("overview lacks %q", want)
+		}
+	}
+	ten.CustomDomainVerified = true
+	if err := e.store.UpdateTenant(context.Background(), ten); err != nil {
+		t.Fatal(err)
+	}
+	r = b.get("/console/t/acme")
+	if strings.Contains(r.Body, ch.Value) || !strings.Contains(r.Body, "verified") {
+		t.Error("a verified domain still shows its challenge")
+	}
+}

@@ -13,7 +13,7 @@ import (
 // rotated) over Redis pub/sub. Consumers also keep short cache TTLs, so a
 // lost notice delays an invalidation, never loses it.
 type RedisBus struct {
-	client *redis.Client
+	client redis.UniversalClient
 	prefix string
 	logger *slog.Logger
 
@@ -23,11 +23,11 @@ type RedisBus struct {
 	cancel   context.CancelFunc
 }
 
-// NewRedisBus returns a bus on client; channels are prefix+topic.
 // BusPrefix prefixes the Redis pub/sub channel of every bus topic.
 const BusPrefix = "gatehouse:bus:"
 
-func NewRedisBus(client *redis.Client, prefix string, logger *slog.Logger) *RedisBus {
+// NewRedisBus returns a bus on client; channels are prefix+topic.
+func NewRedisBus(client redis.UniversalClient, prefix string, logger *slog.Logger) *RedisBus {
 	return &RedisBus{client: client, prefix: prefix, logger: logger, handlers: map[string][]func(string){}}
 }
 

@@ -6,6 +6,9 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/tenants"
 )
 
 type metrics struct {
@@ -51,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, r *Runtime) *metrics {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.taskDuration, m.taskFailures, m.auditEvents, m.auditBatch, m.swept,
-			m.webhooks, m.upstreamRefresh, m.keysRotated, &queueCollector{r: r}} {
+			m.webhooks, m.upstreamRefresh, m.keysRotated, &queueCollector{r: r, id: tenants.RandomID()}} {
 			if err := reg.Register(c); err != nil {
 				r.log.Warn("metric not registered", "err", err)
 			}
@@ -73,7 +76,37 @@ func (m *metrics) middleware(next asynq.Handler) asynq.Handler {
 }
 
 // queueCollector reports queue depth per queue and state at scrape time.
-type queueCollector struct{ r *Runtime }
+// Queue depth is a property of Redis, not of a replica: only the replica
+// holding a short Redis lease reports it, so sum() over replicas is right
+// and N replicas do not multiply the series.
+type queueCollector struct {
+	r  *Runtime
+	id string // this process's lease value
+}
+
+// queueReporterKey holds the id of the replica that reports queue depth;
+// queueReporterTTL outlives any sane scrape interval, so the holder keeps it
+// while it is scraped and another replica takes over when it stops.
+const (
+	queueReporterKey = "gatehouse:metrics:queue-reporter"
+	queueReporterTTL = 90 * time.Second
+)
+
+// reporter takes or renews the lease; false means another replica holds it.
+func (c *queueCollector) reporter(ctx context.Context) bool {
+	ok, err := c.r.rdb.SetNX(ctx, queueReporterKey, c.id, queueReporterTTL).Result()
+	if err != nil {
+		return false
+	}
+	if ok {
+		return true
+	}
+	// Renew only our own lease (compare-and-expire in one step).
+	n, err := renewLease.Run(ctx, c.r.rdb, []string{queueReporterKey}, c.id, queueReporterTTL.Milliseconds()).Int()
+	return err == nil && n == 1
+}
+
+var renewLease = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
 
 var (
 	queueDepthDesc = prometheus.NewDesc("gatehouse_queue_depth", "Tasks in a queue, by state.", []string{"queue", "state"}, nil)
@@ -97,6 +130,10 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(queueUpDesc, prometheus.GaugeValue, 0)
 		return
 	}
+	ch <- prometheus.MustNewConstMetric(queueUpDesc, prometheus.GaugeValue, up)
+	if !c.reporter(ctx) {
+		return
+	}
 	for _, q := range []string{QueueCritical, QueueDefault, QueueLow} {
 		info, err := c.r.insp.GetQueueInfo(q)
 		if err != nil {
@@ -107,5 +144,4 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(n), q, state)
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(queueUpDesc, prometheus.GaugeValue, up)
 }

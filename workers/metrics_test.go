@@ -80,3 +80,45 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("Ping with Redis up: %v", err)
 	}
 }
+
+// Queue depth describes Redis, not a replica: of two replicas on one Redis
+// exactly one reports it, and another takes over when the lease lapses.
+func TestQueueDepthReportedOnce(t *testing.T) {
+	redisOpt := startMiniredis(t)
+	store := openStore(t, testdb.SQLite(t))
+	a := newEnv(t, store, redisOpt, nil)
+	b := newEnv(t, store, redisOpt, nil)
+	tn := newTenant(t, store, "qd")
+	a.rt.Auditor().Record(ctx, tenants.AuditEvent{TenantID: tn.ID, Action: tenants.ActTokenIssued}) // the critical queue exists
+	reporters := func() (n int, who *env) {
+		for _, e := range []*env{a, b} {
+			ms := gather(t, e)
+			if len(ms["gatehouse_queue_up"]) != 1 {
+				t.Fatalf("every replica reports gatehouse_queue_up: %v", ms["gatehouse_queue_up"])
+			}
+			if len(ms["gatehouse_queue_depth"]) > 0 {
+				n++
+				who = e
+			}
+		}
+		return n, who
+	}
+	n, first := reporters()
+	if n != 1 {
+		t.Fatalf("%d replicas report queue depth, want 1", n)
+	}
+	if n, again := reporters(); n != 1 || again != first {
+		t.Fatalf("the lease holder changed while it was scraped (%d)", n)
+	}
+	must(t, first.rt.rdb.Del(ctx, queueReporterKey).Err()) // the lease lapses
+	other := a
+	if first == a {
+		other = b
+	}
+	if ms := gather(t, other); len(ms["gatehouse_queue_depth"]) == 0 {
+		t.Fatal("no replica took over queue depth reporting")
+	}
+	if n, _ := reporters(); n != 1 {
+		t.Fatalf("%d reporters after the takeover", n)
+	}
+}

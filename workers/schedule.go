@@ -24,6 +24,7 @@ const (
 	TypeRotateKeys     = "keys:rotate"      // per-tenant signing key rotation
 	TypeRefreshUp      = "upstream:refresh" // upstream IdP tokens about to expire
 	TypeWebhookResume  = "webhook:resume"   // deliveries whose task was never enqueued
+	TypeVerifyDomains  = "domains:verify"   // DNS TXT challenges of unverified custom domains
 	periodicTaskPrefix = "periodic:"        // task id prefix of periodic tasks
 )
 
@@ -44,6 +45,7 @@ var DefaultSchedule = []ScheduleEntry{
 	{TypeRotateKeys, time.Hour, QueueDefault},
 	{TypeRefreshUp, 2 * time.Minute, QueueDefault},
 	{TypeWebhookResume, time.Minute, QueueLow},
+	{TypeVerifyDomains, time.Minute, QueueLow},
 }
 
 type periodic struct {
@@ -164,6 +166,8 @@ func (r *Runtime) periodicWork(typ string) func(context.Context) error {
 		return r.refreshUpstream
 	case TypeWebhookResume:
 		return r.resumeWebhooks
+	case TypeVerifyDomains:
+		return r.verifyDomains
 	}
 	return func(context.Context) error { return fmt.Errorf("no handler for %s", typ) }
 }

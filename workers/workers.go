@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -53,6 +54,9 @@ type Options struct {
 	Registry          prometheus.Registerer
 	// Bus announces changes (keys rotated, grants revoked) to every replica.
 	Bus *RedisBus
+	// Resolver looks up custom-domain TXT challenges (default
+	// net.DefaultResolver; tests point it at a DNS server on loopback).
+	Resolver *net.Resolver
 
 	// Schedule overrides task periods by task type (tests); missing types
 	// keep DefaultSchedule's period.
@@ -295,7 +299,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		},
 	})
 	mux := asynq.NewServeMux()
-	mux.Use(r.metrics.middleware)
+	mux.Use(traceTask, r.metrics.middleware)
 	mux.HandleFunc(TypeAuditBatch, r.handleAuditBatch)
 	mux.HandleFunc(TypeAuditEvent, r.handleAuditBatch) // a lone event that was never aggregated
 	mux.HandleFunc(TypeWebhook, r.handleWebhook)

@@ -6,10 +6,15 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse/gatehouse/tenants"
 )
@@ -65,7 +70,7 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		logger.Info("http request",
+		logger.InfoContext(c.Request.Context(), "http request",
 			"method", c.Request.Method,
 			"route", route,
 			"path", c.Request.URL.Path,
@@ -77,10 +82,39 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// Metrics records requests by route and status, and latency.
+// TraceRoute names the request's server span after the route pattern
+// (e.g. "POST /t/:slug/oauth/token"): one span name per endpoint, never a
+// tenant slug or client id. It also writes the span's W3C traceparent into
+// the request headers, so what the gateway forwards to the tenant's MCP
+// server joins the trace (traceparent is not a header the gateway drops).
+// No-op when tracing is off.
+func TraceRoute() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if trace.SpanContextFromContext(c.Request.Context()).IsValid() {
+			otel.GetTextMapPropagator().Inject(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+		}
+		c.Next()
+		span := trace.SpanFromContext(c.Request.Context())
+		if !span.IsRecording() {
+			return
+		}
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		span.SetName(c.Request.Method + " " + route)
+		span.SetAttributes(attribute.String("http.route", route), attribute.String("gatehouse.request_id", c.GetString("request_id")))
+	}
+}
+
+// Metrics records requests by route and status, and latency. Server-sent
+// event streams (MCP GET streams, streamed POST answers) last minutes to
+// hours; their lifetimes go to their own histogram so the latency one keeps
+// describing request latency.
 type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	streams  *prometheus.HistogramVec
 }
 
 // NewMetrics registers the HTTP metrics with reg.
@@ -93,8 +127,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "gatehouse_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
+		streams: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gatehouse_http_stream_duration_seconds", Help: "Lifetime of server-sent event responses by route.",
+			Buckets: []float64{1, 10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600},
+		}, []string{"method", "route"}),
 	}
-	reg.MustRegister(m.requests, m.latency)
+	reg.MustRegister(m.requests, m.latency, m.streams)
 	return m
 }
 
@@ -108,7 +146,11 @@ func (m *Metrics) Handler() gin.HandlerFunc {
 			route = "unmatched"
 		}
 		m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
-		m.latency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+		hist := m.latency
+		if strings.HasPrefix(c.Writer.Header().Get("Content-Type"), "text/event-stream") {
+			hist = m.streams
+		}
+		hist.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
 	}
 }
 

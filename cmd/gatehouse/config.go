@@ -7,23 +7,30 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/telemetry"
 )
 
 // Config is read from GATEHOUSE_* environment variables (flags may override).
+// Fields tagged secret:"true" also accept NAME_FILE (a path whose content is
+// the value: Docker and Kubernetes secrets mounted as files).
 type Config struct {
 	Addr              string   `env:"GATEHOUSE_ADDR" envDefault:":8080"`
+	AdminAddr         string   `env:"GATEHOUSE_ADMIN_ADDR" envDefault:"127.0.0.1:9090"`
 	PublicURL         string   `env:"GATEHOUSE_PUBLIC_URL"`
-	DatabaseURL       string   `env:"GATEHOUSE_DATABASE_URL"`
+	DatabaseURL       string   `env:"GATEHOUSE_DATABASE_URL" secret:"true"`
 	SQLitePath        string   `env:"GATEHOUSE_SQLITE_PATH" envDefault:"gatehouse.db"`
-	RedisURL          string   `env:"GATEHOUSE_REDIS_URL"`
+	RedisURL          string   `env:"GATEHOUSE_REDIS_URL" secret:"true"`
 	TenantDomain      string   `env:"GATEHOUSE_TENANT_DOMAIN"`
-	SecretKeys        []string `env:"GATEHOUSE_SECRET_KEY" envSeparator:","`
-	AdminToken        string   `env:"GATEHOUSE_ADMIN_TOKEN"`
+	SecretKeys        []string `env:"GATEHOUSE_SECRET_KEY" envSeparator:"," secret:"true"`
+	AdminToken        string   `env:"GATEHOUSE_ADMIN_TOKEN" secret:"true"`
 	AllowDevIdP       *bool    `env:"GATEHOUSE_ALLOW_DEV_IDP"`
 	AllowPrivateFetch bool     `env:"GATEHOUSE_ALLOW_PRIVATE_FETCH"`
 	DemoTenant        *bool    `env:"GATEHOUSE_DEMO_TENANT"`
@@ -35,20 +42,155 @@ type Config struct {
 	RefusePrivateUpstreams *bool `env:"GATEHOUSE_REFUSE_PRIVATE_UPSTREAMS"`
 	// Workers: run the worker system inside serve (default: embedded mode only).
 	InProcessWorkers *bool `env:"GATEHOUSE_INPROCESS_WORKERS"`
+	// Migrate: auto applies pending migrations on start; off leaves that to
+	// `gatehouse migrate up` (a Kubernetes Job) and refuses to start on a
+	// schema that is behind.
+	Migrate string `env:"GATEHOUSE_MIGRATE" envDefault:"auto"`
+	// Database pool per process (0: 20 open / 10 idle on Postgres, 8 on
+	// SQLite). Keep replicas × open under the server's max_connections.
+	DBMaxOpenConns    int           `env:"GATEHOUSE_DB_MAX_OPEN_CONNS"`
+	DBMaxIdleConns    int           `env:"GATEHOUSE_DB_MAX_IDLE_CONNS"`
+	DBConnMaxLifetime time.Duration `env:"GATEHOUSE_DB_CONN_MAX_LIFETIME" envDefault:"30m"`
+	// MetricsTenantLabel: false removes the tenant label from /metrics (the
+	// series are added up), for deployments with very many tenants.
+	MetricsTenantLabel bool `env:"GATEHOUSE_METRICS_TENANT_LABEL" envDefault:"true"`
+	// WorkerMetricsAddr is the former name of the worker's admin listener;
+	// when set it overrides GATEHOUSE_ADMIN_ADDR for `gatehouse worker`.
+	WorkerMetricsAddr string `env:"GATEHOUSE_WORKER_METRICS_ADDR"`
 	// Test-only hooks for e2e (testhooks.go); refused without AllowPrivateFetch.
 	TestCAFile  string `env:"GATEHOUSE_TEST_CA_FILE"`
 	TestHostMap string `env:"GATEHOUSE_TEST_HOST_MAP"`
+	// TestDNSAddr sends custom-domain TXT lookups to this DNS server and
+	// checks them every second (testhooks.go).
+	TestDNSAddr string `env:"GATEHOUSE_TEST_DNS_ADDR"`
+
+	// warnings found while loading (unknown variables); printed at start.
+	warnings []string
 }
 
 // Embedded reports whether this is the embedded default (SQLite, in-process queue).
 func (c *Config) Embedded() bool { return c.DatabaseURL == "" }
 
-func loadConfig() (*Config, error) {
-	var c Config
-	if err := env.Parse(&c); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
+func loadConfig() (*Config, error) { return loadConfigFrom(os.Environ()) }
+
+// configVar is one variable of Config, as the operator spells it.
+type configVar struct {
+	name   string
+	field  string
+	typ    reflect.Type
+	secret bool
+}
+
+func configVars() []configVar {
+	var out []configVar
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if name == "" {
+			continue
+		}
+		out = append(out, configVar{name: name, field: f.Name, typ: f.Type, secret: f.Tag.Get("secret") == "true"})
 	}
+	return out
+}
+
+// loadConfigFrom parses environ (KEY=VALUE lines). Errors name the
+// environment variable and what it must be, never a Go field.
+func loadConfigFrom(environ []string) (*Config, error) {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	var errs, warnings []string
+	known := map[string]bool{}
+	for _, cv := range configVars() {
+		known[cv.name] = true
+		if !cv.secret {
+			continue
+		}
+		fileVar := cv.name + "_FILE"
+		known[fileVar] = true
+		path := vars[fileVar]
+		if path == "" {
+			continue
+		}
+		if vars[cv.name] != "" {
+			errs = append(errs, fmt.Sprintf("%s: set either %s or %s, not both", cv.name, cv.name, fileVar))
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: cannot read %s: %v", fileVar, path, errors.Unwrap(err)))
+			continue
+		}
+		// Files written by editors and `echo` end in a newline that is not
+		// part of the secret.
+		vars[cv.name] = strings.TrimRight(string(b), "\r\n")
+	}
+	for k := range vars {
+		if strings.HasPrefix(k, "GATEHOUSE_") && !known[k] && !strings.HasPrefix(k, "GATEHOUSE_TEST_") {
+			warnings = append(warnings, fmt.Sprintf("%s is not a Gatehouse setting and is ignored (a typo?)", k))
+		}
+	}
+	sort.Strings(warnings)
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
+		errs = append(errs, describeEnvError(err, vars)...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.New("invalid configuration:\n  " + strings.Join(errs, "\n  "))
+	}
+	c.warnings = warnings
 	return &c, nil
+}
+
+// describeEnvError turns env's per-field errors into one line per variable.
+func describeEnvError(err error, vars map[string]string) []string {
+	byField := map[string]configVar{}
+	for _, cv := range configVars() {
+		byField[cv.field] = cv
+	}
+	var list []error
+	var agg env.AggregateError
+	if errors.As(err, &agg) {
+		list = agg.Errors
+	} else {
+		list = []error{err}
+	}
+	var out []string
+	for _, e := range list {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if cv, ok := byField[pe.Name]; ok {
+				val := fmt.Sprintf("%q ", vars[cv.name])
+				if cv.secret {
+					val = "" // never echo a secret
+				}
+				out = append(out, fmt.Sprintf("%s: %sis not %s", cv.name, val, kindOf(cv.typ)))
+				continue
+			}
+		}
+		out = append(out, "environment: "+e.Error())
+	}
+	return out
+}
+
+func kindOf(t reflect.Type) string {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == reflect.TypeOf(time.Duration(0)):
+		return "a duration (e.g. 30s, 5m, 1h)"
+	case t.Kind() == reflect.Bool:
+		return "a boolean (true or false)"
+	case t.Kind() == reflect.Int:
+		return "a whole number"
+	}
+	return "a valid value"
 }
 
 // validate checks every value and returns one clear line per problem.
@@ -60,6 +202,14 @@ func (c *Config) validate() error {
 	host, port, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		bad("GATEHOUSE_ADDR", "%q is not host:port (e.g. :8080 or 127.0.0.1:8080)", c.Addr)
+	}
+	if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+		bad("GATEHOUSE_ADMIN_ADDR", "%q is not host:port (e.g. 127.0.0.1:9090, or :9090 for a Kubernetes probe)", c.AdminAddr)
+	}
+	if c.WorkerMetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.WorkerMetricsAddr); err != nil {
+			bad("GATEHOUSE_WORKER_METRICS_ADDR", "%q is not host:port", c.WorkerMetricsAddr)
+		}
 	}
 	if c.PublicURL == "" {
 		h := host
@@ -81,8 +231,8 @@ func (c *Config) validate() error {
 		bad("GATEHOUSE_DATABASE_URL", "must be a postgres:// URL (leave unset for the embedded SQLite default)")
 	}
 	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			bad("GATEHOUSE_REDIS_URL", "must be a redis:// or rediss:// URL")
+		if _, err := parseRedisURL(c.RedisURL); err != nil {
+			bad("GATEHOUSE_REDIS_URL", "%v", err)
 		}
 	}
 	if c.DatabaseURL != "" && c.RedisURL == "" {
@@ -103,11 +253,48 @@ func (c *Config) validate() error {
 	if c.AdminToken != "" && len(c.AdminToken) < 24 {
 		bad("GATEHOUSE_ADMIN_TOKEN", "must be at least 24 characters")
 	}
+	if c.TestDNSAddr != "" {
+		if !c.AllowPrivateFetch {
+			bad("GATEHOUSE_TEST_DNS_ADDR", "is test-only and needs GATEHOUSE_ALLOW_PRIVATE_FETCH=true")
+		} else if _, _, err := net.SplitHostPort(c.TestDNSAddr); err != nil {
+			bad("GATEHOUSE_TEST_DNS_ADDR", "%q is not host:port", c.TestDNSAddr)
+		}
+	}
 	if (c.TestCAFile != "" || c.TestHostMap != "") && !c.AllowPrivateFetch {
 		bad("GATEHOUSE_TEST_CA_FILE", "GATEHOUSE_TEST_CA_FILE and GATEHOUSE_TEST_HOST_MAP are test-only and need GATEHOUSE_ALLOW_PRIVATE_FETCH=true")
 	}
 	if c.AllowPrivateFetch && !c.Embedded() && !c.devIdP() {
 		bad("GATEHOUSE_ALLOW_PRIVATE_FETCH", "is a test-only setting and is refused in production mode")
+	}
+	if c.SQLitePath == "" {
+		bad("GATEHOUSE_SQLITE_PATH", "must not be empty")
+	}
+	for _, p := range c.TrustedProxies {
+		p = strings.TrimSpace(p)
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				bad("GATEHOUSE_TRUSTED_PROXIES", "%q is not an IP address or CIDR", p)
+			}
+		}
+	}
+	switch c.Migrate {
+	case "auto", "off":
+	default:
+		bad("GATEHOUSE_MIGRATE", "must be auto or off")
+	}
+	if c.DBMaxOpenConns < 0 {
+		bad("GATEHOUSE_DB_MAX_OPEN_CONNS", "must be 0 (default) or more")
+	}
+	if c.DBMaxIdleConns < 0 {
+		bad("GATEHOUSE_DB_MAX_IDLE_CONNS", "must be 0 (default) or more")
+	} else if c.DBMaxOpenConns > 0 && c.DBMaxIdleConns > c.DBMaxOpenConns {
+		bad("GATEHOUSE_DB_MAX_IDLE_CONNS", "must not exceed GATEHOUSE_DB_MAX_OPEN_CONNS (%d)", c.DBMaxOpenConns)
+	}
+	if c.DBConnMaxLifetime < 0 {
+		bad("GATEHOUSE_DB_CONN_MAX_LIFETIME", "must not be negative")
+	}
+	if err := telemetry.Validate(os.Getenv); err != nil {
+		errs = append(errs, err.Error())
 	}
 	switch c.LogFormat {
 	case "", "json", "text":

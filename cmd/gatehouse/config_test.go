@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -81,33 +84,33 @@ func TestEmbeddedSecretKeyFile(t *testing.T) {
 // The CLI creates, lists, gets and deletes tenants through the domain.
 func TestTenantCLI(t *testing.T) {
 	dir := t.TempDir()
-	cfg := &Config{SQLitePath: filepath.Join(dir, "g.db"), PublicURL: "http://localhost:8080", LogLevel: "info"}
+	cfg := &Config{SQLitePath: filepath.Join(dir, "g.db"), PublicURL: "http://localhost:8080", LogLevel: "info", Migrate: "auto"}
 	ctx := context.Background()
 	var out bytes.Buffer
-	if err := tenantCmd(ctx, cfg, []string{"create", "--slug", "acme", "--upstream", "https://mcp.acme.example/mcp"}, &out); err != nil {
+	if err := tenantCmd(ctx, cfg, []string{"create", "--slug", "acme", "--upstream", "https://mcp.acme.example/mcp", "--json"}, nil, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), `"resource": "http://localhost:8080/t/acme/mcp"`) {
 		t.Fatalf("create output: %s", out.String())
 	}
 	out.Reset()
-	err := tenantCmd(ctx, cfg, []string{"create", "--slug", "acme", "--upstream", "https://x.example/mcp"}, &out)
+	err := tenantCmd(ctx, cfg, []string{"create", "--slug", "acme", "--upstream", "https://x.example/mcp"}, nil, &out)
 	if err == nil || !strings.Contains(err.Error(), "already taken") {
 		t.Fatalf("duplicate: %v", err)
 	}
-	err = tenantCmd(ctx, cfg, []string{"create", "--slug", "API", "--upstream", "ftp://x"}, &out)
+	err = tenantCmd(ctx, cfg, []string{"create", "--slug", "API", "--upstream", "ftp://x"}, nil, &out)
 	if err == nil || !strings.Contains(err.Error(), "slug") || !strings.Contains(err.Error(), "upstream_mcp_url") {
 		t.Fatalf("invalid input must name each field: %v", err)
 	}
 	out.Reset()
-	if err := tenantCmd(ctx, cfg, []string{"list"}, &out); err != nil || !strings.Contains(out.String(), "acme") {
+	if err := tenantCmd(ctx, cfg, []string{"list"}, nil, &out); err != nil || !strings.Contains(out.String(), "acme") {
 		t.Fatalf("list: %v %s", err, out.String())
 	}
 	out.Reset()
-	if err := tenantCmd(ctx, cfg, []string{"delete", "acme"}, &out); err != nil {
+	if err := tenantCmd(ctx, cfg, []string{"delete", "acme"}, nil, &out); err != nil {
 		t.Fatal(err)
 	}
-	if err := tenantCmd(ctx, cfg, []string{"get", "acme"}, &out); err == nil {
+	if err := tenantCmd(ctx, cfg, []string{"get", "acme"}, nil, &out); err == nil {
 		t.Fatal("deleted tenant still found")
 	}
 }
@@ -153,5 +156,125 @@ func TestDemoTenantShowsConsent(t *testing.T) {
 	idps, _ := p.store.ListIdPs(ctx, demo.ID)
 	if demo.Settings.SkipConsent || len(idps) != 1 || idps[0].Type != tenants.IdPDev {
 		t.Fatalf("demo tenant: skip_consent=%v idps=%+v", demo.Settings.SkipConsent, idps)
+	}
+}
+
+// Every variable that is not a plain string rejects a malformed value with
+// a line naming the variable, never the Go field.
+func TestEveryTypedVariableNamedOnError(t *testing.T) {
+	n := 0
+	for _, cv := range configVars() {
+		if cv.typ.Kind() == reflect.String || cv.typ.Kind() == reflect.Slice {
+			continue
+		}
+		n++
+		_, err := loadConfigFrom([]string{cv.name + "=%%not-a-value%%"})
+		if err == nil {
+			t.Errorf("%s accepted a malformed value", cv.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), cv.name+":") || strings.Contains(err.Error(), cv.field) {
+			t.Errorf("%s: %v", cv.name, err)
+		}
+	}
+	if n < 6 {
+		t.Fatalf("only %d typed variables found", n)
+	}
+}
+
+// Every variable holding a credential has a _FILE form; the rule is checked
+// by name so variables added later cannot forget it.
+func TestSecretVariablesHaveFileForms(t *testing.T) {
+	credential := regexp.MustCompile(`SECRET|TOKEN|PASSWORD|PRIVATE_KEY|(DATABASE|REDIS|SMTP)_URL$`)
+	secrets := 0
+	for _, cv := range configVars() {
+		if strings.HasPrefix(cv.name, "GATEHOUSE_TEST_") {
+			continue
+		}
+		if credential.MatchString(cv.name) && !cv.secret {
+			t.Errorf("%s holds a credential but has no %s_FILE form (tag it secret:\"true\")", cv.name, cv.name)
+		}
+		if !cv.secret {
+			continue
+		}
+		secrets++
+		dir := t.TempDir()
+		value := "postgres://u:p@h/db"
+		switch cv.name {
+		case "GATEHOUSE_SECRET_KEY":
+			value = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+		case "GATEHOUSE_REDIS_URL":
+			value = "redis://:p@h:6379/0"
+		}
+		f := filepath.Join(dir, "s")
+		if err := os.WriteFile(f, []byte(value+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadConfigFrom([]string{cv.name + "_FILE=" + f})
+		if err != nil {
+			t.Errorf("%s_FILE: %v", cv.name, err)
+			continue
+		}
+		got := reflect.ValueOf(*c).FieldByName(cv.field)
+		if fmt.Sprint(got.Interface()) != value && fmt.Sprint(got.Interface()) != "["+value+"]" {
+			t.Errorf("%s_FILE gave %v, want %q (trailing newline dropped)", cv.name, got.Interface(), value)
+		}
+		if _, err := loadConfigFrom([]string{cv.name + "_FILE=" + f, cv.name + "=other"}); err == nil || !strings.Contains(err.Error(), "not both") {
+			t.Errorf("%s and %s_FILE together: %v", cv.name, cv.name, err)
+		}
+		if _, err := loadConfigFrom([]string{cv.name + "_FILE=" + filepath.Join(dir, "missing")}); err == nil || !strings.Contains(err.Error(), cv.name+"_FILE") {
+			t.Errorf("%s_FILE missing file: %v", cv.name, err)
+		}
+	}
+	if secrets < 4 {
+		t.Fatalf("only %d secret variables", secrets)
+	}
+	// A malformed secret is never echoed.
+	c, err := loadConfigFrom([]string{"GATEHOUSE_SECRET_KEY=hunter2-not-base64"})
+	if err == nil {
+		err = c.validate()
+	}
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("bad secret key: %v", err)
+	}
+}
+
+// A GATEHOUSE_ variable that is not a setting (a typo) is reported.
+func TestUnknownVariableWarned(t *testing.T) {
+	c, err := loadConfigFrom([]string{"GATEHOUSE_DATABSE_URL=postgres://h/db", "GATEHOUSE_ADDR=:1", "GATEHOUSE_TEST_POSTGRES_URL=x", "GATEHOUSE_ADMIN_TOKEN_FILE="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.warnings) != 1 || !strings.Contains(c.warnings[0], "GATEHOUSE_DATABSE_URL") {
+		t.Fatalf("warnings: %v", c.warnings)
+	}
+}
+
+// `serve --addr :N` and GATEHOUSE_ADDR=:N derive the same public URL.
+func TestPublicURLDerivation(t *testing.T) {
+	for addr, want := range map[string]string{":9999": "http://localhost:9999", "0.0.0.0:7000": "http://localhost:7000",
+		"127.0.0.1:8081": "http://127.0.0.1:8081", "[::1]:8082": "http://[::1]:8082"} {
+		c, err := loadConfigFrom([]string{"GATEHOUSE_ADDR=" + addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.validate(); err != nil || c.PublicURL != want {
+			t.Errorf("%s: %q %v, want %s", addr, c.PublicURL, err, want)
+		}
+	}
+}
+
+// The pool variables reach database/sql.
+func TestDBPoolSettings(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &Config{SQLitePath: filepath.Join(dir, "g.db"), DBMaxOpenConns: 3, DBMaxIdleConns: 2}
+	s, err := openStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, _ := s.RawDB()
+	if got := db.Stats().MaxOpenConnections; got != 3 {
+		t.Fatalf("max open %d, want 3", got)
 	}
 }

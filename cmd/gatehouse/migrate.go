@@ -10,7 +10,7 @@ func migrate(ctx context.Context, cfg *Config, args []string) error {
 	if len(args) != 1 || (args[0] != "up" && args[0] != "down" && args[0] != "status") {
 		return fmt.Errorf("usage: gatehouse migrate up|down|status")
 	}
-	s, err := openStore(ctx, cfg, false)
+	s, err := openStoreUnmigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -23,11 +23,4 @@ func migrate(ctx context.Context, cfg *Config, args []string) error {
 		fmt.Fprintln(os.Stdout, "nothing to do: the schema is current")
 	}
 	return err
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

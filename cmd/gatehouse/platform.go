@@ -13,6 +13,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
@@ -20,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/telemetry"
 	"github.com/gatehouse/gatehouse/workers"
 )
 
@@ -34,11 +36,12 @@ type platform struct {
 	sealer   *tenants.Sealer
 	keys     *keys.Manager
 	redisOpt asynq.RedisConnOpt
-	redis    *redis.Client
+	redis    redis.UniversalClient
 	bus      *workers.RedisBus
 	mini     *miniredis.Miniredis
 	runtime  *workers.Runtime
 	registry *prometheus.Registry
+	tracing  bool // OTEL_* asked for traces
 	stop     []func()
 	// cimdClient is set only by the test hooks (testhooks.go).
 	cimdClient *http.Client
@@ -55,18 +58,48 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 			format = "text"
 		}
 	}
+	// Every line logged with a request's or task's context carries its
+	// trace_id and span_id (when tracing is on).
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, opts)))
 }
 
-func openStore(ctx context.Context, cfg *Config, migrate bool) (*gormstore.Store, error) {
+// openStoreUnmigrated connects with the configured pool and leaves the
+// schema alone (`gatehouse migrate` itself).
+func openStoreUnmigrated(ctx context.Context, cfg *Config) (*gormstore.Store, error) {
+	return openDB(ctx, cfg, false)
+}
+
+func openDB(ctx context.Context, cfg *Config, migrate bool) (*gormstore.Store, error) {
 	dsn := cfg.DatabaseURL
 	if dsn == "" {
 		dsn = cfg.SQLitePath
 	}
-	return gormstore.Open(ctx, dsn, &gormstore.Options{SkipMigrate: !migrate})
+	return gormstore.Open(ctx, dsn, &gormstore.Options{SkipMigrate: !migrate, Tracing: telemetry.Configured(os.Getenv),
+		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime})
+}
+
+// openStore connects with the configured pool. GATEHOUSE_MIGRATE=auto
+// applies pending migrations; off (a Job runs `gatehouse migrate up`)
+// refuses a schema older than this binary, so a replica never runs against
+// tables it does not know.
+func openStore(ctx context.Context, cfg *Config) (*gormstore.Store, error) {
+	migrate := cfg.Migrate != "off"
+	s, err := openDB(ctx, cfg, migrate)
+	if err != nil || migrate {
+		return s, err
+	}
+	pending, err := s.Pending(ctx)
+	if err == nil && pending {
+		err = errors.New("the database schema is older than this binary and GATEHOUSE_MIGRATE=off: run `gatehouse migrate up` first")
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
@@ -84,6 +117,17 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 		p.logger.Warn("TEST HOOKS ON: client metadata documents are fetched with GATEHOUSE_TEST_CA_FILE / GATEHOUSE_TEST_HOST_MAP (a test CA and dial overrides). Never use this in production.",
 			"ca_file", cfg.TestCAFile, "host_map", cfg.TestHostMap)
 	}
+	// Tracing first, so the database and HTTP clients pick up the provider.
+	shutdownTracing, err := telemetry.Setup(ctx, os.Getenv, "gatehouse", version)
+	if err != nil {
+		return nil, err
+	}
+	p.tracing = telemetry.Configured(os.Getenv)
+	p.stop = append(p.stop, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(sctx) // flushes the last spans
+	})
 	keyBytes, err := cfg.secretKeys()
 	if err != nil {
 		return nil, err
@@ -91,19 +135,23 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 	if p.sealer, err = tenants.NewSealer(keyBytes); err != nil {
 		return nil, err
 	}
-	if p.store, err = openStore(ctx, cfg, true); err != nil {
+	if p.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
 	p.stop = append(p.stop, func() { p.store.Close() })
+	if sqlDB, err := p.store.RawDB(); err == nil {
+		// go_sql_* pool gauges: waits show an undersized
+		// GATEHOUSE_DB_MAX_OPEN_CONNS before requests time out.
+		p.registry.MustRegister(collectors.NewDBStatsCollector(sqlDB, "gatehouse"))
+	}
 	p.keys = keys.New(p.store, p.sealer, nil)
 
 	if cfg.RedisURL != "" {
-		opt, err := redis.ParseURL(cfg.RedisURL)
+		target, err := parseRedisURL(cfg.RedisURL)
 		if err != nil {
 			return nil, fmt.Errorf("GATEHOUSE_REDIS_URL: %w", err)
 		}
-		p.redisOpt = asynq.RedisClientOpt{Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig}
-		p.redis = redis.NewClient(opt)
+		p.redisOpt, p.redis = target.conn, target.client()
 	} else {
 		// Embedded default: an in-process Redis. miniredis only expires keys
 		// when told time has passed, so a ticker fast-forwards it.
@@ -129,9 +177,13 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 	}
 	p.stop = append(p.stop, func() { p.redis.Close() })
 	p.bus = workers.NewRedisBus(p.redis, workers.BusPrefix, p.logger)
+	resolver, schedule := cfg.testDNS()
+	if resolver != nil {
+		p.logger.Warn("TEST HOOK ON: custom-domain TXT lookups go to GATEHOUSE_TEST_DNS_ADDR. Never use this in production.", "dns", cfg.TestDNSAddr)
+	}
 	p.runtime, err = workers.New(workers.Options{
 		Store: p.store, Keys: p.keys, Sealer: p.sealer, Logger: p.logger, Redis: p.redisOpt,
-		AllowPrivateFetch: cfg.AllowPrivateFetch, Registry: p.registry, Bus: p.bus,
+		AllowPrivateFetch: cfg.AllowPrivateFetch, Registry: p.registry, Bus: p.bus, Resolver: resolver, Schedule: schedule,
 	})
 	if err != nil {
 		return nil, err
@@ -152,7 +204,7 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 	// Another replica changed a tenant: drop this replica's cached tenants
 	// at once instead of waiting out the cache TTL.
 	p.bus.Subscribe(tenants.TopicTenantChanged, func(string) { sites.Invalidate() })
-	return &httpx.Deps{
+	d := &httpx.Deps{
 		Store: p.store, Sealer: p.sealer, Keys: p.keys, Rotation: p.runtime.KeyRotation(), Auditor: p.runtime.Auditor(), Logger: p.logger,
 		Sites: sites, Bus: p.bus,
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
@@ -160,14 +212,20 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 		RefusePrivateUpstreams: p.cfg.refusePrivateUpstreams(), CIMDClient: p.cimdClient,
 		HTTPClient: idp.NewHTTPClient(p.cfg.AllowPrivateFetch), QueuePing: p.runtime.Ping, Version: version,
 	}
+	if p.tracing && d.HTTPClient != nil {
+		// Upstream IdP calls join the trace (W3C traceparent).
+		traced := *d.HTTPClient
+		traced.Transport = telemetry.Transport(traced.Transport)
+		d.HTTPClient = &traced
+	}
+	return d
 }
 
-const adminTokenKey = "admin_token_sha256"
-
 // adminToken returns the admin token hash. GATEHOUSE_ADMIN_TOKEN, when set,
-// is the token. Otherwise one is generated on first start, printed once, and
-// only its hash is kept.
-func (p *platform) adminToken(ctx context.Context, out io.Writer) (string, error) {
+// is the token. Otherwise one is generated on first start and only its hash
+// is kept; the token itself is printed to terminal (nil when stdout is not
+// a terminal) and never to the log, where JSON lines are shipped and kept.
+func (p *platform) adminToken(ctx context.Context, terminal io.Writer) (string, error) {
 	if p.cfg.AdminToken != "" {
 		return tenants.HashSecret(p.cfg.AdminToken), nil
 	}
@@ -178,7 +236,7 @@ func (p *platform) adminToken(ctx context.Context, out io.Writer) (string, error
 	if !errors.Is(err, tenants.ErrNotFound) {
 		return "", err
 	}
-	token := "gha_" + tenants.RandomToken()
+	token := newAdminToken()
 	stored, err := p.store.PutSystemValueIfAbsent(ctx, adminTokenKey, tenants.HashSecret(token))
 	if err != nil {
 		return "", err
@@ -186,6 +244,11 @@ func (p *platform) adminToken(ctx context.Context, out io.Writer) (string, error
 	if !stored { // another replica generated one first
 		return p.store.GetSystemValue(ctx, adminTokenKey)
 	}
-	fmt.Fprintf(out, "\n  Gatehouse admin token (shown once; only its hash is stored):\n\n    %s\n\n", token)
+	if terminal != nil {
+		fmt.Fprintf(terminal, "\n  Gatehouse admin token (shown once; only its hash is stored):\n\n    %s\n\n", token)
+	} else {
+		p.logger.Warn("an admin token was generated and only its hash stored; it is printed only to a terminal. " +
+			"Set GATEHOUSE_ADMIN_TOKEN, or run `gatehouse admin-token rotate` in a terminal (or with --out FILE) to get one.")
+	}
 	return tenants.HashSecret(token), nil
 }

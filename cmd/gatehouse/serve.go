@@ -3,54 +3,72 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/api/admin"
 	"github.com/gatehouse/gatehouse/api/demo"
+	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/telemetry"
 )
 
 func serve(ctx context.Context, cfg *Config, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve", "usage: gatehouse serve [--addr A] [--public-url U] [--admin-addr A]")
 	addr := fs.String("addr", cfg.Addr, "listen address (GATEHOUSE_ADDR)")
-	public := fs.String("public-url", "", "public base URL (GATEHOUSE_PUBLIC_URL)")
+	public := fs.String("public-url", cfg.PublicURL, "public base URL (GATEHOUSE_PUBLIC_URL; default derived from the listen address)")
+	adminAddr := fs.String("admin-addr", cfg.AdminAddr, "operations listener for /metrics, /healthz, /readyz (GATEHOUSE_ADMIN_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *addr != cfg.Addr || *public != "" {
-		cfg.Addr = *addr
-		if *public != "" {
-			cfg.PublicURL = *public
-		}
-		if err := cfg.validate(); err != nil {
-			return err
-		}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments (got %q)", fs.Args())
+	}
+	// Flags replace their variables before validation, so --addr derives
+	// the public URL exactly as GATEHOUSE_ADDR does.
+	cfg.Addr, cfg.PublicURL, cfg.AdminAddr = *addr, *public, *adminAddr
+	if err := cfg.validate(); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return fmt.Errorf("listen on %s (GATEHOUSE_ADDR): %w", cfg.Addr, err)
 	}
 	defer ln.Close()
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (GATEHOUSE_ADMIN_ADDR): %w", cfg.AdminAddr, err)
+	}
+	defer adminLn.Close()
 
 	p, err := newPlatform(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer p.close()
-	adminHash, err := p.adminToken(ctx, os.Stdout)
+	var terminal io.Writer
+	if isTerminal(os.Stdout) {
+		terminal = os.Stdout
+	}
+	adminHash, err := p.adminToken(ctx, terminal)
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
 	deps := p.deps(adminHash)
-	handler, err := api.New(deps, &api.Options{Registry: p.registry, TrustedProxies: cfg.TrustedProxies})
+	tenantSeries := admin.NewTenantSeries(p.registry)
+	handler, err := api.New(deps, &api.Options{Registry: p.registry, TenantMetrics: tenantSeries, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
+	}
+	if p.tracing {
+		handler = telemetry.Handler(handler)
 	}
 	if cfg.devIdP() {
 		// The built-in demo upstream shares the listener, outside the router.
@@ -74,9 +92,11 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
+	p.pruneTenantSeries(workCtx, tenantSeries)
 	p.bus.Start(workCtx)
 	workDone := make(chan error, 1)
 	if cfg.inProcessWorkers() {
+		p.resealOnKeyChange(workCtx)
 		go func() { workDone <- p.runtime.Run(workCtx) }()
 	} else {
 		close(workDone)
@@ -90,9 +110,12 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 		// No WriteTimeout: MCP streams are long-lived; the gateway applies
 		// idle timeouts per stream instead.
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	p.logger.Info("gatehouse serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
+	adminSrv := p.adminServer(false, map[string]http.Handler{"GET /tls/ask": admin.AskHandler(p.servesHost(deps.Sites), p.logger)})
+	go func() { errc <- adminSrv.Serve(adminLn) }()
+	defer adminSrv.Close()
+	p.logger.Info("gatehouse serving", "addr", ln.Addr().String(), "admin_addr", adminLn.Addr().String(), "public_url", cfg.PublicURL,
 		"database", p.store.Dialect(), "embedded_queue", p.mini != nil, "dev_idp", cfg.devIdP(), "version", version)
 	if cfg.demoTenant() {
 		fmt.Fprintf(os.Stdout, "  Demo connector URL: %s/t/demo/mcp  (dev IdP: any username logs in)\n\n", cfg.PublicURL)
@@ -105,8 +128,8 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 		}
 	case <-ctx.Done():
 	}
-	p.logger.Info("shutting down: draining connections")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	p.logger.Info("shutting down: draining connections", "drain_timeout", admin.DrainTimeout.String())
+	shutCtx, cancel := context.WithTimeout(context.Background(), admin.DrainTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		p.logger.Warn("graceful shutdown incomplete; closing", "err", err)
@@ -142,4 +165,21 @@ func ensureDemoTenant(ctx context.Context, p *platform, port int) error {
 		return nil // another replica created it
 	}
 	return err
+}
+
+// servesHost reports whether host is one this deployment answers for: the
+// public host, {slug}.{tenant domain} of an existing tenant, or a verified
+// custom domain (the on-demand TLS ask).
+func (p *platform) servesHost(sites *httpx.Sites) func(ctx context.Context, host string) (bool, error) {
+	public := ""
+	if u, err := url.Parse(p.cfg.PublicURL); err == nil {
+		public = strings.ToLower(u.Hostname())
+	}
+	return func(ctx context.Context, host string) (bool, error) {
+		if host == public {
+			return true, nil
+		}
+		_, ok, err := sites.ResolveHost(ctx, host)
+		return ok, err
+	}
 }

@@ -8,117 +8,283 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-
-	"github.com/redis/go-redis/v9"
+	"os"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/workers"
 )
 
-// tenantCmd manages tenants from the command line, through the same domain
-// code as the provisioning API.
-func tenantCmd(ctx context.Context, cfg *Config, args []string, out io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("usage: gatehouse tenant create|list|get|delete")
-	}
-	keyBytes, err := cfg.secretKeys()
-	if err != nil {
-		return err
-	}
-	sealer, err := tenants.NewSealer(keyBytes)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg, true)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	prov := &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: &tenants.SyncAuditor{Store: store}, AllowDevIdP: cfg.devIdP(),
-		AllowPrivateFetch: cfg.AllowPrivateFetch}
-	// With a shared Redis, changes made here reach every running replica at
-	// once (cache invalidation, revocations), as they do from the API.
-	if cfg.RedisURL != "" {
-		opt, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("GATEHOUSE_REDIS_URL: %w", err)
-		}
-		rdb := redis.NewClient(opt)
-		defer rdb.Close()
-		prov.Bus = workers.NewRedisBus(rdb, workers.BusPrefix, slog.Default())
-	}
-	ctx = tenants.WithRequestInfo(ctx, tenants.RequestInfo{Actor: "cli"})
-	sites := httpx.NewSites(store, cfg.PublicURL, cfg.TenantDomain)
-	view := func(t *tenants.Tenant) tenants.TenantView {
-		var host *tenants.Site
-		if hs, ok := sites.Host(t); ok {
-			host = &hs
-		}
-		return tenants.ViewOf(t, sites.Path(t), host)
-	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
+const tenantUsage = `usage:
+  gatehouse tenant create --slug S --upstream URL [--name N] [--json]
+                          [--idp dev|github|google|oidc] [--idp-client-id ID] [--idp-issuer URL]
+                          [--idp-client-secret-file PATH|-] [--idp-allowed-orgs a,b] [--idp-allowed-domains a,b]
+  gatehouse tenant set-idp SLUG --idp TYPE [--idp-client-id ID] [--idp-client-secret-file PATH|-] …
+  gatehouse tenant list
+  gatehouse tenant get SLUG
+  gatehouse tenant delete SLUG
 
+IdP client secrets are read from a file or, with "-", from standard input
+(never from a flag: flags are visible to every user in the process list).`
+
+// idpFlags are the IdP options shared by `tenant create` and `tenant set-idp`.
+type idpFlags struct {
+	typ, clientID, issuer, secretFile, orgs, domains *string
+}
+
+func addIdPFlags(fs *flag.FlagSet) idpFlags {
+	return idpFlags{
+		typ:        fs.String("idp", "", "IdP type: dev | github | google | oidc (default dev where allowed)"),
+		clientID:   fs.String("idp-client-id", "", "IdP client id"),
+		issuer:     fs.String("idp-issuer", "", "OIDC issuer URL"),
+		secretFile: fs.String("idp-client-secret-file", "", "file holding the IdP client secret (- reads standard input)"),
+		orgs:       fs.String("idp-allowed-orgs", "", "comma-separated GitHub organisations allowed to log in"),
+		domains:    fs.String("idp-allowed-domains", "", "comma-separated email domains allowed to log in"),
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// input builds the IdP input, reading the client secret from its file or stdin.
+func (f idpFlags) input(stdin io.Reader) (*tenants.IdPInput, error) {
+	if *f.typ == "" {
+		if *f.clientID != "" || *f.secretFile != "" || *f.issuer != "" {
+			return nil, errors.New("--idp is required with the other --idp-* options")
+		}
+		return nil, nil
+	}
+	in := &tenants.IdPInput{Type: *f.typ, ClientID: *f.clientID, IssuerURL: *f.issuer,
+		AllowedOrgs: splitList(*f.orgs), AllowedDomains: splitList(*f.domains)}
+	if *f.secretFile != "" {
+		var b []byte
+		var err error
+		if *f.secretFile == "-" {
+			b, err = io.ReadAll(io.LimitReader(stdin, 64<<10))
+		} else {
+			b, err = os.ReadFile(*f.secretFile)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--idp-client-secret-file: %w", err)
+		}
+		in.ClientSecret = strings.TrimRight(string(b), "\r\n")
+		if in.ClientSecret == "" {
+			return nil, errors.New("--idp-client-secret-file: the secret is empty")
+		}
+	}
+	return in, nil
+}
+
+// tenantCmd manages tenants from the command line, through the same domain
+// code as the provisioning API. Flags are parsed before anything is opened,
+// so --help and usage errors leave no database or key file behind.
+func tenantCmd(ctx context.Context, cfg *Config, args []string, stdin io.Reader, out io.Writer) error {
+	if len(args) == 0 {
+		return usageError(tenantUsage)
+	}
+	var run func(env *tenantEnv) error
 	switch args[0] {
 	case "create":
-		fs := flag.NewFlagSet("tenant create", flag.ContinueOnError)
+		fs := newFlagSet("tenant create", tenantUsage)
 		slug := fs.String("slug", "", "tenant slug (required)")
 		name := fs.String("name", "", "display name")
 		upstream := fs.String("upstream", "", "the tenant's upstream MCP server URL (required)")
-		idp := fs.String("idp", "", "IdP type: dev | github | google | oidc (default dev where allowed)")
-		clientID := fs.String("idp-client-id", "", "IdP client id")
-		issuer := fs.String("idp-issuer", "", "OIDC issuer URL")
+		asJSON := fs.Bool("json", false, "print the tenant as JSON (default: a short summary)")
+		idpf := addIdPFlags(fs)
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		in := tenants.TenantInput{Slug: *slug, Name: *name, UpstreamMCPURL: *upstream}
-		if *idp != "" {
-			in.IdP = &tenants.IdPInput{Type: *idp, ClientID: *clientID, IssuerURL: *issuer}
+		if fs.NArg() > 0 {
+			return usageError(tenantUsage)
 		}
-		t, err := prov.CreateTenant(ctx, in)
+		idp, err := idpf.input(stdin)
 		if err != nil {
-			return describe(err)
+			return err
 		}
-		return enc.Encode(view(t))
-	case "list":
-		cursor := ""
-		for {
-			items, next, err := store.ListTenants(ctx, tenants.Page{Limit: 200, Cursor: cursor})
+		run = func(env *tenantEnv) error {
+			t, err := env.prov.CreateTenant(ctx, tenants.TenantInput{Slug: *slug, Name: *name, UpstreamMCPURL: *upstream, IdP: idp})
+			if err != nil {
+				return describe(err)
+			}
+			return env.show(t, *asJSON, "created tenant")
+		}
+	case "set-idp":
+		fs := newFlagSet("tenant set-idp", tenantUsage)
+		asJSON := fs.Bool("json", false, "print the tenant as JSON")
+		idpf := addIdPFlags(fs)
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			if err := fs.Parse(args[1:]); err != nil {
+				return err
+			}
+			return usageError(tenantUsage)
+		}
+		if err := fs.Parse(args[2:]); err != nil {
+			return err
+		}
+		idp, err := idpf.input(stdin)
+		if err != nil {
+			return err
+		}
+		if idp == nil {
+			return errors.New("--idp is required")
+		}
+		run = func(env *tenantEnv) error {
+			t, err := env.get(args[1])
 			if err != nil {
 				return err
 			}
-			for i := range items {
-				v := view(&items[i])
-				fmt.Fprintf(out, "%-40s %s\n", items[i].Slug, v.Resource)
+			if _, err := env.prov.PutIdP(ctx, t, *idp, true); err != nil {
+				return describe(err)
 			}
-			if next == "" {
-				return nil
+			return env.show(t, *asJSON, "set the "+idp.Type+" IdP of tenant")
+		}
+	case "list":
+		if err := newFlagSet("tenant list", tenantUsage).Parse(args[1:]); err != nil {
+			return err
+		}
+		run = func(env *tenantEnv) error {
+			cursor := ""
+			for {
+				items, next, err := env.store.ListTenants(ctx, tenants.Page{Limit: 200, Cursor: cursor})
+				if err != nil {
+					return err
+				}
+				for i := range items {
+					fmt.Fprintf(out, "%-40s %s\n", items[i].Slug, env.view(&items[i]).Resource)
+				}
+				if next == "" {
+					return nil
+				}
+				cursor = next
 			}
-			cursor = next
 		}
 	case "get", "delete":
-		if len(args) != 2 {
+		fs := newFlagSet("tenant "+args[0], tenantUsage)
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
 			return fmt.Errorf("usage: gatehouse tenant %s SLUG", args[0])
 		}
-		t, err := store.GetTenantBySlug(ctx, args[1])
-		if errors.Is(err, tenants.ErrNotFound) {
-			return fmt.Errorf("no tenant %q", args[1])
+		slug, op := fs.Arg(0), args[0]
+		run = func(env *tenantEnv) error {
+			t, err := env.get(slug)
+			if err != nil {
+				return err
+			}
+			if op == "get" {
+				return env.show(t, true, "")
+			}
+			if err := env.prov.DeleteTenant(ctx, t); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "deleted tenant %s and everything it held\n", t.Slug)
+			return nil
 		}
-		if err != nil {
-			return err
-		}
-		if args[0] == "get" {
-			return enc.Encode(view(t))
-		}
-		if err := prov.DeleteTenant(ctx, t); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "deleted tenant %s and everything it held\n", t.Slug)
+	case "-h", "--help", "-help", "help":
+		fmt.Fprintln(out, tenantUsage)
 		return nil
 	default:
-		return fmt.Errorf("unknown tenant subcommand %q (create, list, get, delete)", args[0])
+		return fmt.Errorf("unknown tenant subcommand %q (create, set-idp, list, get, delete)", args[0])
 	}
+
+	env, err := openTenantEnv(ctx, cfg, out)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	return run(env)
+}
+
+// tenantEnv is what the tenant subcommands run against.
+type tenantEnv struct {
+	store interface {
+		tenants.Store
+		Close() error
+	}
+	prov  *tenants.Provisioner
+	sites *httpx.Sites
+	out   io.Writer
+	close []func()
+}
+
+func (e *tenantEnv) Close() {
+	for _, f := range e.close {
+		f()
+	}
+	e.store.Close()
+}
+
+func openTenantEnv(ctx context.Context, cfg *Config, out io.Writer) (*tenantEnv, error) {
+	keyBytes, err := cfg.secretKeys()
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := tenants.NewSealer(keyBytes)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &tenantEnv{
+		store: store, out: out, sites: httpx.NewSites(store, cfg.PublicURL, cfg.TenantDomain),
+		prov: &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: &tenants.SyncAuditor{Store: store}, AllowDevIdP: cfg.devIdP(),
+			AllowPrivateFetch: cfg.AllowPrivateFetch},
+	}
+	// With a shared Redis, changes made here reach every running replica at
+	// once (cache invalidation, revocations), as they do from the API.
+	if cfg.RedisURL != "" {
+		target, err := parseRedisURL(cfg.RedisURL)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("GATEHOUSE_REDIS_URL: %w", err)
+		}
+		rdb := target.client()
+		e.close = append(e.close, func() { rdb.Close() })
+		e.prov.Bus = workers.NewRedisBus(rdb, workers.BusPrefix, slog.Default())
+	}
+	return e, nil
+}
+
+func (e *tenantEnv) get(slug string) (*tenants.Tenant, error) {
+	t, err := e.store.GetTenantBySlug(context.Background(), slug)
+	if errors.Is(err, tenants.ErrNotFound) {
+		return nil, fmt.Errorf("no tenant %q", slug)
+	}
+	return t, err
+}
+
+func (e *tenantEnv) view(t *tenants.Tenant) tenants.TenantView {
+	var host *tenants.Site
+	if hs, ok := e.sites.Host(t); ok {
+		host = &hs
+	}
+	return tenants.ViewOf(t, e.sites.Path(t), host)
+}
+
+// show prints the tenant as JSON, or as a few lines a person reads.
+func (e *tenantEnv) show(t *tenants.Tenant, asJSON bool, what string) error {
+	v := e.view(t)
+	if asJSON {
+		enc := json.NewEncoder(e.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	fmt.Fprintf(e.out, "%s %s\n  connector URL: %s\n  issuer:        %s\n", what, t.Slug, v.Resource, v.Issuer)
+	if v.HostMode != nil {
+		fmt.Fprintf(e.out, "  host mode:     %s\n", v.HostMode.Resource)
+	}
+	return nil
 }
 
 // describe renders validation errors one field per line.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants/egress"
+	"github.com/gatehouse/gatehouse/workers"
 )
 
 // Test-only hooks for the cross-process tests in e2e/: they let the binary
@@ -22,7 +23,9 @@ import (
 //	GATEHOUSE_TEST_CA_FILE   PEM file of a CA trusted for CIMD fetches (added to the system roots)
 //	GATEHOUSE_TEST_HOST_MAP  comma-separated host:port=addr:port dial overrides for CIMD fetches
 //
-// Both are refused unless GATEHOUSE_ALLOW_PRIVATE_FETCH=true (itself refused
+//	GATEHOUSE_TEST_DNS_ADDR  host:port of a DNS server for custom-domain TXT checks, which then run every second
+//
+// All are refused unless GATEHOUSE_ALLOW_PRIVATE_FETCH=true (itself refused
 // in production mode) and are logged loudly at start. Never set them in production.
 
 // testCIMDClient returns the CIMD fetch client the test hooks describe, or nil.
@@ -75,4 +78,16 @@ func (c *Config) testCIMDClient() (*http.Client, error) {
 	}
 	// The CIMD resolver never follows redirects, whatever this client says.
 	return &http.Client{Transport: tr, Timeout: 5 * time.Second}, nil
+}
+
+// testDNS returns the resolver and schedule the DNS test hook asks for, or nils.
+func (c *Config) testDNS() (*net.Resolver, map[string]time.Duration) {
+	if c.TestDNSAddr == "" || !c.AllowPrivateFetch {
+		return nil, nil
+	}
+	addr := c.TestDNSAddr
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", addr)
+	}}, map[string]time.Duration{workers.TypeVerifyDomains: time.Second}
 }

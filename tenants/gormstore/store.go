@@ -16,9 +16,11 @@ import (
 	"github.com/glebarez/sqlite"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"go.opentelemetry.io/otel/attribute"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	gormtracing "gorm.io/plugin/opentelemetry/tracing"
 
 	"github.com/gatehouse/gatehouse/migrations"
 	"github.com/gatehouse/gatehouse/tenants"
@@ -37,6 +39,16 @@ type Options struct {
 	// SkipMigrate leaves the schema as it is (for `gatehouse migrate` itself).
 	SkipMigrate bool
 	Logger      *slog.Logger
+	// Pool sizes (0: 20 open / 10 idle on Postgres, 8 open on SQLite) and
+	// the longest a connection is reused (0: forever), so connections
+	// follow a managed database's failover and PgBouncer's rebalancing.
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+	// Tracing adds an OpenTelemetry span per query (global tracer
+	// provider). Query variables are never recorded: they hold token and
+	// code hashes.
+	Tracing bool
 }
 
 // IsPostgres reports whether dsn names a Postgres database.
@@ -81,17 +93,33 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
+	if opts.Tracing {
+		if err := db.Use(gormtracing.NewPlugin(gormtracing.WithoutQueryVariables(), gormtracing.WithoutMetrics(),
+			gormtracing.WithAttributes(attribute.String("db.system", strings.Replace(dialect, "postgres", "postgresql", 1))))); err != nil {
+			return nil, fmt.Errorf("database tracing: %w", err)
+		}
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
 	}
+	maxOpen, maxIdle := opts.MaxOpenConns, opts.MaxIdleConns
 	if dialect == "postgres" {
-		sqlDB.SetMaxOpenConns(20)
-		sqlDB.SetMaxIdleConns(10)
+		if maxOpen == 0 {
+			maxOpen = 20
+		}
+		if maxIdle == 0 {
+			maxIdle = min(10, maxOpen)
+		}
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	} else {
-		sqlDB.SetMaxOpenConns(8)
+	} else if maxOpen == 0 {
+		maxOpen = 8
 	}
+	sqlDB.SetMaxOpenConns(maxOpen)
+	if maxIdle > 0 {
+		sqlDB.SetMaxIdleConns(maxIdle)
+	}
+	sqlDB.SetConnMaxLifetime(opts.ConnMaxLifetime)
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
@@ -195,6 +223,16 @@ func (s *Store) Migrate(ctx context.Context, direction string) ([]string, error)
 		return nil, fmt.Errorf("unknown migrate direction %q (want up, down or status)", direction)
 	}
 	return out, nil
+}
+
+// Pending reports whether migrations embedded in this binary are not yet
+// applied (GATEHOUSE_MIGRATE=off refuses to start then).
+func (s *Store) Pending(ctx context.Context) (bool, error) {
+	p, err := s.provider()
+	if err != nil {
+		return false, fmt.Errorf("migrations: %w", err)
+	}
+	return p.HasPending(ctx)
 }
 
 // RawDB is the database/sql handle (for tests that inspect the schema).

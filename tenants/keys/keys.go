@@ -80,6 +80,10 @@ func New(store tenants.KeyStore, sealer *tenants.Sealer, opts *Options) *Manager
 
 func sealContext(tenantID, kid string) string { return "signing_key:" + tenantID + ":" + kid }
 
+// SealContext is the seal context of a tenant's private signing key (for
+// re-sealing after a GATEHOUSE_SECRET_KEY rotation).
+func SealContext(tenantID, kid string) string { return sealContext(tenantID, kid) }
+
 // newKey generates a key in the given state (not stored).
 func (m *Manager) newKey(tenantID, state string) (*tenants.SigningKey, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
