@@ -16,7 +16,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/keys"
-	"github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
 // Report counts one kind of sealed value.
@@ -190,7 +189,7 @@ func (r *runner) grantTokens() (Report, error) {
 	rep := Report{Kind: "grant upstream tokens"}
 	err := pages(r.db, "tenant_id, id", "upstream_token_sealed <> ''", func(rows []tenants.Grant) error {
 		for _, g := range rows {
-			if nv, ok := r.one(&rep, g.UpstreamTokenSealed, oauth.UpstreamTokenContext(g.TenantID, g.ID)); ok {
+			if nv, ok := r.one(&rep, g.UpstreamTokenSealed, tenants.UpstreamTokenContext(g.TenantID, g.ID)); ok {
 				if err := r.update(&tenants.Grant{}, "tenant_id = ? AND id = ? AND upstream_token_sealed = ?",
 					[]any{g.TenantID, g.ID, g.UpstreamTokenSealed}, "upstream_token_sealed", nv, &rep); err != nil {
 					return err

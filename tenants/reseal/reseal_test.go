@@ -10,7 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/keys"
-	"github.com/gatehouse/gatehouse/tenants/oauth"
 	"github.com/gatehouse/gatehouse/tenants/reseal"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
@@ -54,7 +53,7 @@ func TestResealAfterRotation(t *testing.T) {
 			if err := keys.New(store, old, nil).Ensure(ctx, tn.ID); err != nil {
 				t.Fatal(err)
 			}
-			tokenSealed, _ := old.Seal(`{"access_token":"up"}`, oauth.UpstreamTokenContext(tn.ID, "g1"))
+			tokenSealed, _ := old.Seal(`{"access_token":"up"}`, tenants.UpstreamTokenContext(tn.ID, "g1"))
 			now := time.Now().UTC()
 			if err := store.CreateGrant(ctx, &tenants.Grant{TenantID: tn.ID, ID: "g1", Subject: "u", ClientID: "c", CreatedAt: now,
 				ExpiresAt: now.Add(time.Hour), UpstreamTokenSealed: tokenSealed}); err != nil {
@@ -105,7 +104,7 @@ func TestResealAfterRotation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v, err := only.Open(g.UpstreamTokenSealed, oauth.UpstreamTokenContext(tn.ID, "g1")); err != nil || v != `{"access_token":"up"}` {
+			if v, err := only.Open(g.UpstreamTokenSealed, tenants.UpstreamTokenContext(tn.ID, "g1")); err != nil || v != `{"access_token":"up"}` {
 				t.Errorf("upstream token: %q %v", v, err)
 			}
 			if _, err := keys.New(store, only, nil).Sign(ctx, tn.ID, "at+jwt", map[string]any{"sub": "x"}); err != nil {
