@@ -154,24 +154,6 @@ func (m *Metrics) Handler() gin.HandlerFunc {
 	}
 }
 
-// CORS allows any origin on the public OAuth and metadata endpoints (DESIGN
-// §5); preflights end here with 204.
-func CORS() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		h := c.Writer.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID")
-		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version")
-		h.Set("Access-Control-Max-Age", "86400")
-		if c.Request.Method == http.MethodOptions {
-			c.AbortWithStatus(http.StatusNoContent)
-			return
-		}
-		c.Next()
-	}
-}
-
 // LimitBody caps the request body; reading past it fails, and handlers map
 // *http.MaxBytesError to 413 in their own format.
 func LimitBody(n int64) gin.HandlerFunc {

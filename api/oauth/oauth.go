@@ -49,7 +49,7 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 	h := &handler{d: d, as: newServer(d)}
 	site := d.RequireSite(h.tenantNotFoundJSON)
 	page := d.RequireSite(h.tenantNotFoundPage)
-	cors := httpx.CORS()
+	cors := httpx.CORS("GET, POST, OPTIONS", "WWW-Authenticate")
 	limit := httpx.LimitBody(maxBody)
 	noStore := httpx.NoStore()
 
