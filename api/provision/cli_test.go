@@ -108,7 +108,7 @@ func TestAPIAndCLISeeTheSameTenants(t *testing.T) {
 			}
 
 			// CLI → API.
-			out, err = cli("create", "--slug", "cli-made", "--name", "CLI Made", "--upstream", "https://upstream.example.com/mcp")
+			out, err = cli("create", "--json", "--slug", "cli-made", "--name", "CLI Made", "--upstream", "https://upstream.example.com/mcp")
 			if err != nil {
 				t.Fatalf("cli create: %v\n%s", err, out)
 			}
