@@ -89,12 +89,11 @@ func renderValues(t *testing.T, vals map[string]any) *rendered {
 	if err != nil {
 		t.Fatal(err)
 	}
-	valuesFile := fmt.Sprint(vals)
 	// helm lint --strict, as CI would run it.
 	linter := lint.All(chartDir, vals, "gatehouse", true)
 	for _, m := range linter.Messages {
 		if m.Severity >= support.WarningSev {
-			t.Errorf("lint %s: %v", valuesFile, m)
+			t.Errorf("lint (values %v): %v", vals, m)
 		}
 	}
 	top, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{Name: "gh", Namespace: "gatehouse", Revision: 1, IsInstall: true}, chartutil.DefaultCapabilities)
