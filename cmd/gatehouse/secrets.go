@@ -15,7 +15,7 @@ import (
 const secretsUsage = `usage: gatehouse secrets reseal [--dry-run] [--json]
 
 Re-seals every secret at rest (IdP client secrets, tenant secrets, signing
-keys, users' upstream tokens) that was sealed under a key other than the
+keys, users' upstream tokens, flows in progress) sealed under a key other than the
 first of GATEHOUSE_SECRET_KEY. Rotation: set GATEHOUSE_SECRET_KEY=NEW,OLD,
 restart, let the workers re-seal (or run this), check that --dry-run reports
 0 old values, wait a day, then remove OLD. Exits 1 if some value cannot be

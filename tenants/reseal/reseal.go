@@ -33,11 +33,12 @@ var ErrUnopenable = errors.New("some sealed values cannot be opened with the con
 
 const batch = 200
 
-// Run walks every sealed column. Pending authorizations (minutes) and
-// console session cookies (hours) are not re-sealed: they expire.
+// Run walks every sealed column, pending authorizations included (a flow in
+// flight keeps working after the old key goes). Console session cookies
+// (hours) are not stored and not re-sealed: they expire.
 func Run(ctx context.Context, db *gorm.DB, s *tenants.Sealer, dryRun bool) ([]Report, error) {
 	r := &runner{db: db.WithContext(ctx), s: s, dry: dryRun}
-	steps := []func() (Report, error){r.tenantSecrets, r.idpSecrets, r.signingKeys, r.grantTokens}
+	steps := []func() (Report, error){r.tenantSecrets, r.idpSecrets, r.signingKeys, r.grantTokens, r.pendingSecrets}
 	var out []Report
 	failed := false
 	for _, step := range steps {
@@ -193,6 +194,28 @@ func (r *runner) grantTokens() (Report, error) {
 				if err := r.update(&tenants.Grant{}, "tenant_id = ? AND id = ? AND upstream_token_sealed = ?",
 					[]any{g.TenantID, g.ID, g.UpstreamTokenSealed}, "upstream_token_sealed", nv, &rep); err != nil {
 					return err
+				}
+			}
+		}
+		return nil
+	})
+	return rep, err
+}
+
+func (r *runner) pendingSecrets() (Report, error) {
+	rep := Report{Kind: "pending authorizations"}
+	err := pages(r.db, "tenant_id, id", "upstream_verifier_sealed <> '' OR upstream_token_sealed <> ''", func(rows []tenants.PendingAuthorization) error {
+		for _, p := range rows {
+			cols := []struct{ column, sealed, context string }{
+				{"upstream_verifier_sealed", p.UpstreamVerifierSealed, tenants.PendingVerifierContext(p.TenantID, p.ID)},
+				{"upstream_token_sealed", p.UpstreamTokenSealed, tenants.PendingUpstreamTokenContext(p.TenantID, p.ID)},
+			}
+			for _, c := range cols {
+				if nv, ok := r.one(&rep, c.sealed, c.context); ok {
+					if err := r.update(&tenants.PendingAuthorization{}, "tenant_id = ? AND id = ? AND "+c.column+" = ?",
+						[]any{p.TenantID, p.ID, c.sealed}, c.column, nv, &rep); err != nil {
+						return err
+					}
 				}
 			}
 		}

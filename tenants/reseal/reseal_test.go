@@ -60,12 +60,18 @@ func TestResealAfterRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 
+			verifier, _ := old.Seal("pkce-verifier", tenants.PendingVerifierContext(tn.ID, "p1"))
+			if err := store.DB().Create(&tenants.PendingAuthorization{TenantID: tn.ID, ID: "p1", ClientID: "c", CreatedAt: now,
+				ExpiresAt: now.Add(10 * time.Minute), UpstreamVerifierSealed: verifier}).Error; err != nil {
+				t.Fatal(err)
+			}
+
 			rotated := sealer(t, newKey, oldKey)
 			dry, err := reseal.Run(ctx, store.DB(), rotated, true)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]int{"tenant secrets": 2, "idp client secrets": 1, "signing keys": 2, "grant upstream tokens": 1}
+			want := map[string]int{"tenant secrets": 2, "idp client secrets": 1, "signing keys": 2, "grant upstream tokens": 1, "pending authorizations": 1}
 			for _, r := range dry {
 				if r.Old < 1 || r.Old != r.Checked || r.Resealed != 0 {
 					t.Errorf("dry run %+v", r)
@@ -106,6 +112,13 @@ func TestResealAfterRotation(t *testing.T) {
 			}
 			if v, err := only.Open(g.UpstreamTokenSealed, tenants.UpstreamTokenContext(tn.ID, "g1")); err != nil || v != `{"access_token":"up"}` {
 				t.Errorf("upstream token: %q %v", v, err)
+			}
+			var pa tenants.PendingAuthorization
+			if err := store.DB().Where("tenant_id = ? AND id = ?", tn.ID, "p1").First(&pa).Error; err != nil {
+				t.Fatal(err)
+			}
+			if v, err := only.Open(pa.UpstreamVerifierSealed, tenants.PendingVerifierContext(tn.ID, "p1")); err != nil || v != "pkce-verifier" {
+				t.Errorf("pending verifier: %q %v", v, err)
 			}
 			if _, err := keys.New(store, only, nil).Sign(ctx, tn.ID, "at+jwt", map[string]any{"sub": "x"}); err != nil {
 				t.Errorf("signing with the re-sealed key: %v", err)
