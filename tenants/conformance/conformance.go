@@ -69,7 +69,7 @@ func Register(name string, fn func(t *testing.T, s tenants.Store)) {
 var ctx = context.Background()
 
 // NewTenant creates a tenant with the given slug.
-func NewTenant(t *testing.T, s tenants.Store, slug string) *tenants.Tenant {
+func NewTenant(t testing.TB, s tenants.Store, slug string) *tenants.Tenant {
 	t.Helper()
 	now := time.Now().UTC()
 	tn := &tenants.Tenant{ID: tenants.RandomID(), Slug: slug, Name: slug, UpstreamMCPURL: "http://127.0.0.1:9/mcp", CreatedAt: now, UpdatedAt: now}
