@@ -44,7 +44,9 @@ func (s *Server) AuthenticateAPIKey(ctx context.Context, site tenants.Site, key 
 	if k.TenantID != site.Tenant.ID {
 		return fail
 	}
-	_ = s.Store.TouchAPIKey(ctx, k.TenantID, k.ID, s.now())
+	if now := s.now(); stale(k.LastUsedAt, now) {
+		_ = s.Store.TouchAPIKey(ctx, k.TenantID, k.ID, now)
+	}
 	return nil
 }
 

@@ -123,7 +123,7 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 	if err := s.Store.TouchGrant(ctx, g.TenantID, g.ID, now, &g.ExpiresAt); err != nil {
 		return nil, serverError(err)
 	}
-	resp, e := s.issue(ctx, site, c, g, g.Scopes, "")
+	resp, e := s.issue(ctx, site, c, g, g.Scopes, userEmail(ctx, s.Store, g))
 	if e != nil {
 		return nil, e
 	}
@@ -149,15 +149,23 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// issue signs an access token (RFC 9068) for grant g.
+// userEmail is the email claim of grant g's user ("" for a grant without
+// one), read through st (the caller's transaction, when it has one).
+func userEmail(ctx context.Context, st tenants.OAuthStore, g *tenants.Grant) string {
+	if g.UserID == "" {
+		return ""
+	}
+	if u, err := st.GetUser(ctx, g.TenantID, g.UserID); err == nil {
+		return u.Email
+	}
+	return ""
+}
+
+// issue signs an access token (RFC 9068) for grant g; email is the user's
+// (userEmail), or "".
 func (s *Server) issue(ctx context.Context, site tenants.Site, c *tenants.Client, g *tenants.Grant, scopes []string, email string) (*TokenResponse, *Error) {
 	now := s.now()
 	ttl := site.Tenant.Settings.AccessTTL()
-	if email == "" && g.UserID != "" {
-		if u, err := s.Store.GetUser(ctx, g.TenantID, g.UserID); err == nil {
-			email = u.Email
-		}
-	}
 	claims := tokens.AccessClaims{Subject: g.Subject, Audience: site.Resource, ClientID: c.ID, Scope: strings.Join(scopes, " "),
 		JTI: tenants.RandomID(), IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), GrantID: g.ID, Email: email}
 	if g.UserID == "" {
@@ -202,30 +210,136 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 	}
 	now := s.now()
 	tid := site.Tenant.ID
+	st := site.Tenant.Settings
 	oldHash := tenants.HashSecret(req.RefreshToken)
-	rt, err := s.Store.GetRefreshToken(ctx, tid, oldHash)
-	if errors.Is(err, tenants.ErrNotFound) {
-		return nil, grantErr("unknown refresh token")
-	}
-	if err != nil {
-		return nil, serverError(err)
-	}
-	if rt.ClientID != c.ID {
-		return nil, grantErr("refresh token was issued to another client")
-	}
-	g, err := s.Store.GetGrant(ctx, tid, rt.GrantID)
-	if err != nil {
+	var (
+		rt     *tenants.RefreshToken
+		g      *tenants.Grant
+		scopes []string
+		next   string
+		email  string
+		fail   *Error
+		reused bool
+	)
+	// One database transaction per refresh (docs/PERFORMANCE.md): the reads,
+	// the rotation and the use record commit together. What touches other
+	// rows on failure (revoking the grant on reuse) runs after it.
+	err := s.Store.InTx(ctx, func(tx tenants.Store) error {
+		var err error
+		rt, err = tx.GetRefreshToken(ctx, tid, oldHash)
 		if errors.Is(err, tenants.ErrNotFound) {
-			return nil, grantErr("refresh token was revoked")
+			fail = grantErr("unknown refresh token")
+			return nil
 		}
+		if err != nil {
+			return err
+		}
+		if rt.ClientID != c.ID {
+			fail = grantErr("refresh token was issued to another client")
+			return nil
+		}
+		g, err = tx.GetGrant(ctx, tid, rt.GrantID)
+		if errors.Is(err, tenants.ErrNotFound) {
+			fail = grantErr("refresh token was revoked")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !g.Live(now) {
+			fail = grantErr("refresh token was revoked or expired")
+			return nil
+		}
+		if !site.MatchesResource(g.Resource) {
+			fail = grantErr("refresh token was issued for another issuer")
+			return nil
+		}
+		if scopes, fail = refreshScopes(req, g); fail != nil {
+			return nil
+		}
+		cands := s.successors(g.ID, req.RefreshToken)
+		next = cands[0]
+		// inGrace finds the successor a rotation of r handed out, if r was
+		// rotated within the grace window: derived under any configured key,
+		// so a key rotation in between does not turn a racing refresh into
+		// reuse.
+		inGrace := func(r *tenants.RefreshToken) (string, bool) {
+			if r.RotatedAt == nil || st.RefreshGrace() <= 0 || now.Sub(*r.RotatedAt) > st.RefreshGrace() {
+				return "", false
+			}
+			for _, c := range cands {
+				if equalConst(r.SuccessorHash, tenants.HashSecret(c)) {
+					return c, true
+				}
+			}
+			return "", false
+		}
+		if rt.RotatedAt != nil {
+			var ok bool
+			if next, ok = inGrace(rt); !ok {
+				reused = true
+				return nil
+			}
+		} else {
+			if !now.Before(rt.ExpiresAt) || !now.Before(rt.IdleExpiresAt) {
+				fail = grantErr("refresh token expired")
+				return nil
+			}
+			row := &tenants.RefreshToken{TenantID: tid, Hash: tenants.HashSecret(next), GrantID: g.ID, ClientID: c.ID, Generation: rt.Generation + 1,
+				CreatedAt: now, ExpiresAt: rt.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), rt.ExpiresAt)}
+			err := tx.RotateRefreshToken(ctx, tid, oldHash, row, now)
+			if errors.Is(err, tenants.ErrConflict) {
+				// Lost a race with a concurrent refresh of the same token.
+				again, gerr := tx.GetRefreshToken(ctx, tid, oldHash)
+				if gerr != nil {
+					reused = true
+					return nil
+				}
+				var ok bool
+				if next, ok = inGrace(again); !ok {
+					reused = true
+					return nil
+				}
+			} else if err != nil {
+				return err
+			}
+		}
+		if stale(g.LastUsedAt, now) {
+			if err := tx.TouchGrant(ctx, g.TenantID, g.ID, now, nil); err != nil {
+				return err
+			}
+			g.LastUsedAt = &now
+		}
+		email = userEmail(ctx, tx, g)
+		return nil
+	})
+	switch {
+	case err != nil:
 		return nil, serverError(err)
+	case fail != nil:
+		return nil, fail
+	case reused:
+		if rerr := s.revokeGrant(ctx, tid, g.ID, "refresh_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
+			return nil, serverError(rerr)
+		}
+		s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActRefreshReused, ClientID: c.ID, Subject: g.Subject, Outcome: tenants.OutcomeFailure,
+			Reason: "refresh_reused", Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation}})
+		return nil, grantErr("refresh token was already used; the grant is revoked")
 	}
-	if !g.Live(now) {
-		return nil, grantErr("refresh token was revoked or expired")
+	resp, e := s.issue(ctx, site, c, g, scopes, email)
+	if e != nil {
+		return nil, e
 	}
-	if !site.MatchesResource(g.Resource) {
-		return nil, grantErr("refresh token was issued for another issuer")
-	}
+	resp.RefreshToken = next
+	s.touchClient(ctx, c)
+	s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActTokenRefreshed, ClientID: c.ID, Subject: g.Subject,
+		Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation + 1, "scopes": scopes}})
+	return resp, nil
+}
+
+// refreshScopes is the scope of a refreshed token: the grant's, or the
+// subset asked for; more than the grant holds is invalid_scope (RFC 6749 §6).
+func refreshScopes(req TokenRequest, g *tenants.Grant) ([]string, *Error) {
 	scopes := []string(g.Scopes)
 	if req.ScopePresent && strings.TrimSpace(req.Scope) != "" {
 		var asked []string
@@ -241,68 +355,7 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 			scopes = dedupe(asked)
 		}
 	}
-	st := site.Tenant.Settings
-	cands := s.successors(g.ID, req.RefreshToken)
-	next := cands[0]
-	reuse := func() *Error {
-		if rerr := s.revokeGrant(ctx, tid, g.ID, "refresh_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
-			return serverError(rerr)
-		}
-		s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActRefreshReused, ClientID: c.ID, Subject: g.Subject, Outcome: tenants.OutcomeFailure,
-			Reason: "refresh_reused", Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation}})
-		return grantErr("refresh token was already used; the grant is revoked")
-	}
-	// inGrace finds the successor a rotation of r handed out, if r was
-	// rotated within the grace window: derived under any configured key, so
-	// a key rotation in between does not turn a racing refresh into reuse.
-	inGrace := func(r *tenants.RefreshToken) (string, bool) {
-		if r.RotatedAt == nil || st.RefreshGrace() <= 0 || now.Sub(*r.RotatedAt) > st.RefreshGrace() {
-			return "", false
-		}
-		for _, c := range cands {
-			if equalConst(r.SuccessorHash, tenants.HashSecret(c)) {
-				return c, true
-			}
-		}
-		return "", false
-	}
-	if rt.RotatedAt != nil {
-		var ok bool
-		if next, ok = inGrace(rt); !ok {
-			return nil, reuse()
-		}
-	} else {
-		if !now.Before(rt.ExpiresAt) || !now.Before(rt.IdleExpiresAt) {
-			return nil, grantErr("refresh token expired")
-		}
-		row := &tenants.RefreshToken{TenantID: tid, Hash: tenants.HashSecret(next), GrantID: g.ID, ClientID: c.ID, Generation: rt.Generation + 1,
-			CreatedAt: now, ExpiresAt: rt.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), rt.ExpiresAt)}
-		err := s.Store.RotateRefreshToken(ctx, tid, oldHash, row, now)
-		if errors.Is(err, tenants.ErrConflict) {
-			// Lost a race with a concurrent refresh of the same token.
-			again, gerr := s.Store.GetRefreshToken(ctx, tid, oldHash)
-			if gerr != nil {
-				return nil, reuse()
-			}
-			var ok bool
-			if next, ok = inGrace(again); !ok {
-				return nil, reuse()
-			}
-		} else if err != nil {
-			return nil, serverError(err)
-		}
-	}
-	g.LastUsedAt = &now
-	_ = s.Store.TouchGrant(ctx, g.TenantID, g.ID, now, nil)
-	resp, e := s.issue(ctx, site, c, g, scopes, "")
-	if e != nil {
-		return nil, e
-	}
-	resp.RefreshToken = next
-	s.touchClient(ctx, c)
-	s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActTokenRefreshed, ClientID: c.ID, Subject: g.Subject,
-		Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation + 1, "scopes": scopes}})
-	return resp, nil
+	return scopes, nil
 }
 
 // clientCredentials issues a token to a confidential client acting for
