@@ -25,13 +25,15 @@ type handler struct {
 
 // newServer builds the domain server from the platform dependencies.
 func newServer(d *httpx.Deps) *as.Server {
-	return &as.Server{
+	s := &as.Server{
 		Store: d.Store, Sealer: d.Sealer, Keys: d.Keys, Auditor: d.Auditor, Bus: d.Bus, AllowDevIdP: d.AllowDevIdP,
 		CIMD:        as.NewCIMDResolver(&as.CIMDOptions{Client: d.CIMDClient, AllowPrivate: d.AllowPrivateFetch}),
 		DCRLimiter:  as.NewLimiter(20, 30*time.Second, nil),
 		NewProvider: providerFactory,
 		HTTPClient:  idpClient(d),
 	}
+	s.Listen()
+	return s
 }
 
 // idpClient is the client for upstream IdP calls: the deployment's (set by

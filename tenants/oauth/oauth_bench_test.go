@@ -27,7 +27,7 @@ type dropAuditor struct{}
 
 func (dropAuditor) Record(context.Context, tenants.AuditEvent) {}
 
-func newBenchAS(b *testing.B, dsn string) *benchAS {
+func newBenchAS(b testing.TB, dsn string) *benchAS {
 	store, err := gormstore.Open(ctx, dsn, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -43,9 +43,9 @@ func newBenchAS(b *testing.B, dsn string) *benchAS {
 	return &benchAS{s: s, prov: prov, tn: tn, site: tenants.PathSite("https://connect.example.com", tn)}
 }
 
-func (a *benchAS) client(b *testing.B, method string) (string, *tenants.Client) {
+func (a *benchAS) client(b testing.TB, method string, grants ...string) (string, *tenants.Client) {
 	secret, c, err := a.prov.CreatePreregisteredClient(ctx, a.tn, tenants.PreregisteredClientInput{ClientName: "bench",
-		RedirectURIs: []string{"https://app.example.com/cb"}, TokenEndpointAuthMethod: method})
+		RedirectURIs: []string{"https://app.example.com/cb"}, TokenEndpointAuthMethod: method, GrantTypes: grants})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -44,6 +44,8 @@ type Server struct {
 	HTTPClient *http.Client
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+
+	ccGrants *clientGrants // set by Listen
 }
 
 func (s *Server) now() time.Time {

@@ -359,13 +359,13 @@ func refreshScopes(req TokenRequest, g *tenants.Grant) ([]string, *Error) {
 }
 
 // clientCredentials issues a token to a confidential client acting for
-// itself (RFC 6749 §4.4); no refresh token (§4.4.3). Each issuance is its
-// own short grant so it can be revoked and swept like any other. Only
-// clients the tenant pre-registered may use it, and only while the tenant's
-// client_credentials setting is on (DESIGN §5): a client that registered
-// itself is anyone on the internet. The token has no user: its grant has no
-// user id (the gateway's access.Principal.Kind reads that), its sub is the
-// client id and its gty claim says client_credentials.
+// itself (RFC 6749 §4.4); no refresh token (§4.4.3). Tokens hang off the
+// client's own grant (clientgrant.go), so they can be revoked and swept like
+// any other. Only clients the tenant pre-registered may use it, and only
+// while the tenant's client_credentials setting is on (DESIGN §5): a client
+// that registered itself is anyone on the internet. The token has no user:
+// its grant has no user id (the gateway's access.Principal.Kind reads that),
+// its sub is the client id and its gty claim says client_credentials.
 func (s *Server) clientCredentials(ctx context.Context, site tenants.Site, c *tenants.Client, req TokenRequest) (*TokenResponse, *Error) {
 	if e := clientCredentialsAllowed(site, c); e != nil {
 		return nil, e
@@ -374,10 +374,8 @@ func (s *Server) clientCredentials(ctx context.Context, site tenants.Site, c *te
 	if e != nil {
 		return nil, e
 	}
-	now := s.now()
-	g := &tenants.Grant{TenantID: site.Tenant.ID, ID: tenants.RandomID(), Subject: c.ID, ClientID: c.ID, Scopes: scopes, Resource: site.Resource,
-		CreatedAt: now, ExpiresAt: now.Add(site.Tenant.Settings.AccessTTL()), LastUsedAt: &now}
-	if err := s.Store.CreateGrant(ctx, g); err != nil {
+	g, err := s.clientGrant(ctx, site, c, scopes, s.now())
+	if err != nil {
 		return nil, serverError(err)
 	}
 	resp, e := s.issue(ctx, site, c, g, scopes, "")

@@ -1,0 +1,107 @@
+package oauth_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/oauth"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
+	"github.com/gatehouse/gatehouse/tenants/tokens"
+)
+
+type memBus struct {
+	mu   sync.Mutex
+	subs map[string][]func(string)
+}
+
+func (b *memBus) Publish(_ context.Context, topic, payload string) error {
+	b.mu.Lock()
+	fns := b.subs[topic]
+	b.mu.Unlock()
+	for _, fn := range fns {
+		fn(payload)
+	}
+	return nil
+}
+
+func (b *memBus) Subscribe(topic string, fn func(string)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.subs == nil {
+		b.subs = map[string][]func(string){}
+	}
+	b.subs[topic] = append(b.subs[topic], fn)
+}
+
+// client_credentials tokens share the client's own grant instead of writing
+// a grant row per token; revoking one of them (RFC 7009) revokes the grant,
+// so every token issued from it stops, and the next request gets a new one.
+// Run with and without the bus-kept cache, on both stores.
+func TestClientCredentialsShareTheClientGrant(t *testing.T) {
+	for _, db := range []struct {
+		name string
+		dsn  func(testing.TB) string
+	}{{"sqlite", testdb.SQLite}, {"postgres", testdb.Postgres}} {
+		for _, withBus := range []bool{false, true} {
+			name := db.name + "/no-bus"
+			if withBus {
+				name = db.name + "/bus"
+			}
+			t.Run(name, func(t *testing.T) {
+				a := newBenchAS(t, db.dsn(t))
+				if withBus {
+					a.s.Bus = &memBus{}
+					a.s.Listen()
+				}
+				secret, c := a.client(t, tenants.AuthClientSecretPost, tenants.GrantClientCredentials)
+				token := func() (string, string) {
+					t.Helper()
+					cl, e := a.s.AuthenticateClient(ctx, a.site, oauth.ClientCredentials{ClientID: c.ID, Secret: secret, Method: tenants.AuthClientSecretPost})
+					if e != nil {
+						t.Fatal(e)
+					}
+					resp, e := a.s.Token(ctx, a.site, cl, oauth.TokenRequest{GrantType: "client_credentials"})
+					if e != nil {
+						t.Fatal(e)
+					}
+					claims, err := tokens.VerifyAccessToken(ctx, a.s.Keys, a.site, resp.AccessToken, time.Now())
+					if err != nil {
+						t.Fatal(err)
+					}
+					return resp.AccessToken, claims.GrantID
+				}
+				active := func(tok string) bool {
+					in, e := a.s.Introspect(ctx, a.site, tok)
+					if e != nil {
+						t.Fatal(e)
+					}
+					return in.Active
+				}
+				t1, g1 := token()
+				t2, g2 := token()
+				if g1 != g2 {
+					t.Fatalf("two tokens, two grants (%s, %s): want one shared grant", g1, g2)
+				}
+				if gs, _, err := a.s.Store.ListGrants(ctx, a.tn.ID, tenants.Page{}); err != nil || len(gs) != 1 {
+					t.Fatalf("grants after two tokens: %d %v", len(gs), err)
+				}
+				if !active(t1) || !active(t2) {
+					t.Fatal("fresh tokens inactive")
+				}
+				if e := a.s.Revoke(ctx, a.site, c, t1, ""); e != nil {
+					t.Fatal(e)
+				}
+				if active(t2) {
+					t.Error("revoking one token of the grant left another active")
+				}
+				t3, g3 := token()
+				if g3 == g1 || !active(t3) {
+					t.Errorf("after revocation: grant %s (old %s), active %v", g3, g1, active(t3))
+				}
+			})
+		}
+	}
+}
