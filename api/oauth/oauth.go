@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants/access"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	as "github.com/gatehouse/gatehouse/tenants/oauth"
 )
@@ -31,6 +32,13 @@ func newServer(d *httpx.Deps) *as.Server {
 		DCRLimiter:  as.NewLimiter(20, 30*time.Second, nil),
 		NewProvider: providerFactory,
 		HTTPClient:  idpClient(d),
+	}
+	if d.Bus != nil {
+		// Introspection checks grant liveness through the same bus-kept
+		// cache as the gateway (no read per introspection of a live token).
+		v := access.NewVerifier(d.Store, d.Keys, nil)
+		v.Listen(d.Bus)
+		s.Liveness = v
 	}
 	s.Listen()
 	return s

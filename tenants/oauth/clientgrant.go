@@ -42,8 +42,9 @@ type clientGrantEntry struct {
 	fetched time.Time
 }
 
-// Listen drops cached client grants on grant.revoked notices. Call it before
-// the bus starts; without a bus nothing is cached (every token reads).
+// Listen turns on the caches the bus keeps current (client grants, API
+// keys) and subscribes them. Call it before the bus starts; without a bus
+// nothing is cached (every request reads).
 func (s *Server) Listen() {
 	if s.Bus == nil {
 		return
@@ -53,6 +54,8 @@ func (s *Server) Listen() {
 		tenantID, grantID, _ := strings.Cut(payload, " ")
 		s.ccGrants.forget(tenantID, grantID)
 	})
+	s.keyCache = &apiKeys{entries: map[string]*apiKeyEntry{}}
+	s.keyCache.listen(s.Bus)
 }
 
 func (c *clientGrants) forget(tenantID, grantID string) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/access"
 	"github.com/gatehouse/gatehouse/tenants/oauth"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 	"github.com/gatehouse/gatehouse/tenants/tokens"
@@ -103,5 +104,47 @@ func TestClientCredentialsShareTheClientGrant(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// With the bus, introspection reads neither the API key nor the grant of a
+// live token on every request, and still refuses a deleted key and a
+// revoked grant at once.
+func TestIntrospectionCachesFollowTheBus(t *testing.T) {
+	a := newBenchAS(t, testdb.SQLite(t))
+	bus := &memBus{}
+	a.s.Bus, a.prov.Bus = bus, bus
+	v := access.NewVerifier(a.s.Store, a.s.Keys, &access.Options{LiveTTL: time.Hour})
+	v.Listen(bus)
+	a.s.Liveness = v
+	a.s.Listen()
+	key, k, err := a.prov.CreateAPIKey(ctx, a.tn, "introspect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c := a.client(t, tenants.AuthClientSecretPost, tenants.GrantClientCredentials)
+	resp, e := a.s.Token(ctx, a.site, c, oauth.TokenRequest{GrantType: "client_credentials"})
+	if e != nil {
+		t.Fatal(e)
+	}
+	for i := 0; i < 3; i++ {
+		if e := a.s.AuthenticateAPIKey(ctx, a.site, key); e != nil {
+			t.Fatal(e)
+		}
+		if in, _ := a.s.Introspect(ctx, a.site, resp.AccessToken); !in.Active {
+			t.Fatal("live token inactive")
+		}
+	}
+	if e := a.s.Revoke(ctx, a.site, c, resp.AccessToken, ""); e != nil {
+		t.Fatal(e)
+	}
+	if in, _ := a.s.Introspect(ctx, a.site, resp.AccessToken); in.Active {
+		t.Error("revoked token still active")
+	}
+	if err := a.prov.DeleteAPIKey(ctx, a.tn, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if e := a.s.AuthenticateAPIKey(ctx, a.site, key); e == nil {
+		t.Error("a deleted API key still authenticates")
 	}
 }
