@@ -1,8 +1,6 @@
 package oauth_test
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,30 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 	"github.com/gatehouse/gatehouse/tenants/tokens"
 )
-
-type memBus struct {
-	mu   sync.Mutex
-	subs map[string][]func(string)
-}
-
-func (b *memBus) Publish(_ context.Context, topic, payload string) error {
-	b.mu.Lock()
-	fns := b.subs[topic]
-	b.mu.Unlock()
-	for _, fn := range fns {
-		fn(payload)
-	}
-	return nil
-}
-
-func (b *memBus) Subscribe(topic string, fn func(string)) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.subs == nil {
-		b.subs = map[string][]func(string){}
-	}
-	b.subs[topic] = append(b.subs[topic], fn)
-}
 
 // client_credentials tokens share the client's own grant instead of writing
 // a grant row per token; revoking one of them (RFC 7009) revokes the grant,
@@ -54,7 +28,7 @@ func TestClientCredentialsShareTheClientGrant(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				a := newBenchAS(t, db.dsn(t))
 				if withBus {
-					a.s.Bus = &memBus{}
+					a.s.Bus = &testdb.Bus{}
 					a.s.Listen()
 				}
 				secret, c := a.client(t, tenants.AuthClientSecretPost, tenants.GrantClientCredentials)
@@ -112,7 +86,7 @@ func TestClientCredentialsShareTheClientGrant(t *testing.T) {
 // revoked grant at once.
 func TestIntrospectionCachesFollowTheBus(t *testing.T) {
 	a := newBenchAS(t, testdb.SQLite(t))
-	bus := &memBus{}
+	bus := &testdb.Bus{}
 	a.s.Bus, a.prov.Bus = bus, bus
 	v := access.NewVerifier(a.s.Store, a.s.Keys, &access.Options{LiveTTL: time.Hour})
 	v.Listen(bus)
