@@ -69,77 +69,104 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 		return nil, grantErr("unknown authorization code")
 	}
 	now := s.now()
-	ac, err := s.Store.ConsumeAuthCode(ctx, site.Tenant.ID, tenants.HashSecret(req.Code), now)
+	tid := site.Tenant.ID
+	st := site.Tenant.Settings
+	var (
+		ac      *tenants.AuthCode
+		g       *tenants.Grant
+		rt      string
+		email   string
+		fail    *Error
+		reclaim bool // a second redemption: revoke the grant after the transaction
+	)
+	// One database transaction per exchange (docs/PERFORMANCE.md). It commits
+	// whatever the checks say, so a failed exchange still burns the code.
+	err := s.Store.InTx(ctx, func(tx tenants.Store) error {
+		var err error
+		ac, err = tx.ConsumeAuthCode(ctx, tid, tenants.HashSecret(req.Code), now)
+		switch {
+		case errors.Is(err, tenants.ErrNotFound):
+			fail = grantErr("unknown authorization code")
+			return nil
+		case errors.Is(err, tenants.ErrConflict):
+			reclaim = true
+			return nil
+		case err != nil:
+			return err
+		}
+		if fail = checkCode(site, c, req, ac, now); fail != nil {
+			return nil
+		}
+		g, err = tx.GetGrant(ctx, tid, ac.GrantID)
+		if errors.Is(err, tenants.ErrNotFound) || err == nil && g.RevokedAt != nil {
+			fail = grantErr("authorization code was revoked")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// The grant now lives as long as the refresh token may (absolute).
+		g.ExpiresAt = now.Add(st.RefreshTTL())
+		g.LastUsedAt = &now
+		if err := tx.TouchGrant(ctx, g.TenantID, g.ID, now, &g.ExpiresAt); err != nil {
+			return err
+		}
+		if allowsGrant(c, grantRT) {
+			rt = tenants.RandomToken()
+			row := &tenants.RefreshToken{TenantID: tid, Hash: tenants.HashSecret(rt), GrantID: g.ID, ClientID: c.ID, Generation: 1,
+				CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt)}
+			if err := tx.CreateRefreshToken(ctx, row); err != nil {
+				return err
+			}
+		}
+		email = userEmail(ctx, tx, g)
+		return nil
+	})
 	switch {
-	case errors.Is(err, tenants.ErrNotFound):
-		return nil, grantErr("unknown authorization code")
-	case errors.Is(err, tenants.ErrConflict):
-		if rerr := s.revokeGrant(ctx, site.Tenant.ID, ac.GrantID, "code_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
+	case err != nil:
+		return nil, serverError(err)
+	case reclaim:
+		if rerr := s.revokeGrant(ctx, tid, ac.GrantID, "code_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
 			return nil, serverError(rerr)
 		}
 		return nil, grantErr("authorization code was already used; every token issued from it is revoked")
-	case err != nil:
-		return nil, serverError(err)
+	case fail != nil:
+		return nil, fail
 	}
-	// Each failure below leaves the code used (burned).
-	if !now.Before(ac.ExpiresAt) {
-		return nil, grantErr("authorization code expired")
-	}
-	if ac.Issuer != site.Issuer {
-		// A code redeems only at the site that issued it (DESIGN §5), with
-		// or without resource: a code from a custom domain must not mint a
-		// token for the slug subdomain or the path-mode issuer.
-		return nil, grantErr("authorization code was issued by another issuer")
-	}
-	if ac.ClientID != c.ID {
-		return nil, grantErr("authorization code was issued to another client")
-	}
-	if req.RedirectURI != "" && req.RedirectURI != ac.RedirectURI {
-		return nil, grantErr("redirect_uri does not match the authorization request")
-	}
-	if req.CodeVerifier == "" {
-		return nil, grantErr("code_verifier is required (PKCE)")
-	}
-	if !pkceMatches(req.CodeVerifier, ac.CodeChallenge) {
-		return nil, grantErr("code_verifier does not match the code_challenge")
-	}
-	if req.ResourcePresent && !(site.MatchesResource(ac.Resource) && site.MatchesResource(req.Resource)) {
-		return nil, newErr(ErrInvalidTarget, "resource differs from the authorization request")
-	}
-	g, err := s.Store.GetGrant(ctx, site.Tenant.ID, ac.GrantID)
-	if errors.Is(err, tenants.ErrNotFound) {
-		return nil, grantErr("authorization code was revoked")
-	}
-	if err != nil {
-		return nil, serverError(err)
-	}
-	if g.RevokedAt != nil {
-		return nil, grantErr("authorization code was revoked")
-	}
-	st := site.Tenant.Settings
-	// The grant now lives as long as the refresh token may (absolute).
-	g.ExpiresAt = now.Add(st.RefreshTTL())
-	g.LastUsedAt = &now
-	if err := s.Store.TouchGrant(ctx, g.TenantID, g.ID, now, &g.ExpiresAt); err != nil {
-		return nil, serverError(err)
-	}
-	resp, e := s.issue(ctx, site, c, g, g.Scopes, userEmail(ctx, s.Store, g))
+	resp, e := s.issue(ctx, site, c, g, g.Scopes, email)
 	if e != nil {
 		return nil, e
 	}
-	if allowsGrant(c, grantRT) {
-		rt := tenants.RandomToken()
-		row := &tenants.RefreshToken{TenantID: site.Tenant.ID, Hash: tenants.HashSecret(rt), GrantID: g.ID, ClientID: c.ID, Generation: 1,
-			CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt)}
-		if err := s.Store.CreateRefreshToken(ctx, row); err != nil {
-			return nil, serverError(err)
-		}
-		resp.RefreshToken = rt
-	}
+	resp.RefreshToken = rt
 	s.touchClient(ctx, c)
-	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActTokenIssued, ClientID: c.ID, Subject: g.Subject,
+	s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActTokenIssued, ClientID: c.ID, Subject: g.Subject,
 		Details: tenants.JSONMap{"grant_id": g.ID, "grant_type": grantCode, "scopes": g.Scopes, "refresh_token": resp.RefreshToken != "", "mode": site.Mode}})
 	return resp, nil
+}
+
+// checkCode checks a consumed code against the exchange request (RFC 6749
+// §4.1.3, RFC 7636 §4.6, RFC 8707 §2.2).
+func checkCode(site tenants.Site, c *tenants.Client, req TokenRequest, ac *tenants.AuthCode, now time.Time) *Error {
+	switch {
+	case !now.Before(ac.ExpiresAt):
+		return grantErr("authorization code expired")
+	case ac.Issuer != site.Issuer:
+		// A code redeems only at the site that issued it (DESIGN §5), with
+		// or without resource: a code from a custom domain must not mint a
+		// token for the slug subdomain or the path-mode issuer.
+		return grantErr("authorization code was issued by another issuer")
+	case ac.ClientID != c.ID:
+		return grantErr("authorization code was issued to another client")
+	case req.RedirectURI != "" && req.RedirectURI != ac.RedirectURI:
+		return grantErr("redirect_uri does not match the authorization request")
+	case req.CodeVerifier == "":
+		return grantErr("code_verifier is required (PKCE)")
+	case !pkceMatches(req.CodeVerifier, ac.CodeChallenge):
+		return grantErr("code_verifier does not match the code_challenge")
+	case req.ResourcePresent && !(site.MatchesResource(ac.Resource) && site.MatchesResource(req.Resource)):
+		return newErr(ErrInvalidTarget, "resource differs from the authorization request")
+	}
+	return nil
 }
 
 func minTime(a, b time.Time) time.Time {
