@@ -40,6 +40,7 @@ type bench struct {
 	hc       *http.Client // shared, never follows redirects
 
 	servers  []*http.Server
+	stops    []func()
 	upstream string // upstream MCP URL
 	bare     string // bare reverse proxy URL
 
@@ -76,6 +77,9 @@ func (b *bench) close() {
 	for _, s := range b.servers {
 		_ = s.Close()
 	}
+	for _, stop := range b.stops {
+		stop()
+	}
 	b.tr.CloseIdleConnections()
 }
 
@@ -95,11 +99,22 @@ func (b *bench) startUpstream() error {
 	if err != nil || target.Host == "" {
 		return fmt.Errorf("bad upstream URL %q", b.upstream)
 	}
-	srv, base, err := serveOn(b.cfg.UpstreamAddr, bareProxy(target, b.cfg.Concurrency))
-	if err != nil {
-		return fmt.Errorf("starting the bare proxy: %w", err)
+	var base string
+	if b.cfg.BareProcess {
+		var stop func()
+		base, stop, err = startBareProxyProcess(b.cfg.UpstreamAddr, target, b.cfg.Concurrency)
+		if err != nil {
+			return fmt.Errorf("starting the bare proxy: %w", err)
+		}
+		b.stops = append(b.stops, stop)
+	} else {
+		var srv *http.Server
+		srv, base, err = serveOn(b.cfg.UpstreamAddr, bareProxy(target, b.cfg.Concurrency))
+		if err != nil {
+			return fmt.Errorf("starting the bare proxy: %w", err)
+		}
+		b.servers = append(b.servers, srv)
 	}
-	b.servers = append(b.servers, srv)
 	b.bare = base + target.Path
 	return nil
 }

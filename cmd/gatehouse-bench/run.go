@@ -31,6 +31,8 @@ type config struct {
 	UpstreamURL   string
 	UpstreamAddr  string
 	Streams       int
+	Rounds        int
+	BareProcess   bool
 	MetricsURL    string
 	ServerPID     int
 	Keep          bool
@@ -53,6 +55,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.UpstreamURL, "upstream-url", "", "use this upstream MCP URL instead of starting one (it must answer tools/list statelessly)")
 	fs.StringVar(&c.UpstreamAddr, "upstream-listen", "127.0.0.1:0", "listen address of the tool's own upstream and bare proxy (the server must reach it)")
 	fs.IntVar(&c.Streams, "streams", 1000, "gateway-stream: SSE streams held open at once")
+	fs.IntVar(&c.Rounds, "rounds", 1, "run the request scenarios this many times in turn, each for duration/rounds (fairer ratios on a shared machine)")
+	fs.BoolVar(&c.BareProcess, "bare-proxy-process", true, "run the bare proxy in its own process (as the server under test is); false: inside this one")
 	fs.StringVar(&c.MetricsURL, "metrics-url", "", "the server's /metrics for memory per stream (default: --url + /metrics, unless --server-pid is given), e.g. http://127.0.0.1:9090/metrics")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "the server's process id, for memory per stream from /proc when --metrics-url is not given")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the provisioned tenant afterwards (default: delete it)")
@@ -67,8 +71,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.AdminToken == "" {
 		return nil, errors.New("--admin-token (or GATEHOUSE_ADMIN_TOKEN) is required")
 	}
-	if c.Concurrency < 1 || c.Duration <= 0 || c.Streams < 1 {
-		return nil, errors.New("--concurrency, --duration and --streams must be positive")
+	if c.Concurrency < 1 || c.Duration <= 0 || c.Streams < 1 || c.Rounds < 1 {
+		return nil, errors.New("--concurrency, --duration, --streams and --rounds must be positive")
 	}
 	if scen == "" || scen == "all" {
 		c.Scenarios = scenarioNames
@@ -106,6 +110,7 @@ type reportConfig struct {
 	URL           string `json:"url"`
 	Concurrency   int    `json:"concurrency"`
 	Duration      string `json:"duration"`
+	Rounds        int    `json:"rounds"`
 	UpstreamDelay string `json:"upstream_delay"`
 	Streams       int    `json:"streams,omitempty"`
 }
@@ -159,20 +164,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer b.cleanup()
 
-	rep := &report{Machine: thisMachine(), Config: reportConfig{URL: cfg.URL, Concurrency: cfg.Concurrency, Duration: cfg.Duration.String(),
+	rep := &report{Machine: thisMachine(), Config: reportConfig{URL: cfg.URL, Concurrency: cfg.Concurrency, Duration: cfg.Duration.String(), Rounds: cfg.Rounds,
 		UpstreamDelay: cfg.UpstreamDelay.String()}}
+	var requests []string
+	stream := false
 	for _, name := range cfg.Scenarios {
-		if ctx.Err() != nil {
-			break
-		}
-		var r *result
 		if name == "gateway-stream" {
-			rep.Config.Streams = cfg.Streams
-			r = b.runStreams(ctx)
+			stream = true
 		} else {
-			r = b.runScenario(ctx, name)
+			requests = append(requests, name)
 		}
-		rep.Results = append(rep.Results, r)
+	}
+	rep.Results = b.runScenarios(ctx, requests)
+	if stream && ctx.Err() == nil {
+		rep.Config.Streams = cfg.Streams
+		rep.Results = append(rep.Results, b.runStreams(ctx))
 	}
 	rep.Ratios = ratios(rep.Results)
 	rep.Finished = time.Now().UTC()

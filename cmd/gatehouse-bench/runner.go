@@ -84,11 +84,10 @@ func (r *recorder) ticker(stop <-chan struct{}, total time.Duration, extra func(
 	}
 }
 
-// measure runs newIter's iterations on conc workers: a warm-up, then
-// duration measured. Workers stop starting iterations at the deadline;
-// iterations in flight then complete (and count).
-func measure(ctx context.Context, name string, conc int, warmup, duration time.Duration, progress io.Writer, iters []iteration) *result {
-	rec := &recorder{name: name, progress: progress}
+// measure runs iters on their workers into rec: a warm-up, then duration
+// measured; it returns the measured time. Workers stop starting iterations
+// at the deadline; iterations in flight then complete (and count).
+func measure(ctx context.Context, rec *recorder, warmup, duration time.Duration, iters []iteration) time.Duration {
 	if warmup > 0 {
 		loop(ctx, iters, warmup, nil)
 	}
@@ -98,7 +97,7 @@ func measure(ctx context.Context, name string, conc int, warmup, duration time.D
 	loop(ctx, iters, duration, rec)
 	elapsed := time.Since(start)
 	close(stop)
-	return summarize(name, conc, elapsed, rec)
+	return elapsed
 }
 
 func loop(ctx context.Context, iters []iteration, d time.Duration, rec *recorder) {

@@ -8,18 +8,56 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // toolsList is the JSON-RPC request of the gateway scenarios.
 var toolsList = []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`)
 
-// runScenario runs one request scenario on --concurrency workers.
-func (b *bench) runScenario(ctx context.Context, name string) *result {
-	iters, err := b.iterations(name)
-	if err != nil {
-		return &result{Scenario: name, Concurrency: b.cfg.Concurrency, Errors: 1, ErrorSamples: []string{err.Error()}}
+// runScenarios runs the request scenarios for --rounds rounds, each
+// scenario a slice of --duration per round, so that on a shared machine a
+// change in background load hits every scenario alike (the ratios between
+// them are what the run is for). Results are in the order of names.
+func (b *bench) runScenarios(ctx context.Context, names []string) []*result {
+	type acc struct {
+		rec     *recorder
+		iters   []iteration
+		elapsed time.Duration
+		err     error
 	}
-	return measure(ctx, name, b.cfg.Concurrency, b.cfg.Warmup, b.cfg.Duration, b.progress, iters)
+	accs := map[string]*acc{}
+	slice := b.cfg.Duration / time.Duration(b.cfg.Rounds)
+	for round := 0; round < b.cfg.Rounds; round++ {
+		for _, name := range names {
+			a := accs[name]
+			if a == nil {
+				a = &acc{rec: &recorder{name: name, progress: b.progress}}
+				a.iters, a.err = b.iterations(name)
+				accs[name] = a
+			}
+			if a.err != nil || ctx.Err() != nil {
+				continue
+			}
+			warmup := time.Duration(0)
+			if round == 0 {
+				warmup = b.cfg.Warmup
+			}
+			a.elapsed += measure(ctx, a.rec, warmup, slice, a.iters)
+		}
+	}
+	var out []*result
+	for _, name := range names {
+		a := accs[name]
+		if a == nil {
+			continue
+		}
+		if a.err != nil {
+			out = append(out, &result{Scenario: name, Concurrency: b.cfg.Concurrency, Errors: 1, ErrorSamples: []string{a.err.Error()}})
+			continue
+		}
+		out = append(out, summarize(name, b.cfg.Concurrency, a.elapsed, a.rec))
+	}
+	return out
 }
 
 func (b *bench) iterations(name string) ([]iteration, error) {

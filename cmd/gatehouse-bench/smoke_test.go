@@ -26,8 +26,11 @@ func TestSmoke(t *testing.T) {
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	err := run(ctx, []string{"--url", base, "--admin-token", smokeAdminToken, "--concurrency", "2", "--duration", "1s",
-		"--warmup", "0", "--streams", "10", "--json"}, &out, &errOut)
+	err := run(ctx, []string{"--url", base, "--admin-token", smokeAdminToken, "--concurrency", "2", "--duration", "2s",
+		"--warmup", "0", "--streams", "10", "--rounds", "2", "--json",
+		// run() is called inside the test binary, which cannot re-execute
+		// itself as the bare proxy subcommand.
+		"--bare-proxy-process=false"}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("gatehouse-bench: %v\n%s", err, errOut.String())
 	}

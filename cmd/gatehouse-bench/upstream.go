@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +64,75 @@ func bareProxy(target *url.URL, conc int) http.Handler {
 		Transport:     tr,
 		FlushInterval: -1,
 	}
+}
+
+// bareProxyCommand is the hidden subcommand that runs the bare proxy in a
+// process of its own, so it competes for the CPU as the server under test
+// does instead of sharing the load generator's process.
+const bareProxyCommand = "__bare-proxy"
+
+// serveBareProxy runs the bare proxy (args: listen address, target URL,
+// concurrency), prints its base URL, and serves until its standard input
+// closes (the parent ended).
+func serveBareProxy(args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("want: %s LISTEN TARGET CONCURRENCY", bareProxyCommand)
+	}
+	target, err := url.Parse(args[1])
+	if err != nil {
+		return err
+	}
+	conc, err := strconv.Atoi(args[2])
+	if err != nil {
+		return err
+	}
+	srv, base, err := serveOn(args[0], bareProxy(target, conc))
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Println(base)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+// startBareProxyProcess starts this executable's bare proxy subcommand and
+// returns its base URL and a function that stops it.
+func startBareProxyProcess(listen string, target *url.URL, conc int) (string, func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(exe, bareProxyCommand, listen, target.String(), strconv.Itoa(conc))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		_ = stdin.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("the bare proxy process did not start: %w", err)
+	}
+	return strings.TrimSpace(line), stop, nil
 }
 
 // serveOn serves h on addr and returns its base URL.
