@@ -16,10 +16,7 @@ import (
 // so every token issued from it stops, and the next request gets a new one.
 // Run with and without the bus-kept cache, on both stores.
 func TestClientCredentialsShareTheClientGrant(t *testing.T) {
-	for _, db := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{{"sqlite", testdb.SQLite}, {"postgres", testdb.Postgres}} {
+	for _, db := range stores {
 		for _, withBus := range []bool{false, true} {
 			name := db.name + "/no-bus"
 			if withBus {

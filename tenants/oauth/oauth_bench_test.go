@@ -14,6 +14,12 @@ import (
 
 var ctx = context.Background()
 
+// stores are the two database backends the tests and benchmarks run on.
+var stores = []struct {
+	name string
+	dsn  func(testing.TB) string
+}{{"sqlite", testdb.SQLite}, {"postgres", testdb.Postgres}}
+
 // benchAS is an authorization server over a fresh database at dsn with one
 // tenant. Audit events are dropped: their cost is BenchmarkAuditEnqueue's.
 type benchAS struct {
@@ -52,6 +58,23 @@ func (a *benchAS) client(b testing.TB, method string, grants ...string) (string,
 	return secret, c
 }
 
+// refreshChain makes a day-long grant of client c and the first refresh
+// token of its chain.
+func (a *benchAS) refreshChain(t testing.TB, c *tenants.Client) string {
+	now := time.Now().UTC()
+	g := &tenants.Grant{TenantID: a.tn.ID, ID: tenants.RandomID(), Subject: "u1", ClientID: c.ID, Scopes: tenants.Strings{"mcp"},
+		Resource: a.site.Resource, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	if err := a.s.Store.CreateGrant(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	rt := tenants.RandomToken()
+	if err := a.s.Store.CreateRefreshToken(ctx, &tenants.RefreshToken{TenantID: a.tn.ID, Hash: tenants.HashSecret(rt), GrantID: g.ID,
+		ClientID: c.ID, Generation: 1, CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: g.ExpiresAt}); err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
 // BenchmarkAuthenticateClient: a confidential client's client_secret_post
 // check at the token endpoint (client row read + SHA-256 compare).
 func BenchmarkAuthenticateClient(b *testing.B) {
@@ -70,24 +93,11 @@ func BenchmarkAuthenticateClient(b *testing.B) {
 // BenchmarkRefreshRotation: one refresh_token grant (rotation, new access
 // token), following one chain, on SQLite and Postgres.
 func BenchmarkRefreshRotation(b *testing.B) {
-	for _, db := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{{"sqlite", testdb.SQLite}, {"postgres", testdb.Postgres}} {
+	for _, db := range stores {
 		b.Run(db.name, func(b *testing.B) {
 			a := newBenchAS(b, db.dsn(b))
 			_, c := a.client(b, tenants.AuthNone)
-			now := time.Now().UTC()
-			g := &tenants.Grant{TenantID: a.tn.ID, ID: tenants.RandomID(), Subject: "u1", ClientID: c.ID, Scopes: tenants.Strings{"mcp"},
-				Resource: a.site.Resource, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
-			if err := a.s.Store.CreateGrant(ctx, g); err != nil {
-				b.Fatal(err)
-			}
-			rt := tenants.RandomToken()
-			if err := a.s.Store.CreateRefreshToken(ctx, &tenants.RefreshToken{TenantID: a.tn.ID, Hash: tenants.HashSecret(rt), GrantID: g.ID,
-				ClientID: c.ID, Generation: 1, CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: g.ExpiresAt}); err != nil {
-				b.Fatal(err)
-			}
+			rt := a.refreshChain(b, c)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

@@ -3,21 +3,16 @@ package oauth_test
 import (
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/oauth"
-	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // Refresh chains rotating concurrently (one transaction each, reading then
 // writing) never fail on lock contention, on either store: on SQLite the
 // transaction takes the write lock first (gormstore.InTx).
 func TestConcurrentRefreshChains(t *testing.T) {
-	for _, db := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{{"sqlite", testdb.SQLite}, {"postgres", testdb.Postgres}} {
+	for _, db := range stores {
 		t.Run(db.name, func(t *testing.T) { concurrentRefreshChains(t, db.dsn(t)) })
 	}
 }
@@ -27,17 +22,7 @@ func concurrentRefreshChains(t *testing.T, dsn string) {
 	_, c := a.client(t, tenants.AuthNone)
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
-		now := time.Now().UTC()
-		g := &tenants.Grant{TenantID: a.tn.ID, ID: tenants.RandomID(), Subject: "u1", ClientID: c.ID, Scopes: tenants.Strings{"mcp"},
-			Resource: a.site.Resource, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
-		if err := a.s.Store.CreateGrant(ctx, g); err != nil {
-			t.Fatal(err)
-		}
-		rt := tenants.RandomToken()
-		if err := a.s.Store.CreateRefreshToken(ctx, &tenants.RefreshToken{TenantID: a.tn.ID, Hash: tenants.HashSecret(rt), GrantID: g.ID,
-			ClientID: c.ID, Generation: 1, CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: g.ExpiresAt}); err != nil {
-			t.Fatal(err)
-		}
+		rt := a.refreshChain(t, c)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
