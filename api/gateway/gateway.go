@@ -140,6 +140,7 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 		// and a JSON answer of known length once (a flush per write cost a
 		// sixth of the gateway's CPU: docs/PERFORMANCE.md).
 		FlushInterval:  0,
+		BufferPool:     &copyBuffers{},
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.upstreamError,
 		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
