@@ -64,7 +64,7 @@ const (
 	confirmBatch = 1000
 	// outboxSize bounds the events waiting for a sender; when it is full,
 	// Record enqueues itself (back-pressure).
-	outboxSize = 4096
+	outboxSize = 1024
 	// auditSenders is the number of goroutines enqueueing from the outbox.
 	auditSenders = 4
 )
