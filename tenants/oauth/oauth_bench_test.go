@@ -41,7 +41,8 @@ func newBenchAS(b testing.TB, dsn string) *benchAS {
 	b.Cleanup(func() { store.Close() })
 	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
 	prov := &tenants.Provisioner{Store: store, Sealer: sealer, AllowDevIdP: true}
-	tn, err := prov.CreateTenant(ctx, tenants.TenantInput{Slug: "bench", UpstreamMCPURL: "https://mcp.example.com/mcp"})
+	tn, err := prov.CreateTenant(ctx, tenants.TenantInput{Slug: "bench", UpstreamMCPURL: "https://mcp.example.com/mcp",
+		Settings: &tenants.Settings{ClientCredentials: true}})
 	if err != nil {
 		b.Fatal(err)
 	}
