@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,12 +23,13 @@ const smokeAdminToken = "gha_bench-smoke-admin-token-0123456789"
 // briefly against it: each must complete requests and none may fail. This
 // keeps the load tool from rotting as the server changes.
 func TestSmoke(t *testing.T) {
-	base := startGatehouse(t)
+	base, admin := startGatehouse(t)
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	err := run(ctx, []string{"--url", base, "--admin-token", smokeAdminToken, "--concurrency", "2", "--duration", "2s",
 		"--warmup", "0", "--streams", "10", "--rounds", "2", "--json",
+		"--metrics-url", admin + "/metrics",
 		// run() is called inside the test binary, which cannot re-execute
 		// itself as the bare proxy subcommand.
 		"--bare-proxy-process=false"}, &out, &errOut)
@@ -52,8 +54,8 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: %d requests, %d errors %v", name, r.Requests, r.Errors, r.ErrorSamples)
 		}
 	}
-	if r := got["gateway-stream"]; r != nil && r.Streams != 10 {
-		t.Errorf("gateway-stream held %d streams, want 10", r.Streams)
+	if r := got["gateway-stream"]; r != nil && (r.Streams != 10 || r.Note != "" || r.GoroutinesPerStream <= 0) {
+		t.Errorf("gateway-stream held %d streams (want 10); %.1f goroutines per stream; note %q", r.Streams, r.GoroutinesPerStream, r.Note)
 	}
 	if _, ok := rep.Ratios["gateway_vs_bare_proxy_rps"]; !ok {
 		t.Errorf("no gateway/bare proxy ratio in %v", rep.Ratios)
@@ -123,9 +125,28 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// lockedBuffer collects the server's output (written by exec's copying
+// goroutines, read on failure).
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // startGatehouse builds and starts `gatehouse serve` (embedded default) and
-// returns its base URL once it is ready.
-func startGatehouse(t *testing.T) string {
+// returns its base URL and its operations listener's once it is ready.
+func startGatehouse(t *testing.T) (base, admin string) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "gatehouse")
@@ -134,12 +155,13 @@ func startGatehouse(t *testing.T) string {
 		t.Fatalf("building gatehouse: %v\n%s", err, out)
 	}
 	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	admin = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
 		fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
-		fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", freePort(t)),
+		"GATEHOUSE_ADMIN_ADDR="+strings.TrimPrefix(admin, "http://"),
 		"GATEHOUSE_PUBLIC_URL="+base,
 		"GATEHOUSE_ADMIN_TOKEN="+smokeAdminToken,
 		"GATEHOUSE_SQLITE_PATH="+filepath.Join(dir, "gatehouse.db"),
@@ -147,8 +169,8 @@ func startGatehouse(t *testing.T) string {
 		"GATEHOUSE_LOG_LEVEL=warn",
 		"GATEHOUSE_DATABASE_URL=", "GATEHOUSE_REDIS_URL=",
 	)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -163,21 +185,21 @@ func startGatehouse(t *testing.T) string {
 			<-done
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
 			t.Fatalf("gatehouse exited during start:\n%s", logs.String())
 		default:
 		}
-		if resp, err := http.Get(base + "/readyz"); err == nil {
+		if resp, err := http.Get(admin + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				return base, admin
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("gatehouse did not become ready:\n%s", logs.String())
-	return ""
+	return "", ""
 }
