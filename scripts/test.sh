@@ -15,3 +15,6 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./... "$@"
+echo "== benchmarks (brief: 100 iterations each, so they cannot rot; full runs: docs/PERFORMANCE.md)"
+go test -count=1 -run '^$' -bench . -benchtime=100x -benchmem \
+  ./tenants/keys/ ./tenants/tokens/ ./tenants/access/ ./tenants/oauth/ ./api/httpx/ ./api/oauth/ ./api/gateway/ ./workers/

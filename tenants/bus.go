@@ -22,6 +22,8 @@ const (
 	TopicTenantChanged = "tenant.changed"
 	// TopicKeysRotated payload: "<tenant_id>".
 	TopicKeysRotated = "keys.rotated"
+	// TopicAPIKeyDeleted payload: "<tenant_id> <api_key_id>".
+	TopicAPIKeyDeleted = "apikey.deleted"
 )
 
 // RevokeGrant revokes a grant (its refresh tokens and codes go with it),

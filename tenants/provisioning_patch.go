@@ -383,6 +383,10 @@ func (p *Provisioner) DeleteAPIKey(ctx context.Context, t *Tenant, id string) er
 	if err := p.Store.DeleteAPIKey(ctx, t.ID, id); err != nil {
 		return err
 	}
+	if p.Bus != nil {
+		// Replicas that cache keys (introspection) drop it at once.
+		_ = p.Bus.Publish(context.WithoutCancel(ctx), TopicAPIKeyDeleted, t.ID+" "+id)
+	}
 	p.audit(ctx, t.ID, "admin.api_key.deleted", JSONMap{"api_key_id": id})
 	return nil
 }

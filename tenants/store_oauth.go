@@ -56,6 +56,10 @@ type OAuthStore interface {
 	// RevokeGrant marks the grant revoked and deletes its refresh tokens and codes.
 	// Revoking a revoked grant is not an error.
 	RevokeGrant(ctx context.Context, tenantID, id, reason string, at time.Time) error
+	// FindClientGrant finds the newest unrevoked grant a client holds for
+	// itself (client_credentials: no user, subject = client id) for resource
+	// and exactly scopes that is still live at liveUntil. ErrNotFound if none.
+	FindClientGrant(ctx context.Context, tenantID, clientID, resource string, scopes Strings, liveUntil time.Time) (*Grant, error)
 	// CountLiveGrantsForClient counts unrevoked, unexpired grants of a client.
 	CountLiveGrantsForClient(ctx context.Context, tenantID, clientID string, at time.Time) (int64, error)
 

@@ -39,6 +39,14 @@ import (
 // Only the loss of the recording process and of Redis' data together can
 // lose an event; both are the price of not writing every event
 // synchronously.
+//
+// While the queue is known up (the last enqueue succeeded), Record only
+// holds the event and hands it to a sender goroutine: the Redis round trip
+// is off the request path (docs/PERFORMANCE.md). An event the senders have
+// not enqueued yet is in the held set like any other, so the confirmation
+// loop writes it if it never reaches Redis; a crash of the process loses at
+// most the few milliseconds of events in the outbox. When the queue is down
+// or its state unknown (start), Record enqueues or writes before it returns.
 
 const (
 	// enqueueTimeout bounds what a request pays for an unreachable Redis
@@ -54,6 +62,11 @@ const (
 	maxHeld = 200_000
 	// confirmBatch is how many held events one confirmation query checks.
 	confirmBatch = 1000
+	// outboxSize bounds the events waiting for a sender; when it is full,
+	// Record enqueues itself (back-pressure).
+	outboxSize = 1024
+	// auditSenders is the number of goroutines enqueueing from the outbox.
+	auditSenders = 4
 )
 
 type heldEvent struct {
@@ -73,10 +86,24 @@ type queuedAuditor struct {
 	stopOnce sync.Once
 	stopc    chan struct{}
 	done     chan struct{}
+
+	// queueUp: the last enqueue succeeded, so Record may leave the enqueue
+	// to the senders.
+	queueUp atomic.Bool
+	// gate orders Record's hand-off against stop: once stop holds it, no
+	// event can enter the outbox after the senders drained it.
+	gate    sync.RWMutex
+	outbox  chan tenants.AuditEvent
+	senders sync.WaitGroup
 }
 
 func newQueuedAuditor(r *Runtime) *queuedAuditor {
-	a := &queuedAuditor{r: r, held: map[string]heldEvent{}, stopc: make(chan struct{}), done: make(chan struct{})}
+	a := &queuedAuditor{r: r, held: map[string]heldEvent{}, stopc: make(chan struct{}), done: make(chan struct{}),
+		outbox: make(chan tenants.AuditEvent, outboxSize)}
+	for i := 0; i < auditSenders; i++ {
+		a.senders.Add(1)
+		go a.sendLoop()
+	}
 	go a.confirmLoop()
 	return a
 }
@@ -85,6 +112,60 @@ func newQueuedAuditor(r *Runtime) *queuedAuditor {
 func (a *queuedAuditor) Record(ctx context.Context, ev tenants.AuditEvent) {
 	ev.Complete(ctx)
 	ctx = context.WithoutCancel(ctx)
+	if a.handOff(ev) {
+		return
+	}
+	a.send(ctx, ev)
+}
+
+// handOff holds ev and puts it in the outbox when the queue is known up and
+// the outbox has room.
+func (a *queuedAuditor) handOff(ev tenants.AuditEvent) bool {
+	a.gate.RLock()
+	defer a.gate.RUnlock()
+	if !a.queueUp.Load() || !a.queueUsable() {
+		return false
+	}
+	a.hold(ev)
+	select {
+	case a.outbox <- ev:
+		return true
+	default:
+		a.release(map[string]bool{ev.ID: true})
+		return false
+	}
+}
+
+func (a *queuedAuditor) hold(ev tenants.AuditEvent) {
+	a.mu.Lock()
+	a.held[ev.ID] = heldEvent{ev: ev, at: time.Now()}
+	a.mu.Unlock()
+}
+
+// sendLoop enqueues the outbox until stop, then drains it.
+func (a *queuedAuditor) sendLoop() {
+	defer a.senders.Done()
+	ctx := context.Background()
+	for {
+		select {
+		case ev := <-a.outbox:
+			a.send(ctx, ev)
+		case <-a.stopc:
+			for {
+				select {
+				case ev := <-a.outbox:
+					a.send(ctx, ev)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// send enqueues ev, or writes it when the queue is unusable (down, or the
+// auditor stopping).
+func (a *queuedAuditor) send(ctx context.Context, ev tenants.AuditEvent) {
 	if a.queueUsable() {
 		err := a.enqueue(ctx, ev)
 		if err == nil {
@@ -102,7 +183,9 @@ func (a *queuedAuditor) Record(ctx context.Context, ev tenants.AuditEvent) {
 		a.mu.Lock()
 		a.held[ev.ID] = heldEvent{ev: ev}
 		a.mu.Unlock()
+		return
 	}
+	a.release(map[string]bool{ev.ID: true})
 }
 
 func (a *queuedAuditor) queueUsable() bool {
@@ -121,6 +204,7 @@ func (a *queuedAuditor) isDown() bool {
 }
 
 func (a *queuedAuditor) markDown() {
+	a.queueUp.Store(false)
 	a.mu.Lock()
 	if time.Now().Before(a.downUntil) {
 		a.mu.Unlock()
@@ -132,6 +216,7 @@ func (a *queuedAuditor) markDown() {
 }
 
 func (a *queuedAuditor) markUp() {
+	a.queueUp.Store(true)
 	a.mu.Lock()
 	a.downFor = 0
 	a.mu.Unlock()
@@ -143,18 +228,11 @@ func (a *queuedAuditor) enqueue(ctx context.Context, ev tenants.AuditEvent) erro
 		return err
 	}
 	// Held before the enqueue: a batch may be written before Enqueue returns.
-	a.mu.Lock()
-	a.held[ev.ID] = heldEvent{ev: ev, at: time.Now()}
-	a.mu.Unlock()
+	a.hold(ev)
 	ectx, cancel := context.WithTimeout(ctx, enqueueTimeout)
 	defer cancel()
 	_, err = a.r.client.EnqueueContext(ectx, asynq.NewTask(TypeAuditEvent, payload),
 		asynq.Queue(QueueCritical), asynq.Group(a.shard(ev.ID)))
-	if err != nil {
-		a.mu.Lock()
-		delete(a.held, ev.ID)
-		a.mu.Unlock()
-	}
 	return err
 }
 
@@ -177,6 +255,7 @@ func (a *queuedAuditor) confirmLoop() {
 	for {
 		select {
 		case <-a.stopc:
+			a.senders.Wait()                     // the outbox is drained
 			a.confirm(time.Now().Add(time.Hour)) // everything still held
 			a.logUnwritten()
 			return
@@ -274,7 +353,9 @@ func (a *queuedAuditor) logUnwritten() {
 // stop confirms (and if needed writes) everything held, then ends the loop.
 func (a *queuedAuditor) stop() {
 	a.stopOnce.Do(func() {
+		a.gate.Lock() // no hand-off is in flight past this point
 		a.stopped.Store(true)
+		a.gate.Unlock()
 		close(a.stopc)
 	})
 	<-a.done

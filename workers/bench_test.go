@@ -103,3 +103,19 @@ func BenchmarkAuditInsert(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAuditEnqueue is what recording an audit event costs the request
+// that records it: the queued auditor's enqueue to Redis (the write happens
+// later, in batches).
+func BenchmarkAuditEnqueue(b *testing.B) {
+	s := openStore(b, testdb.SQLite(b))
+	tn := newTenant(b, s, "bench")
+	addr, db := testdb.Redis(b)
+	e := newEnv(b, s, asynq.RedisClientOpt{Addr: addr, DB: db}, nil).start()
+	a := e.rt.Auditor()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a.Record(ctx, tenants.AuditEvent{TenantID: tn.ID, Action: tenants.ActTokenIssued, ClientID: "c", Subject: "u"})
+	}
+}

@@ -342,33 +342,62 @@ func (s *streamRegistry) cut(payload string) {
 
 // watch registers an open stream and re-checks its grant every liveness
 // TTL (the fallback when a revocation notice is lost). It returns the stop
-// function.
+// function. The re-check is a timer, not a goroutine per stream: an idle
+// stream costs memory, and a goroutine's stack is most of what it would add.
 func (g *Gateway) watch(st *reqState) func() {
 	key := st.site.Tenant.ID + " " + st.p.Claims.GrantID
 	g.streams.add(key, st)
-	stop := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(g.verifier.TTL())
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				live, err := g.verifier.GrantLive(context.Background(), st.site.Tenant.ID, st.p.Claims.GrantID)
-				if err == nil && !live {
-					st.cancel(errRevoked)
-					return
-				}
-			}
+	var (
+		mu      sync.Mutex
+		stopped bool
+		timer   *time.Timer
+	)
+	var check func()
+	check = func() {
+		live, err := g.verifier.GrantLive(context.Background(), st.site.Tenant.ID, st.p.Claims.GrantID)
+		if err == nil && !live {
+			st.cancel(errRevoked)
+			return
 		}
-	}()
+		mu.Lock()
+		if !stopped {
+			timer = time.AfterFunc(g.verifier.TTL(), check)
+		}
+		mu.Unlock()
+	}
+	mu.Lock()
+	timer = time.AfterFunc(g.verifier.TTL(), check)
+	mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			close(stop)
+			mu.Lock()
+			stopped = true
+			timer.Stop()
+			mu.Unlock()
 			g.streams.remove(key, st)
 		})
+	}
+}
+
+// copyBuffers are the proxy's response copy buffers. An open stream holds
+// one while it waits for the next event, so they are small (the default is
+// 32 KiB per response): events are flushed as they arrive anyway.
+type copyBuffers struct{ pool sync.Pool }
+
+const copyBufferSize = 8 << 10
+
+func (b *copyBuffers) Get() []byte {
+	if p, ok := b.pool.Get().(*[]byte); ok {
+		return *p
+	}
+	return make([]byte, copyBufferSize)
+}
+
+func (b *copyBuffers) Put(p []byte) {
+	if cap(p) == copyBufferSize {
+		p = p[:copyBufferSize]
+		b.pool.Put(&p)
 	}
 }
 

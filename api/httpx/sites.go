@@ -27,10 +27,27 @@ type Sites struct {
 	tenantDomain string
 	ttl          time.Duration
 
+	// liveTTL is how long a found tenant is trusted (ttl without a bus;
+	// longer when KeepCurrent has a bus drop changed tenants at once).
+	liveTTL time.Duration
+
 	mu     sync.Mutex
 	bySlug map[string]cached
 	byHost map[string]cached
+	// epoch increases on every Invalidate: a store read that started before
+	// one is not cached (it may predate the change).
+	epoch uint64
 }
+
+// Cache bounds: with a bus keeping the cache current, found tenants are
+// kept a minute (requests spread over 10,000 tenants then cost no read:
+// docs/PERFORMANCE.md); unknown slugs and hosts only the short TTL, and past
+// maxSiteEntries the cache starts over (unknown names cannot grow it
+// without bound).
+const (
+	keptTTL        = time.Minute
+	maxSiteEntries = 100_000
+)
 
 type cached struct {
 	t  *tenants.Tenant // nil: known missing
@@ -41,7 +58,7 @@ type cached struct {
 // subdomain; verified custom domains still work).
 func NewSites(store tenants.TenantStore, publicURL, tenantDomain string) *Sites {
 	u, _ := url.Parse(publicURL)
-	s := &Sites{store: store, publicURL: strings.TrimRight(publicURL, "/"), scheme: "http", ttl: 3 * time.Second,
+	s := &Sites{store: store, publicURL: strings.TrimRight(publicURL, "/"), scheme: "http", ttl: 3 * time.Second, liveTTL: 3 * time.Second,
 		bySlug: map[string]cached{}, byHost: map[string]cached{}}
 	if u != nil {
 		s.scheme = u.Scheme
@@ -70,33 +87,60 @@ func hostOnly(h string) string {
 // Invalidate forgets every cached tenant (cheap; called on any tenant change).
 func (s *Sites) Invalidate() {
 	s.mu.Lock()
+	s.epoch++
 	s.bySlug = map[string]cached{}
 	s.byHost = map[string]cached{}
 	s.mu.Unlock()
 }
 
-// BySlug returns the tenant with slug, cached.
-func (s *Sites) BySlug(ctx context.Context, slug string) (*tenants.Tenant, error) {
+// KeepCurrent drops cached tenants on every tenant.changed notice (any
+// replica's change) and, since changes now arrive at once, keeps found
+// tenants longer. Call before the bus starts.
+func (s *Sites) KeepCurrent(bus tenants.Bus) {
+	bus.Subscribe(tenants.TopicTenantChanged, func(string) { s.Invalidate() })
 	s.mu.Lock()
-	c, ok := s.bySlug[slug]
+	s.liveTTL = keptTTL
 	s.mu.Unlock()
-	if ok && time.Since(c.at) < s.ttl {
+}
+
+// lookup answers from m while fresh; otherwise it reads with load and
+// caches the answer unless an Invalidate happened meanwhile.
+func (s *Sites) lookup(ctx context.Context, m func() map[string]cached, key string, load func(context.Context, string) (*tenants.Tenant, error)) (*tenants.Tenant, error) {
+	s.mu.Lock()
+	c, ok := m()[key]
+	ttl, epoch := s.ttl, s.epoch
+	if c.t != nil {
+		ttl = s.liveTTL
+	}
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < ttl {
 		if c.t == nil {
 			return nil, tenants.ErrNotFound
 		}
 		return c.t, nil
 	}
-	t, err := s.store.GetTenantBySlug(ctx, slug)
+	t, err := load(ctx, key)
 	if err != nil && !errors.Is(err, tenants.ErrNotFound) {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.bySlug[slug] = cached{t: t, at: time.Now()}
+	if s.epoch == epoch {
+		cache := m()
+		if len(cache) >= maxSiteEntries {
+			clear(cache)
+		}
+		cache[key] = cached{t: t, at: time.Now()}
+	}
 	s.mu.Unlock()
 	if t == nil {
 		return nil, tenants.ErrNotFound
 	}
 	return t, nil
+}
+
+// BySlug returns the tenant with slug, cached.
+func (s *Sites) BySlug(ctx context.Context, slug string) (*tenants.Tenant, error) {
+	return s.lookup(ctx, func() map[string]cached { return s.bySlug }, slug, s.store.GetTenantBySlug)
 }
 
 // Path is the tenant's path-mode site.
@@ -152,26 +196,7 @@ func (s *Sites) ResolveHost(ctx context.Context, hostport string) (tenants.Site,
 }
 
 func (s *Sites) byDomain(ctx context.Context, host string) (*tenants.Tenant, error) {
-	s.mu.Lock()
-	c, ok := s.byHost[host]
-	s.mu.Unlock()
-	if ok && time.Since(c.at) < s.ttl {
-		if c.t == nil {
-			return nil, tenants.ErrNotFound
-		}
-		return c.t, nil
-	}
-	t, err := s.store.GetTenantByDomain(ctx, host)
-	if err != nil && !errors.Is(err, tenants.ErrNotFound) {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.byHost[host] = cached{t: t, at: time.Now()}
-	s.mu.Unlock()
-	if t == nil {
-		return nil, tenants.ErrNotFound
-	}
-	return t, nil
+	return s.lookup(ctx, func() map[string]cached { return s.byHost }, host, s.store.GetTenantByDomain)
 }
 
 type siteKey struct{}

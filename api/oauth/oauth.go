@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants/access"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	as "github.com/gatehouse/gatehouse/tenants/oauth"
 )
@@ -25,13 +26,22 @@ type handler struct {
 
 // newServer builds the domain server from the platform dependencies.
 func newServer(d *httpx.Deps) *as.Server {
-	return &as.Server{
+	s := &as.Server{
 		Store: d.Store, Sealer: d.Sealer, Keys: d.Keys, Auditor: d.Auditor, Bus: d.Bus, AllowDevIdP: d.AllowDevIdP,
 		CIMD:        as.NewCIMDResolver(&as.CIMDOptions{Client: d.CIMDClient, AllowPrivate: d.AllowPrivateFetch}),
 		DCRLimiter:  as.NewLimiter(20, 30*time.Second, nil),
 		NewProvider: providerFactory,
 		HTTPClient:  idpClient(d),
 	}
+	if d.Bus != nil {
+		// Introspection checks grant liveness through the same bus-kept
+		// cache as the gateway (no read per introspection of a live token).
+		v := access.NewVerifier(d.Store, d.Keys, nil)
+		v.Listen(d.Bus)
+		s.Liveness = v
+	}
+	s.Listen()
+	return s
 }
 
 // idpClient is the client for upstream IdP calls: the deployment's (set by

@@ -203,7 +203,7 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 	sites := httpx.NewSites(p.store, p.cfg.PublicURL, p.cfg.TenantDomain)
 	// Another replica changed a tenant: drop this replica's cached tenants
 	// at once instead of waiting out the cache TTL.
-	p.bus.Subscribe(tenants.TopicTenantChanged, func(string) { sites.Invalidate() })
+	sites.KeepCurrent(p.bus)
 	d := &httpx.Deps{
 		Store: p.store, Sealer: p.sealer, Keys: p.keys, Rotation: p.runtime.KeyRotation(), Auditor: p.runtime.Auditor(), Logger: p.logger,
 		Sites: sites, Bus: p.bus,

@@ -153,7 +153,7 @@ type fixture struct {
 	site   tenants.Site
 }
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
 	if err != nil {
@@ -175,7 +175,7 @@ func setup(t *testing.T) *fixture {
 	return &fixture{store: s, keys: keys.New(s, sealer, nil), sealer: sealer, tn: tn, site: tenants.PathSite("https://connect.example.com", tn)}
 }
 
-func (f *fixture) grant(t *testing.T, upstreamToken string) (*tenants.Grant, string) {
+func (f *fixture) grant(t testing.TB, upstreamToken string) (*tenants.Grant, string) {
 	t.Helper()
 	now := time.Now()
 	g := &tenants.Grant{TenantID: f.tn.ID, ID: tenants.RandomID(), UserID: "u1", Subject: "u1", ClientID: "c1", Scopes: tenants.Strings{"mcp"},

@@ -69,7 +69,7 @@ func Register(name string, fn func(t *testing.T, s tenants.Store)) {
 var ctx = context.Background()
 
 // NewTenant creates a tenant with the given slug.
-func NewTenant(t *testing.T, s tenants.Store, slug string) *tenants.Tenant {
+func NewTenant(t testing.TB, s tenants.Store, slug string) *tenants.Tenant {
 	t.Helper()
 	now := time.Now().UTC()
 	tn := &tenants.Tenant{ID: tenants.RandomID(), Slug: slug, Name: slug, UpstreamMCPURL: "http://127.0.0.1:9/mcp", CreatedAt: now, UpdatedAt: now}
@@ -310,6 +310,36 @@ func testClients(t *testing.T, s tenants.Store) {
 	must(t, s.CreateGrant(ctx, g))
 	if n, _ := s.CountLiveGrantsForClient(ctx, tn.ID, "c1", now); n != 1 {
 		t.Fatalf("live grants: %d", n)
+	}
+	// A client's own grant (client_credentials) is found by resource and
+	// exact scopes while live past the asked instant; the newest wins.
+	own := func(exp time.Time, scopes ...string) *tenants.Grant {
+		g := &tenants.Grant{TenantID: tn.ID, ID: tenants.RandomID(), ClientID: "c1", Subject: "c1", Scopes: scopes, Resource: "https://r/mcp",
+			CreatedAt: now, ExpiresAt: exp}
+		must(t, s.CreateGrant(ctx, g))
+		return g
+	}
+	older, newer := own(now.Add(2*time.Hour), "mcp"), own(now.Add(3*time.Hour), "mcp")
+	own(now.Add(5*time.Hour), "mcp", "read")
+	if got, err := s.FindClientGrant(ctx, tn.ID, "c1", "https://r/mcp", tenants.Strings{"mcp"}, now.Add(time.Hour)); err != nil || got.ID != newer.ID {
+		t.Fatalf("client grant: %+v %v", got, err)
+	}
+	if _, err := s.FindClientGrant(ctx, tn.ID, "c1", "https://r/mcp", tenants.Strings{"mcp"}, now.Add(4*time.Hour)); !errors.Is(err, tenants.ErrNotFound) {
+		t.Fatalf("a grant ending before liveUntil was found: %v", err)
+	}
+	if _, err := s.FindClientGrant(ctx, tn.ID, "c1", "https://other/mcp", tenants.Strings{"mcp"}, now); !errors.Is(err, tenants.ErrNotFound) {
+		t.Fatalf("another resource's grant was found: %v", err)
+	}
+	must(t, s.RevokeGrant(ctx, tn.ID, newer.ID, "test", now))
+	if got, err := s.FindClientGrant(ctx, tn.ID, "c1", "https://r/mcp", tenants.Strings{"mcp"}, now); err != nil || got.ID != older.ID {
+		t.Fatalf("after revoking the newest: %+v %v", got, err)
+	}
+	// A user's grant of the same client is never a client grant.
+	ug := &tenants.Grant{TenantID: tn.ID, ID: tenants.RandomID(), UserID: "u1", ClientID: "c1", Subject: "c1", Scopes: tenants.Strings{"mcp", "x"},
+		Resource: "https://r/mcp", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	must(t, s.CreateGrant(ctx, ug))
+	if _, err := s.FindClientGrant(ctx, tn.ID, "c1", "https://r/mcp", tenants.Strings{"mcp", "x"}, now); !errors.Is(err, tenants.ErrNotFound) {
+		t.Fatalf("a user's grant was found as the client's own: %v", err)
 	}
 	must(t, s.DeleteClient(ctx, tn.ID, "c1"))
 	if g2, _ := s.GetGrant(ctx, tn.ID, g.ID); g2.RevokedAt == nil {

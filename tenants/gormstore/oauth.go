@@ -201,6 +201,13 @@ func (s *Store) RevokeGrant(ctx context.Context, tenantID, id, reason string, at
 	})
 }
 
+// FindClientGrant finds a client's own live grant for resource and scopes.
+func (s *Store) FindClientGrant(ctx context.Context, tenantID, clientID, resource string, scopes tenants.Strings, liveUntil time.Time) (*tenants.Grant, error) {
+	return first[tenants.Grant](s.with(ctx).Order("expires_at DESC"),
+		"tenant_id = ? AND client_id = ? AND subject = ? AND user_id = '' AND resource = ? AND scopes = ? AND revoked_at IS NULL AND expires_at > ?",
+		tenantID, clientID, clientID, resource, scopes, liveUntil.UTC())
+}
+
 // CountLiveGrantsForClient counts live grants of a client.
 func (s *Store) CountLiveGrantsForClient(ctx context.Context, tenantID, clientID string, at time.Time) (int64, error) {
 	var n int64

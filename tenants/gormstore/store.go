@@ -161,6 +161,18 @@ func (s *Store) Ping(ctx context.Context) error {
 // InTx runs fn in a transaction.
 func (s *Store) InTx(ctx context.Context, fn func(tenants.Store) error) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.dialect == "sqlite" {
+			// Take the write lock before fn reads anything. The driver
+			// (glebarez/go-sqlite) drops _txlock=immediate from the DSN when
+			// _time_format is also set, so transactions begin DEFERRED; one
+			// that reads and then writes while another connection committed
+			// in between fails at once with SQLITE_BUSY(_SNAPSHOT) instead of
+			// waiting (busy_timeout only covers taking the lock). A write that
+			// changes nothing takes it, waiting as busy_timeout allows.
+			if err := tx.Exec("DELETE FROM system_values WHERE 0 = 1").Error; err != nil {
+				return err
+			}
+		}
 		return fn(&Store{db: tx, dialect: s.dialect})
 	})
 }

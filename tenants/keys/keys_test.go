@@ -17,7 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
-func setup(t *testing.T) (*keys.Manager, *gormstore.Store, *time.Time, string) {
+func setup(t testing.TB) (*keys.Manager, *gormstore.Store, *time.Time, string) {
 	t.Helper()
 	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
 	if err != nil {

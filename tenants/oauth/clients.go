@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
 )
@@ -185,8 +186,19 @@ func (s *Server) AuthenticateClient(ctx context.Context, site tenants.Site, cred
 	return c, nil
 }
 
+// touchEvery is how stale a recorded last use (clients, grants, API keys)
+// may get before a request writes it again. It feeds idle expiry counted in
+// days (DESIGN §5: clients idle 90 days) and the console; writing it on every
+// token would add a database write to every request for nothing.
+const touchEvery = time.Minute
+
+func stale(last *time.Time, now time.Time) bool { return last == nil || now.Sub(*last) >= touchEvery }
+
+// touchClient records the use of c, read from the store by this request.
 func (s *Server) touchClient(ctx context.Context, c *tenants.Client) {
-	_ = s.Store.TouchClient(ctx, c.TenantID, c.ID, s.now())
+	if now := s.now(); stale(c.LastUsedAt, now) {
+		_ = s.Store.TouchClient(ctx, c.TenantID, c.ID, now)
+	}
 }
 
 func allowsGrant(c *tenants.Client, g string) bool {

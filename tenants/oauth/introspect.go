@@ -34,7 +34,8 @@ func (s *Server) AuthenticateAPIKey(ctx context.Context, site tenants.Site, key 
 	if key == "" || len(key) > 512 {
 		return fail
 	}
-	k, err := s.Store.GetAPIKeyByHash(ctx, tenants.HashSecret(key))
+	now := s.now()
+	k, err := s.apiKey(ctx, tenants.HashSecret(key), now)
 	if errors.Is(err, tenants.ErrNotFound) {
 		return fail
 	}
@@ -44,7 +45,7 @@ func (s *Server) AuthenticateAPIKey(ctx context.Context, site tenants.Site, key 
 	if k.TenantID != site.Tenant.ID {
 		return fail
 	}
-	_ = s.Store.TouchAPIKey(ctx, k.TenantID, k.ID, s.now())
+	s.touchAPIKey(ctx, k, now)
 	return nil
 }
 
@@ -78,8 +79,7 @@ func (s *Server) Introspect(ctx context.Context, site tenants.Site, token string
 		if err != nil {
 			return inactive, nil
 		}
-		g, err := s.Store.GetGrant(ctx, site.Tenant.ID, c.GrantID)
-		if err != nil || g.RevokedAt != nil {
+		if !s.grantActive(ctx, site.Tenant.ID, c.GrantID, now) {
 			return inactive, nil
 		}
 		return &Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.ExpiresAt, Iat: c.IssuedAt,

@@ -44,6 +44,13 @@ type Server struct {
 	HTTPClient *http.Client
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+
+	// Liveness, when set, answers grant liveness for introspection from a
+	// bus-kept cache (access.Verifier); nil reads the grant each time.
+	Liveness GrantLiveness
+
+	ccGrants *clientGrants // set by Listen
+	keyCache *apiKeys      // set by Listen
 }
 
 func (s *Server) now() time.Time {
@@ -61,5 +68,14 @@ func (s *Server) audit(ctx context.Context, ev tenants.AuditEvent) {
 
 // revokeGrant revokes a grant everywhere and audits it.
 func (s *Server) revokeGrant(ctx context.Context, tenantID, grantID, reason string) error {
-	return tenants.RevokeGrant(ctx, s.Store, s.Bus, s.Auditor, tenantID, grantID, reason)
+	err := tenants.RevokeGrant(ctx, s.Store, s.Bus, s.Auditor, tenantID, grantID, reason)
+	// This replica's caches forget it now; the bus notice reaches the others
+	// (and this one again) a moment later.
+	if s.Liveness != nil {
+		s.Liveness.Forget(tenantID, grantID)
+	}
+	if s.ccGrants != nil {
+		s.ccGrants.forget(tenantID, grantID)
+	}
+	return err
 }

@@ -69,77 +69,104 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 		return nil, grantErr("unknown authorization code")
 	}
 	now := s.now()
-	ac, err := s.Store.ConsumeAuthCode(ctx, site.Tenant.ID, tenants.HashSecret(req.Code), now)
+	tid := site.Tenant.ID
+	st := site.Tenant.Settings
+	var (
+		ac      *tenants.AuthCode
+		g       *tenants.Grant
+		rt      string
+		email   string
+		fail    *Error
+		reclaim bool // a second redemption: revoke the grant after the transaction
+	)
+	// One database transaction per exchange (docs/PERFORMANCE.md). It commits
+	// whatever the checks say, so a failed exchange still burns the code.
+	err := s.Store.InTx(ctx, func(tx tenants.Store) error {
+		var err error
+		ac, err = tx.ConsumeAuthCode(ctx, tid, tenants.HashSecret(req.Code), now)
+		switch {
+		case errors.Is(err, tenants.ErrNotFound):
+			fail = grantErr("unknown authorization code")
+			return nil
+		case errors.Is(err, tenants.ErrConflict):
+			reclaim = true
+			return nil
+		case err != nil:
+			return err
+		}
+		if fail = checkCode(site, c, req, ac, now); fail != nil {
+			return nil
+		}
+		g, err = tx.GetGrant(ctx, tid, ac.GrantID)
+		if errors.Is(err, tenants.ErrNotFound) || err == nil && g.RevokedAt != nil {
+			fail = grantErr("authorization code was revoked")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// The grant now lives as long as the refresh token may (absolute).
+		g.ExpiresAt = now.Add(st.RefreshTTL())
+		g.LastUsedAt = &now
+		if err := tx.TouchGrant(ctx, g.TenantID, g.ID, now, &g.ExpiresAt); err != nil {
+			return err
+		}
+		if allowsGrant(c, grantRT) {
+			rt = tenants.RandomToken()
+			row := &tenants.RefreshToken{TenantID: tid, Hash: tenants.HashSecret(rt), GrantID: g.ID, ClientID: c.ID, Generation: 1,
+				CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt)}
+			if err := tx.CreateRefreshToken(ctx, row); err != nil {
+				return err
+			}
+		}
+		email = userEmail(ctx, tx, g)
+		return nil
+	})
 	switch {
-	case errors.Is(err, tenants.ErrNotFound):
-		return nil, grantErr("unknown authorization code")
-	case errors.Is(err, tenants.ErrConflict):
-		if rerr := s.revokeGrant(ctx, site.Tenant.ID, ac.GrantID, "code_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
+	case err != nil:
+		return nil, serverError(err)
+	case reclaim:
+		if rerr := s.revokeGrant(ctx, tid, ac.GrantID, "code_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
 			return nil, serverError(rerr)
 		}
 		return nil, grantErr("authorization code was already used; every token issued from it is revoked")
-	case err != nil:
-		return nil, serverError(err)
+	case fail != nil:
+		return nil, fail
 	}
-	// Each failure below leaves the code used (burned).
-	if !now.Before(ac.ExpiresAt) {
-		return nil, grantErr("authorization code expired")
-	}
-	if ac.Issuer != site.Issuer {
-		// A code redeems only at the site that issued it (DESIGN §5), with
-		// or without resource: a code from a custom domain must not mint a
-		// token for the slug subdomain or the path-mode issuer.
-		return nil, grantErr("authorization code was issued by another issuer")
-	}
-	if ac.ClientID != c.ID {
-		return nil, grantErr("authorization code was issued to another client")
-	}
-	if req.RedirectURI != "" && req.RedirectURI != ac.RedirectURI {
-		return nil, grantErr("redirect_uri does not match the authorization request")
-	}
-	if req.CodeVerifier == "" {
-		return nil, grantErr("code_verifier is required (PKCE)")
-	}
-	if !pkceMatches(req.CodeVerifier, ac.CodeChallenge) {
-		return nil, grantErr("code_verifier does not match the code_challenge")
-	}
-	if req.ResourcePresent && !(site.MatchesResource(ac.Resource) && site.MatchesResource(req.Resource)) {
-		return nil, newErr(ErrInvalidTarget, "resource differs from the authorization request")
-	}
-	g, err := s.Store.GetGrant(ctx, site.Tenant.ID, ac.GrantID)
-	if errors.Is(err, tenants.ErrNotFound) {
-		return nil, grantErr("authorization code was revoked")
-	}
-	if err != nil {
-		return nil, serverError(err)
-	}
-	if g.RevokedAt != nil {
-		return nil, grantErr("authorization code was revoked")
-	}
-	st := site.Tenant.Settings
-	// The grant now lives as long as the refresh token may (absolute).
-	g.ExpiresAt = now.Add(st.RefreshTTL())
-	g.LastUsedAt = &now
-	if err := s.Store.TouchGrant(ctx, g.TenantID, g.ID, now, &g.ExpiresAt); err != nil {
-		return nil, serverError(err)
-	}
-	resp, e := s.issue(ctx, site, c, g, g.Scopes, "")
+	resp, e := s.issue(ctx, site, c, g, g.Scopes, email)
 	if e != nil {
 		return nil, e
 	}
-	if allowsGrant(c, grantRT) {
-		rt := tenants.RandomToken()
-		row := &tenants.RefreshToken{TenantID: site.Tenant.ID, Hash: tenants.HashSecret(rt), GrantID: g.ID, ClientID: c.ID, Generation: 1,
-			CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt)}
-		if err := s.Store.CreateRefreshToken(ctx, row); err != nil {
-			return nil, serverError(err)
-		}
-		resp.RefreshToken = rt
-	}
+	resp.RefreshToken = rt
 	s.touchClient(ctx, c)
-	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActTokenIssued, ClientID: c.ID, Subject: g.Subject,
+	s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActTokenIssued, ClientID: c.ID, Subject: g.Subject,
 		Details: tenants.JSONMap{"grant_id": g.ID, "grant_type": grantCode, "scopes": g.Scopes, "refresh_token": resp.RefreshToken != "", "mode": site.Mode}})
 	return resp, nil
+}
+
+// checkCode checks a consumed code against the exchange request (RFC 6749
+// §4.1.3, RFC 7636 §4.6, RFC 8707 §2.2).
+func checkCode(site tenants.Site, c *tenants.Client, req TokenRequest, ac *tenants.AuthCode, now time.Time) *Error {
+	switch {
+	case !now.Before(ac.ExpiresAt):
+		return grantErr("authorization code expired")
+	case ac.Issuer != site.Issuer:
+		// A code redeems only at the site that issued it (DESIGN §5), with
+		// or without resource: a code from a custom domain must not mint a
+		// token for the slug subdomain or the path-mode issuer.
+		return grantErr("authorization code was issued by another issuer")
+	case ac.ClientID != c.ID:
+		return grantErr("authorization code was issued to another client")
+	case req.RedirectURI != "" && req.RedirectURI != ac.RedirectURI:
+		return grantErr("redirect_uri does not match the authorization request")
+	case req.CodeVerifier == "":
+		return grantErr("code_verifier is required (PKCE)")
+	case !pkceMatches(req.CodeVerifier, ac.CodeChallenge):
+		return grantErr("code_verifier does not match the code_challenge")
+	case req.ResourcePresent && !(site.MatchesResource(ac.Resource) && site.MatchesResource(req.Resource)):
+		return newErr(ErrInvalidTarget, "resource differs from the authorization request")
+	}
+	return nil
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -149,15 +176,23 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// issue signs an access token (RFC 9068) for grant g.
+// userEmail is the email claim of grant g's user ("" for a grant without
+// one), read through st (the caller's transaction, when it has one).
+func userEmail(ctx context.Context, st tenants.OAuthStore, g *tenants.Grant) string {
+	if g.UserID == "" {
+		return ""
+	}
+	if u, err := st.GetUser(ctx, g.TenantID, g.UserID); err == nil {
+		return u.Email
+	}
+	return ""
+}
+
+// issue signs an access token (RFC 9068) for grant g; email is the user's
+// (userEmail), or "".
 func (s *Server) issue(ctx context.Context, site tenants.Site, c *tenants.Client, g *tenants.Grant, scopes []string, email string) (*TokenResponse, *Error) {
 	now := s.now()
 	ttl := site.Tenant.Settings.AccessTTL()
-	if email == "" && g.UserID != "" {
-		if u, err := s.Store.GetUser(ctx, g.TenantID, g.UserID); err == nil {
-			email = u.Email
-		}
-	}
 	claims := tokens.AccessClaims{Subject: g.Subject, Audience: site.Resource, ClientID: c.ID, Scope: strings.Join(scopes, " "),
 		JTI: tenants.RandomID(), IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), GrantID: g.ID, Email: email}
 	if g.UserID == "" {
@@ -202,30 +237,136 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 	}
 	now := s.now()
 	tid := site.Tenant.ID
+	st := site.Tenant.Settings
 	oldHash := tenants.HashSecret(req.RefreshToken)
-	rt, err := s.Store.GetRefreshToken(ctx, tid, oldHash)
-	if errors.Is(err, tenants.ErrNotFound) {
-		return nil, grantErr("unknown refresh token")
-	}
-	if err != nil {
-		return nil, serverError(err)
-	}
-	if rt.ClientID != c.ID {
-		return nil, grantErr("refresh token was issued to another client")
-	}
-	g, err := s.Store.GetGrant(ctx, tid, rt.GrantID)
-	if err != nil {
+	var (
+		rt     *tenants.RefreshToken
+		g      *tenants.Grant
+		scopes []string
+		next   string
+		email  string
+		fail   *Error
+		reused bool
+	)
+	// One database transaction per refresh (docs/PERFORMANCE.md): the reads,
+	// the rotation and the use record commit together. What touches other
+	// rows on failure (revoking the grant on reuse) runs after it.
+	err := s.Store.InTx(ctx, func(tx tenants.Store) error {
+		var err error
+		rt, err = tx.GetRefreshToken(ctx, tid, oldHash)
 		if errors.Is(err, tenants.ErrNotFound) {
-			return nil, grantErr("refresh token was revoked")
+			fail = grantErr("unknown refresh token")
+			return nil
 		}
+		if err != nil {
+			return err
+		}
+		if rt.ClientID != c.ID {
+			fail = grantErr("refresh token was issued to another client")
+			return nil
+		}
+		g, err = tx.GetGrant(ctx, tid, rt.GrantID)
+		if errors.Is(err, tenants.ErrNotFound) {
+			fail = grantErr("refresh token was revoked")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !g.Live(now) {
+			fail = grantErr("refresh token was revoked or expired")
+			return nil
+		}
+		if !site.MatchesResource(g.Resource) {
+			fail = grantErr("refresh token was issued for another issuer")
+			return nil
+		}
+		if scopes, fail = refreshScopes(req, g); fail != nil {
+			return nil
+		}
+		cands := s.successors(g.ID, req.RefreshToken)
+		next = cands[0]
+		// inGrace finds the successor a rotation of r handed out, if r was
+		// rotated within the grace window: derived under any configured key,
+		// so a key rotation in between does not turn a racing refresh into
+		// reuse.
+		inGrace := func(r *tenants.RefreshToken) (string, bool) {
+			if r.RotatedAt == nil || st.RefreshGrace() <= 0 || now.Sub(*r.RotatedAt) > st.RefreshGrace() {
+				return "", false
+			}
+			for _, c := range cands {
+				if equalConst(r.SuccessorHash, tenants.HashSecret(c)) {
+					return c, true
+				}
+			}
+			return "", false
+		}
+		if rt.RotatedAt != nil {
+			var ok bool
+			if next, ok = inGrace(rt); !ok {
+				reused = true
+				return nil
+			}
+		} else {
+			if !now.Before(rt.ExpiresAt) || !now.Before(rt.IdleExpiresAt) {
+				fail = grantErr("refresh token expired")
+				return nil
+			}
+			row := &tenants.RefreshToken{TenantID: tid, Hash: tenants.HashSecret(next), GrantID: g.ID, ClientID: c.ID, Generation: rt.Generation + 1,
+				CreatedAt: now, ExpiresAt: rt.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), rt.ExpiresAt)}
+			err := tx.RotateRefreshToken(ctx, tid, oldHash, row, now)
+			if errors.Is(err, tenants.ErrConflict) {
+				// Lost a race with a concurrent refresh of the same token.
+				again, gerr := tx.GetRefreshToken(ctx, tid, oldHash)
+				if gerr != nil {
+					reused = true
+					return nil
+				}
+				var ok bool
+				if next, ok = inGrace(again); !ok {
+					reused = true
+					return nil
+				}
+			} else if err != nil {
+				return err
+			}
+		}
+		if stale(g.LastUsedAt, now) {
+			if err := tx.TouchGrant(ctx, g.TenantID, g.ID, now, nil); err != nil {
+				return err
+			}
+			g.LastUsedAt = &now
+		}
+		email = userEmail(ctx, tx, g)
+		return nil
+	})
+	switch {
+	case err != nil:
 		return nil, serverError(err)
+	case fail != nil:
+		return nil, fail
+	case reused:
+		if rerr := s.revokeGrant(ctx, tid, g.ID, "refresh_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
+			return nil, serverError(rerr)
+		}
+		s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActRefreshReused, ClientID: c.ID, Subject: g.Subject, Outcome: tenants.OutcomeFailure,
+			Reason: "refresh_reused", Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation}})
+		return nil, grantErr("refresh token was already used; the grant is revoked")
 	}
-	if !g.Live(now) {
-		return nil, grantErr("refresh token was revoked or expired")
+	resp, e := s.issue(ctx, site, c, g, scopes, email)
+	if e != nil {
+		return nil, e
 	}
-	if !site.MatchesResource(g.Resource) {
-		return nil, grantErr("refresh token was issued for another issuer")
-	}
+	resp.RefreshToken = next
+	s.touchClient(ctx, c)
+	s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActTokenRefreshed, ClientID: c.ID, Subject: g.Subject,
+		Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation + 1, "scopes": scopes}})
+	return resp, nil
+}
+
+// refreshScopes is the scope of a refreshed token: the grant's, or the
+// subset asked for; more than the grant holds is invalid_scope (RFC 6749 §6).
+func refreshScopes(req TokenRequest, g *tenants.Grant) ([]string, *Error) {
 	scopes := []string(g.Scopes)
 	if req.ScopePresent && strings.TrimSpace(req.Scope) != "" {
 		var asked []string
@@ -241,78 +382,17 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 			scopes = dedupe(asked)
 		}
 	}
-	st := site.Tenant.Settings
-	cands := s.successors(g.ID, req.RefreshToken)
-	next := cands[0]
-	reuse := func() *Error {
-		if rerr := s.revokeGrant(ctx, tid, g.ID, "refresh_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
-			return serverError(rerr)
-		}
-		s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActRefreshReused, ClientID: c.ID, Subject: g.Subject, Outcome: tenants.OutcomeFailure,
-			Reason: "refresh_reused", Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation}})
-		return grantErr("refresh token was already used; the grant is revoked")
-	}
-	// inGrace finds the successor a rotation of r handed out, if r was
-	// rotated within the grace window: derived under any configured key, so
-	// a key rotation in between does not turn a racing refresh into reuse.
-	inGrace := func(r *tenants.RefreshToken) (string, bool) {
-		if r.RotatedAt == nil || st.RefreshGrace() <= 0 || now.Sub(*r.RotatedAt) > st.RefreshGrace() {
-			return "", false
-		}
-		for _, c := range cands {
-			if equalConst(r.SuccessorHash, tenants.HashSecret(c)) {
-				return c, true
-			}
-		}
-		return "", false
-	}
-	if rt.RotatedAt != nil {
-		var ok bool
-		if next, ok = inGrace(rt); !ok {
-			return nil, reuse()
-		}
-	} else {
-		if !now.Before(rt.ExpiresAt) || !now.Before(rt.IdleExpiresAt) {
-			return nil, grantErr("refresh token expired")
-		}
-		row := &tenants.RefreshToken{TenantID: tid, Hash: tenants.HashSecret(next), GrantID: g.ID, ClientID: c.ID, Generation: rt.Generation + 1,
-			CreatedAt: now, ExpiresAt: rt.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), rt.ExpiresAt)}
-		err := s.Store.RotateRefreshToken(ctx, tid, oldHash, row, now)
-		if errors.Is(err, tenants.ErrConflict) {
-			// Lost a race with a concurrent refresh of the same token.
-			again, gerr := s.Store.GetRefreshToken(ctx, tid, oldHash)
-			if gerr != nil {
-				return nil, reuse()
-			}
-			var ok bool
-			if next, ok = inGrace(again); !ok {
-				return nil, reuse()
-			}
-		} else if err != nil {
-			return nil, serverError(err)
-		}
-	}
-	g.LastUsedAt = &now
-	_ = s.Store.TouchGrant(ctx, g.TenantID, g.ID, now, nil)
-	resp, e := s.issue(ctx, site, c, g, scopes, "")
-	if e != nil {
-		return nil, e
-	}
-	resp.RefreshToken = next
-	s.touchClient(ctx, c)
-	s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActTokenRefreshed, ClientID: c.ID, Subject: g.Subject,
-		Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation + 1, "scopes": scopes}})
-	return resp, nil
+	return scopes, nil
 }
 
 // clientCredentials issues a token to a confidential client acting for
-// itself (RFC 6749 §4.4); no refresh token (§4.4.3). Each issuance is its
-// own short grant so it can be revoked and swept like any other. Only
-// clients the tenant pre-registered may use it, and only while the tenant's
-// client_credentials setting is on (DESIGN §5): a client that registered
-// itself is anyone on the internet. The token has no user: its grant has no
-// user id (the gateway's access.Principal.Kind reads that), its sub is the
-// client id and its gty claim says client_credentials.
+// itself (RFC 6749 §4.4); no refresh token (§4.4.3). Tokens hang off the
+// client's own grant (clientgrant.go), so they can be revoked and swept like
+// any other. Only clients the tenant pre-registered may use it, and only
+// while the tenant's client_credentials setting is on (DESIGN §5): a client
+// that registered itself is anyone on the internet. The token has no user:
+// its grant has no user id (the gateway's access.Principal.Kind reads that),
+// its sub is the client id and its gty claim says client_credentials.
 func (s *Server) clientCredentials(ctx context.Context, site tenants.Site, c *tenants.Client, req TokenRequest) (*TokenResponse, *Error) {
 	if e := clientCredentialsAllowed(site, c); e != nil {
 		return nil, e
@@ -321,10 +401,8 @@ func (s *Server) clientCredentials(ctx context.Context, site tenants.Site, c *te
 	if e != nil {
 		return nil, e
 	}
-	now := s.now()
-	g := &tenants.Grant{TenantID: site.Tenant.ID, ID: tenants.RandomID(), Subject: c.ID, ClientID: c.ID, Scopes: scopes, Resource: site.Resource,
-		CreatedAt: now, ExpiresAt: now.Add(site.Tenant.Settings.AccessTTL()), LastUsedAt: &now}
-	if err := s.Store.CreateGrant(ctx, g); err != nil {
+	g, err := s.clientGrant(ctx, site, c, scopes, s.now())
+	if err != nil {
 		return nil, serverError(err)
 	}
 	resp, e := s.issue(ctx, site, c, g, scopes, "")

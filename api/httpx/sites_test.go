@@ -1,0 +1,73 @@
+package httpx
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
+)
+
+// countingStore serves one tenant and counts reads.
+type countingStore struct {
+	tenants.TenantStore
+	reads atomic.Int64
+	name  atomic.Value
+}
+
+func (s *countingStore) GetTenantBySlug(_ context.Context, slug string) (*tenants.Tenant, error) {
+	s.reads.Add(1)
+	if slug != "acme" {
+		return nil, tenants.ErrNotFound
+	}
+	return &tenants.Tenant{ID: "t1", Slug: "acme", Name: s.name.Load().(string)}, nil
+}
+
+// A bus-kept cache serves repeated lookups without reads and drops the
+// tenant at once on a tenant.changed notice; unknown slugs are cached only
+// briefly and never past the entry bound.
+func TestSitesKeptCurrentByTheBus(t *testing.T) {
+	ctx := context.Background()
+	st := &countingStore{}
+	st.name.Store("Acme")
+	s := NewSites(st, "https://connect.example.com", "")
+	bus := &testdb.Bus{}
+	s.KeepCurrent(bus)
+	if s.liveTTL != keptTTL || s.ttl >= keptTTL {
+		t.Fatalf("ttl %v, live %v", s.ttl, s.liveTTL)
+	}
+	for i := 0; i < 5; i++ {
+		if tn, err := s.BySlug(ctx, "acme"); err != nil || tn.Name != "Acme" {
+			t.Fatal(tn, err)
+		}
+	}
+	if n := st.reads.Load(); n != 1 {
+		t.Fatalf("%d reads for five lookups", n)
+	}
+	st.name.Store("Acme Inc")
+	_ = bus.Publish(ctx, tenants.TopicTenantChanged, "t1")
+	if tn, _ := s.BySlug(ctx, "acme"); tn.Name != "Acme Inc" {
+		t.Fatalf("after the notice: %q", tn.Name)
+	}
+	// A read that started before an Invalidate is not cached.
+	s.mu.Lock()
+	epoch := s.epoch
+	s.mu.Unlock()
+	s.Invalidate()
+	if s.epoch == epoch {
+		t.Fatal("Invalidate did not move the epoch")
+	}
+	s.mu.Lock()
+	for i := 0; i < maxSiteEntries; i++ {
+		s.bySlug[strconv.Itoa(i)] = cached{}
+	}
+	s.mu.Unlock()
+	if _, err := s.BySlug(ctx, "nope"); err == nil {
+		t.Fatal("unknown slug found")
+	}
+	if n := len(s.bySlug); n != 1 {
+		t.Fatalf("%d entries after passing the bound", n)
+	}
+}

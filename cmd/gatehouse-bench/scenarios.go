@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// toolsList is the JSON-RPC request of the gateway scenarios.
+var toolsList = []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`)
+
+// runScenarios runs the request scenarios for --rounds rounds, each
+// scenario a slice of --duration per round, so that on a shared machine a
+// change in background load hits every scenario alike (the ratios between
+// them are what the run is for). Results are in the order of names.
+func (b *bench) runScenarios(ctx context.Context, names []string) []*result {
+	type acc struct {
+		rec     *recorder
+		iters   []iteration
+		elapsed time.Duration
+		err     error
+	}
+	accs := map[string]*acc{}
+	slice := b.cfg.Duration / time.Duration(b.cfg.Rounds)
+	for round := 0; round < b.cfg.Rounds; round++ {
+		for _, name := range names {
+			a := accs[name]
+			if a == nil {
+				a = &acc{rec: &recorder{name: name, progress: b.progress}}
+				a.iters, a.err = b.iterations(name)
+				accs[name] = a
+			}
+			if a.err != nil || ctx.Err() != nil {
+				continue
+			}
+			warmup := time.Duration(0)
+			if round == 0 {
+				warmup = b.cfg.Warmup
+			}
+			a.elapsed += measure(ctx, a.rec, warmup, slice, a.iters)
+		}
+	}
+	var out []*result
+	for _, name := range names {
+		a := accs[name]
+		if a == nil {
+			continue
+		}
+		if a.err != nil {
+			out = append(out, &result{Scenario: name, Concurrency: b.cfg.Concurrency, Errors: 1, ErrorSamples: []string{a.err.Error()}})
+			continue
+		}
+		out = append(out, summarize(name, b.cfg.Concurrency, a.elapsed, a.rec))
+	}
+	return out
+}
+
+func (b *bench) iterations(name string) ([]iteration, error) {
+	n := b.cfg.Concurrency
+	iters := make([]iteration, n)
+	for i := range iters {
+		var it iteration
+		switch name {
+		case "metadata":
+			it = b.metadata()
+		case "token-client-credentials":
+			if b.ccErr != nil {
+				return nil, b.ccErr
+			}
+			it = b.clientCredentials
+		case "token-refresh":
+			it = b.refresh(b.sessions[i])
+		case "token-authcode":
+			br, user := b.browser(), fmt.Sprintf("bench-user-%d", i)
+			it = func(ctx context.Context) error {
+				_, _, err := b.flow(ctx, br, user)
+				return err
+			}
+		case "introspect":
+			it = b.introspect(b.sessions[i])
+		case "gateway":
+			it = b.mcpCall(b.mcpURL, b.sessions[i].at)
+		case "gateway-direct":
+			it = b.mcpCall(b.upstream, "")
+		case "gateway-bare-proxy":
+			it = b.mcpCall(b.bare, "")
+		default:
+			return nil, fmt.Errorf("unknown scenario %q", name)
+		}
+		iters[i] = it
+	}
+	return iters, nil
+}
+
+// metadata alternates the two documents every client fetches: AS metadata
+// (RFC 8414) and the JWKS.
+func (b *bench) metadata() iteration {
+	urls := []string{b.cfg.URL + "/.well-known/oauth-authorization-server" + strings.TrimPrefix(b.issuer, b.cfg.URL), b.issuer + "/jwks.json"}
+	i := 0
+	return func(ctx context.Context) error {
+		i++
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, urls[i%2], nil)
+		return b.expect(req, http.StatusOK, "")
+	}
+}
+
+func (b *bench) clientCredentials(ctx context.Context) error {
+	_, err := b.token(ctx, url.Values{"grant_type": {"client_credentials"}, "client_id": {b.ccID}, "client_secret": {b.ccSecret}, "resource": {b.resource}})
+	return err
+}
+
+// refresh follows the worker's own rotation chain; a broken chain is an
+// error, and a new flow starts a new one.
+func (b *bench) refresh(s *session) iteration {
+	return func(ctx context.Context) error {
+		tok, err := b.token(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.rt}, "client_id": {b.pubID}})
+		if err == nil && tok.RefreshToken == "" {
+			err = errors.New("refresh returned no new refresh token")
+		}
+		if err != nil {
+			if at, rt, ferr := b.flow(ctx, s.br, s.user); ferr == nil {
+				s.at, s.rt = at, rt
+			}
+			return err
+		}
+		s.rt = tok.RefreshToken
+		return nil
+	}
+}
+
+// introspect asks about the worker's live access token with the API key.
+func (b *bench) introspect(s *session) iteration {
+	body := url.Values{"token": {s.at}}.Encode()
+	return func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.issuer+"/oauth/introspect", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+b.apiKey)
+		return b.expect(req, http.StatusOK, `"active":true`)
+	}
+}
+
+// mcpCall is tools/list to target, with a bearer token when given.
+func (b *bench) mcpCall(target, token string) iteration {
+	return func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(toolsList))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		return b.expect(req, http.StatusOK, `"tools"`)
+	}
+}
+
+// expect sends req and checks the status and that the body contains want.
+func (b *bench) expect(req *http.Request, status int, want string) error {
+	resp, body, err := b.do(b.hc, req)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != status || (want != "" && !bytes.Contains(body, []byte(want))) {
+		return statusErr(resp, body)
+	}
+	return nil
+}
