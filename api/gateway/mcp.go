@@ -70,9 +70,9 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 
 	p, den, err := g.verifier.Authenticate(ctx, site, r.Header.Values("Authorization"))
 	if err != nil {
-		g.log.Error("mcp: authorization state unavailable", "tenant", t.Slug, "err", err, "request_id", c.GetString("request_id"))
+		g.d.Sites.Outage().Down(err) // logged once per outage, not per request
 		g.metrics.requests.WithLabelValues(t.Slug, "error", "auth_unavailable").Inc()
-		writeRPCError(c.Writer, http.StatusServiceUnavailable, nil, codeInternal, "authorization state temporarily unavailable; retry", nil)
+		httpx.WriteUnavailable(c.Writer, c.Request)
 		return
 	}
 	if den != nil {

@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/stale"
 )
 
 // Sites resolves the tenant a request is for, by host first (host mode:
@@ -25,24 +25,29 @@ type Sites struct {
 	publicHost   string
 	scheme       string
 	tenantDomain string
-	ttl          time.Duration
 
-	mu     sync.Mutex
-	bySlug map[string]cached
-	byHost map[string]cached
+	// Tenants by slug and by custom domain (nil: known missing). A tenant
+	// seen once keeps being served while the database is down or slow
+	// (stale.Cache), so an outage does not turn into "no such tenant".
+	bySlug *stale.Cache[*tenants.Tenant]
+	byHost *stale.Cache[*tenants.Tenant]
+	outage Outage
 }
 
-type cached struct {
-	t  *tenants.Tenant // nil: known missing
-	at time.Time
-}
+// Tenant cache timings: fresh for tenantTTL; while the store fails, the
+// last good answer is served for up to tenantMaxStale.
+const (
+	tenantTTL      = 3 * time.Second
+	tenantMaxStale = 15 * time.Minute
+)
 
 // NewSites builds a resolver. tenantDomain may be "" (no host mode by
 // subdomain; verified custom domains still work).
 func NewSites(store tenants.TenantStore, publicURL, tenantDomain string) *Sites {
 	u, _ := url.Parse(publicURL)
-	s := &Sites{store: store, publicURL: strings.TrimRight(publicURL, "/"), scheme: "http", ttl: 3 * time.Second,
-		bySlug: map[string]cached{}, byHost: map[string]cached{}}
+	o := stale.Options{TTL: tenantTTL, MaxStale: tenantMaxStale}
+	s := &Sites{store: store, publicURL: strings.TrimRight(publicURL, "/"), scheme: "http",
+		bySlug: stale.New[*tenants.Tenant](o), byHost: stale.New[*tenants.Tenant](o)}
 	if u != nil {
 		s.scheme = u.Scheme
 		s.publicHost = strings.ToLower(u.Hostname())
@@ -69,30 +74,34 @@ func hostOnly(h string) string {
 
 // Invalidate forgets every cached tenant (cheap; called on any tenant change).
 func (s *Sites) Invalidate() {
-	s.mu.Lock()
-	s.bySlug = map[string]cached{}
-	s.byHost = map[string]cached{}
-	s.mu.Unlock()
+	s.bySlug.Clear()
+	s.byHost.Clear()
 }
 
-// BySlug returns the tenant with slug, cached.
+// BySlug returns the tenant with slug, cached. The error is
+// tenants.ErrNotFound for a slug no tenant has, and wraps
+// tenants.ErrUnavailable when the store cannot answer (and nothing usable
+// is cached): callers answer 404 only for the first.
 func (s *Sites) BySlug(ctx context.Context, slug string) (*tenants.Tenant, error) {
-	s.mu.Lock()
-	c, ok := s.bySlug[slug]
-	s.mu.Unlock()
-	if ok && time.Since(c.at) < s.ttl {
-		if c.t == nil {
-			return nil, tenants.ErrNotFound
+	return s.lookup(ctx, s.bySlug, slug, s.store.GetTenantBySlug)
+}
+
+func (s *Sites) lookup(ctx context.Context, c *stale.Cache[*tenants.Tenant], key string, get func(context.Context, string) (*tenants.Tenant, error)) (*tenants.Tenant, error) {
+	t, _, err := c.Get(ctx, key, func(ctx context.Context) (*tenants.Tenant, error) {
+		t, err := get(ctx, key)
+		if errors.Is(err, tenants.ErrNotFound) {
+			return nil, nil
 		}
-		return c.t, nil
+		if err != nil {
+			s.outage.Down(err)
+			return nil, err
+		}
+		s.outage.Up()
+		return t, nil
+	})
+	if err != nil {
+		return nil, Unavailable(err)
 	}
-	t, err := s.store.GetTenantBySlug(ctx, slug)
-	if err != nil && !errors.Is(err, tenants.ErrNotFound) {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.bySlug[slug] = cached{t: t, at: time.Now()}
-	s.mu.Unlock()
 	if t == nil {
 		return nil, tenants.ErrNotFound
 	}
@@ -152,26 +161,7 @@ func (s *Sites) ResolveHost(ctx context.Context, hostport string) (tenants.Site,
 }
 
 func (s *Sites) byDomain(ctx context.Context, host string) (*tenants.Tenant, error) {
-	s.mu.Lock()
-	c, ok := s.byHost[host]
-	s.mu.Unlock()
-	if ok && time.Since(c.at) < s.ttl {
-		if c.t == nil {
-			return nil, tenants.ErrNotFound
-		}
-		return c.t, nil
-	}
-	t, err := s.store.GetTenantByDomain(ctx, host)
-	if err != nil && !errors.Is(err, tenants.ErrNotFound) {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.byHost[host] = cached{t: t, at: time.Now()}
-	s.mu.Unlock()
-	if t == nil {
-		return nil, tenants.ErrNotFound
-	}
-	return t, nil
+	return s.lookup(ctx, s.byHost, host, s.store.GetTenantByDomain)
 }
 
 type siteKey struct{}
@@ -193,9 +183,15 @@ func SiteFromContext(ctx context.Context) (tenants.Site, bool) {
 // host's own: handlers read it from the site, never from the path.
 func (s *Sites) HostMode(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if IsProbe(r.URL.Path) {
+			// Probes come to the pod IP, and must not fail with the
+			// database (issue 13, finding 2): never resolve a tenant.
+			next.ServeHTTP(w, r)
+			return
+		}
 		site, ok, err := s.ResolveHost(r.Context(), r.Host)
 		if err != nil {
-			http.Error(w, "tenant lookup failed", http.StatusServiceUnavailable)
+			WriteUnavailable(w, r)
 			return
 		}
 		if !ok {
@@ -215,7 +211,8 @@ const ginSiteKey = "gatehouse.site"
 
 // RequireSite is gin middleware for routes with a :slug parameter: it puts
 // the tenant's site (host mode if the request came that way, else path mode)
-// on the context, or calls notFound.
+// on the context, or calls notFound. A store that cannot answer is a 503
+// in the surface's format (WriteUnavailable), never a 404.
 func (d *Deps) RequireSite(notFound gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if site, ok := SiteFromContext(c.Request.Context()); ok {
@@ -224,6 +221,11 @@ func (d *Deps) RequireSite(notFound gin.HandlerFunc) gin.HandlerFunc {
 			return
 		}
 		t, err := d.Sites.BySlug(c.Request.Context(), c.Param("slug"))
+		if errors.Is(err, tenants.ErrUnavailable) {
+			WriteUnavailable(c.Writer, c.Request)
+			c.Abort()
+			return
+		}
 		if err != nil {
 			notFound(c)
 			c.Abort()

@@ -120,22 +120,32 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 	// The grant now lives as long as the refresh token may (absolute).
 	g.ExpiresAt = now.Add(st.RefreshTTL())
 	g.LastUsedAt = &now
-	if err := s.Store.TouchGrant(ctx, g.TenantID, g.ID, now, &g.ExpiresAt); err != nil {
-		return nil, serverError(err)
-	}
 	resp, e := s.issue(ctx, site, c, g, g.Scopes, "")
 	if e != nil {
 		return nil, e
 	}
+	var row *tenants.RefreshToken
+	var rt string
 	if allowsGrant(c, grantRT) {
-		rt := tenants.RandomToken()
-		row := &tenants.RefreshToken{TenantID: site.Tenant.ID, Hash: tenants.HashSecret(rt), GrantID: g.ID, ClientID: c.ID, Generation: 1,
+		rt = tenants.RandomToken()
+		row = &tenants.RefreshToken{TenantID: site.Tenant.ID, Hash: tenants.HashSecret(rt), GrantID: g.ID, ClientID: c.ID, Generation: 1,
 			CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt)}
-		if err := s.Store.CreateRefreshToken(ctx, row); err != nil {
-			return nil, serverError(err)
-		}
-		resp.RefreshToken = rt
 	}
+	// The grant's new lifetime and its refresh token commit together: a
+	// database failing in between must not leave a long-lived grant with
+	// no token (issue 13, "no half-written grant").
+	if err := s.Store.InTx(ctx, func(tx tenants.Store) error {
+		if err := tx.TouchGrant(ctx, g.TenantID, g.ID, now, &g.ExpiresAt); err != nil {
+			return err
+		}
+		if row != nil {
+			return tx.CreateRefreshToken(ctx, row)
+		}
+		return nil
+	}); err != nil {
+		return nil, serverError(err)
+	}
+	resp.RefreshToken = rt
 	s.touchClient(ctx, c)
 	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActTokenIssued, ClientID: c.ID, Subject: g.Subject,
 		Details: tenants.JSONMap{"grant_id": g.ID, "grant_type": grantCode, "scopes": g.Scopes, "refresh_token": resp.RefreshToken != "", "mode": site.Mode}})
