@@ -173,7 +173,7 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 		}()
 		p.stop = append(p.stop, func() { tick.Stop(); close(done); p.mini.Close() })
 		p.redisOpt = asynq.RedisClientOpt{Addr: p.mini.Addr()}
-		p.redis = redis.NewClient(&redis.Options{Addr: p.mini.Addr()})
+		p.redis = redis.NewClient(workers.TuneRequestRedis(&redis.Options{Addr: p.mini.Addr()}))
 	}
 	p.stop = append(p.stop, func() { p.redis.Close() })
 	p.bus = workers.NewRedisBus(p.redis, workers.BusPrefix, p.logger)
