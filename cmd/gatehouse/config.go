@@ -37,6 +37,8 @@ type Config struct {
 	LogFormat         string   `env:"GATEHOUSE_LOG_FORMAT"` // json | text (default: text on a terminal, else json)
 	LogLevel          string   `env:"GATEHOUSE_LOG_LEVEL" envDefault:"info"`
 	TrustedProxies    []string `env:"GATEHOUSE_TRUSTED_PROXIES" envSeparator:","`
+	// DBQueryTimeout bounds every database statement (docs/SECURITY.md "Fault behaviour").
+	DBQueryTimeout time.Duration `env:"GATEHOUSE_DB_QUERY_TIMEOUT" envDefault:"5s"`
 	// RefusePrivateUpstreams: default on in production mode unless private
 	// fetches are allowed (tests); off in the embedded default.
 	RefusePrivateUpstreams *bool `env:"GATEHOUSE_REFUSE_PRIVATE_UPSTREAMS"`

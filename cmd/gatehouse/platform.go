@@ -77,7 +77,7 @@ func openDB(ctx context.Context, cfg *Config, migrate bool) (*gormstore.Store, e
 	if dsn == "" {
 		dsn = cfg.SQLitePath
 	}
-	return gormstore.Open(ctx, dsn, &gormstore.Options{SkipMigrate: !migrate, Tracing: telemetry.Configured(os.Getenv),
+	return gormstore.Open(ctx, dsn, &gormstore.Options{SkipMigrate: !migrate, QueryTimeout: cfg.DBQueryTimeout, Tracing: telemetry.Configured(os.Getenv),
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime})
 }
 
