@@ -56,6 +56,9 @@ type Options struct {
 	// Transport replaces the upstream transport (tests); it is still wrapped
 	// to follow same-origin redirects.
 	Transport http.RoundTripper
+	// DrainGrace: on shutdown, how long streams answering a request may
+	// still run (default DefaultDrainGrace); GET streams end at once.
+	DrainGrace time.Duration
 	// RefusePrivateUpstreams applies the outbound address policy
 	// (tenants/egress) in full to upstream addresses: loopback, private,
 	// CGNAT, NAT64… are refused (a SaaS deployment whose tenants are
@@ -78,6 +81,7 @@ type Gateway struct {
 	metrics  *metrics
 	limiter  *auditLimiter
 	streams  *streamRegistry
+	drain    drainer
 }
 
 // Register mounts the MCP endpoint and protected resource metadata with
@@ -112,6 +116,9 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.DrainGrace <= 0 {
+		o.DrainGrace = DefaultDrainGrace
+	}
 	g.verifier = access.NewVerifier(d.Store, d.Keys, &access.Options{LiveTTL: o.LiveTTL, Now: o.Now})
 	g.verifier.Listen(d.Bus)
 	g.streams = &streamRegistry{open: map[string]map[*reqState]struct{}{}}
@@ -120,6 +127,10 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 		// grant's streams are cut on the notice (and by the per-stream
 		// liveness re-check when a notice is lost).
 		d.Bus.Subscribe(tenants.TopicGrantRevoked, g.streams.cut)
+	}
+	g.drain.grace = o.DrainGrace
+	if d.Draining != nil {
+		go func() { <-d.Draining; g.Drain() }()
 	}
 	g.identity = &access.Identity{Keys: d.Keys, Sealer: d.Sealer, Now: o.Now}
 	if reg == nil {

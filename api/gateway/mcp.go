@@ -42,6 +42,7 @@ type reqState struct {
 	idle     time.Duration
 	// failed is set by the error handler (the upstream call failed).
 	failed bool
+	method string
 	p      *access.Principal
 }
 
@@ -135,7 +136,7 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 	pctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	st := &reqState{site: site, target: target, body: body, id: parsed.SingleID(), identity: fwd.Header,
-		clientIP: c.ClientIP(), reqID: c.GetString("request_id"), cancel: cancel, idle: g.opts.IdleTimeout, p: p}
+		clientIP: c.ClientIP(), reqID: c.GetString("request_id"), cancel: cancel, idle: g.opts.IdleTimeout, p: p, method: r.Method}
 	out := r.WithContext(context.WithValue(pctx, stateKey{}, st))
 	w := &deadlineWriter{ResponseWriter: c.Writer, rc: http.NewResponseController(c.Writer), idle: g.opts.IdleTimeout}
 	defer w.clear()
@@ -259,7 +260,7 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 				g.metrics.streams.WithLabelValues(slug).Dec()
 			}
 		}
-		resp.Body = ib
+		resp.Body = g.ending(resp.Request.Context(), st, stream, ib)
 	}
 	return nil
 }
@@ -346,6 +347,9 @@ func (s *streamRegistry) cut(payload string) {
 func (g *Gateway) watch(st *reqState) func() {
 	key := st.site.Tenant.ID + " " + st.p.Claims.GrantID
 	g.streams.add(key, st)
+	if g.draining() {
+		g.drainStream(st)
+	}
 	stop := make(chan struct{})
 	go func() {
 		tick := time.NewTicker(g.verifier.TTL())

@@ -52,6 +52,9 @@ type Deps struct {
 	QueuePing func(ctx context.Context) error
 	// Version of the binary.
 	Version string
+	// Draining is closed when the server starts shutting down: the gateway
+	// then ends open streams cleanly (nil: never).
+	Draining <-chan struct{}
 }
 
 // KeyRotation returns the one key rotation policy the surfaces rotate through.

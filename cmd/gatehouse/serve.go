@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/api"
@@ -62,6 +63,10 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 	deps := p.deps(adminHash)
+	// Closed when Shutdown starts: the gateway ends open streams cleanly
+	// (clients resume with Last-Event-ID) so the drain completes.
+	draining := make(chan struct{})
+	deps.Draining = draining
 	tenantSeries := admin.NewTenantSeries(p.registry)
 	handler, err := api.New(deps, &api.Options{Registry: p.registry, TenantMetrics: tenantSeries, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
@@ -110,6 +115,8 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 		// No WriteTimeout: MCP streams are long-lived; the gateway applies
 		// idle timeouts per stream instead.
 	}
+	var drainOnce sync.Once
+	srv.RegisterOnShutdown(func() { drainOnce.Do(func() { close(draining) }) })
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	adminSrv := p.adminServer(false, map[string]http.Handler{"GET /tls/ask": admin.AskHandler(p.servesHost(deps.Sites), p.logger)})
