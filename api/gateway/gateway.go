@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/access"
 	"github.com/gatehouse/gatehouse/tenants/egress"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 )
 
 // Defaults (Options fields left zero).
@@ -82,6 +83,7 @@ type Gateway struct {
 	limiter  *auditLimiter
 	streams  *streamRegistry
 	drain    drainer
+	quotas   limits.Limiter
 }
 
 // Register mounts the MCP endpoint and protected resource metadata with
@@ -129,6 +131,7 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 		d.Bus.Subscribe(tenants.TopicGrantRevoked, g.streams.cut)
 	}
 	g.drain.grace = o.DrainGrace
+	g.quotas = d.RateLimiter()
 	if d.Draining != nil {
 		go func() { <-d.Draining; g.Drain() }()
 	}

@@ -80,6 +80,9 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 		g.deny(c, site, den, nil, nil)
 		return
 	}
+	if g.overQuota(c, site, p) {
+		return
+	}
 
 	var body []byte
 	var parsed *access.Body

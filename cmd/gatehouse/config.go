@@ -39,6 +39,10 @@ type Config struct {
 	TrustedProxies    []string `env:"GATEHOUSE_TRUSTED_PROXIES" envSeparator:","`
 	// DBQueryTimeout bounds every database statement (docs/SECURITY.md "Fault behaviour").
 	DBQueryTimeout time.Duration `env:"GATEHOUSE_DB_QUERY_TIMEOUT" envDefault:"5s"`
+	// Plan-level MCP quotas (requests per minute; 0 = unlimited); tenant
+	// settings mcp_requests_per_minute[_per_user] override them.
+	MCPRequestsPerMinute        int `env:"GATEHOUSE_MCP_REQUESTS_PER_MINUTE"`
+	MCPRequestsPerMinutePerUser int `env:"GATEHOUSE_MCP_REQUESTS_PER_MINUTE_PER_USER"`
 	// RefusePrivateUpstreams: default on in production mode unless private
 	// fetches are allowed (tests); off in the embedded default.
 	RefusePrivateUpstreams *bool `env:"GATEHOUSE_REFUSE_PRIVATE_UPSTREAMS"`
@@ -297,6 +301,12 @@ func (c *Config) validate() error {
 	}
 	if err := telemetry.Validate(os.Getenv); err != nil {
 		errs = append(errs, err.Error())
+	}
+	if c.MCPRequestsPerMinute < 0 || c.MCPRequestsPerMinutePerUser < 0 {
+		bad("GATEHOUSE_MCP_REQUESTS_PER_MINUTE", "quotas must be 0 (unlimited) or positive")
+	}
+	if c.DBQueryTimeout < 100*time.Millisecond {
+		bad("GATEHOUSE_DB_QUERY_TIMEOUT", "must be at least 100ms (e.g. 5s)")
 	}
 	switch c.LogFormat {
 	case "", "json", "text":

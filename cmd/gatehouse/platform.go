@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 	"github.com/gatehouse/gatehouse/tenants/telemetry"
 	"github.com/gatehouse/gatehouse/workers"
 )
@@ -204,7 +205,14 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 	// Another replica changed a tenant: drop this replica's cached tenants
 	// at once instead of waiting out the cache TTL.
 	p.bus.Subscribe(tenants.TopicTenantChanged, func(string) { sites.Invalidate() })
+	// Limits: Redis in production, so every replica shares them; in memory
+	// in the embedded default (one process).
+	var lim limits.Limiter = limits.NewMemory(nil)
+	if p.cfg.RedisURL != "" {
+		lim = limits.NewRedis(p.redis, "gatehouse:rl:", p.logger)
+	}
 	d := &httpx.Deps{
+		Limits: lim, MCPQuota: httpx.MCPQuota{PerTenant: p.cfg.MCPRequestsPerMinute, PerUser: p.cfg.MCPRequestsPerMinutePerUser},
 		Store: p.store, Sealer: p.sealer, Keys: p.keys, Rotation: p.runtime.KeyRotation(), Auditor: p.runtime.Auditor(), Logger: p.logger,
 		Sites: sites, Bus: p.bus,
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
