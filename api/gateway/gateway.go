@@ -57,6 +57,10 @@ type Options struct {
 	// Transport replaces the upstream transport (tests); it is still wrapped
 	// to follow same-origin redirects.
 	Transport http.RoundTripper
+	// MaxConcurrentPerUser / PerTenant bound open MCP requests and streams
+	// on this replica (defaults DefaultMaxConcurrentPer*; negative: none).
+	MaxConcurrentPerUser   int
+	MaxConcurrentPerTenant int
 	// DrainGrace: on shutdown, how long streams answering a request may
 	// still run (default DefaultDrainGrace); GET streams end at once.
 	DrainGrace time.Duration
@@ -84,6 +88,7 @@ type Gateway struct {
 	streams  *streamRegistry
 	drain    drainer
 	quotas   limits.Limiter
+	active   inflight
 }
 
 // Register mounts the MCP endpoint and protected resource metadata with
@@ -118,6 +123,13 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxConcurrentPerUser == 0 {
+		o.MaxConcurrentPerUser = DefaultMaxConcurrentPerUser
+	}
+	if o.MaxConcurrentPerTenant == 0 {
+		o.MaxConcurrentPerTenant = DefaultMaxConcurrentPerTenant
+	}
+	g.active.n = map[string]int{}
 	if o.DrainGrace <= 0 {
 		o.DrainGrace = DefaultDrainGrace
 	}

@@ -83,6 +83,11 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 	if g.overQuota(c, site, p) {
 		return
 	}
+	done := g.admit(c, site, p)
+	if done == nil {
+		return
+	}
+	defer done()
 
 	var body []byte
 	var parsed *access.Body

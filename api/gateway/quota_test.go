@@ -6,7 +6,9 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/gatehouse/gatehouse/api/gateway"
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
 )
@@ -82,5 +84,58 @@ func checkQuota(t *testing.T, r *http.Response, which string) {
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.JSONRPC != "2.0" || body.Error.Code != httpx.RPCCodeRateLimited || body.Error.Data["quota"] != which {
 		t.Fatalf("%s quota body: %+v %v", which, body, err)
+	}
+}
+
+// Issue 13: concurrent streams are limited per user and per tenant; a
+// closed stream frees its slot.
+func TestConcurrentStreamLimits(t *testing.T) {
+	e := newEnv(t, &envOpts{gw: &gateway.Options{MaxConcurrentPerUser: 2, MaxConcurrentPerTenant: 3}})
+	release := make(chan struct{})
+	us := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = w.Write([]byte(": open\n\n"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer us.Close()
+	defer close(release)
+	tn := e.tenant("acme", us.URL+"/mcp", nil)
+	u1, _ := e.token(tn, nil)
+	u2, _ := e.token(tn, nil)
+	open := func(tok string) *http.Response {
+		return e.do(http.MethodGet, e.mcpURL(tn), "", map[string]string{"Authorization": "Bearer " + tok})
+	}
+	a, b := open(u1), open(u1)
+	if a.StatusCode != 200 || b.StatusCode != 200 {
+		t.Fatalf("first two streams: %d %d", a.StatusCode, b.StatusCode)
+	}
+	if r := open(u1); r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("third stream of one user: %d", r.StatusCode)
+	}
+	if r := open(u2); r.StatusCode != 200 {
+		t.Fatalf("another user's stream: %d", r.StatusCode)
+	}
+	if r := open(u2); r.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("fourth stream of the tenant (limit 3): %d", r.StatusCode)
+	}
+	a.Body.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		r := open(u1)
+		if r.StatusCode == 200 {
+			break
+		}
+		r.Body.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("a closed stream did not free its slot")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := e.counter("acme", "rate_limited", "concurrency"); got < 2 {
+		t.Fatalf("concurrency refusals counted %v", got)
 	}
 }

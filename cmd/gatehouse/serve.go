@@ -107,14 +107,8 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 		close(workDone)
 	}
 
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10, // larger request headers get 431
-		// No WriteTimeout: MCP streams are long-lived; the gateway applies
-		// idle timeouts per stream instead.
-	}
+	// Slowloris-safe timeouts that leave MCP streams open (httpx.NewServer).
+	srv := httpx.NewServer(handler)
 	var drainOnce sync.Once
 	srv.RegisterOnShutdown(func() { drainOnce.Do(func() { close(draining) }) })
 	errc := make(chan error, 2)
