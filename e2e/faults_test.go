@@ -14,6 +14,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -457,4 +458,164 @@ func TestFaultRedisStopped(t *testing.T) {
 	}
 	t.Logf("MEASURED: Redis killed 10 s: %d token requests (all 200, slowest %v over the pacing), gateway %d/%d OK; audit %d/%d token.refreshed events stored, 0 lost",
 		len(outTok), slowest.Round(time.Millisecond), len(outGw), len(outGw), got, okTok)
+}
+
+// direct sends a request to replica r as a load balancer would (the public
+// Host kept, TLS terminated in front).
+func direct(r *server, method, publicURL, body string, hdr map[string]string) (*http.Response, error) {
+	u, _ := url.Parse(publicURL)
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, r.direct+u.RequestURI(), rd)
+	req.Host = u.Host
+	req.Header.Set("X-Forwarded-Proto", "https")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	return http.DefaultClient.Do(req)
+}
+
+// Issue 13: rolling restart. SIGTERM to one of two replicas while it holds
+// an SSE stream, a tool call in progress and token requests: the tool call
+// and in-flight token requests finish, the standalone stream ends cleanly
+// with a resume hint, the process exits 0 within the drain, and the other
+// replica takes the traffic with zero failed token requests.
+func TestFaultRollingRestart(t *testing.T) {
+	t.Parallel()
+	rs := productionServers(t, 2)
+	a, b := rs[0], rs[1]
+	tn := newTenant(t, a, "rolling", nil)
+	f := newFlow(t, tn.urls("path"), "Claude-User")
+	f.discover(f.probe(http.MethodPost))
+	f.register(map[string]any{"client_name": "Claude", "redirect_uris": []string{"https://claude.ai/api/mcp/auth_callback"},
+		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"}, "token_endpoint_auth_method": "none"})
+	code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
+	access, rt := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
+	mcpHdr := map[string]string{"Authorization": "Bearer " + access, "Content-Type": "application/json",
+		"Accept": "application/json, text/event-stream", "Mcp-Protocol-Version": "2025-06-18"}
+
+	// An MCP session through b.
+	resp, err := direct(b, http.MethodPost, f.site.Resource, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}`, mcpHdr)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("initialize via b: %v %v", err, resp)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	mcpHdr["Mcp-Session-Id"] = resp.Header.Get("Mcp-Session-Id")
+	if r, err := direct(b, http.MethodPost, f.site.Resource, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, mcpHdr); err == nil {
+		r.Body.Close()
+	}
+	// The standalone GET stream and a 3 s tool call, both through b.
+	getResp, err := direct(b, http.MethodGet, f.site.Resource, "", mcpHdr)
+	if err != nil || getResp.StatusCode != 200 {
+		t.Fatalf("GET stream via b: %v %v", err, getResp)
+	}
+	callResp, err := direct(b, http.MethodPost, f.site.Resource,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"countdown","arguments":{"from":6,"interval_ms":500},"_meta":{"progressToken":"p1"}}}`, mcpHdr)
+	if err != nil || callResp.StatusCode != 200 {
+		t.Fatalf("tool call via b: %v %v", err, callResp)
+	}
+	type streamEnd struct {
+		body string
+		err  error
+	}
+	readAll := func(r io.Reader) <-chan streamEnd {
+		ch := make(chan streamEnd, 1)
+		go func() { b, err := io.ReadAll(r); ch <- streamEnd{string(b), err} }()
+		return ch
+	}
+	getEnd, callEnd := readAll(getResp.Body), readAll(callResp.Body)
+
+	// Token requests: to b while it accepts connections, else to a (a load
+	// balancer retries a refused connection on the other replica).
+	tokenURL := f.endpoint("token_endpoint")
+	var mu sync.Mutex
+	var failed []string
+	okCount, toA := 0, 0
+	var cur atomic.Value
+	cur.Store(rt)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {cur.Load().(string)}, "client_id": {f.clientID}}.Encode()
+			hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+			r, err := direct(b, http.MethodPost, tokenURL, form, hdr)
+			if err != nil {
+				mu.Lock()
+				toA++
+				mu.Unlock()
+				r, err = direct(a, http.MethodPost, tokenURL, form, hdr)
+			}
+			if err != nil {
+				mu.Lock()
+				failed = append(failed, err.Error())
+				mu.Unlock()
+				continue
+			}
+			var m map[string]any
+			_ = json.NewDecoder(r.Body).Decode(&m)
+			r.Body.Close()
+			mu.Lock()
+			if r.StatusCode == 200 {
+				okCount++
+				cur.Store(m["refresh_token"].(string))
+			} else {
+				failed = append(failed, fmt.Sprintf("%d %v", r.StatusCode, m))
+			}
+			mu.Unlock()
+			time.Sleep(150 * time.Millisecond)
+		}
+	}()
+
+	time.Sleep(time.Second)
+	sigterm := time.Now()
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	g := wait(t, getEnd, "the GET stream to end after SIGTERM")
+	getAfter := time.Since(sigterm)
+	c := wait(t, callEnd, "the tool call to finish")
+	select {
+	case <-b.done:
+	case <-time.After(25 * time.Second):
+		t.Fatal("replica did not exit within the 20 s drain")
+	}
+	exitAfter := time.Since(sigterm)
+	time.Sleep(2 * time.Second) // traffic now at a
+	cancel()
+	wg.Wait()
+
+	if code := b.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("replica exited with %d, want 0", code)
+	}
+	if g.err != nil || !strings.Contains(g.body, "retry: ") {
+		t.Errorf("GET stream ended with %v, body %q; want a clean end with a retry hint", g.err, g.body)
+	}
+	if c.err != nil || !strings.Contains(c.body, "liftoff") {
+		t.Errorf("the in-flight tool call did not finish: %v %q", c.err, c.body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failed) > 0 || okCount == 0 || toA == 0 {
+		t.Fatalf("token requests: %d ok, %d sent to the other replica, failed: %v", okCount, toA, failed)
+	}
+	t.Logf("MEASURED: rolling restart: GET stream ended cleanly %v after SIGTERM, tool call finished, exit 0 after %v; %d token requests OK (%d at the other replica), 0 failed",
+		getAfter.Round(time.Millisecond), exitAfter.Round(time.Millisecond), okCount, toA)
+}
+
+func wait[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	var zero T
+	return zero
 }
