@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -150,4 +152,92 @@ func TestDrainEndsStreamsCleanly(t *testing.T) {
 	if got := lastEventIDs[len(lastEventIDs)-1]; got != "ev-1" {
 		t.Fatalf("Last-Event-ID not passed through: %q", got)
 	}
+}
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+// Issue 13: upstreams that are slow, dead, or reset mid-stream give the
+// client a prompt JSON-RPC error, and leave no goroutine or file descriptor
+// behind (counted before and after 40 rounds).
+func TestUpstreamFaultsLeakNothing(t *testing.T) {
+	e := newEnv(t, &envOpts{gw: &gateway.Options{ResponseHeaderTimeout: 300 * time.Millisecond}})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	reset := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "event: message\ndata: {}\n\n")
+		w.(http.Flusher).Flush()
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.(*net.TCPConn).SetLinger(0)
+		conn.Close()
+	}))
+	defer reset.Close()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := l.Addr().String()
+	l.Close()
+	cases := []struct {
+		slug, url string
+		status    int
+	}{
+		{"slow", slow.URL + "/mcp", 504},
+		{"dead", "http://" + dead + "/mcp", 502},
+		{"reset", reset.URL + "/mcp", 200}, // the stream began: the error is its last event
+	}
+	toks := map[string]string{}
+	for _, c := range cases {
+		tn := e.tenant(c.slug, c.url, nil)
+		toks[c.slug], _ = e.token(tn, nil)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	round := func() {
+		for _, c := range cases {
+			req, _ := http.NewRequest(http.MethodPost, e.base+"/t/"+c.slug+"/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+			req.Header.Set("Authorization", "Bearer "+toks[c.slug])
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			start := time.Now()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", c.slug, err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != c.status || !strings.Contains(string(b), `"error"`) {
+				t.Fatalf("%s: %d %v %s", c.slug, resp.StatusCode, err, b)
+			}
+			if el := time.Since(start); el > 2*time.Second {
+				t.Fatalf("%s: answered after %v", c.slug, el)
+			}
+		}
+	}
+	round() // warm-up: pools, caches, keys
+	time.Sleep(200 * time.Millisecond)
+	g0, f0 := runtime.NumGoroutine(), openFDs(t)
+	for i := 0; i < 40; i++ {
+		round()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var g1, f1 int
+	for {
+		g1, f1 = runtime.NumGoroutine(), openFDs(t)
+		if (g1 <= g0+10 && f1 <= f0+10) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if g1 > g0+10 || f1 > f0+10 { // a per-call leak would show ≥ 40
+		t.Fatalf("after 120 failed upstream calls: goroutines %d → %d, fds %d → %d", g0, g1, f0, f1)
+	}
+	t.Logf("MEASURED: 120 slow/dead/reset upstream calls: goroutines %d → %d, fds %d → %d", g0, g1, f0, f1)
 }
