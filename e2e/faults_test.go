@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/glebarez/go-sqlite"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/gatehouse/gatehouse/tenants/testdb"
@@ -618,4 +619,57 @@ func wait[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 	var zero T
 	return zero
+}
+
+// Issue 13: a read-only SQLite file in embedded mode (the disk became
+// read-only or full): writes answer 503 temporarily_unavailable with the
+// cause logged plainly, reads keep working, and the file is intact.
+func TestFaultReadOnlySQLite(t *testing.T) {
+	t.Parallel()
+	s := ownServer(t, serverOpts{})
+	tn := newTenant(t, s, "rofault", nil)
+	f := newFlow(t, tn.urls("path"), "Claude-User")
+	f.discover(f.probe(http.MethodPost))
+	f.register(map[string]any{"client_name": "Claude", "redirect_uris": []string{"https://claude.ai/api/mcp/auth_callback"},
+		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"}, "token_endpoint_auth_method": "none"})
+	code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
+	access, rt := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
+
+	restart := func(extra ...string) {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		<-s.done
+		s.env = append(s.env, extra...)
+		if err := s.start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dbPath := filepath.Join(s.dir, "gatehouse.db")
+	// SQLite's query_only: every write fails with SQLITE_READONLY, as on a
+	// read-only or full disk (root ignores file permissions, so chmod cannot).
+	restart("GATEHOUSE_SQLITE_PATH=file:" + dbPath + "?_pragma=query_only(1)&_pragma=busy_timeout(2000)&_pragma=foreign_keys(1)&_time_format=sqlite")
+	a := f.refresh(rt, nil)
+	if a.status != http.StatusServiceUnavailable || a.json()["error"] != "temporarily_unavailable" {
+		t.Fatalf("refresh on a read-only database: %s; want 503 temporarily_unavailable", a)
+	}
+	if st, body := via(s, f.site.Resource, access); st != 200 {
+		t.Fatalf("gateway (reads only) on a read-only database: %d %s", st, body)
+	}
+	if lines := s.logLines("database unavailable"); len(lines) == 0 || !strings.Contains(strings.Join(lines, "\n"), "readonly") {
+		t.Fatalf("no clear log line naming the read-only database:\n%s", s.logTail(20))
+	}
+	restart("GATEHOUSE_SQLITE_PATH=" + dbPath)
+	a = f.refresh(rt, nil)
+	if a.status != 200 {
+		t.Fatalf("refresh after the disk is writable again: %s", a)
+	}
+	dbh, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dbh.Close()
+	var check string
+	if err := dbh.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+		t.Fatalf("integrity_check: %q %v", check, err)
+	}
+	t.Logf("MEASURED: read-only SQLite: refresh 503 temporarily_unavailable, gateway 200, integrity_check ok, refresh works after recovery")
 }

@@ -352,7 +352,10 @@ func (c *Config) secretKeys() ([][]byte, error) {
 	if len(c.SecretKeys) > 0 {
 		return tenants.ParseSecretKeys(c.SecretKeys)
 	}
-	path := filepath.Join(filepath.Dir(c.SQLitePath), strings.TrimSuffix(filepath.Base(c.SQLitePath), filepath.Ext(c.SQLitePath))+".key")
+	// GATEHOUSE_SQLITE_PATH may be a DSN ("file:…?_pragma=…"): the key sits
+	// beside the database file itself.
+	dbFile, _, _ := strings.Cut(strings.TrimPrefix(c.SQLitePath, "file:"), "?")
+	path := filepath.Join(filepath.Dir(dbFile), strings.TrimSuffix(filepath.Base(dbFile), filepath.Ext(dbFile))+".key")
 	if b, err := os.ReadFile(path); err == nil {
 		return tenants.ParseSecretKeys([]string{strings.TrimSpace(string(b))})
 	} else if !errors.Is(err, os.ErrNotExist) {
