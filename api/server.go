@@ -72,7 +72,7 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 
 	// Liveness never touches the tenant lookup: a probe must answer even
 	// when the database cannot, and whatever the Host header names.
-	hostMode := d.Sites.HostMode(r)
+	hostMode := d.Sites.HostMode(httpx.RefuseNUL(r))
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/healthz" {
 			r.ServeHTTP(w, req)

@@ -18,3 +18,24 @@ go test -race -count=1 -timeout 20m ./... "$@"
 echo "== benchmarks (brief: 100 iterations each, so they cannot rot; full runs: docs/PERFORMANCE.md)"
 go test -count=1 -run '^$' -bench . -benchtime=100x -benchmem \
   ./tenants/keys/ ./tenants/tokens/ ./tenants/access/ ./tenants/oauth/ ./api/httpx/ ./api/oauth/ ./api/gateway/ ./workers/
+
+# Fuzz targets (issue 13): each runs a few seconds beyond its committed seed
+# corpus (testdata/fuzz/…), which the go test run above already replayed.
+# FUZZTIME=0 skips this step; total about 30 s at the default.
+FUZZTIME=${FUZZTIME:-3s}
+if [ "$FUZZTIME" != "0" ]; then
+  echo "== go test -fuzz ($FUZZTIME each)"
+  for spec in \
+    ./tenants/oauth:FuzzAuthorizeQuery \
+    ./tenants:FuzzRedirectURI \
+    ./tenants/oauth:FuzzDCRMetadata \
+    ./tenants/oauth:FuzzCIMDMetadata \
+    ./tenants/access:FuzzBearerToken \
+    ./tenants/access:FuzzVerifyAccessToken \
+    ./tenants/access:FuzzChallenge \
+    ./tenants/access:FuzzToolNames \
+    ./api/httpx:FuzzResolveHost \
+    ./tenants:FuzzMergePatch; do
+    go test -run '^$' -fuzz "^${spec##*:}\$" -fuzztime "$FUZZTIME" -parallel 2 "${spec%%:*}"
+  done
+fi

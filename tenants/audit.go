@@ -73,6 +73,8 @@ const (
 	ReasonRevoked      = "revoked"
 	ReasonUnknownKey   = "unknown_key"
 	ReasonScope        = "scope"
+	// ReasonQuota: over the tenant's or the user's MCP requests per minute.
+	ReasonQuota = "quota"
 )
 
 // Outcomes.

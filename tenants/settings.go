@@ -30,6 +30,10 @@ type Settings struct {
 	AuditWebhookURL         string            `json:"audit_webhook_url,omitempty"`
 	AuditRetentionDays      *int              `json:"audit_retention_days,omitempty"`
 	KeyRotationDays         *int              `json:"key_rotation_days,omitempty"`
+	// MCP quotas (requests per minute; 0 = unlimited; absent = the plan's
+	// default, GATEHOUSE_MCP_REQUESTS_PER_MINUTE[_PER_USER]).
+	MCPRequestsPerMinute        *int `json:"mcp_requests_per_minute,omitempty"`
+	MCPRequestsPerMinutePerUser *int `json:"mcp_requests_per_minute_per_user,omitempty"`
 	// Write-only fields: accepted on input, sealed into Tenant.SealedSecrets,
 	// never echoed. Their presence is reported by the API as booleans.
 	UpstreamHeaders    map[string]string `json:"upstream_headers,omitempty"`
@@ -75,6 +79,12 @@ func intOr(p *int, def int) int {
 }
 
 func secs(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// MCPQuotas are the tenant's MCP requests per minute, per tenant and per
+// user, falling back to the plan defaults given (0 = unlimited).
+func (s Settings) MCPQuotas(planTenant, planUser int) (perTenant, perUser int) {
+	return intOr(s.MCPRequestsPerMinute, planTenant), intOr(s.MCPRequestsPerMinutePerUser, planUser)
+}
 
 // AccessTTL is the access token lifetime (default 1 h).
 func (s Settings) AccessTTL() time.Duration { return secs(intOr(s.AccessTokenTTL, 3600)) }
@@ -181,6 +191,8 @@ func (s Settings) Validate(prefix string) error {
 	pos("client_idle_ttl_days", s.ClientIdleTTLDays, 1, 3650)
 	pos("audit_retention_days", s.AuditRetentionDays, 1, 3650)
 	pos("key_rotation_days", s.KeyRotationDays, 1, 365)
+	pos("mcp_requests_per_minute", s.MCPRequestsPerMinute, 0, 1_000_000)
+	pos("mcp_requests_per_minute_per_user", s.MCPRequestsPerMinutePerUser, 0, 1_000_000)
 	for _, sc := range append(append([]string{}, s.Scopes...), s.DefaultScopes...) {
 		if !validScopeToken(sc) {
 			v.Add(prefix+"scopes", "scope %q is not a valid scope token (RFC 6749 §3.3)", sc)

@@ -1,52 +1,38 @@
 package web
 
 import (
-	"sync"
+	"strconv"
 	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 )
 
-// limiter is a fixed-window counter per key (client IP), in memory. Each
-// replica counts on its own, so the effective limit across N replicas is N
-// times the configured one; good enough to stop a script from mass-creating
-// tenants, which is its only job.
+// limiter charges console signups and logins per client IP against the
+// platform limiter (shared by every replica in production).
 type limiter struct {
-	max    int
-	window time.Duration
-	now    func() time.Time
-
-	mu sync.Mutex
-	m  map[string]*window
+	name string
+	lim  limits.Limiter
+	l    limits.Limit
 }
 
-type window struct {
-	start time.Time
-	n     int
+func newLimiter(d *httpx.Deps, name string, max int, per time.Duration, now func() time.Time) *limiter {
+	lim := d.Limits
+	if lim == nil {
+		lim = limits.NewMemory(now)
+	}
+	return &limiter{name: name, lim: lim, l: limits.Per(max, per)}
 }
 
-func newLimiter(max int, per time.Duration, now func() time.Time) *limiter {
-	return &limiter{max: max, window: per, now: now, m: map[string]*window{}}
-}
-
-// allow counts one event for key and reports whether it is within the limit.
-func (l *limiter) allow(key string) bool {
-	if l == nil || l.max <= 0 {
-		return true
+// allow charges one event for the request's IP; when refused it sets
+// Retry-After and counts the refusal.
+func (l *limiter) allow(c *gin.Context) bool {
+	ok, wait := l.lim.Allow(c.Request.Context(), limits.Key(l.name, c.ClientIP()), l.l)
+	if !ok {
+		httpx.CountRateLimited(l.name)
+		c.Header("Retry-After", strconv.Itoa(limits.RetryAfterSeconds(wait)))
 	}
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.m) > 10000 { // bound memory: drop finished windows
-		for k, w := range l.m {
-			if now.Sub(w.start) >= l.window {
-				delete(l.m, k)
-			}
-		}
-	}
-	w := l.m[key]
-	if w == nil || now.Sub(w.start) >= l.window {
-		w = &window{start: now}
-		l.m[key] = w
-	}
-	w.n++
-	return w.n <= l.max
+	return ok
 }

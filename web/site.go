@@ -63,7 +63,7 @@ func (u *ui) signupSubmit(c *gin.Context) {
 	for _, f := range signupFields {
 		v.Form[f] = strings.TrimSpace(c.PostForm(f))
 	}
-	if !u.signupLimit.allow(c.ClientIP()) {
+	if !u.signupLimit.allow(c) {
 		v.Notice = "Too many signups from your address. Try again in an hour."
 		u.render(c, http.StatusTooManyRequests, "site_signup", v)
 		return
@@ -172,7 +172,7 @@ func (u *ui) loginSubmit(c *gin.Context) {
 	v := u.page(c, "Console login — Gatehouse", "login")
 	v.CSRF = u.preToken(c)
 	v.Form["next"] = c.PostForm("next")
-	if !u.loginLimit.allow(c.ClientIP()) {
+	if !u.loginLimit.allow(c) {
 		v.Notice = "Too many login attempts from your address. Wait a few minutes."
 		u.render(c, http.StatusTooManyRequests, "console_login", v)
 		return

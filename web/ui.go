@@ -15,14 +15,15 @@ import (
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/doctor"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 )
 
 // options tune the UI (tests); nil means defaults.
 type options struct {
 	Now          func() time.Time
-	SignupLimit  int           // signup POSTs per IP per SignupWindow (default 10)
+	SignupLimit  int           // signup POSTs per IP per SignupWindow (default limits.Signup)
 	SignupWindow time.Duration // default 1 h
-	LoginLimit   int           // login POSTs per IP per LoginWindow (default 20)
+	LoginLimit   int           // login POSTs per IP per LoginWindow (default limits.ConsoleLogin)
 	LoginWindow  time.Duration // default 10 min
 }
 
@@ -50,13 +51,13 @@ func newUI(d *httpx.Deps, o *options) *ui {
 		o.Now = time.Now
 	}
 	if o.SignupLimit == 0 {
-		o.SignupLimit = 10
+		o.SignupLimit, o.SignupWindow = limits.Signup.Burst, time.Duration(limits.Signup.Burst)*limits.Signup.Every
 	}
 	if o.SignupWindow == 0 {
 		o.SignupWindow = time.Hour
 	}
 	if o.LoginLimit == 0 {
-		o.LoginLimit = 20
+		o.LoginLimit, o.LoginWindow = limits.ConsoleLogin.Burst, time.Duration(limits.ConsoleLogin.Burst)*limits.ConsoleLogin.Every
 	}
 	if o.LoginWindow == 0 {
 		o.LoginWindow = 10 * time.Minute
@@ -65,8 +66,8 @@ func newUI(d *httpx.Deps, o *options) *ui {
 		prov: &tenants.Provisioner{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, AllowDevIdP: d.AllowDevIdP, AllowPrivateFetch: d.AllowPrivateFetch,
 			Bus: d.Bus, TenantDomain: d.TenantDomain},
 		selfCheck:   doctor.NewSelfCheckClient(8*time.Second, d.AllowPrivateFetch),
-		signupLimit: newLimiter(o.SignupLimit, o.SignupWindow, o.Now),
-		loginLimit:  newLimiter(o.LoginLimit, o.LoginWindow, o.Now),
+		signupLimit: newLimiter(d, "signup", o.SignupLimit, o.SignupWindow, o.Now),
+		loginLimit:  newLimiter(d, "console_login", o.LoginLimit, o.LoginWindow, o.Now),
 	}
 	if pu, err := url.Parse(d.PublicURL); err == nil {
 		u.secure = pu.Scheme == "https"

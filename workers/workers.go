@@ -122,6 +122,7 @@ type Runtime struct {
 	log      *slog.Logger
 	client   *asynq.Client
 	rdb      redis.UniversalClient
+	qrdb     redis.UniversalClient // request-path enqueues (may be rdb)
 	insp     *asynq.Inspector
 	auditor  *queuedAuditor
 	rotation *keys.Rotation
@@ -153,11 +154,18 @@ func New(opts Options) (*Runtime, error) {
 	if !ok {
 		return nil, fmt.Errorf("workers: unsupported redis connection %T", opts.Redis)
 	}
+	// Enqueues happen while a request waits: they get their own client
+	// whose calls honour the 500 ms enqueue deadline (redisopts.go).
+	var qrdb redis.UniversalClient = rdb
+	if c := requestRedis(opts.Redis); c != nil {
+		qrdb = c
+	}
 	r := &Runtime{
 		opts:   opts,
 		log:    opts.Logger,
 		rdb:    rdb,
-		client: asynq.NewClientFromRedisClient(rdb),
+		qrdb:   qrdb,
+		client: asynq.NewClientFromRedisClient(qrdb),
 		insp:   asynq.NewInspectorFromRedisClient(rdb),
 		// Webhooks: the outbound address policy, https unless private
 		// fetch is allowed, and no redirects (a 3xx is a failed delivery,
@@ -330,6 +338,9 @@ func (r *Runtime) Close() error {
 	r.auditor.stop()
 	// The asynq client and inspector share rdb (asynq refuses to close a
 	// shared connection), so closing rdb releases them all.
+	if r.qrdb != r.rdb {
+		_ = r.qrdb.Close()
+	}
 	if err := r.rdb.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
 		return err
 	}

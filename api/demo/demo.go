@@ -91,8 +91,22 @@ func NewServer() *mcp.Server {
 	return s
 }
 
+// SessionTimeout closes a demo session no request touched for this long
+// (the gateway's stream idle timeout). Without it every session the demo
+// ever saw kept its goroutines for the life of the process.
+const SessionTimeout = 10 * time.Minute
+
 // Handler serves the demo server over Streamable HTTP.
-func Handler() http.Handler {
+func Handler() http.Handler { return NewHandler(SessionTimeout) }
+
+// NewHandler serves the demo server with idle sessions closed after
+// sessionTimeout. Stream events are kept (1 MiB per process) so a client
+// whose stream ended — e.g. a gateway replica draining — resumes it with
+// Last-Event-ID.
+func NewHandler(sessionTimeout time.Duration) http.Handler {
 	s := NewServer()
-	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
+	events := mcp.NewMemoryEventStore(nil)
+	events.SetMaxBytes(1 << 20)
+	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s },
+		&mcp.StreamableHTTPOptions{SessionTimeout: sessionTimeout, EventStore: events})
 }

@@ -81,6 +81,7 @@ type envOpts struct {
 	tenantDomain string
 	sealer       *tenants.Sealer
 	logs         io.Writer // default: discarded
+	mcpQuota     httpx.MCPQuota
 }
 
 func newEnv(t testing.TB, o *envOpts) *env {
@@ -122,7 +123,7 @@ func newEnv(t testing.TB, o *envOpts) *env {
 	e.deps = &httpx.Deps{
 		Store: e.store, Sealer: e.sealer, Keys: e.keys, Auditor: e.audit, Logger: logger,
 		Sites: httpx.NewSites(e.store, e.base, o.tenantDomain), Bus: o.bus,
-		PublicURL: e.base, TenantDomain: o.tenantDomain, AllowDevIdP: true,
+		PublicURL: e.base, TenantDomain: o.tenantDomain, AllowDevIdP: true, MCPQuota: o.mcpQuota,
 	}
 	r := gin.New()
 	r.RedirectTrailingSlash = false

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants/egress"
 )
 
@@ -28,28 +29,9 @@ const (
 	codeUpstreamTimeout     = -32011
 )
 
-type rpcError struct {
-	Code    int            `json:"code"`
-	Message string         `json:"message"`
-	Data    map[string]any `json:"data,omitempty"`
-}
-
-type rpcResponse struct {
-	JSONRPC string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id"`
-	Error   rpcError        `json:"error"`
-}
-
 // writeRPCError writes a JSON-RPC error response with an HTTP status.
 func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string, data map[string]any) {
-	if len(id) == 0 {
-		id = json.RawMessage("null")
-	}
-	b, _ := json.Marshal(rpcResponse{JSONRPC: "2.0", ID: id, Error: rpcError{Code: code, Message: msg, Data: data}})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	httpx.WriteRPCError(w, status, id, code, msg, data)
 }
 
 // classify names an upstream failure without its address: a short cause

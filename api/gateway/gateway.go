@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/access"
 	"github.com/gatehouse/gatehouse/tenants/egress"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 )
 
 // Defaults (Options fields left zero).
@@ -56,6 +57,13 @@ type Options struct {
 	// Transport replaces the upstream transport (tests); it is still wrapped
 	// to follow same-origin redirects.
 	Transport http.RoundTripper
+	// MaxConcurrentPerUser / PerTenant bound open MCP requests and streams
+	// on this replica (defaults DefaultMaxConcurrentPer*; negative: none).
+	MaxConcurrentPerUser   int
+	MaxConcurrentPerTenant int
+	// DrainGrace: on shutdown, how long streams answering a request may
+	// still run (default DefaultDrainGrace); GET streams end at once.
+	DrainGrace time.Duration
 	// RefusePrivateUpstreams applies the outbound address policy
 	// (tenants/egress) in full to upstream addresses: loopback, private,
 	// CGNAT, NAT64… are refused (a SaaS deployment whose tenants are
@@ -78,6 +86,9 @@ type Gateway struct {
 	metrics  *metrics
 	limiter  *auditLimiter
 	streams  *streamRegistry
+	drain    drainer
+	quotas   limits.Limiter
+	active   inflight
 }
 
 // Register mounts the MCP endpoint and protected resource metadata with
@@ -112,6 +123,16 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxConcurrentPerUser == 0 {
+		o.MaxConcurrentPerUser = DefaultMaxConcurrentPerUser
+	}
+	if o.MaxConcurrentPerTenant == 0 {
+		o.MaxConcurrentPerTenant = DefaultMaxConcurrentPerTenant
+	}
+	g.active.n = map[string]int{}
+	if o.DrainGrace <= 0 {
+		o.DrainGrace = DefaultDrainGrace
+	}
 	g.verifier = access.NewVerifier(d.Store, d.Keys, &access.Options{LiveTTL: o.LiveTTL, Now: o.Now})
 	g.verifier.Listen(d.Bus)
 	g.streams = &streamRegistry{open: map[string]map[*reqState]struct{}{}}
@@ -120,6 +141,11 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 		// grant's streams are cut on the notice (and by the per-stream
 		// liveness re-check when a notice is lost).
 		d.Bus.Subscribe(tenants.TopicGrantRevoked, g.streams.cut)
+	}
+	g.drain.grace = o.DrainGrace
+	g.quotas = d.RateLimiter()
+	if d.Draining != nil {
+		go func() { <-d.Draining; g.Drain() }()
 	}
 	g.identity = &access.Identity{Keys: d.Keys, Sealer: d.Sealer, Now: o.Now}
 	if reg == nil {

@@ -42,6 +42,7 @@ type reqState struct {
 	idle     time.Duration
 	// failed is set by the error handler (the upstream call failed).
 	failed bool
+	method string
 	p      *access.Principal
 }
 
@@ -70,15 +71,23 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 
 	p, den, err := g.verifier.Authenticate(ctx, site, r.Header.Values("Authorization"))
 	if err != nil {
-		g.log.Error("mcp: authorization state unavailable", "tenant", t.Slug, "err", err, "request_id", c.GetString("request_id"))
+		g.d.Sites.Outage().Down(err) // logged once per outage, not per request
 		g.metrics.requests.WithLabelValues(t.Slug, "error", "auth_unavailable").Inc()
-		writeRPCError(c.Writer, http.StatusServiceUnavailable, nil, codeInternal, "authorization state temporarily unavailable; retry", nil)
+		httpx.WriteUnavailable(c.Writer, c.Request)
 		return
 	}
 	if den != nil {
 		g.deny(c, site, den, nil, nil)
 		return
 	}
+	if g.overQuota(c, site, p) {
+		return
+	}
+	done := g.admit(c, site, p)
+	if done == nil {
+		return
+	}
+	defer done()
 
 	var body []byte
 	var parsed *access.Body
@@ -135,7 +144,7 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 	pctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	st := &reqState{site: site, target: target, body: body, id: parsed.SingleID(), identity: fwd.Header,
-		clientIP: c.ClientIP(), reqID: c.GetString("request_id"), cancel: cancel, idle: g.opts.IdleTimeout, p: p}
+		clientIP: c.ClientIP(), reqID: c.GetString("request_id"), cancel: cancel, idle: g.opts.IdleTimeout, p: p, method: r.Method}
 	out := r.WithContext(context.WithValue(pctx, stateKey{}, st))
 	w := &deadlineWriter{ResponseWriter: c.Writer, rc: http.NewResponseController(c.Writer), idle: g.opts.IdleTimeout}
 	defer w.clear()
@@ -259,7 +268,7 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 				g.metrics.streams.WithLabelValues(slug).Dec()
 			}
 		}
-		resp.Body = ib
+		resp.Body = g.ending(resp.Request.Context(), st, stream, ib)
 	}
 	return nil
 }
@@ -347,6 +356,9 @@ func (s *streamRegistry) cut(payload string) {
 func (g *Gateway) watch(st *reqState) func() {
 	key := st.site.Tenant.ID + " " + st.p.Claims.GrantID
 	g.streams.add(key, st)
+	if g.draining() {
+		g.drainStream(st)
+	}
 	var (
 		mu      sync.Mutex
 		stopped bool

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 )
 
 // Deps are the platform services handlers call. Nil optional fields mean
@@ -52,6 +53,15 @@ type Deps struct {
 	QueuePing func(ctx context.Context) error
 	// Version of the binary.
 	Version string
+	// Limits is the keyed rate limiter (Redis-backed in production, so
+	// limits hold across replicas); nil: in memory (RateLimiter).
+	Limits limits.Limiter
+	// MCPQuota are the plan-level MCP quotas a tenant's settings may
+	// override (zero: unlimited).
+	MCPQuota MCPQuota
+	// Draining is closed when the server starts shutting down: the gateway
+	// then ends open streams cleanly (nil: never).
+	Draining <-chan struct{}
 }
 
 // KeyRotation returns the one key rotation policy the surfaces rotate through.
@@ -60,4 +70,11 @@ func (d *Deps) KeyRotation() *keys.Rotation {
 		return d.Rotation
 	}
 	return &keys.Rotation{Keys: d.Keys, Bus: d.Bus, Auditor: d.Auditor, Logger: d.Logger}
+}
+
+// MCPQuota is a plan's default MCP requests per minute, per tenant and per
+// user (GATEHOUSE_MCP_REQUESTS_PER_MINUTE[_PER_USER]).
+type MCPQuota struct {
+	PerTenant int
+	PerUser   int
 }

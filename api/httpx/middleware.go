@@ -133,6 +133,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"method", "route"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.streams)
+	_ = reg.Register(rateLimited) // shared by every engine of the process
 	return m
 }
 

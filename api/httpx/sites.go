@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/stale"
 )
 
 // Sites resolves the tenant a request is for, by host first (host mode:
@@ -25,41 +25,29 @@ type Sites struct {
 	publicHost   string
 	scheme       string
 	tenantDomain string
-	ttl          time.Duration
 
-	// liveTTL is how long a found tenant is trusted (ttl without a bus;
-	// longer when KeepCurrent has a bus drop changed tenants at once).
-	liveTTL time.Duration
-
-	mu     sync.Mutex
-	bySlug map[string]cached
-	byHost map[string]cached
-	// epoch increases on every Invalidate: a store read that started before
-	// one is not cached (it may predate the change).
-	epoch uint64
+	// Tenants by slug and by custom domain (nil: known missing). A tenant
+	// seen once keeps being served while the database is down or slow
+	// (stale.Cache), so an outage does not turn into "no such tenant".
+	bySlug *stale.Cache[*tenants.Tenant]
+	byHost *stale.Cache[*tenants.Tenant]
+	outage Outage
 }
 
-// Cache bounds: with a bus keeping the cache current, found tenants are
-// kept a minute (requests spread over 10,000 tenants then cost no read:
-// docs/PERFORMANCE.md); unknown slugs and hosts only the short TTL, and past
-// maxSiteEntries the cache starts over (unknown names cannot grow it
-// without bound).
+// Tenant cache timings: fresh for tenantTTL; while the store fails, the
+// last good answer is served for up to tenantMaxStale.
 const (
-	keptTTL        = time.Minute
-	maxSiteEntries = 100_000
+	tenantTTL      = 3 * time.Second
+	tenantMaxStale = 15 * time.Minute
 )
-
-type cached struct {
-	t  *tenants.Tenant // nil: known missing
-	at time.Time
-}
 
 // NewSites builds a resolver. tenantDomain may be "" (no host mode by
 // subdomain; verified custom domains still work).
 func NewSites(store tenants.TenantStore, publicURL, tenantDomain string) *Sites {
 	u, _ := url.Parse(publicURL)
-	s := &Sites{store: store, publicURL: strings.TrimRight(publicURL, "/"), scheme: "http", ttl: 3 * time.Second, liveTTL: 3 * time.Second,
-		bySlug: map[string]cached{}, byHost: map[string]cached{}}
+	o := stale.Options{TTL: tenantTTL, MaxStale: tenantMaxStale}
+	s := &Sites{store: store, publicURL: strings.TrimRight(publicURL, "/"), scheme: "http",
+		bySlug: stale.New[*tenants.Tenant](o), byHost: stale.New[*tenants.Tenant](o)}
 	if u != nil {
 		s.scheme = u.Scheme
 		s.publicHost = strings.ToLower(u.Hostname())
@@ -84,63 +72,53 @@ func hostOnly(h string) string {
 	return h
 }
 
-// Invalidate forgets every cached tenant (cheap; called on any tenant change).
-func (s *Sites) Invalidate() {
-	s.mu.Lock()
-	s.epoch++
-	s.bySlug = map[string]cached{}
-	s.byHost = map[string]cached{}
-	s.mu.Unlock()
-}
-
 // KeepCurrent drops cached tenants on every tenant.changed notice (any
-// replica's change) and, since changes now arrive at once, keeps found
-// tenants longer. Call before the bus starts.
+// replica's change) and, since changes then arrive at once, keeps answers
+// a minute instead of tenantTTL: requests spread over 10,000 tenants then
+// cost no store read (docs/PERFORMANCE.md). Call before the bus starts.
 func (s *Sites) KeepCurrent(bus tenants.Bus) {
 	bus.Subscribe(tenants.TopicTenantChanged, func(string) { s.Invalidate() })
-	s.mu.Lock()
-	s.liveTTL = keptTTL
-	s.mu.Unlock()
+	s.bySlug.SetTTL(keptTTL)
+	s.byHost.SetTTL(keptTTL)
 }
 
-// lookup answers from m while fresh; otherwise it reads with load and
-// caches the answer unless an Invalidate happened meanwhile.
-func (s *Sites) lookup(ctx context.Context, m func() map[string]cached, key string, load func(context.Context, string) (*tenants.Tenant, error)) (*tenants.Tenant, error) {
-	s.mu.Lock()
-	c, ok := m()[key]
-	ttl, epoch := s.ttl, s.epoch
-	if c.t != nil {
-		ttl = s.liveTTL
-	}
-	s.mu.Unlock()
-	if ok && time.Since(c.at) < ttl {
-		if c.t == nil {
-			return nil, tenants.ErrNotFound
+// keptTTL is the tenant cache lifetime while a bus keeps it current.
+const keptTTL = time.Minute
+
+// Invalidate forgets every cached tenant (cheap; called on any tenant change).
+func (s *Sites) Invalidate() {
+	s.bySlug.Clear()
+	s.byHost.Clear()
+}
+
+// BySlug returns the tenant with slug, cached. The error is
+// tenants.ErrNotFound for a slug no tenant has, and wraps
+// tenants.ErrUnavailable when the store cannot answer (and nothing usable
+// is cached): callers answer 404 only for the first.
+func (s *Sites) BySlug(ctx context.Context, slug string) (*tenants.Tenant, error) {
+	return s.lookup(ctx, s.bySlug, slug, s.store.GetTenantBySlug)
+}
+
+func (s *Sites) lookup(ctx context.Context, c *stale.Cache[*tenants.Tenant], key string, get func(context.Context, string) (*tenants.Tenant, error)) (*tenants.Tenant, error) {
+	t, _, err := c.Get(ctx, key, func(ctx context.Context) (*tenants.Tenant, error) {
+		t, err := get(ctx, key)
+		if errors.Is(err, tenants.ErrNotFound) {
+			return nil, nil
 		}
-		return c.t, nil
-	}
-	t, err := load(ctx, key)
-	if err != nil && !errors.Is(err, tenants.ErrNotFound) {
-		return nil, err
-	}
-	s.mu.Lock()
-	if s.epoch == epoch {
-		cache := m()
-		if len(cache) >= maxSiteEntries {
-			clear(cache)
+		if err != nil {
+			s.outage.Down(err)
+			return nil, err
 		}
-		cache[key] = cached{t: t, at: time.Now()}
+		s.outage.Up()
+		return t, nil
+	})
+	if err != nil {
+		return nil, Unavailable(err)
 	}
-	s.mu.Unlock()
 	if t == nil {
 		return nil, tenants.ErrNotFound
 	}
 	return t, nil
-}
-
-// BySlug returns the tenant with slug, cached.
-func (s *Sites) BySlug(ctx context.Context, slug string) (*tenants.Tenant, error) {
-	return s.lookup(ctx, func() map[string]cached { return s.bySlug }, slug, s.store.GetTenantBySlug)
 }
 
 // Path is the tenant's path-mode site.
@@ -196,7 +174,7 @@ func (s *Sites) ResolveHost(ctx context.Context, hostport string) (tenants.Site,
 }
 
 func (s *Sites) byDomain(ctx context.Context, host string) (*tenants.Tenant, error) {
-	return s.lookup(ctx, func() map[string]cached { return s.byHost }, host, s.store.GetTenantByDomain)
+	return s.lookup(ctx, s.byHost, host, s.store.GetTenantByDomain)
 }
 
 type siteKey struct{}
@@ -218,9 +196,15 @@ func SiteFromContext(ctx context.Context) (tenants.Site, bool) {
 // host's own: handlers read it from the site, never from the path.
 func (s *Sites) HostMode(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if IsProbe(r.URL.Path) {
+			// Probes come to the pod IP, and must not fail with the
+			// database (issue 13, finding 2): never resolve a tenant.
+			next.ServeHTTP(w, r)
+			return
+		}
 		site, ok, err := s.ResolveHost(r.Context(), r.Host)
 		if err != nil {
-			http.Error(w, "tenant lookup failed", http.StatusServiceUnavailable)
+			WriteUnavailable(w, r)
 			return
 		}
 		if !ok {
@@ -240,7 +224,8 @@ const ginSiteKey = "gatehouse.site"
 
 // RequireSite is gin middleware for routes with a :slug parameter: it puts
 // the tenant's site (host mode if the request came that way, else path mode)
-// on the context, or calls notFound.
+// on the context, or calls notFound. A store that cannot answer is a 503
+// in the surface's format (WriteUnavailable), never a 404.
 func (d *Deps) RequireSite(notFound gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if site, ok := SiteFromContext(c.Request.Context()); ok {
@@ -249,6 +234,11 @@ func (d *Deps) RequireSite(notFound gin.HandlerFunc) gin.HandlerFunc {
 			return
 		}
 		t, err := d.Sites.BySlug(c.Request.Context(), c.Param("slug"))
+		if errors.Is(err, tenants.ErrUnavailable) {
+			WriteUnavailable(c.Writer, c.Request)
+			c.Abort()
+			return
+		}
 		if err != nil {
 			notFound(c)
 			c.Abort()

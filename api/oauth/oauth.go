@@ -6,7 +6,6 @@ package oauth
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -29,7 +28,7 @@ func newServer(d *httpx.Deps) *as.Server {
 	s := &as.Server{
 		Store: d.Store, Sealer: d.Sealer, Keys: d.Keys, Auditor: d.Auditor, Bus: d.Bus, AllowDevIdP: d.AllowDevIdP,
 		CIMD:        as.NewCIMDResolver(&as.CIMDOptions{Client: d.CIMDClient, AllowPrivate: d.AllowPrivateFetch}),
-		DCRLimiter:  as.NewLimiter(20, 30*time.Second, nil),
+		DCRLimiter:  d.RateLimiter(),
 		NewProvider: providerFactory,
 		HTTPClient:  idpClient(d),
 	}
@@ -62,6 +61,7 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 	cors := httpx.CORS("GET, POST, OPTIONS", "WWW-Authenticate")
 	limit := httpx.LimitBody(maxBody)
 	noStore := httpx.NoStore()
+	authzLimit, tokenLimit := h.limits()
 
 	// Metadata (RFC 8414 §3, path-appended and path-inserted; OIDC Discovery §4).
 	for _, p := range []string{"/t/:slug/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/t/:slug"} {
@@ -76,15 +76,15 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 	r.OPTIONS("/t/:slug/jwks.json", cors)
 
 	t := r.Group("/t/:slug/oauth")
-	t.GET("/authorize", page, h.authorize)
-	t.POST("/authorize", limit, page, h.authorize)
+	t.GET("/authorize", page, authzLimit, h.authorize)
+	t.POST("/authorize", limit, page, authzLimit, h.authorize)
 	t.GET("/login", page, h.login)
 	t.POST("/dev-login", limit, page, h.devLogin)
 	t.GET("/consent", page, h.consentPage)
 	t.POST("/consent", limit, page, h.consent)
 	t.GET("/callback", page, h.callback)
 
-	t.POST("/token", cors, noStore, limit, site, h.token)
+	t.POST("/token", cors, noStore, limit, site, tokenLimit, h.token)
 	t.OPTIONS("/token", cors)
 	t.POST("/register", cors, noStore, limit, site, h.register)
 	t.OPTIONS("/register", cors)
@@ -98,15 +98,15 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 	// 2025-03-26 default endpoints ({issuer}/authorize, /token, /register):
 	// in host mode they arrive here through the rewrite; in path mode the
 	// root forms resolve the tenant from resource or client_id (DESIGN §10).
-	r.GET("/t/:slug/authorize", page, h.authorize)
-	r.POST("/t/:slug/authorize", limit, page, h.authorize)
-	r.POST("/t/:slug/token", cors, noStore, limit, site, h.token)
+	r.GET("/t/:slug/authorize", page, authzLimit, h.authorize)
+	r.POST("/t/:slug/authorize", limit, page, authzLimit, h.authorize)
+	r.POST("/t/:slug/token", cors, noStore, limit, site, tokenLimit, h.token)
 	r.OPTIONS("/t/:slug/token", cors)
 	r.POST("/t/:slug/register", cors, noStore, limit, site, h.register)
 	r.OPTIONS("/t/:slug/register", cors)
 	r.GET("/authorize", h.rootAuthorize)
 	r.POST("/authorize", limit, h.rootAuthorize)
-	r.POST("/token", cors, noStore, limit, h.rootToken)
+	r.POST("/token", cors, noStore, limit, tokenLimit, h.rootToken)
 	r.OPTIONS("/token", cors)
 	r.POST("/register", cors, noStore, limit, h.rootRegister)
 	r.OPTIONS("/register", cors)

@@ -30,6 +30,10 @@ func (h *handler) logError(c *gin.Context, e *as.Error) {
 	if e.Cause == nil && e.HTTPStatus() < 500 {
 		return
 	}
+	if errors.Is(e.Cause, tenants.ErrUnavailable) {
+		h.d.Sites.Outage().Down(e.Cause) // logged once per outage
+		return
+	}
 	lvl := h.d.Logger.Warn
 	if e.HTTPStatus() >= 500 {
 		lvl = h.d.Logger.Error

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -17,34 +18,46 @@ import (
 // host root; the tenant is found from resource, else from the client id
 // when exactly one tenant holds it.
 
-func (h *handler) rootSite(ctx context.Context, resource, clientID string) (tenants.Site, bool) {
+// An error is a store failure (tenants.ErrUnavailable), answered 503: an
+// outage must not tell a client its id is unknown (it would re-register).
+func (h *handler) rootSite(ctx context.Context, resource, clientID string) (tenants.Site, bool, error) {
 	if resource != "" {
 		base := strings.TrimRight(h.d.PublicURL, "/") + "/t/"
 		if rest, ok := strings.CutPrefix(resource, base); ok {
 			slug, tail, _ := strings.Cut(rest, "/")
 			if tail == "mcp" || tail == "mcp/" {
-				if t, err := h.d.Sites.BySlug(ctx, slug); err == nil {
+				t, err := h.d.Sites.BySlug(ctx, slug)
+				if errors.Is(err, tenants.ErrUnavailable) {
+					return tenants.Site{}, false, err
+				}
+				if err == nil {
 					site := h.d.Sites.Path(t)
 					if site.MatchesResource(resource) {
-						return site, true
+						return site, true, nil
 					}
 				}
 			}
 		}
-		return tenants.Site{}, false
+		return tenants.Site{}, false, nil
 	}
 	if clientID == "" {
-		return tenants.Site{}, false
+		return tenants.Site{}, false, nil
 	}
 	ids, err := h.d.Store.FindClientTenants(ctx, clientID)
-	if err != nil || len(ids) != 1 {
-		return tenants.Site{}, false
+	if err != nil {
+		return tenants.Site{}, false, httpx.Unavailable(err)
+	}
+	if len(ids) != 1 {
+		return tenants.Site{}, false, nil
 	}
 	t, err := h.d.Store.GetTenant(ctx, ids[0])
-	if err != nil {
-		return tenants.Site{}, false
+	if errors.Is(err, tenants.ErrNotFound) {
+		return tenants.Site{}, false, nil
 	}
-	return h.d.Sites.Path(t), true
+	if err != nil {
+		return tenants.Site{}, false, httpx.Unavailable(err)
+	}
+	return h.d.Sites.Path(t), true, nil
 }
 
 func withSite(c *gin.Context, site tenants.Site) {
@@ -60,7 +73,11 @@ func (h *handler) rootAuthorize(c *gin.Context) {
 		h.errorPage(c, 0, e)
 		return
 	}
-	site, ok := h.rootSite(c.Request.Context(), form.Get("resource"), form.Get("client_id"))
+	site, ok, err := h.rootSite(c.Request.Context(), form.Get("resource"), form.Get("client_id"))
+	if err != nil {
+		h.errorPage(c, 0, as.AsError(err))
+		return
+	}
 	if !ok {
 		h.errorPage(c, http.StatusNotFound, &as.Error{Code: as.ErrInvalidRequest,
 			Description: "This server hosts many connectors; use the authorization endpoint from the connector's metadata (or send the resource parameter)."})
@@ -77,7 +94,11 @@ func (h *handler) rootToken(c *gin.Context) {
 		return
 	}
 	cred, _ := clientCredentials(c, form)
-	site, ok := h.rootSite(c.Request.Context(), form.Get("resource"), cred.ClientID)
+	site, ok, err := h.rootSite(c.Request.Context(), form.Get("resource"), cred.ClientID)
+	if err != nil {
+		h.jsonError(c, as.AsError(err))
+		return
+	}
 	if !ok {
 		h.jsonError(c, &as.Error{Code: as.ErrInvalidClient, Description: "unknown client; use the token endpoint from the connector's metadata", Status: http.StatusUnauthorized})
 		return
@@ -87,7 +108,11 @@ func (h *handler) rootToken(c *gin.Context) {
 }
 
 func (h *handler) rootRegister(c *gin.Context) {
-	site, ok := h.rootSite(c.Request.Context(), c.Query("resource"), "")
+	site, ok, err := h.rootSite(c.Request.Context(), c.Query("resource"), "")
+	if err != nil {
+		h.jsonError(c, as.AsError(err))
+		return
+	}
 	if !ok {
 		h.jsonError(c, &as.Error{Code: as.ErrInvalidRequest, Description: "this server hosts many connectors; use the registration endpoint from the connector's metadata", Status: http.StatusNotFound})
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
@@ -43,17 +44,18 @@ const (
 )
 
 var problemTitles = map[string]string{
-	probValidation:    "The request has invalid fields",
-	probMalformed:     "The request body is not valid JSON",
-	probUnauthorized:  "Authentication required",
-	probForbidden:     "Not allowed with this credential",
-	probNotFound:      "Not found",
-	probConflict:      "Already exists",
-	probTooLarge:      "Request body too large",
-	probMediaType:     "Unsupported media type",
-	probInternal:      "Internal error",
-	probBadQuery:      "Invalid query parameters",
-	probNotConfigured: "Not configured",
+	probValidation:           "The request has invalid fields",
+	probMalformed:            "The request body is not valid JSON",
+	probUnauthorized:         "Authentication required",
+	probForbidden:            "Not allowed with this credential",
+	probNotFound:             "Not found",
+	probConflict:             "Already exists",
+	probTooLarge:             "Request body too large",
+	probMediaType:            "Unsupported media type",
+	probInternal:             "Internal error",
+	probBadQuery:             "Invalid query parameters",
+	probNotConfigured:        "Not configured",
+	httpx.ProblemUnavailable: "Service unavailable",
 }
 
 const problemContentType = "application/problem+json"
@@ -95,6 +97,10 @@ func (h *handler) fail(c *gin.Context, err error, notFoundWhat string) {
 		notFound(c, notFoundWhat)
 	case errors.Is(err, tenants.ErrConflict):
 		problem(c, http.StatusConflict, probConflict, "a resource with that identity already exists", nil)
+	case errors.Is(err, tenants.ErrUnavailable):
+		h.d.Sites.Outage().Down(err) // logged once per outage
+		c.Header("Retry-After", httpx.RetryAfterSeconds)
+		problem(c, http.StatusServiceUnavailable, httpx.ProblemUnavailable, "the service is temporarily unavailable; retry shortly", nil)
 	default:
 		h.d.Logger.Error("provisioning API error", "err", err, "route", c.FullPath(), "request_id", c.GetString("request_id"))
 		problem(c, http.StatusInternalServerError, probInternal, "internal error; see the server log for request "+c.GetString("request_id"), nil)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 )
 
 // MaxBody is the request body limit of the API (DESIGN §9).
@@ -37,7 +38,9 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 		c.Data(http.StatusOK, "application/yaml", openAPISpec)
 	})
 
-	api := v1.Group("", h.authenticate)
+	// Per credential (admin token or API key), shared by every replica.
+	perKey := d.RateLimit("api", limits.API, func(c *gin.Context) string { return who(c).actor() })
+	api := v1.Group("", h.authenticate, perKey)
 	api.POST("/tenants", h.adminOnly, h.createTenant)
 	api.GET("/tenants", h.adminOnly, h.listTenants)
 

@@ -37,6 +37,12 @@ type Config struct {
 	LogFormat         string   `env:"GATEHOUSE_LOG_FORMAT"` // json | text (default: text on a terminal, else json)
 	LogLevel          string   `env:"GATEHOUSE_LOG_LEVEL" envDefault:"info"`
 	TrustedProxies    []string `env:"GATEHOUSE_TRUSTED_PROXIES" envSeparator:","`
+	// DBQueryTimeout bounds every database statement (docs/SECURITY.md "Fault behaviour").
+	DBQueryTimeout time.Duration `env:"GATEHOUSE_DB_QUERY_TIMEOUT" envDefault:"5s"`
+	// Plan-level MCP quotas (requests per minute; 0 = unlimited); tenant
+	// settings mcp_requests_per_minute[_per_user] override them.
+	MCPRequestsPerMinute        int `env:"GATEHOUSE_MCP_REQUESTS_PER_MINUTE"`
+	MCPRequestsPerMinutePerUser int `env:"GATEHOUSE_MCP_REQUESTS_PER_MINUTE_PER_USER"`
 	// RefusePrivateUpstreams: default on in production mode unless private
 	// fetches are allowed (tests); off in the embedded default.
 	RefusePrivateUpstreams *bool `env:"GATEHOUSE_REFUSE_PRIVATE_UPSTREAMS"`
@@ -296,6 +302,12 @@ func (c *Config) validate() error {
 	if err := telemetry.Validate(os.Getenv); err != nil {
 		errs = append(errs, err.Error())
 	}
+	if c.MCPRequestsPerMinute < 0 || c.MCPRequestsPerMinutePerUser < 0 {
+		bad("GATEHOUSE_MCP_REQUESTS_PER_MINUTE", "quotas must be 0 (unlimited) or positive")
+	}
+	if c.DBQueryTimeout < 100*time.Millisecond {
+		bad("GATEHOUSE_DB_QUERY_TIMEOUT", "must be at least 100ms (e.g. 5s)")
+	}
 	switch c.LogFormat {
 	case "", "json", "text":
 	default:
@@ -340,7 +352,10 @@ func (c *Config) secretKeys() ([][]byte, error) {
 	if len(c.SecretKeys) > 0 {
 		return tenants.ParseSecretKeys(c.SecretKeys)
 	}
-	path := filepath.Join(filepath.Dir(c.SQLitePath), strings.TrimSuffix(filepath.Base(c.SQLitePath), filepath.Ext(c.SQLitePath))+".key")
+	// GATEHOUSE_SQLITE_PATH may be a DSN ("file:…?_pragma=…"): the key sits
+	// beside the database file itself.
+	dbFile, _, _ := strings.Cut(strings.TrimPrefix(c.SQLitePath, "file:"), "?")
+	path := filepath.Join(filepath.Dir(dbFile), strings.TrimSuffix(filepath.Base(dbFile), filepath.Ext(dbFile))+".key")
 	if b, err := os.ReadFile(path); err == nil {
 		return tenants.ParseSecretKeys([]string{strings.TrimSpace(string(b))})
 	} else if !errors.Is(err, os.ErrNotExist) {

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 	"github.com/gatehouse/gatehouse/tenants/telemetry"
 	"github.com/gatehouse/gatehouse/workers"
 )
@@ -77,7 +78,7 @@ func openDB(ctx context.Context, cfg *Config, migrate bool) (*gormstore.Store, e
 	if dsn == "" {
 		dsn = cfg.SQLitePath
 	}
-	return gormstore.Open(ctx, dsn, &gormstore.Options{SkipMigrate: !migrate, Tracing: telemetry.Configured(os.Getenv),
+	return gormstore.Open(ctx, dsn, &gormstore.Options{SkipMigrate: !migrate, QueryTimeout: cfg.DBQueryTimeout, Tracing: telemetry.Configured(os.Getenv),
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime})
 }
 
@@ -173,7 +174,7 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 		}()
 		p.stop = append(p.stop, func() { tick.Stop(); close(done); p.mini.Close() })
 		p.redisOpt = asynq.RedisClientOpt{Addr: p.mini.Addr()}
-		p.redis = redis.NewClient(&redis.Options{Addr: p.mini.Addr()})
+		p.redis = redis.NewClient(workers.TuneRequestRedis(&redis.Options{Addr: p.mini.Addr()}))
 	}
 	p.stop = append(p.stop, func() { p.redis.Close() })
 	p.bus = workers.NewRedisBus(p.redis, workers.BusPrefix, p.logger)
@@ -204,7 +205,14 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 	// Another replica changed a tenant: drop this replica's cached tenants
 	// at once instead of waiting out the cache TTL.
 	sites.KeepCurrent(p.bus)
+	// Limits: Redis in production, so every replica shares them; in memory
+	// in the embedded default (one process).
+	var lim limits.Limiter = limits.NewMemory(nil)
+	if p.cfg.RedisURL != "" {
+		lim = limits.NewRedis(p.redis, "gatehouse:rl:", p.logger)
+	}
 	d := &httpx.Deps{
+		Limits: lim, MCPQuota: httpx.MCPQuota{PerTenant: p.cfg.MCPRequestsPerMinute, PerUser: p.cfg.MCPRequestsPerMinutePerUser},
 		Store: p.store, Sealer: p.sealer, Keys: p.keys, Rotation: p.runtime.KeyRotation(), Auditor: p.runtime.Auditor(), Logger: p.logger,
 		Sites: sites, Bus: p.bus,
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),

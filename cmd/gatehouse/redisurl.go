@@ -11,6 +11,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/workers"
 )
 
 // redisTarget is GATEHOUSE_REDIS_URL understood: one node, Sentinel, or
@@ -38,8 +40,11 @@ func parseRedisURL(raw string) (*redisTarget, error) {
 			return nil, fmt.Errorf("is not a valid %s:// URL", scheme)
 		}
 		return &redisTarget{
-			conn:   asynq.RedisClientOpt{Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig},
-			client: func() redis.UniversalClient { return redis.NewClient(opt) },
+			conn: asynq.RedisClientOpt{Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig},
+			// Bus publishes and rate limits run while a request waits:
+			// bounded like the audit enqueue (a hung Redis must not stall
+			// requests; workers.TuneRequestRedis).
+			client: func() redis.UniversalClient { return redis.NewClient(workers.TuneRequestRedis(opt)) },
 		}, nil
 	case "redis-sentinel", "redis-cluster":
 	default:

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/api/admin"
@@ -62,6 +62,10 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 	deps := p.deps(adminHash)
+	// Closed when Shutdown starts: the gateway ends open streams cleanly
+	// (clients resume with Last-Event-ID) so the drain completes.
+	draining := make(chan struct{})
+	deps.Draining = draining
 	tenantSeries := admin.NewTenantSeries(p.registry)
 	handler, err := api.New(deps, &api.Options{Registry: p.registry, TenantMetrics: tenantSeries, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
@@ -102,14 +106,10 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 		close(workDone)
 	}
 
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10, // larger request headers get 431
-		// No WriteTimeout: MCP streams are long-lived; the gateway applies
-		// idle timeouts per stream instead.
-	}
+	// Slowloris-safe timeouts that leave MCP streams open (httpx.NewServer).
+	srv := httpx.NewServer(handler)
+	var drainOnce sync.Once
+	srv.RegisterOnShutdown(func() { drainOnce.Do(func() { close(draining) }) })
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	adminSrv := p.adminServer(false, map[string]http.Handler{"GET /tls/ask": admin.AskHandler(p.servesHost(deps.Sites), p.logger)})

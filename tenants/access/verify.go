@@ -19,11 +19,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/stale"
 	"github.com/gatehouse/gatehouse/tenants/tokens"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
@@ -51,7 +51,18 @@ type Options struct {
 	LiveTTL time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// MaxStale: while the store fails or is slower than Budget, a grant
+	// state up to this old is served (default 5 min). A revocation notice
+	// still drops it at once.
+	MaxStale time.Duration
+	// Budget bounds how long a request waits on the store for a grant
+	// whose previous state is cached (default 250 ms).
+	Budget time.Duration
 }
+
+// DefaultMaxStale is how long a cached grant state is served while the
+// database cannot answer.
+const DefaultMaxStale = 5 * time.Minute
 
 // Verifier authenticates bearer requests for tenant sites. Safe for
 // concurrent use; one per process.
@@ -61,27 +72,22 @@ type Verifier struct {
 	ttl   time.Duration
 	now   func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]liveEntry
+	// live caches grant state by "<tenant> <grant>" (nil: no such grant).
+	live *stale.Cache[*tenants.Grant]
+
+	mu sync.Mutex
 	// verified caches signature checks by token digest and site: clients
 	// reuse one token for its whole life, and ES256 verification is the
 	// gateway's largest per-request cost. Expiry and grant liveness are
 	// still checked on every request.
 	verified map[[32]byte]*tokens.AccessClaims
-	// epoch increases on every invalidation; a store read that started
-	// before one is not cached (it may predate the revocation).
-	epoch atomic.Uint64
-}
-
-type liveEntry struct {
-	grant   *tenants.Grant
-	fetched time.Time
 }
 
 // NewVerifier returns a Verifier reading grants from store and keys from km.
 func NewVerifier(store tenants.OAuthStore, km *keys.Manager, opts *Options) *Verifier {
-	v := &Verifier{store: store, keys: km, ttl: DefaultLiveTTL, now: time.Now, cache: map[string]liveEntry{},
+	v := &Verifier{store: store, keys: km, ttl: DefaultLiveTTL, now: time.Now,
 		verified: map[[32]byte]*tokens.AccessClaims{}}
+	so := stale.Options{MaxStale: DefaultMaxStale, MaxEntries: maxCacheEntries}
 	if opts != nil {
 		if opts.LiveTTL > 0 {
 			v.ttl = opts.LiveTTL
@@ -89,7 +95,13 @@ func NewVerifier(store tenants.OAuthStore, km *keys.Manager, opts *Options) *Ver
 		if opts.Now != nil {
 			v.now = opts.Now
 		}
+		if opts.MaxStale > 0 {
+			so.MaxStale = opts.MaxStale
+		}
+		so.Wait = opts.Budget
 	}
+	so.TTL, so.Now = v.ttl, v.now
+	v.live = stale.New[*tenants.Grant](so)
 	return v
 }
 
@@ -110,10 +122,7 @@ func (v *Verifier) Listen(bus tenants.Bus) {
 
 // Forget drops a grant's cached state.
 func (v *Verifier) Forget(tenantID, grantID string) {
-	v.epoch.Add(1)
-	v.mu.Lock()
-	delete(v.cache, tenantID+" "+grantID)
-	v.mu.Unlock()
+	v.live.Forget(tenantID + " " + grantID)
 }
 
 // Principal is an authenticated caller.
@@ -348,31 +357,15 @@ func (v *Verifier) GrantLive(ctx context.Context, tenantID, grantID string) (boo
 // TTL is the liveness cache TTL in effect.
 func (v *Verifier) TTL() time.Duration { return v.ttl }
 
-// grant returns the grant (nil if it does not exist), cached for the TTL.
+// grant returns the grant (nil if it does not exist), cached for the TTL;
+// while the store fails or is slow, the last state is served (stale.Cache).
 func (v *Verifier) grant(ctx context.Context, tenantID, grantID string) (*tenants.Grant, error) {
-	key := tenantID + " " + grantID
-	now := v.now()
-	v.mu.Lock()
-	e, ok := v.cache[key]
-	v.mu.Unlock()
-	if ok && now.Sub(e.fetched) < v.ttl && now.Sub(e.fetched) >= 0 {
-		return e.grant, nil
-	}
-	epoch := v.epoch.Load()
-	g, err := v.store.GetGrant(ctx, tenantID, grantID)
-	if errors.Is(err, tenants.ErrNotFound) {
-		g, err = nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	v.mu.Lock()
-	if v.epoch.Load() == epoch {
-		if len(v.cache) >= maxCacheEntries {
-			v.cache = map[string]liveEntry{}
+	g, _, err := v.live.Get(ctx, tenantID+" "+grantID, func(ctx context.Context) (*tenants.Grant, error) {
+		g, err := v.store.GetGrant(ctx, tenantID, grantID)
+		if errors.Is(err, tenants.ErrNotFound) {
+			return nil, nil
 		}
-		v.cache[key] = liveEntry{grant: g, fetched: now}
-	}
-	v.mu.Unlock()
-	return g, nil
+		return g, err
+	})
+	return g, err
 }

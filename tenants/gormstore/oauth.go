@@ -50,7 +50,7 @@ func (s *Store) TouchClient(ctx context.Context, tenantID, clientID string, at t
 
 // DeleteClient removes the client and revokes its grants.
 func (s *Store) DeleteClient(ctx context.Context, tenantID, clientID string) error {
-	return s.with(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.transaction(ctx, func(tx *gorm.DB) error {
 		now := time.Now().UTC()
 		if err := tx.Model(&tenants.Grant{}).Where("tenant_id = ? AND client_id = ? AND revoked_at IS NULL", tenantID, clientID).
 			Updates(map[string]any{"revoked_at": now, "revoked_reason": "client_deleted"}).Error; err != nil {
@@ -183,7 +183,7 @@ func (s *Store) TouchGrant(ctx context.Context, tenantID, id string, at time.Tim
 
 // RevokeGrant revokes a grant and deletes its refresh tokens and codes.
 func (s *Store) RevokeGrant(ctx context.Context, tenantID, id, reason string, at time.Time) error {
-	return s.with(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.transaction(ctx, func(tx *gorm.DB) error {
 		var g tenants.Grant
 		if err := tx.Where("tenant_id = ? AND id = ?", tenantID, id).Take(&g).Error; err != nil {
 			return translate(err)
@@ -251,7 +251,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, tenantID, hash string) (*te
 // conditional update is the race arbiter: of two concurrent rotations, one
 // updates a row and the other gets ErrConflict.
 func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next *tenants.RefreshToken, at time.Time) error {
-	return s.with(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.transaction(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&tenants.RefreshToken{}).Where("tenant_id = ? AND hash = ? AND rotated_at IS NULL", tenantID, oldHash).
 			Updates(map[string]any{"rotated_at": at.UTC(), "successor_hash": next.Hash})
 		if res.Error != nil {

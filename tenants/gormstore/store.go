@@ -28,8 +28,9 @@ import (
 
 // Store implements tenants.Store.
 type Store struct {
-	db      *gorm.DB
-	dialect string
+	db           *gorm.DB
+	dialect      string
+	queryTimeout time.Duration
 }
 
 var _ tenants.Store = (*Store)(nil)
@@ -49,6 +50,9 @@ type Options struct {
 	// provider). Query variables are never recorded: they hold token and
 	// code hashes.
 	Tracing bool
+	// QueryTimeout bounds every statement (default DefaultQueryTimeout;
+	// GATEHOUSE_DB_QUERY_TIMEOUT).
+	QueryTimeout time.Duration
 }
 
 // IsPostgres reports whether dsn names a Postgres database.
@@ -99,6 +103,12 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 			return nil, fmt.Errorf("database tracing: %w", err)
 		}
 	}
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = DefaultQueryTimeout
+	}
+	if err := registerDeadlines(db, opts.QueryTimeout); err != nil {
+		return nil, err
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
@@ -124,7 +134,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect}
+	s := &Store{db: db, dialect: dialect, queryTimeout: opts.QueryTimeout}
 	if !opts.SkipMigrate {
 		if _, err := s.Migrate(ctx, "up"); err != nil {
 			sqlDB.Close()
@@ -160,7 +170,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // InTx runs fn in a transaction.
 func (s *Store) InTx(ctx context.Context, fn func(tenants.Store) error) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.transaction(ctx, func(tx *gorm.DB) error {
 		if s.dialect == "sqlite" {
 			// Take the write lock before fn reads anything. The driver
 			// (glebarez/go-sqlite) drops _txlock=immediate from the DSN when
@@ -173,7 +183,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tenants.Store) error) error {
 				return err
 			}
 		}
-		return fn(&Store{db: tx, dialect: s.dialect})
+		return fn(&Store{db: tx, dialect: s.dialect, queryTimeout: s.queryTimeout})
 	})
 }
 
@@ -255,6 +265,8 @@ func translate(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, tenants.ErrUnavailable):
+		return err
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return tenants.ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
@@ -264,7 +276,7 @@ func translate(err error) error {
 	if strings.Contains(err.Error(), "UNIQUE constraint failed") || strings.Contains(err.Error(), "PRIMARY KEY") && strings.Contains(err.Error(), "constraint") {
 		return fmt.Errorf("%w: %v", tenants.ErrConflict, err)
 	}
-	return err
+	return markUnavailable(err)
 }
 
 func (s *Store) with(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }

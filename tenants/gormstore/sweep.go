@@ -62,7 +62,7 @@ type grantKey struct {
 func (s *Store) DeleteEndedGrants(ctx context.Context, before time.Time, limit int) (int64, error) {
 	t := before.UTC()
 	var n int64
-	err := s.with(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		var keys []grantKey
 		if err := tx.Model(&tenants.Grant{}).Select("tenant_id", "id").
 			Where("expires_at < ? OR (revoked_at IS NOT NULL AND revoked_at < ?)", t, t).
@@ -110,7 +110,7 @@ func (s *Store) ExpireIdleClients(ctx context.Context, tenantID string, idleBefo
 	}
 	var out []tenants.Client
 	for _, c := range cands {
-		err := s.with(ctx).Transaction(func(tx *gorm.DB) error {
+		err := s.transaction(ctx, func(tx *gorm.DB) error {
 			// The condition is checked again in the delete itself: a grant
 			// created since the select keeps the client.
 			res := tx.Where("clients.tenant_id = ? AND clients.id = ? AND "+idleClientCond, tenantID, c.ID, registeredKinds, idle, at, at).

@@ -50,7 +50,7 @@ var tenantTables = []string{
 
 // DeleteTenant removes the tenant and all its rows in one transaction.
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
-	return s.with(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.transaction(ctx, func(tx *gorm.DB) error {
 		for _, tbl := range tenantTables {
 			if err := tx.Exec("DELETE FROM "+tbl+" WHERE tenant_id = ?", id).Error; err != nil {
 				return err
@@ -75,7 +75,7 @@ func (s *Store) PutIdP(ctx context.Context, cfg *tenants.IdPConfig) error {
 
 // ReplaceIdPs makes cfgs the whole list.
 func (s *Store) ReplaceIdPs(ctx context.Context, tenantID string, cfgs []tenants.IdPConfig) error {
-	return s.with(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.transaction(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("tenant_id = ?", tenantID).Delete(&tenants.IdPConfig{}).Error; err != nil {
 			return err
 		}

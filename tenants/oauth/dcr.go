@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 )
 
 // RegistrationRequest is the client metadata of RFC 7591 §2 that we use;
@@ -82,10 +83,11 @@ func (s *Server) Register(ctx context.Context, site tenants.Site, ip string, req
 			return nil, serverError(err)
 		}
 	}
-	if ok, wait := s.DCRLimiter.Allow(site.Tenant.ID + "|" + ip); !ok {
-		secs := int(wait.Seconds()) + 1
-		return nil, &Error{Code: ErrTemporarilyUnavailable, Description: "too many client registrations from this address; retry later",
-			Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {strconv.Itoa(secs)}}}
+	if s.DCRLimiter != nil {
+		if ok, wait := s.DCRLimiter.Allow(ctx, limits.Key("dcr", site.Tenant.ID, ip), limits.DCR); !ok {
+			return nil, &Error{Code: ErrTemporarilyUnavailable, Description: "too many client registrations from this address; retry later",
+				Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {strconv.Itoa(limits.RetryAfterSeconds(wait))}}}
+		}
 	}
 	c.ID = "dcr_" + tenants.RandomID()
 	c.CreatedAt = s.now()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/gatehouse/gatehouse/tenants"
 )
 
 // Error codes of RFC 6749 §4.1.2.1 / §5.2, RFC 7591 §3.2.2, RFC 8707 §2.
@@ -135,13 +137,27 @@ func (e *Error) WithRedirect(redirectURI, state string) *Error {
 func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
+		if e.Code == ErrServerError && errors.Is(e.Cause, tenants.ErrUnavailable) {
+			return unavailable(e.Cause)
+		}
 		return e
+	}
+	return serverError(err)
+}
+
+// serverError is a 500, or a 503 temporarily_unavailable (RFC 6749
+// §4.1.2.1) when the store could not answer: the client should retry, and
+// must not take it for a verdict on its request.
+func serverError(err error) *Error {
+	if errors.Is(err, tenants.ErrUnavailable) {
+		return unavailable(err)
 	}
 	return &Error{Code: ErrServerError, Description: "internal error", Status: http.StatusInternalServerError, Cause: err}
 }
 
-func serverError(err error) *Error {
-	return &Error{Code: ErrServerError, Description: "internal error", Status: http.StatusInternalServerError, Cause: err}
+func unavailable(err error) *Error {
+	return &Error{Code: ErrTemporarilyUnavailable, Description: "the authorization server is temporarily unavailable; retry shortly",
+		Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"5"}}, Cause: err}
 }
 
 // appendQuery adds q to raw's query, keeping what is there (RFC 6749 §3.1.2:

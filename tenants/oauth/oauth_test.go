@@ -89,27 +89,6 @@ func TestCIMDResolverRefusesPrivateAndHTTP(t *testing.T) {
 	}
 }
 
-func TestLimiter(t *testing.T) {
-	now := time.Unix(0, 0)
-	l := NewLimiter(2, 10*time.Second, func() time.Time { return now })
-	for i := 0; i < 2; i++ {
-		if ok, _ := l.Allow("k"); !ok {
-			t.Fatal("burst refused")
-		}
-	}
-	ok, wait := l.Allow("k")
-	if ok || wait <= 0 || wait > 10*time.Second {
-		t.Fatalf("over burst: ok=%v wait=%v", ok, wait)
-	}
-	if ok, _ := l.Allow("other"); !ok {
-		t.Error("keys share a bucket")
-	}
-	now = now.Add(10 * time.Second)
-	if ok, _ := l.Allow("k"); !ok {
-		t.Error("no refill")
-	}
-}
-
 func TestHostAllowed(t *testing.T) {
 	list := []string{"claude.ai", "*.example.com"}
 	for h, want := range map[string]bool{"claude.ai": true, "CLAUDE.AI": true, "a.example.com": true, "example.com": false, "evilclaude.ai": false, "x.claude.ai": false} {

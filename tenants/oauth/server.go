@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 )
 
 // Lifetimes fixed by DESIGN §5.
@@ -36,8 +37,9 @@ type Server struct {
 	AllowDevIdP bool
 	// CIMD fetches client ID metadata documents.
 	CIMD *CIMDResolver
-	// DCRLimiter rate-limits new registrations per tenant and IP.
-	DCRLimiter *Limiter
+	// DCRLimiter rate-limits new registrations per tenant and IP
+	// (limits.DCR); nil: unlimited.
+	DCRLimiter limits.Limiter
 	// NewProvider builds upstream IdPs; nil means only the dev IdP works.
 	NewProvider ProviderFactory
 	// HTTPClient is given to upstream IdP providers.

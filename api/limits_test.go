@@ -1,0 +1,155 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/gormstore"
+	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/limits"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
+)
+
+// replica starts one platform HTTP server on the shared database file with
+// its own Redis connection (what a second `gatehouse serve` has).
+func replica(t *testing.T, dsn, redisAddr string, redisDB int, trusted []string) *httptest.Server {
+	t.Helper()
+	s, err := gormstore.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	rc := redis.NewClient(&redis.Options{Addr: redisAddr, DB: redisDB})
+	t.Cleanup(func() { rc.Close() })
+	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	d := &httpx.Deps{Store: s, Sealer: sealer, Keys: keys.New(s, sealer, nil), Auditor: &tenants.SyncAuditor{Store: s},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sites: httpx.NewSites(s, base, ""), PublicURL: base, AllowDevIdP: true,
+		// A long timeout: the assertion is about sharing, not a loaded CI
+		// machine's Redis latency (that fails open, by design).
+		Limits: limits.NewRedis(rc, "gatehouse:rl:", nil).WithTimeout(10 * time.Second), AdminTokenHash: tenants.HashSecret("admin-token-for-tests-0123456789")}
+	h, err := api.New(d, &api.Options{TrustedProxies: trusted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = h
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Issue 13: limits hold across replicas. Two servers sharing one Redis
+// together allow exactly the DCR burst per tenant and IP (limits.DCR), and
+// the provisioning API limit per key; behind a trusted proxy the client IP
+// comes from X-Forwarded-For, from anyone else it is ignored.
+func TestLimitsHoldAcrossTwoReplicas(t *testing.T) {
+	dsn := testdb.SQLite(t)
+	addr, db := testdb.Redis(t)
+	s, err := gormstore.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
+	if _, err := (&tenants.Provisioner{Store: s, Sealer: sealer, AllowDevIdP: true}).CreateTenant(context.Background(),
+		tenants.TenantInput{Slug: "acme", UpstreamMCPURL: "https://mcp.acme.example/mcp", IdP: &tenants.IdPInput{Type: tenants.IdPDev}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Replica a trusts the loopback proxy; b trusts no one.
+	a := replica(t, dsn, addr, db, []string{"127.0.0.1"})
+	b := replica(t, dsn, addr, db, nil)
+
+	register := func(srv *httptest.Server, i int, xff string) *http.Response {
+		body := fmt.Sprintf(`{"redirect_uris":["http://127.0.0.1:%d/cb"],"client_name":"c%d"}`, 10000+i, i)
+		req, _ := http.NewRequest("POST", srv.URL+"/t/acme/oauth/register", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	var mu sync.Mutex
+	counts := map[int]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			srv := a
+			if i%2 == 1 {
+				srv = b
+			}
+			resp := register(srv, i, "")
+			mu.Lock()
+			counts[resp.StatusCode]++
+			mu.Unlock()
+			if resp.StatusCode == 429 {
+				if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra < 1 {
+					t.Errorf("429 without Retry-After")
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	if counts[201] != limits.DCR.Burst || counts[429] != 40-limits.DCR.Burst {
+		t.Fatalf("two replicas answered %v; want exactly %d registrations (the shared burst) and the rest 429", counts, limits.DCR.Burst)
+	}
+	// Behind the trusted proxy, another client IP is another bucket.
+	if resp := register(a, 100, "198.51.100.7"); resp.StatusCode != 201 {
+		t.Fatalf("trusted proxy's client: %d", resp.StatusCode)
+	}
+	// From an untrusted peer, X-Forwarded-For is ignored (no escaping the limit).
+	if resp := register(b, 101, "198.51.100.8"); resp.StatusCode != 429 {
+		t.Fatalf("untrusted X-Forwarded-For escaped the limit: %d", resp.StatusCode)
+	}
+
+	// Provisioning API per key: limits.API across both replicas.
+	over, total := 0, limits.API.Burst+100
+	start := time.Now()
+	for i := 0; i < total; i++ {
+		srv := a
+		if i%2 == 1 {
+			srv = b
+		}
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/tenants", nil)
+		req.Header.Set("Authorization", "Bearer admin-token-for-tests-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 429 {
+			over++
+			if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+				t.Fatalf("API 429 is not problem+json: %s", resp.Header.Get("Content-Type"))
+			}
+		}
+	}
+	// GCRA regains one request per Every while the loop runs.
+	maxAllowed := limits.API.Burst + int(time.Since(start)/limits.API.Every) + 1
+	if over == 0 || total-over > maxAllowed {
+		t.Fatalf("API limit across replicas: %d allowed of %d; at most %d may pass", total-over, total, maxAllowed)
+	}
+}
