@@ -160,7 +160,7 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 	}
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:   g.rewrite,
-		Transport: &followRedirects{base: base},
+		Transport: &followRedirects{base: &timedTransport{base: base, hist: newUpstreamHistogram(reg)}},
 		// Zero: httputil.ReverseProxy flushes every write of an event stream
 		// or a response of unknown length (SSE events leave as they arrive),
 		// and a JSON answer of known length once (a flush per write cost a
