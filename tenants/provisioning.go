@@ -228,11 +228,6 @@ func (p *Provisioner) SealSettingsSecrets(t *Tenant, s *Settings) error {
 	return nil
 }
 
-// OpenSecret opens one of the tenant's sealed secrets ("" if unset).
-func (p *Provisioner) OpenSecret(t *Tenant, name string) (string, error) {
-	return OpenTenantSecret(p.Sealer, t, name)
-}
-
 // OpenTenantSecret opens a tenant secret sealed by SealSettingsSecrets.
 func OpenTenantSecret(s *Sealer, t *Tenant, name string) (string, error) {
 	return s.Open(t.SealedSecrets[name], "tenant:"+t.ID+":"+name)

@@ -2,7 +2,6 @@ package tenants
 
 import (
 	"net"
-	"net/url"
 	"strings"
 )
 
@@ -58,23 +57,6 @@ func CanonicalHost(scheme, host string) string {
 		return h
 	}
 	return host
-}
-
-// SiteFor rebuilds the site of a stored mode for a tenant; host mode needs the
-// tenant domain (or the verified custom domain when tenantDomain is "").
-func SiteFor(mode, base, tenantDomain string, t *Tenant) Site {
-	if mode == ModeHost {
-		u, _ := url.Parse(base)
-		scheme := "http"
-		if u != nil && u.Scheme != "" {
-			scheme = u.Scheme
-		}
-		if t.CustomDomain != nil && t.CustomDomainVerified && tenantDomain == "" {
-			return HostSite(scheme, *t.CustomDomain, t)
-		}
-		return HostSite(scheme, t.Slug+"."+tenantDomain, t)
-	}
-	return PathSite(base, t)
 }
 
 func (s Site) issuerPath() string { return strings.TrimPrefix(s.Issuer, s.Origin) }

@@ -168,16 +168,6 @@ func (g *GitHub) Calls(path string) int {
 	return g.calls[path]
 }
 
-// ExpireAccessTokens makes every issued access token expired (GitHub App
-// tokens live 8 h).
-func (g *GitHub) ExpireAccessTokens() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, t := range g.tokens {
-		t.expires = time.Now().Add(-time.Minute)
-	}
-}
-
 func rnd(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
