@@ -37,7 +37,8 @@ type bench struct {
 	cfg      *config
 	progress io.Writer
 	tr       *http.Transport
-	hc       *http.Client // shared, never follows redirects
+	rt       http.RoundTripper // tr, spreading client addresses when asked
+	hc       *http.Client      // shared, never follows redirects
 
 	servers  []*http.Server
 	stops    []func()
@@ -62,7 +63,34 @@ func newBench(cfg *config, progress io.Writer) *bench {
 	tr.MaxIdleConns = 0
 	tr.MaxIdleConnsPerHost = cfg.Concurrency*4 + 16
 	tr.DisableCompression = true
-	return &bench{cfg: cfg, progress: progress, tr: tr, hc: &http.Client{Transport: tr, Timeout: 60 * time.Second, CheckRedirect: noRedirects}}
+	b := &bench{cfg: cfg, progress: progress, tr: tr, rt: tr}
+	if cfg.SpreadIPs {
+		if u, err := url.Parse(cfg.URL); err == nil {
+			b.rt = &spreadIPs{base: tr, host: u.Host}
+		}
+	}
+	b.hc = &http.Client{Transport: b.rt, Timeout: 60 * time.Second, CheckRedirect: noRedirects}
+	return b
+}
+
+// spreadIPs gives every request to the server under test its own client
+// address in X-Forwarded-For (a random 10.0.0.0/8 address). The token and
+// authorize limits count per tenant, client and IP (a real load comes from
+// many users); the server believes the header only from a trusted proxy
+// (GATEHOUSE_TRUSTED_PROXIES=127.0.0.1/32), otherwise it changes nothing.
+type spreadIPs struct {
+	base http.RoundTripper
+	host string
+}
+
+func (s *spreadIPs) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host == s.host {
+		var p [3]byte
+		_, _ = rand.Read(p[:])
+		req = req.Clone(req.Context())
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", p[0], p[1], p[2]))
+	}
+	return s.base.RoundTrip(req)
 }
 
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -70,7 +98,7 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // browser is a client with its own cookie jar (one user agent's session).
 func (b *bench) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Transport: b.tr, Timeout: 60 * time.Second, Jar: jar, CheckRedirect: noRedirects}
+	return &http.Client{Transport: b.rt, Timeout: 60 * time.Second, Jar: jar, CheckRedirect: noRedirects}
 }
 
 func (b *bench) close() {
@@ -206,11 +234,15 @@ func (b *bench) provision(ctx context.Context) error {
 		return fmt.Errorf("the tenant's path-mode issuer/resource are missing (%q, %q)", t.PathMode.Issuer, t.PathMode.Resource)
 	}
 	b.issuer, b.resource, b.mcpURL = b.cfg.URL+iss.Path, t.PathMode.Resource, b.cfg.URL+res.Path
-	// client_credentials is a tenant setting on servers that know it; an
-	// older server refuses the unknown field (400), and allows the grant.
-	patch := map[string]any{"settings": map[string]any{"client_credentials": true}}
-	if st, err := b.api(ctx, http.MethodPatch, "/api/v1/tenants/"+b.slug, patch, http.StatusOK, nil); err != nil && st != http.StatusBadRequest {
-		return fmt.Errorf("enabling client_credentials: %w", err)
+	// client_credentials and the MCP quotas are tenant settings on servers
+	// that know them; an older server refuses the unknown field (400).
+	// The MCP quotas are raised to their maximum: the load is the point.
+	for _, st := range []map[string]any{{"client_credentials": true},
+		{"mcp_requests_per_minute": 1_000_000, "mcp_requests_per_minute_per_user": 1_000_000}} {
+		patch := map[string]any{"settings": st}
+		if code, err := b.api(ctx, http.MethodPatch, "/api/v1/tenants/"+b.slug, patch, http.StatusOK, nil); err != nil && code != http.StatusBadRequest {
+			return fmt.Errorf("setting %v: %w", st, err)
+		}
 	}
 	if b.needs("token-client-credentials") {
 		var cl struct {

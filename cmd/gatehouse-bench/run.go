@@ -33,6 +33,7 @@ type config struct {
 	Streams       int
 	Rounds        int
 	BareProcess   bool
+	SpreadIPs     bool
 	MetricsURL    string
 	ServerPID     int
 	Keep          bool
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.UpstreamAddr, "upstream-listen", "127.0.0.1:0", "listen address of the tool's own upstream and bare proxy (the server must reach it)")
 	fs.IntVar(&c.Streams, "streams", 1000, "gateway-stream: SSE streams held open at once")
 	fs.IntVar(&c.Rounds, "rounds", 1, "run the request scenarios this many times in turn, each for duration/rounds (fairer ratios on a shared machine)")
+	fs.BoolVar(&c.SpreadIPs, "spread-ips", true, "send each request with its own X-Forwarded-For client address (needs GATEHOUSE_TRUSTED_PROXIES=127.0.0.1/32 on the server; the token and authorize limits count per client IP)")
 	fs.BoolVar(&c.BareProcess, "bare-proxy-process", true, "run the bare proxy in its own process (as the server under test is); false: inside this one")
 	fs.StringVar(&c.MetricsURL, "metrics-url", "", "the server's /metrics for memory per stream (default: --url + /metrics, unless --server-pid is given), e.g. http://127.0.0.1:9090/metrics")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "the server's process id, for memory per stream from /proc when --metrics-url is not given")

@@ -167,6 +167,9 @@ func startGatehouse(t *testing.T) (base, admin string) {
 		"GATEHOUSE_SQLITE_PATH="+filepath.Join(dir, "gatehouse.db"),
 		"GATEHOUSE_DEMO_TENANT=false",
 		"GATEHOUSE_LOG_LEVEL=warn",
+		// The tool gives each request its own client address (the token
+		// and authorize limits count per client IP).
+		"GATEHOUSE_TRUSTED_PROXIES=127.0.0.1/32",
 		"GATEHOUSE_DATABASE_URL=", "GATEHOUSE_REDIS_URL=",
 	)
 	logs := &lockedBuffer{}

@@ -91,8 +91,12 @@ func (b *bench) runStreams(ctx context.Context) *result {
 	}
 	// No client timeout: the streams live as long as the scenario.
 	tr := b.tr.Clone()
-	hc := &http.Client{Transport: tr, CheckRedirect: noRedirects}
 	defer tr.CloseIdleConnections()
+	var rt http.RoundTripper = tr
+	if sp, ok := b.rt.(*spreadIPs); ok {
+		rt = &spreadIPs{base: tr, host: sp.host}
+	}
+	hc := &http.Client{Transport: rt, CheckRedirect: noRedirects}
 
 	before := b.serverMem(ctx)
 	rec := &recorder{name: name, progress: b.progress}
