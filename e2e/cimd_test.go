@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,13 +69,13 @@ func newTestCA(dir string) (*testCA, error) {
 	return c, nil
 }
 
-var serial int64 = 10
+// serial numbers the leaves; tests start servers in parallel.
+var serial atomic.Int64
 
 // leaf issues a server certificate for names and IPs.
 func (c *testCA) leaf(names []string, ips []net.IP) (tls.Certificate, error) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial++
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names, IPAddresses: ips,
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(10 + serial.Add(1)), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names, IPAddresses: ips,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
