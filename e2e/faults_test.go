@@ -316,14 +316,17 @@ func TestFaultPostgresStopped(t *testing.T) {
 	if len(bad) > 0 {
 		t.Errorf("token endpoint during the outage answered %v; want only 503 temporarily_unavailable", bad)
 	}
-	gwOK := 0
+	gwOK, sample := 0, ""
 	for _, r := range outGw {
 		if r.status == 200 {
 			gwOK++
+		} else if sample == "" {
+			sample = fmt.Sprintf("%d %s (%v after the stop)", r.status, r.errc, r.at.Sub(down).Round(time.Millisecond))
 		}
 	}
 	if gwOK != len(outGw) {
-		t.Errorf("gateway served %d of %d requests with a cached-verified token during the outage", gwOK, len(outGw))
+		t.Errorf("gateway served %d of %d requests with a cached-verified token during the outage; first failure: %s\n%s",
+			gwOK, len(outGw), sample, strings.Join(s.logLines("unavailable"), "\n"))
 	}
 	if tokenBack == 0 || gatewayBack == 0 {
 		t.Fatalf("no recovery within 30 s of the restart (token %v, gateway %v)", tokenBack, gatewayBack)

@@ -86,9 +86,11 @@ func (s *Sites) KeepCurrent(bus tenants.Bus) {
 const keptTTL = time.Minute
 
 // Invalidate forgets every cached tenant (cheap; called on any tenant change).
+// The old values stay usable while the store fails (a notice from another
+// replica or tenant must not turn an outage into 503s for cached tenants).
 func (s *Sites) Invalidate() {
-	s.bySlug.Clear()
-	s.byHost.Clear()
+	s.bySlug.ExpireAll()
+	s.byHost.ExpireAll()
 }
 
 // BySlug returns the tenant with slug, cached. The error is

@@ -37,8 +37,9 @@ type Cache[V any] struct {
 }
 
 type entry[V any] struct {
-	v  V
-	at time.Time
+	v       V
+	at      time.Time
+	expired bool // ExpireAll: refresh on next use, still usable as stale
 }
 
 type call[V any] struct {
@@ -100,7 +101,7 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load func(context.Contex
 	now := c.now()
 	c.mu.Lock()
 	e := c.entries[key]
-	if e != nil {
+	if e != nil && !e.expired {
 		if age := now.Sub(e.at); age >= 0 && age < c.ttl {
 			c.mu.Unlock()
 			return e.v, false, nil
@@ -169,6 +170,20 @@ func (c *Cache[V]) Forget(key string) {
 func (c *Cache[V]) Clear() {
 	c.mu.Lock()
 	c.entries = map[string]*entry[V]{}
+	c.inflight = map[string]*call[V]{}
+	c.epoch++
+	c.mu.Unlock()
+}
+
+// ExpireAll makes every value stale: the next use reloads it, but while
+// the source fails the old value is still served (up to MaxStale). For
+// change notices about data that is not a security decision (a tenant's
+// settings): an outage must not turn a notice into errors.
+func (c *Cache[V]) ExpireAll() {
+	c.mu.Lock()
+	for k, e := range c.entries {
+		c.entries[k] = &entry[V]{v: e.v, at: e.at, expired: true}
+	}
 	c.inflight = map[string]*call[V]{}
 	c.epoch++
 	c.mu.Unlock()

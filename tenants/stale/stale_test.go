@@ -123,3 +123,19 @@ func TestForgetBeatsInflightLoad(t *testing.T) {
 		t.Fatalf("a load begun before Forget was cached or joined: %q %v", v, err)
 	}
 }
+
+// ExpireAll forces a reload but keeps the old value for when the source
+// fails (a change notice during an outage).
+func TestExpireAllKeepsStale(t *testing.T) {
+	c := New[string](Options{TTL: time.Hour, MaxStale: time.Hour})
+	_, _, _ = c.Get(context.Background(), "k", func(context.Context) (string, error) { return "old", nil })
+	c.ExpireAll()
+	if v, _, _ := c.Get(context.Background(), "k", func(context.Context) (string, error) { return "new", nil }); v != "new" {
+		t.Fatalf("ExpireAll did not force a reload: %q", v)
+	}
+	c.ExpireAll()
+	v, st, err := c.Get(context.Background(), "k", func(context.Context) (string, error) { return "", errors.New("down") })
+	if err != nil || !st || v != "new" {
+		t.Fatalf("after ExpireAll with the source down: %q %v %v", v, st, err)
+	}
+}
