@@ -374,7 +374,7 @@ func AllModels() []any {
 	return []any{
 		&Tenant{}, &IdPConfig{}, &APIKey{}, &SystemValue{}, &Client{}, &User{}, &Consent{},
 		&PendingAuthorization{}, &Grant{}, &AuthCode{}, &RefreshToken{}, &SigningKey{},
-		&AuditEvent{}, &WebhookDelivery{}, &ConsoleSession{},
+		&AuditEvent{}, &WebhookDelivery{}, &ConsoleSession{}, &EnterpriseIdP{}, &UsedJTI{},
 	}
 }
 
