@@ -43,6 +43,7 @@ const (
 	ProblemScope               = "insufficient_scope"
 	ProblemUpstreamFailed      = "upstream_unreachable"
 	ProblemRefreshReused       = "refresh_token_reused"
+	ProblemEnterpriseRefused   = "enterprise_id_jag_refused"
 )
 
 // Client statuses.
@@ -252,6 +253,9 @@ func Label(ev tenants.AuditEvent) string {
 	case tenants.ActCodeIssued:
 		return "Authorization code issued"
 	case tenants.ActTokenIssued:
+		if l := enterpriseLabel(ev); l != "" {
+			return l
+		}
 		if ev.Outcome == tenants.OutcomeFailure {
 			return "Token request refused"
 		}

@@ -23,6 +23,7 @@ type TokenRequest struct {
 	ScopePresent    bool
 	Resource        string
 	ResourcePresent bool
+	Assertion       string // jwt-bearer grant (RFC 7523 §2.1)
 }
 
 // TokenResponse is RFC 6749 §5.1.
@@ -48,6 +49,8 @@ func (s *Server) Token(ctx context.Context, site tenants.Site, c *tenants.Client
 		return s.refresh(ctx, site, c, req)
 	case grantCC:
 		return s.clientCredentials(ctx, site, c, req)
+	case tenants.GrantJWTBearer:
+		return s.jwtBearer(ctx, site, c, req)
 	case "":
 		return nil, newErr(ErrInvalidRequest, "grant_type is required")
 	default:
