@@ -179,8 +179,11 @@ type Client struct {
 	LogoURI                 string     `gorm:"size:2048" json:"logo_uri,omitempty"`
 	MetadataHash            string     `gorm:"size:64;index" json:"-"` // idempotent DCR: same metadata → same client
 	SkipConsent             bool       `json:"skip_consent"`
-	CreatedAt               time.Time  `json:"created_at"`
-	LastUsedAt              *time.Time `json:"last_used_at,omitempty"`
+	// JWKS or JWKSURI hold the keys of a private_key_jwt client (RFC 7523 §2.2).
+	JWKS       RawJSON    `gorm:"column:jwks;type:text" json:"jwks,omitempty"`
+	JWKSURI    string     `gorm:"column:jwks_uri;size:2048" json:"jwks_uri,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // User is a person of one tenant, as identified by an upstream IdP: keyed

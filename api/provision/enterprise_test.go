@@ -114,3 +114,41 @@ func (e *env) enterpriseGrant(tn *tenants.Tenant, issuer string) *tenants.Grant 
 	}
 	return g
 }
+
+// POST …/clients with private_key_jwt (RFC 7523 §2.2): jwks or jwks_uri,
+// public keys only, no secret; the keys are shown back, never a secret.
+func TestPrivateKeyJWTClients(t *testing.T) {
+	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e.mkTenant("acme", map[string]any{"settings": map[string]any{"client_credentials": true}})
+	base := "/api/v1/tenants/acme/clients"
+	pub := map[string]any{"keys": []any{map[string]any{"kty": "EC", "crv": "P-256", "kid": "k1",
+		"x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}}
+	priv := map[string]any{"keys": []any{map[string]any{"kty": "EC", "crv": "P-256", "kid": "k1",
+		"x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "d": "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}}}
+	sym := map[string]any{"keys": []any{map[string]any{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}}}
+	for _, tc := range []struct {
+		body        map[string]any
+		field, frag string
+	}{
+		{map[string]any{"token_endpoint_auth_method": "private_key_jwt", "grant_types": []string{"client_credentials"}}, "jwks", "exactly one"},
+		{map[string]any{"token_endpoint_auth_method": "private_key_jwt", "grant_types": []string{"client_credentials"}, "jwks": pub, "jwks_uri": "https://k.example/jwks"}, "jwks", "exactly one"},
+		{map[string]any{"token_endpoint_auth_method": "private_key_jwt", "grant_types": []string{"client_credentials"}, "jwks": priv}, "jwks", "public keys only"},
+		{map[string]any{"token_endpoint_auth_method": "private_key_jwt", "grant_types": []string{"client_credentials"}, "jwks": sym}, "jwks", "asymmetric"},
+		{map[string]any{"token_endpoint_auth_method": "private_key_jwt", "grant_types": []string{"client_credentials"}, "jwks_uri": "http://k.example/jwks"}, "jwks_uri", "https"},
+		{map[string]any{"grant_types": []string{"client_credentials"}, "jwks": pub}, "jwks", "only used with"},
+	} {
+		fieldErr(t, e.admin("POST", base, tc.body).problem(t, 400), tc.field, tc.frag)
+	}
+	r := e.admin("POST", base, map[string]any{"client_id": "machine-1", "token_endpoint_auth_method": "private_key_jwt", "grant_types": []string{"client_credentials"}, "jwks": pub})
+	if r.status != http.StatusCreated {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	if m["client_secret"] != nil || m["token_endpoint_auth_method"] != "private_key_jwt" || m["jwks"] == nil {
+		t.Fatalf("created: %v", m)
+	}
+	if r := e.admin("POST", base, map[string]any{"client_id": "machine-2", "token_endpoint_auth_method": "private_key_jwt", "grant_types": []string{"client_credentials"}, "jwks_uri": "https://keys.example/jwks"}); r.status != http.StatusCreated {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	e.admin("GET", base, nil) // the list validates against the spec
+}

@@ -55,7 +55,7 @@ func (s *Server) AuthenticateAPIKey(ctx context.Context, site tenants.Site, key 
 // metadata document (CIMD) could be anyone, and introspection would tell it
 // about every token of the tenant.
 func MayIntrospect(c *tenants.Client) *Error {
-	if c.Kind != tenants.ClientPreregistered || c.SecretHash == "" {
+	if c.Kind != tenants.ClientPreregistered || !confidential(c) {
 		return &Error{Code: ErrInvalidClient, Description: "introspection needs a tenant API key or a confidential client the tenant pre-registered", Status: http.StatusUnauthorized}
 	}
 	return nil

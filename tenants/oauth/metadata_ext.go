@@ -16,6 +16,16 @@ func (s *Server) SiteMetadata(ctx context.Context, site tenants.Site, oidc bool)
 	if oidc {
 		m = OpenIDConfiguration(site)
 	}
+	// private_key_jwt (RFC 7523 §2.2) wherever clients authenticate.
+	for _, k := range []string{"token_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported"} {
+		if ms, ok := m[k].([]string); ok {
+			m[k] = append(append([]string{}, ms...), AuthPrivateKeyJWT)
+		}
+	}
+	for _, k := range []string{"token_endpoint_auth_signing_alg_values_supported", "revocation_endpoint_auth_signing_alg_values_supported",
+		"introspection_endpoint_auth_signing_alg_values_supported"} {
+		m[k] = AlgNames()
+	}
 	if s.EnterpriseTrusted(ctx, site.Tenant.ID) {
 		if gts, ok := m["grant_types_supported"].([]string); ok {
 			m["grant_types_supported"] = append(append([]string{}, gts...), tenants.GrantJWTBearer)

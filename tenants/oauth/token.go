@@ -427,7 +427,7 @@ func clientCredentialsAllowed(site tenants.Site, c *tenants.Client) *Error {
 		return newErr(ErrUnauthorizedClient, "client_credentials is only for clients the tenant pre-registered, never for registered or metadata-document clients")
 	case !site.Tenant.Settings.ClientCredentials:
 		return newErr(ErrUnauthorizedClient, "the client_credentials grant is turned off for this tenant (settings.client_credentials)")
-	case c.SecretHash == "":
+	case !confidential(c):
 		return newErr(ErrUnauthorizedClient, "client_credentials is for confidential clients")
 	case !c.GrantTypes.Contains(grantCC):
 		return newErr(ErrUnauthorizedClient, "this client is not registered for the client_credentials grant")
