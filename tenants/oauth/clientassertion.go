@@ -33,10 +33,10 @@ func confidential(c *tenants.Client) bool {
 
 // clientAssertionClaims are the RFC 7523 §3 claims.
 type clientAssertionClaims struct {
-	Issuer   string       `json:"iss"`
-	Subject  string       `json:"sub"`
-	Audience stringOrList `json:"aud"`
-	JTI      string       `json:"jti"`
+	Issuer   string           `json:"iss"`
+	Subject  string           `json:"sub"`
+	Audience stringOrList     `json:"aud"`
+	JTI      string           `json:"jti"`
 	Expiry   *jwt.NumericDate `json:"exp"`
 	IssuedAt *jwt.NumericDate `json:"iat"`
 	NotBef   *jwt.NumericDate `json:"nbf"`
