@@ -83,6 +83,7 @@ const (
 	ReasonScopeWidened     = "scope_widened"
 	ReasonKeysUnavailable  = "keys_unavailable"
 	ReasonMissingClaim     = "missing_claim"
+	ReasonDPoP             = "dpop" // mcp.denied: DPoP proof missing, invalid or replayed, or a bound token sent as Bearer
 )
 
 // mcp.denied reasons.

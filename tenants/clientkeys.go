@@ -8,6 +8,23 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
+// AsymmetricAlgs are the JWS algorithms accepted from other parties
+// (ID-JAGs, client assertions, DPoP proofs): never none, never an HMAC
+// that a public key could key (RFC 8725 §3.1, §3.2).
+var AsymmetricAlgs = []jose.SignatureAlgorithm{
+	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+}
+
+// AlgNames lists AsymmetricAlgs for metadata (…_signing_alg_values_supported).
+func AlgNames() []string {
+	out := make([]string, len(AsymmetricAlgs))
+	for i, a := range AsymmetricAlgs {
+		out[i] = string(a)
+	}
+	return out
+}
+
 // RawJSON is a JSON value kept as text (a client's JWK set): stored as-is,
 // written into API answers as JSON, not as a string.
 type RawJSON string

@@ -297,6 +297,8 @@ type RefreshToken struct {
 	IdleExpiresAt time.Time
 	RotatedAt     *time.Time `gorm:"index"`
 	SuccessorHash string     `gorm:"size:64"`
+	// DPoPJKT binds a public client's refresh token to its DPoP key (RFC 9449 §5).
+	DPoPJKT string `gorm:"column:dpop_jkt;size:64"`
 }
 
 // Signing key states.

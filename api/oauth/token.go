@@ -30,6 +30,7 @@ func (h *handler) token(c *gin.Context) {
 		GrantType: form.Get("grant_type"), Code: form.Get("code"), RedirectURI: form.Get("redirect_uri"), CodeVerifier: form.Get("code_verifier"),
 		RefreshToken: form.Get("refresh_token"), Scope: form.Get("scope"), ScopePresent: present(form, "scope"),
 		Resource: form.Get("resource"), ResourcePresent: present(form, "resource"), Assertion: form.Get("assertion"),
+		DPoP: c.Request.Header.Values("DPoP"),
 	})
 	if e != nil {
 		h.jsonError(c, e)

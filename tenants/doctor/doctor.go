@@ -226,6 +226,7 @@ var ReasonWords = map[string]string{
 	tenants.ReasonRevoked:      "carried a revoked token",
 	tenants.ReasonUnknownKey:   "carried a token signed with an unknown key",
 	tenants.ReasonScope:        "lacked a scope the tool requires",
+	tenants.ReasonDPoP:         "lacked a valid DPoP proof for its DPoP-bound token (or sent it as Bearer)",
 }
 
 // Label is the plain-words label of an event.

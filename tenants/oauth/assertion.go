@@ -22,20 +22,11 @@ import (
 // key — the key's own "alg" when it names one, else what its type and curve
 // can sign (RFC 8725 §3.1, §3.2).
 
-// AsymmetricAlgs are the JWS algorithms accepted from other parties.
-var AsymmetricAlgs = []jose.SignatureAlgorithm{
-	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
-	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
-}
-
-// AlgNames lists AsymmetricAlgs for metadata (…_signing_alg_values_supported).
-func AlgNames() []string {
-	out := make([]string, len(AsymmetricAlgs))
-	for i, a := range AsymmetricAlgs {
-		out[i] = string(a)
-	}
-	return out
-}
+// AsymmetricAlgs and AlgNames: see tenants.AsymmetricAlgs.
+var (
+	AsymmetricAlgs = tenants.AsymmetricAlgs
+	AlgNames       = tenants.AlgNames
+)
 
 // assertionSkew is the clock skew allowed on iat, nbf and exp.
 const assertionSkew = 30 * time.Second

@@ -219,7 +219,7 @@ func (s *Server) issueGrant(ctx context.Context, site tenants.Site, c *tenants.C
 	if withRT {
 		rt := tenants.RandomToken()
 		row := &tenants.RefreshToken{TenantID: g.TenantID, Hash: tenants.HashSecret(rt), GrantID: g.ID, ClientID: c.ID, Generation: 1,
-			CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt)}
+			CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt), DPoPJKT: rtJKT(ctx, c)}
 		if err := s.Store.CreateRefreshToken(ctx, row); err != nil {
 			return nil, nil, serverError(err)
 		}

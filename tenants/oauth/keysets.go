@@ -13,12 +13,12 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/gatehouse/gatehouse/tenants/safefetch"
+	"github.com/gatehouse/gatehouse/tenants/egress"
 )
 
 // Key sets of other parties: enterprise IdPs (ID-JAG issuers) and clients
 // authenticating with private_key_jwt. Every fetch goes through the
-// outbound address policy (safefetch), https only, bounded in size and
+// outbound address policy (tenants/egress), https only, bounded in size and
 // time, and is cached; an unknown kid refetches at most every
 // keySetRefetch (so a rotated key is picked up, and a stream of bogus kids
 // cannot make us hammer the IdP).
@@ -44,7 +44,9 @@ type keySetEntry struct {
 	fetched time.Time
 }
 
-// KeySetOptions configure NewKeySets; Client nil means a safefetch client.
+// KeySetOptions configure NewKeySets; Client nil means an egress client
+// (https only, no redirects: a key set or metadata document is read where
+// it is named, never where it points).
 type KeySetOptions struct {
 	Client       *http.Client
 	AllowPrivate bool
@@ -58,7 +60,8 @@ func NewKeySets(opts *KeySetOptions) *KeySets {
 	}
 	c := opts.Client
 	if c == nil {
-		c = safefetch.NewClient(&safefetch.Options{AllowPrivate: opts.AllowPrivate, HTTPSOnly: true, Timeout: keySetTimeout})
+		c = egress.NewClient(egress.Options{Policy: egress.Policy{AllowPrivate: opts.AllowPrivate}, HTTPSOnly: true,
+			Timeout: keySetTimeout, Redirects: egress.NoRedirects})
 	}
 	now := opts.Now
 	if now == nil {
@@ -164,7 +167,7 @@ func (k *KeySets) getJSON(ctx context.Context, rawURL string, v any) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, keySetTimeout)
 	defer cancel()
-	resp, err := safefetch.Get(ctx, k.client, rawURL, http.Header{"Accept": {"application/json"}})
+	resp, err := egress.Get(ctx, k.client, rawURL, http.Header{"Accept": {"application/json"}})
 	if err != nil {
 		return err
 	}
@@ -172,7 +175,7 @@ func (k *KeySets) getJSON(ctx context.Context, rawURL string, v any) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
-	body, err := safefetch.ReadLimited(resp.Body, keySetMaxBytes)
+	body, err := egress.ReadLimited(resp.Body, keySetMaxBytes)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ func (s *Server) SiteMetadata(ctx context.Context, site tenants.Site, oidc bool)
 		"introspection_endpoint_auth_signing_alg_values_supported"} {
 		m[k] = AlgNames()
 	}
+	m["dpop_signing_alg_values_supported"] = AlgNames() // RFC 9449 §5.1
 	if s.EnterpriseTrusted(ctx, site.Tenant.ID) {
 		if gts, ok := m["grant_types_supported"].([]string); ok {
 			m["grant_types_supported"] = append(append([]string{}, gts...), tenants.GrantJWTBearer)
