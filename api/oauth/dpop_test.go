@@ -17,7 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/dpop"
+	"github.com/gatehouse/gatehouse/tenants/testidp"
 )
 
 // dpopKey makes proofs (RFC 9449 §4.2) with one key.
@@ -34,19 +34,7 @@ func (d dpopKey) jkt() string {
 }
 
 func (d dpopKey) proof(method, htu, token string, change func(map[string]any)) string {
-	c := map[string]any{"jti": rand.Text(), "htm": method, "htu": htu, "iat": time.Now().Unix()}
-	if token != "" {
-		c["ath"] = dpop.ATH(token)
-	}
-	if change != nil {
-		change(c)
-	}
-	opts := (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt")
-	s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: d.k}, opts)
-	payload, _ := json.Marshal(c)
-	obj, _ := s.Sign(payload)
-	out, _ := obj.CompactSerialize()
-	return out
+	return testidp.DPoPProof(d.k, method, htu, token, change)
 }
 
 // mcp posts initialize to the connector with the given headers.

@@ -230,3 +230,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// DPoPProof is a DPoP proof (RFC 9449 §4.2) by key for method and htu,
+// with ath when token is set; change edits the claims (hostile cases).
+func DPoPProof(key *ecdsa.PrivateKey, method, htu, token string, change func(map[string]any)) string {
+	c := map[string]any{"jti": rand.Text(), "htm": method, "htu": htu, "iat": time.Now().Unix()}
+	if token != "" {
+		sum := sha256.Sum256([]byte(token))
+		c["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	if change != nil {
+		change(c)
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	if err != nil {
+		panic(err)
+	}
+	payload, _ := json.Marshal(c)
+	obj, err := s.Sign(payload)
+	if err != nil {
+		panic(err)
+	}
+	out, _ := obj.CompactSerialize()
+	return out
+}
