@@ -86,6 +86,26 @@ type EnterpriseStore interface {
 	DeleteExpiredJTIs(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
+// IDJAGTarget is what an enterprise registers at its IdP for one URL mode
+// of the connector: the ID-JAG's audience (this issuer) and resource (the
+// connector URL), and where clients redeem it.
+type IDJAGTarget struct {
+	URLMode       string `json:"url_mode"`
+	Audience      string `json:"audience"`
+	Resource      string `json:"resource"`
+	TokenEndpoint string `json:"token_endpoint"`
+}
+
+// IDJAGTargets lists the targets of the tenant's sites (path mode, and
+// host mode where enabled); the API and the console show these.
+func IDJAGTargets(sites ...Site) []IDJAGTarget {
+	out := make([]IDJAGTarget, 0, len(sites))
+	for _, s := range sites {
+		out = append(out, IDJAGTarget{URLMode: s.Mode, Audience: s.Issuer, Resource: s.Resource, TokenEndpoint: s.Endpoint("token")})
+	}
+	return out
+}
+
 // EnterpriseIdPInput is what the API and CLI take.
 type EnterpriseIdPInput struct {
 	Issuer         string

@@ -121,6 +121,9 @@ func (u *ui) settingsView(c *gin.Context) (*view, error) {
 	if st.ClientCredentials {
 		v.Form["settings.client_credentials"] = "on"
 	}
+	if st.DPoPRequired {
+		v.Form["settings.dpop_required"] = "on"
+	}
 	if st.ForwardUpstreamToken {
 		v.Form["settings.forward_upstream_token"] = "on"
 	}
@@ -231,6 +234,7 @@ func (u *ui) settingsSubmit(c *gin.Context) {
 	st["audit_mcp_calls"] = c.PostForm("settings.audit_mcp_calls")
 	st["skip_consent"] = c.PostForm("settings.skip_consent") == "on"
 	st["client_credentials"] = c.PostForm("settings.client_credentials") == "on"
+	st["dpop_required"] = c.PostForm("settings.dpop_required") == "on"
 	st["forward_upstream_token"] = c.PostForm("settings.forward_upstream_token") == "on"
 	// tool_scopes: one "tool = scope" per line. A merge patch merges maps,
 	// so tools no longer listed are sent as null to remove them.

@@ -19,21 +19,11 @@ type enterpriseIdPBody struct {
 	Scopes         []string `json:"scopes"`
 }
 
-// idjagTarget is what the enterprise registers at its IdP for one URL mode:
-// the ID-JAG audience (this issuer) and resource (the connector URL), and
-// where the client redeems it.
-type idjagTarget struct {
-	URLMode       string `json:"url_mode"`
-	Audience      string `json:"audience"`
-	Resource      string `json:"resource"`
-	TokenEndpoint string `json:"token_endpoint"`
-}
-
 type enterpriseIdPView struct {
 	*tenants.EnterpriseIdP
 	// Targets lists, per URL mode, the values the enterprise IdP must put
 	// in the ID-JAGs it issues for this connector.
-	Targets []idjagTarget `json:"targets"`
+	Targets []tenants.IDJAGTarget `json:"targets"`
 }
 
 func (h *handler) enterpriseView(t *tenants.Tenant, e *tenants.EnterpriseIdP) enterpriseIdPView {
@@ -41,11 +31,7 @@ func (h *handler) enterpriseView(t *tenants.Tenant, e *tenants.EnterpriseIdP) en
 	if hs, ok := h.d.Sites.Host(t); ok {
 		sites = append(sites, hs)
 	}
-	v := enterpriseIdPView{EnterpriseIdP: e, Targets: []idjagTarget{}}
-	for _, s := range sites {
-		v.Targets = append(v.Targets, idjagTarget{URLMode: s.Mode, Audience: s.Issuer, Resource: s.Resource, TokenEndpoint: s.Endpoint("token")})
-	}
-	return v
+	return enterpriseIdPView{EnterpriseIdP: e, Targets: tenants.IDJAGTargets(sites...)}
 }
 
 func enterprisePath(slug, id string) string {

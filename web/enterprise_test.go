@@ -1,0 +1,54 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// The console's Enterprise page (DESIGN §11): it shows the values to
+// register at the IdP per URL mode, trusts an IdP through the domain
+// (validation messages in the form), and removes it.
+func TestEnterpriseIdPsPage(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ten, key := e.tenant("acme", "Acme")
+	b := e.browser()
+	b.login(key)
+	page := b.get("/console/t/acme/enterprise")
+	wantStatus(t, page, http.StatusOK)
+	if !strings.Contains(page.Body, "/t/acme/mcp") || !strings.Contains(page.Body, "/t/acme/oauth/token") || !strings.Contains(page.Body, "No enterprise IdP is trusted") {
+		t.Fatalf("targets not shown:\n%.3000s", page.Body)
+	}
+	bad := url.Values{"issuer": {"http://acme.okta.example"}, "allowed_clients": {""}}
+	r := b.submit("/console/t/acme/enterprise", "/console/t/acme/enterprise", bad)
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if !strings.Contains(r.Body, "must be an https URL") || !strings.Contains(r.Body, "at least one client id") {
+		t.Fatalf("validation not shown:\n%.3000s", r.Body)
+	}
+	good := url.Values{"issuer": {"https://acme.okta.example"}, "allowed_clients": {"vscode-acme\nclaude-acme"}, "scopes": {"mcp"}}
+	wantStatus(t, b.submit("/console/t/acme/enterprise", "/console/t/acme/enterprise", good), http.StatusSeeOther)
+	list, _ := e.store.ListEnterpriseIdPs(context.Background(), ten.ID)
+	if len(list) != 1 || len(list[0].AllowedClients) != 2 || list[0].Issuer != "https://acme.okta.example" {
+		t.Fatalf("stored: %+v", list)
+	}
+	page = b.get("/console/t/acme/enterprise")
+	if !strings.Contains(page.Body, "vscode-acme, claude-acme") || !strings.Contains(page.Body, "from the issuer's metadata") {
+		i := strings.Index(page.Body, "Trusted IdPs"); t.Fatalf("IdP not listed:\n%.1500s", page.Body[i:])
+	}
+	wantStatus(t, b.submit("/console/t/acme/enterprise", "/console/t/acme/enterprise/"+list[0].ID+"/delete", url.Values{}), http.StatusSeeOther)
+	if list, _ := e.store.ListEnterpriseIdPs(context.Background(), ten.ID); len(list) != 0 {
+		t.Fatalf("not removed: %+v", list)
+	}
+	// dpop_required is a setting like the others.
+	form := url.Values{"name": {"Acme"}, "upstream_mcp_url": {"https://new.example/mcp"}, "settings.dcr_policy": {"open"}, "settings.audit_mcp_calls": {"tools"},
+		"settings.dpop_required": {"on"}}
+	wantStatus(t, b.submit("/console/t/acme/settings", "/console/t/acme/settings", form), http.StatusSeeOther)
+	if got, _ := e.store.GetTenant(context.Background(), ten.ID); !got.Settings.DPoPRequired {
+		t.Fatal("dpop_required not saved")
+	}
+	if !strings.Contains(b.get("/console/t/acme/settings").Body, `name="settings.dpop_required" type="checkbox" checked`) {
+		t.Fatal("dpop_required not shown")
+	}
+}
