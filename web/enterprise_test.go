@@ -35,7 +35,8 @@ func TestEnterpriseIdPsPage(t *testing.T) {
 	}
 	page = b.get("/console/t/acme/enterprise")
 	if !strings.Contains(page.Body, "vscode-acme, claude-acme") || !strings.Contains(page.Body, "from the issuer's metadata") {
-		i := strings.Index(page.Body, "Trusted IdPs"); t.Fatalf("IdP not listed:\n%.1500s", page.Body[i:])
+		i := strings.Index(page.Body, "Trusted IdPs")
+		t.Fatalf("IdP not listed:\n%.1500s", page.Body[i:])
 	}
 	wantStatus(t, b.submit("/console/t/acme/enterprise", "/console/t/acme/enterprise/"+list[0].ID+"/delete", url.Values{}), http.StatusSeeOther)
 	if list, _ := e.store.ListEnterpriseIdPs(context.Background(), ten.ID); len(list) != 0 {
