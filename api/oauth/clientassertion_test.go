@@ -31,7 +31,7 @@ type pkEnv struct {
 	cimdClient string
 }
 
-func newPKEnv(t *testing.T, dsn string) *pkEnv {
+func newPKEnv(t testing.TB, dsn string) *pkEnv {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Use: "sig"}}}
 	var keysURL string

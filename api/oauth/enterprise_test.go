@@ -34,7 +34,7 @@ type entEnv struct {
 	otherSecret   string // of client "not-allowed"
 }
 
-func serveIdP(t *testing.T, i *testidp.IdP) *httptest.Server {
+func serveIdP(t testing.TB, i *testidp.IdP) *httptest.Server {
 	srv := httptest.NewUnstartedServer(i)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -42,7 +42,7 @@ func serveIdP(t *testing.T, i *testidp.IdP) *httptest.Server {
 	return srv
 }
 
-func newEntEnv(t *testing.T, dsn string) *entEnv {
+func newEntEnv(t testing.TB, dsn string) *entEnv {
 	i, other := testidp.New(), testidp.New()
 	srv := serveIdP(t, i)
 	serveIdP(t, other)
