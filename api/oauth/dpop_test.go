@@ -81,6 +81,9 @@ func TestDPoP(t *testing.T) {
 		if _, claims := jwtParts(t, at); toJSON(claims["cnf"]) != `{"jkt":"`+key.jkt()+`"}` {
 			t.Fatalf("cnf %v, want jkt %s", claims["cnf"], key.jkt())
 		}
+		if in := e.introspect(site, e.apiKey(tn), at); in["token_type"] != "DPoP" || toJSON(in["cnf"]) != `{"jkt":"`+key.jkt()+`"}` {
+			t.Fatalf("introspection: %v", in)
+		}
 		// The connector.
 		ok := e.mcp(site, http.Header{"Authorization": {"DPoP " + at}, "DPoP": {key.proof("POST", site.Resource, at, nil)}})
 		if ok.StatusCode != 200 {
