@@ -135,7 +135,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 			t.Fatalf("CIMD row: %+v %v", c, err)
 		}
 		// Metadata names the method and the algorithms.
-		_, m := p.getJSON(p.site.ASMetadataURL())
+		_, m := p.doJSON("GET", p.site.ASMetadataURL(), "", nil)
 		if !contains(m["token_endpoint_auth_methods_supported"], "private_key_jwt") || !contains(m["token_endpoint_auth_signing_alg_values_supported"], "ES256") ||
 			contains(m["token_endpoint_auth_signing_alg_values_supported"], "HS256") {
 			t.Fatalf("metadata: %v / %v", m["token_endpoint_auth_methods_supported"], m["token_endpoint_auth_signing_alg_values_supported"])

@@ -64,7 +64,7 @@ func TestDPoP(t *testing.T) {
 		tn := e.tenant("dpop", nil, nil)
 		other := e.pathSite(e.tenant("other", nil, nil))
 		site := e.pathSite(tn)
-		_, m := e.getJSON(site.ASMetadataURL())
+		_, m := e.doJSON("GET", site.ASMetadataURL(), "", nil)
 		if !contains(m["dpop_signing_alg_values_supported"], "ES256") || contains(m["dpop_signing_alg_values_supported"], "HS256") {
 			t.Fatalf("AS metadata dpop algs: %v", m["dpop_signing_alg_values_supported"])
 		}
@@ -78,10 +78,10 @@ func TestDPoP(t *testing.T) {
 			t.Fatalf("token: %d %v", resp.StatusCode, out)
 		}
 		at, rt := out["access_token"].(string), out["refresh_token"].(string)
-		if _, claims := jwtParts(t, at); toJSON(claims["cnf"]) != `{"jkt":"`+key.jkt()+`"}` {
+		if _, claims := jwtParts(t, at); mustJSON(claims["cnf"]) != `{"jkt":"`+key.jkt()+`"}` {
 			t.Fatalf("cnf %v, want jkt %s", claims["cnf"], key.jkt())
 		}
-		if in := e.introspect(site, e.apiKey(tn), at); in["token_type"] != "DPoP" || toJSON(in["cnf"]) != `{"jkt":"`+key.jkt()+`"}` {
+		if in := e.introspect(site, e.apiKey(tn), at); in["token_type"] != "DPoP" || mustJSON(in["cnf"]) != `{"jkt":"`+key.jkt()+`"}` {
 			t.Fatalf("introspection: %v", in)
 		}
 		// The connector.
@@ -162,7 +162,7 @@ func TestDPoPRequired(t *testing.T) {
 	e := newEnv(t, testdbSQLite(t), envOpts{})
 	plain := e.tenant("plain", nil, nil)
 	at, _ := e.tokens(e.pathSite(plain), e.publicClient(e.pathSite(plain), "c")) // a bearer token, issued before the switch
-	if _, prm := e.getJSON(e.pathSite(plain).PRMURL()); prm["dpop_bound_access_tokens_required"] != nil {
+	if _, prm := e.doJSON("GET", e.pathSite(plain).PRMURL(), "", nil); prm["dpop_bound_access_tokens_required"] != nil {
 		t.Fatalf("PRM before: %v", prm)
 	}
 	plain.Settings.DPoPRequired = true
@@ -171,7 +171,7 @@ func TestDPoPRequired(t *testing.T) {
 	}
 	e.deps.Sites.Invalidate()
 	site := e.pathSite(plain)
-	if _, prm := e.getJSON(site.PRMURL()); prm["dpop_bound_access_tokens_required"] != true || !contains(prm["dpop_signing_alg_values_supported"], "ES256") {
+	if _, prm := e.doJSON("GET", site.PRMURL(), "", nil); prm["dpop_bound_access_tokens_required"] != true || !contains(prm["dpop_signing_alg_values_supported"], "ES256") {
 		t.Fatalf("PRM: %v", prm)
 	}
 	r := e.mcp(site, http.Header{"Authorization": {"Bearer " + at}})

@@ -101,15 +101,15 @@ func TestEnterpriseIDJAGGrant(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
 		ee := newEntEnv(t, dsn(t))
 		meta := func() map[string]any {
-			_, m := ee.getJSON(ee.site.ASMetadataURL())
+			_, m := ee.doJSON("GET", ee.site.ASMetadataURL(), "", nil)
 			return m
 		}
-		if m := meta(); m["authorization_grant_profiles_supported"] != nil || strings.Contains(toJSON(m["grant_types_supported"]), "jwt-bearer") {
+		if m := meta(); m["authorization_grant_profiles_supported"] != nil || strings.Contains(mustJSON(m["grant_types_supported"]), "jwt-bearer") {
 			t.Fatalf("metadata advertises ID-JAG before any IdP is trusted: %v", m)
 		}
 		ee.trust(ee.acme, ee.idp, "mcp", "files")
 		m := meta()
-		if toJSON(m["authorization_grant_profiles_supported"]) != `["`+tenants.GrantProfileIDJAG+`"]` || !strings.Contains(toJSON(m["grant_types_supported"]), tenants.GrantJWTBearer) {
+		if mustJSON(m["authorization_grant_profiles_supported"]) != `["`+tenants.GrantProfileIDJAG+`"]` || !strings.Contains(mustJSON(m["grant_types_supported"]), tenants.GrantJWTBearer) {
 			t.Fatalf("metadata: %v / %v", m["authorization_grant_profiles_supported"], m["grant_types_supported"])
 		}
 		// ID-JAG scope "mcp admin files": admin is beyond the IdP's maximum, dropped.
@@ -259,21 +259,4 @@ func hs256(key []byte, h, c map[string]any) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(in))
 	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-func toJSON(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func (e *env) getJSON(u string) (*http.Response, map[string]any) {
-	e.t.Helper()
-	resp, err := e.client().Get(u)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp, out
 }
