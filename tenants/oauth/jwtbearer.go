@@ -209,22 +209,28 @@ func (s *Server) issueGrant(ctx context.Context, site tenants.Site, c *tenants.C
 	if withRT {
 		g.ExpiresAt = now.Add(st.RefreshTTL())
 	}
-	if err := s.Store.CreateGrant(ctx, g); err != nil {
+	rt := ""
+	// The grant and its first refresh token commit together (one
+	// transaction per token request, docs/PERFORMANCE.md).
+	err := s.Store.InTx(ctx, func(tx tenants.Store) error {
+		if err := tx.CreateGrant(ctx, g); err != nil {
+			return err
+		}
+		if !withRT {
+			return nil
+		}
+		rt = tenants.RandomToken()
+		return tx.CreateRefreshToken(ctx, &tenants.RefreshToken{TenantID: g.TenantID, Hash: tenants.HashSecret(rt), GrantID: g.ID, ClientID: c.ID, Generation: 1,
+			CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt), DPoPJKT: rtJKT(ctx, c)})
+	})
+	if err != nil {
 		return nil, nil, serverError(err)
 	}
 	resp, e := s.issue(ctx, site, c, g, g.Scopes, email)
 	if e != nil {
 		return nil, nil, e
 	}
-	if withRT {
-		rt := tenants.RandomToken()
-		row := &tenants.RefreshToken{TenantID: g.TenantID, Hash: tenants.HashSecret(rt), GrantID: g.ID, ClientID: c.ID, Generation: 1,
-			CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt), DPoPJKT: rtJKT(ctx, c)}
-		if err := s.Store.CreateRefreshToken(ctx, row); err != nil {
-			return nil, nil, serverError(err)
-		}
-		resp.RefreshToken = rt
-	}
+	resp.RefreshToken = rt
 	s.touchClient(ctx, c)
 	return resp, g, nil
 }
