@@ -105,3 +105,16 @@ func (u *ui) enterpriseDelete(c *gin.Context) {
 	u.notice(c, fmt.Sprintf("The enterprise IdP is no longer trusted; %d grants of its users were revoked.", n))
 	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/enterprise"))
 }
+
+// clientKeys reads the client form's key field: a JWK set (JSON) or the
+// https URL of one (private_key_jwt, RFC 7523 §2.2).
+func clientKeys(raw string) (jwks []byte, uri string) {
+	raw = strings.TrimSpace(raw)
+	switch {
+	case raw == "":
+		return nil, ""
+	case strings.HasPrefix(raw, "{"):
+		return []byte(raw), ""
+	}
+	return nil, raw
+}

@@ -53,3 +53,29 @@ func TestEnterpriseIdPsPage(t *testing.T) {
 		t.Fatal("dpop_required not shown")
 	}
 }
+
+// A private_key_jwt client from the console: keys instead of a secret.
+func TestPrivateKeyJWTClientForm(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ten, key := e.tenant("acme", "Acme")
+	b := e.browser()
+	b.login(key)
+	form := url.Values{"client_id": {"machine-1"}, "token_endpoint_auth_method": {"private_key_jwt"}, "client_credentials": {"on"}, "jwks": {`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`}}
+	r := b.submit("/console/t/acme/clients", "/console/t/acme/clients", form)
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if !strings.Contains(r.Body, "asymmetric keys only") {
+		t.Fatalf("key error not shown:\n%.2000s", r.Body)
+	}
+	form.Set("jwks", `{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`)
+	wantStatus(t, b.submit("/console/t/acme/clients", "/console/t/acme/clients", form), http.StatusSeeOther)
+	cl, err := e.store.GetClient(context.Background(), ten.ID, "machine-1")
+	if err != nil || cl.TokenEndpointAuthMethod != "private_key_jwt" || cl.SecretHash != "" || cl.JWKS == "" {
+		t.Fatalf("client: %+v %v", cl, err)
+	}
+	form.Set("client_id", "machine-2")
+	form.Set("jwks", "https://keys.example/jwks")
+	wantStatus(t, b.submit("/console/t/acme/clients", "/console/t/acme/clients", form), http.StatusSeeOther)
+	if cl, err := e.store.GetClient(context.Background(), ten.ID, "machine-2"); err != nil || cl.JWKSURI != "https://keys.example/jwks" {
+		t.Fatalf("client: %+v %v", cl, err)
+	}
+}
