@@ -23,7 +23,7 @@ import (
 // cimdHosts are the hosts the TLS fake answers for. The binary reaches them
 // through GATEHOUSE_TEST_HOST_MAP and trusts the fake's CA through
 // GATEHOUSE_TEST_CA_FILE (test-only hooks in cmd/gatehouse/testhooks.go).
-var cimdHosts = []string{"claude.ai", "client.e2e.test"}
+var cimdHosts = []string{"claude.ai", "client.e2e.test", entIdPHost}
 
 // ClaudeCIMD is Claude.ai's client ID metadata document URL (DESIGN §10).
 const ClaudeCIMD = "https://claude.ai/oauth/mcp-oauth-client-metadata"
@@ -133,6 +133,10 @@ func (h *cimdHost) fetches(u string) int {
 }
 
 func (h *cimdHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.Split(r.Host, ":")[0] == entIdPHost {
+		entIdP.ServeHTTP(w, r) // the enterprise IdP (enterprise_test.go)
+		return
+	}
 	key := strings.Split(r.Host, ":")[0] + r.URL.Path
 	h.mu.Lock()
 	doc, ok := h.docs[key]

@@ -61,6 +61,29 @@ const (
 	DetailNextKID       = "next_kid"     // key.rotated: the key published for the next rotation
 	DetailDeletedKIDs   = "deleted_kids" // key.rotated: retired keys removed from the JWKS
 	DetailManual        = "manual"       // key.rotated: rotated on request, not by the schedule
+	// token.issued through an authorization grant profile (DESIGN §11).
+	DetailGrantProfile     = "grant_profile"     // e.g. GrantProfileIDJAG
+	DetailEnterpriseIssuer = "enterprise_issuer" // the ID-JAG's iss
+	DetailClientAuth       = "client_auth"       // how the client authenticated (private_key_jwt, …)
+	DetailDPoP             = "dpop"              // the token is DPoP-bound (RFC 9449)
+)
+
+// Refusal reasons of the jwt-bearer grant (ID-JAG), client assertions and
+// DPoP proofs, beside the mcp.denied reasons they share (bad_signature,
+// unknown_key, wrong_audience, expired, malformed).
+const (
+	ReasonUntrustedIssuer  = "untrusted_issuer"
+	ReasonWrongType        = "wrong_type"
+	ReasonWrongResource    = "wrong_resource"
+	ReasonReplayed         = "replayed"
+	ReasonLifetime         = "lifetime_too_long"
+	ReasonNotYetValid      = "not_yet_valid"
+	ReasonClientMismatch   = "client_mismatch"
+	ReasonClientNotAllowed = "client_not_allowed"
+	ReasonScopeWidened     = "scope_widened"
+	ReasonKeysUnavailable  = "keys_unavailable"
+	ReasonMissingClaim     = "missing_claim"
+	ReasonDPoP             = "dpop" // mcp.denied: DPoP proof missing, invalid or replayed, or a bound token sent as Bearer
 )
 
 // mcp.denied reasons.

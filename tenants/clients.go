@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ const (
 	AuthNone              = "none"
 	AuthClientSecretPost  = "client_secret_post"
 	AuthClientSecretBasic = "client_secret_basic"
+	AuthPrivateKeyJWT     = "private_key_jwt" // RFC 7523 §2.2
 )
 
 // Grant types a client may hold.
@@ -34,6 +36,9 @@ type PreregisteredClientInput struct {
 	ApplicationType         string // web | native
 	Scope                   string
 	SkipConsent             bool
+	// JWKS (a JWK set) or JWKSURI: the keys of a private_key_jwt client.
+	JWKS    json.RawMessage
+	JWKSURI string
 }
 
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{3,128}$`)
@@ -52,10 +57,11 @@ func (in *PreregisteredClientInput) Validate(s Settings) *ValidationError {
 	switch in.TokenEndpointAuthMethod {
 	case "":
 		in.TokenEndpointAuthMethod = AuthClientSecretBasic
-	case AuthNone, AuthClientSecretPost, AuthClientSecretBasic:
+	case AuthNone, AuthClientSecretPost, AuthClientSecretBasic, AuthPrivateKeyJWT:
 	default:
-		v.Add("token_endpoint_auth_method", "must be one of none, client_secret_post, client_secret_basic")
+		v.Add("token_endpoint_auth_method", "must be one of none, client_secret_post, client_secret_basic, private_key_jwt")
 	}
+	in.validateKeys(v)
 	if len(in.GrantTypes) == 0 {
 		in.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
 	}
@@ -130,7 +136,8 @@ func (p *Provisioner) CreatePreregisteredClient(ctx context.Context, t *Tenant, 
 		c.ResponseTypes = Strings{"code"}
 	}
 	secret := ""
-	if c.TokenEndpointAuthMethod != AuthNone {
+	c.JWKS, c.JWKSURI = RawJSON(in.JWKS), in.JWKSURI
+	if c.TokenEndpointAuthMethod != AuthNone && c.TokenEndpointAuthMethod != AuthPrivateKeyJWT {
 		secret = ClientSecretPrefix + RandomToken()
 		c.SecretHash = HashSecret(secret)
 	}

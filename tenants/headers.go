@@ -22,11 +22,11 @@ func IsIdentityHeader(name string) bool {
 }
 
 // clientCredentialHeaders are the client's own credentials, never passed on.
-var clientCredentialHeaders = map[string]bool{"authorization": true, "cookie": true, "proxy-authorization": true}
+var clientCredentialHeaders = map[string]bool{"authorization": true, "cookie": true, "proxy-authorization": true, "dpop": true}
 
 // DropClientHeader reports whether a header a client sent to the connector
 // URL must not reach the upstream (docs/SECURITY.md §8): its credentials
-// (Authorization, Cookie, Proxy-Authorization), anything that reads as an
+// (Authorization, Cookie, Proxy-Authorization, DPoP), anything that reads as an
 // identity header, and every name containing "_" — frameworks that map "_"
 // and "-" to one variable would otherwise let X_Gatehouse_Subject or
 // Authori_zation-like spellings stand beside the real header.

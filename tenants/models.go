@@ -164,23 +164,26 @@ const (
 
 // Client is an OAuth client of one tenant's authorization server.
 type Client struct {
-	TenantID                string     `gorm:"primaryKey;size:64" json:"-"`
-	ID                      string     `gorm:"primaryKey;size:2048" json:"client_id"`
-	Kind                    string     `gorm:"size:16" json:"kind"`
-	SecretHash              string     `gorm:"size:64" json:"-"`
-	Name                    string     `gorm:"size:200" json:"client_name,omitempty"`
-	RedirectURIs            Strings    `gorm:"type:text" json:"redirect_uris"`
-	GrantTypes              Strings    `gorm:"type:text" json:"grant_types"`
-	ResponseTypes           Strings    `gorm:"type:text" json:"response_types"`
-	TokenEndpointAuthMethod string     `gorm:"size:32" json:"token_endpoint_auth_method"`
-	ApplicationType         string     `gorm:"size:16" json:"application_type,omitempty"`
-	Scope                   string     `gorm:"size:1000" json:"scope,omitempty"`
-	ClientURI               string     `gorm:"size:2048" json:"client_uri,omitempty"`
-	LogoURI                 string     `gorm:"size:2048" json:"logo_uri,omitempty"`
-	MetadataHash            string     `gorm:"size:64;index" json:"-"` // idempotent DCR: same metadata → same client
-	SkipConsent             bool       `json:"skip_consent"`
-	CreatedAt               time.Time  `json:"created_at"`
-	LastUsedAt              *time.Time `json:"last_used_at,omitempty"`
+	TenantID                string  `gorm:"primaryKey;size:64" json:"-"`
+	ID                      string  `gorm:"primaryKey;size:2048" json:"client_id"`
+	Kind                    string  `gorm:"size:16" json:"kind"`
+	SecretHash              string  `gorm:"size:64" json:"-"`
+	Name                    string  `gorm:"size:200" json:"client_name,omitempty"`
+	RedirectURIs            Strings `gorm:"type:text" json:"redirect_uris"`
+	GrantTypes              Strings `gorm:"type:text" json:"grant_types"`
+	ResponseTypes           Strings `gorm:"type:text" json:"response_types"`
+	TokenEndpointAuthMethod string  `gorm:"size:32" json:"token_endpoint_auth_method"`
+	ApplicationType         string  `gorm:"size:16" json:"application_type,omitempty"`
+	Scope                   string  `gorm:"size:1000" json:"scope,omitempty"`
+	ClientURI               string  `gorm:"size:2048" json:"client_uri,omitempty"`
+	LogoURI                 string  `gorm:"size:2048" json:"logo_uri,omitempty"`
+	MetadataHash            string  `gorm:"size:64;index" json:"-"` // idempotent DCR: same metadata → same client
+	SkipConsent             bool    `json:"skip_consent"`
+	// JWKS or JWKSURI hold the keys of a private_key_jwt client (RFC 7523 §2.2).
+	JWKS       RawJSON    `gorm:"column:jwks;type:text" json:"jwks,omitempty"`
+	JWKSURI    string     `gorm:"column:jwks_uri;size:2048" json:"jwks_uri,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // User is a person of one tenant, as identified by an upstream IdP: keyed
@@ -294,6 +297,8 @@ type RefreshToken struct {
 	IdleExpiresAt time.Time
 	RotatedAt     *time.Time `gorm:"index"`
 	SuccessorHash string     `gorm:"size:64"`
+	// DPoPJKT binds a public client's refresh token to its DPoP key (RFC 9449 §5).
+	DPoPJKT string `gorm:"column:dpop_jkt;size:64"`
 }
 
 // Signing key states.
@@ -374,7 +379,7 @@ func AllModels() []any {
 	return []any{
 		&Tenant{}, &IdPConfig{}, &APIKey{}, &SystemValue{}, &Client{}, &User{}, &Consent{},
 		&PendingAuthorization{}, &Grant{}, &AuthCode{}, &RefreshToken{}, &SigningKey{},
-		&AuditEvent{}, &WebhookDelivery{}, &ConsoleSession{},
+		&AuditEvent{}, &WebhookDelivery{}, &ConsoleSession{}, &EnterpriseIdP{}, &UsedJTI{},
 	}
 }
 

@@ -24,6 +24,7 @@ type Settings struct {
 	ClientIdleTTLDays       *int              `json:"client_idle_ttl_days,omitempty"`
 	SkipConsent             bool              `json:"skip_consent,omitempty"`
 	ClientCredentials       bool              `json:"client_credentials,omitempty"` // pre-registered clients only, never DCR/CIMD
+	DPoPRequired            bool              `json:"dpop_required,omitempty"`      // the connector accepts DPoP-bound tokens only (RFC 9449)
 	ToolScopes              map[string]string `json:"tool_scopes,omitempty"`
 	AuditMCPCalls           string            `json:"audit_mcp_calls,omitempty"`
 	ForwardUpstreamToken    bool              `json:"forward_upstream_token,omitempty"`

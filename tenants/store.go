@@ -21,6 +21,7 @@ type Store interface {
 	OAuthStore
 	SweepStore
 	ConsoleSessionStore
+	EnterpriseStore
 
 	// InTx runs fn in one transaction; fn's Store writes commit or roll back together.
 	InTx(ctx context.Context, fn func(Store) error) error

@@ -65,6 +65,9 @@ func (p *Provisioner) RevokeUnadmitted(ctx context.Context, t *Tenant) (users, g
 		}
 		for i := range items {
 			u := &items[i]
+			if u.IdP == IdPEnterprise {
+				continue // admitted by the enterprise IdP list (DeleteEnterpriseIdP)
+			}
 			cfg := byType[u.IdP]
 			if cfg != nil && cfg.Admits(u) {
 				continue

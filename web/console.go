@@ -121,6 +121,9 @@ func (u *ui) settingsView(c *gin.Context) (*view, error) {
 	if st.ClientCredentials {
 		v.Form["settings.client_credentials"] = "on"
 	}
+	if st.DPoPRequired {
+		v.Form["settings.dpop_required"] = "on"
+	}
 	if st.ForwardUpstreamToken {
 		v.Form["settings.forward_upstream_token"] = "on"
 	}
@@ -231,6 +234,7 @@ func (u *ui) settingsSubmit(c *gin.Context) {
 	st["audit_mcp_calls"] = c.PostForm("settings.audit_mcp_calls")
 	st["skip_consent"] = c.PostForm("settings.skip_consent") == "on"
 	st["client_credentials"] = c.PostForm("settings.client_credentials") == "on"
+	st["dpop_required"] = c.PostForm("settings.dpop_required") == "on"
 	st["forward_upstream_token"] = c.PostForm("settings.forward_upstream_token") == "on"
 	// tool_scopes: one "tool = scope" per line. A merge patch merges maps,
 	// so tools no longer listed are sent as null to remove them.
@@ -329,7 +333,7 @@ func (u *ui) clientsPage(c *gin.Context) {
 	u.render(c, http.StatusOK, "console_clients", v)
 }
 
-var clientFields = []string{"client_id", "client_name", "redirect_uris", "token_endpoint_auth_method", "application_type", "scope", "skip_consent", "client_credentials"}
+var clientFields = []string{"client_id", "client_name", "redirect_uris", "token_endpoint_auth_method", "application_type", "scope", "skip_consent", "client_credentials", "jwks"}
 
 // clientCreate pre-registers a client; a confidential client's secret is
 // shown once on the next page.
@@ -338,6 +342,7 @@ func (u *ui) clientCreate(c *gin.Context) {
 	in := tenants.PreregisteredClientInput{ClientID: strings.TrimSpace(c.PostForm("client_id")), ClientName: strings.TrimSpace(c.PostForm("client_name")),
 		RedirectURIs: splitList(c.PostForm("redirect_uris")), TokenEndpointAuthMethod: c.PostForm("token_endpoint_auth_method"),
 		ApplicationType: c.PostForm("application_type"), Scope: strings.TrimSpace(c.PostForm("scope")), SkipConsent: c.PostForm("skip_consent") == "on"}
+	in.JWKS, in.JWKSURI = clientKeys(c.PostForm("jwks"))
 	if c.PostForm("client_credentials") == "on" {
 		in.GrantTypes = []string{tenants.GrantAuthorizationCode, tenants.GrantRefreshToken, tenants.GrantClientCredentials}
 		if len(in.RedirectURIs) == 0 {

@@ -67,7 +67,7 @@ func (r *Runtime) forEachTenant(ctx context.Context, fn func(t *tenants.Tenant) 
 
 // sweepCodes removes expired codes (kept CodeReuseWindow past expiry so a
 // replayed code still revokes its tokens, RFC 6749 §4.1.2) and expired
-// pending authorizations and console sessions.
+// pending authorizations, console sessions and used jtis.
 func (r *Runtime) sweepCodes(ctx context.Context) error {
 	now := r.now()
 	n, err := r.batches(ctx, func(l int) (int64, error) {
@@ -85,6 +85,12 @@ func (r *Runtime) sweepCodes(ctx context.Context) error {
 	// Console sessions past their 12 h lifetime (ended ones included).
 	n, err = r.batches(ctx, func(l int) (int64, error) { return r.opts.Store.DeleteExpiredConsoleSessions(ctx, now, l) })
 	r.swept("console_sessions", n)
+	if err != nil {
+		return err
+	}
+	// Single-use identifiers (ID-JAG, client assertion, DPoP jti) past expiry.
+	n, err = r.batches(ctx, func(l int) (int64, error) { return r.opts.Store.DeleteExpiredJTIs(ctx, now, l) })
+	r.swept("used_jtis", n)
 	return err
 }
 

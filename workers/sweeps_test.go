@@ -53,6 +53,8 @@ func testSweeps(t *testing.T, s tenants.Store, rb redisBackend) {
 
 	must(t, s.CreateConsoleSession(ctx, &tenants.ConsoleSession{ID: "cs-old", KeyID: "admin", CreatedAt: twoDaysAgo, ExpiresAt: now.Add(-time.Minute)}))
 	must(t, s.CreateConsoleSession(ctx, &tenants.ConsoleSession{ID: "cs-live", KeyID: "admin", CreatedAt: now, ExpiresAt: later}))
+	must(t, s.UseJTI(ctx, short.ID, "jti-old", now.Add(-time.Minute), now.Add(-2*time.Minute)))
+	must(t, s.UseJTI(ctx, short.ID, "jti-live", later, now))
 
 	e := newEnv(t, s, rb.open(t), func(o *Options) {
 		o.Schedule = fastSchedule(time.Second)
@@ -78,6 +80,12 @@ func testSweeps(t *testing.T, s tenants.Store, rb redisBackend) {
 	}
 	if _, err := s.GetConsoleSession(ctx, "cs-live"); err != nil {
 		t.Errorf("live console session removed: %v", err)
+	}
+	if n, err := s.DeleteExpiredJTIs(ctx, now, 100); n != 0 || err != nil {
+		t.Errorf("expired used jti kept by the sweep (%d left, %v)", n, err)
+	}
+	if err := s.UseJTI(ctx, short.ID, "jti-live", later, now); !errors.Is(err, tenants.ErrReplayed) {
+		t.Errorf("live used jti removed by the sweep (%v)", err)
 	}
 	for _, tn := range []*tenants.Tenant{short, long} {
 		if _, err := s.GetClient(ctx, tn.ID, "idle-live-grant"); err != nil {

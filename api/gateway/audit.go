@@ -74,7 +74,9 @@ func (g *Gateway) deny(c *gin.Context, site tenants.Site, d *access.Denial, body
 		g.d.Auditor.Record(r.Context(), tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActMCPDenied,
 			ClientID: d.ClientID, Subject: d.Subject, Outcome: tenants.OutcomeFailure, Reason: d.Reason, Details: details})
 	}
-	c.Header("WWW-Authenticate", d.Challenge(site))
+	for _, ch := range d.Challenges(site) {
+		c.Writer.Header().Add("WWW-Authenticate", ch)
+	}
 	code := codeUnauthorized
 	if d.Status == http.StatusForbidden {
 		code = codeForbidden

@@ -69,7 +69,8 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 		return
 	}
 
-	p, den, err := g.verifier.Authenticate(ctx, site, r.Header.Values("Authorization"))
+	p, den, err := g.verifier.AuthenticateRequest(ctx, site, access.Request{Authorization: r.Header.Values("Authorization"),
+		DPoP: r.Header.Values("DPoP"), Method: r.Method})
 	if err != nil {
 		g.d.Sites.Outage().Down(err) // logged once per outage, not per request
 		g.metrics.requests.WithLabelValues(t.Slug, "error", "auth_unavailable").Inc()

@@ -7,6 +7,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants"
 )
 
 // metadata serves the protected resource metadata (RFC 9728 §3.2): resource
@@ -26,6 +27,9 @@ func (g *Gateway) metadata(c *gin.Context) {
 		ScopesSupported:        t.Settings.OfferedScopes(),
 		BearerMethodsSupported: []string{"header"},
 		ResourceName:           name,
+		// RFC 9449 §5.1, §7; tenant setting dpop_required.
+		DPOPSigningAlgValuesSupported: tenants.AlgNames(),
+		DPOPBoundAccessTokensRequired: t.Settings.DPoPRequired,
 	})
 }
 

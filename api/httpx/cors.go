@@ -32,7 +32,7 @@ func CORS(methods, expose string) gin.HandlerFunc {
 	}
 }
 
-const defaultAllowHeaders = "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Mcp-Method, Mcp-Name, Last-Event-ID"
+const defaultAllowHeaders = "Authorization, DPoP, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Mcp-Method, Mcp-Name, Last-Event-ID"
 
 // allowHeaders echoes a preflight's requested headers when they are plain
 // tokens, else the default list.

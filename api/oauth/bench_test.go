@@ -2,6 +2,7 @@ package oauth_test
 
 import (
 	"net/http"
+	"net/url"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/tenants/testdb"
@@ -35,5 +36,64 @@ func BenchmarkRefresh(b *testing.B) {
 			b.Fatal(out)
 		}
 		rt = out["refresh_token"].(string)
+	}
+}
+
+// BenchmarkIDJAGRedeem: the jwt-bearer grant with a fresh ID-JAG each time
+// (signature, claims, jti insert, user upsert, grant, tokens) over HTTP on
+// SQLite; the IdP's keys are cached after the first.
+func BenchmarkIDJAGRedeem(b *testing.B) {
+	ee := newEntEnv(b, testdb.SQLite(b))
+	ee.trust(ee.acme, ee.idp, "mcp")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		jag := ee.idp.Sign(TypIDJAGForTest, ee.idp.IDJAG(ee.site.Issuer, ee.site.Resource, "ent-client", "mcp"))
+		if resp, out := ee.redeem("ent-client", ee.secret, jag, nil); resp.StatusCode != http.StatusOK {
+			b.Fatal(out)
+		}
+	}
+}
+
+// BenchmarkPrivateKeyJWTClientCredentials: client_credentials with a
+// private_key_jwt client assertion (inline jwks) over HTTP on SQLite.
+func BenchmarkPrivateKeyJWTClientCredentials(b *testing.B) {
+	p := newPKEnv(b, testdb.SQLite(b))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if resp, out := p.cc(withAssertion(p.assertion("pk-inline", nil))); resp.StatusCode != http.StatusOK {
+			b.Fatal(out)
+		}
+	}
+}
+
+// BenchmarkDPoPMCPRequest: one MCP initialize through the gateway with a
+// DPoP-bound token and a fresh proof (verify + jti insert) on SQLite.
+func BenchmarkDPoPMCPRequest(b *testing.B) {
+	e := newEnv(b, testdb.SQLite(b), envOpts{})
+	site := e.pathSite(e.tenant("bench", nil, nil))
+	cid := e.publicClient(site, "bench")
+	key := newDPoPKey()
+	code, v := e.code(site, cid, nil)
+	_, out := e.post(site.Endpoint("token"), url.Values{"grant_type": {"authorization_code"}, "client_id": {cid}, "code": {code}, "code_verifier": {v},
+		"redirect_uri": {testRedirect}}, http.Header{"DPoP": {key.proof("POST", site.Endpoint("token"), "", nil)}})
+	at := out["access_token"].(string)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r := e.mcp(site, http.Header{"Authorization": {"DPoP " + at}, "DPoP": {key.proof("POST", site.Resource, at, nil)}}); r.StatusCode != http.StatusOK {
+			b.Fatal(r.StatusCode)
+		}
+	}
+}
+
+// BenchmarkBearerMCPRequest is BenchmarkDPoPMCPRequest without DPoP (the baseline).
+func BenchmarkBearerMCPRequest(b *testing.B) {
+	e := newEnv(b, testdb.SQLite(b), envOpts{})
+	site := e.pathSite(e.tenant("bench", nil, nil))
+	at, _ := e.tokens(site, e.publicClient(site, "bench"))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r := e.mcp(site, http.Header{"Authorization": {"Bearer " + at}}); r.StatusCode != http.StatusOK {
+			b.Fatal(r.StatusCode)
+		}
 	}
 }

@@ -28,6 +28,7 @@ func newServer(d *httpx.Deps) *as.Server {
 	s := &as.Server{
 		Store: d.Store, Sealer: d.Sealer, Keys: d.Keys, Auditor: d.Auditor, Bus: d.Bus, AllowDevIdP: d.AllowDevIdP,
 		CIMD:        as.NewCIMDResolver(&as.CIMDOptions{Client: d.CIMDClient, AllowPrivate: d.AllowPrivateFetch}),
+		KeySets:     as.NewKeySets(&as.KeySetOptions{Client: d.CIMDClient, AllowPrivate: d.AllowPrivateFetch}),
 		DCRLimiter:  d.RateLimiter(),
 		NewProvider: providerFactory,
 		HTTPClient:  idpClient(d),

@@ -87,6 +87,9 @@ func clientCredentials(c *gin.Context, form url.Values) (as.ClientCredentials, *
 		return as.ClientCredentials{}, &as.Error{Code: as.ErrInvalidRequest, Description: "parameter " + rep[0] + " was sent more than once"}
 	}
 	authz := c.GetHeader("Authorization")
+	if present(form, "client_assertion") || present(form, "client_assertion_type") {
+		return assertionCredentials(c, form)
+	}
 	if len(authz) > 6 && strings.EqualFold(authz[:6], "basic ") {
 		user, pass, ok := c.Request.BasicAuth()
 		if !ok {

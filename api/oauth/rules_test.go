@@ -93,7 +93,7 @@ func testMetadata(t *testing.T, e *env) {
 		"response_types_supported":                       []any{"code"},
 		"code_challenge_methods_supported":               []any{"S256"},
 		"grant_types_supported":                          []any{"authorization_code", "refresh_token"}, // client_credentials: TestSecurity_01
-		"token_endpoint_auth_methods_supported":          []any{"none", "client_secret_post", "client_secret_basic"},
+		"token_endpoint_auth_methods_supported":          []any{"none", "client_secret_post", "client_secret_basic", "private_key_jwt"},
 		"scopes_supported":                               []any{"mcp", "tools.write"},
 		"client_id_metadata_document_supported":          true,
 		"authorization_response_iss_parameter_supported": true,

@@ -17,7 +17,7 @@ func (h *handler) token(c *gin.Context) {
 		h.jsonError(c, e)
 		return
 	}
-	if rep := repeated(form, "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "resource"); len(rep) > 0 {
+	if rep := repeated(form, "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "resource", "assertion"); len(rep) > 0 {
 		h.jsonError(c, &as.Error{Code: as.ErrInvalidRequest, Description: "parameter " + rep[0] + " was sent more than once"})
 		return
 	}
@@ -29,7 +29,8 @@ func (h *handler) token(c *gin.Context) {
 	resp, e := h.as.Token(c.Request.Context(), httpx.Site(c), client, as.TokenRequest{
 		GrantType: form.Get("grant_type"), Code: form.Get("code"), RedirectURI: form.Get("redirect_uri"), CodeVerifier: form.Get("code_verifier"),
 		RefreshToken: form.Get("refresh_token"), Scope: form.Get("scope"), ScopePresent: present(form, "scope"),
-		Resource: form.Get("resource"), ResourcePresent: present(form, "resource"),
+		Resource: form.Get("resource"), ResourcePresent: present(form, "resource"), Assertion: form.Get("assertion"),
+		DPoP: c.Request.Header.Values("DPoP"),
 	})
 	if e != nil {
 		h.jsonError(c, e)

@@ -65,6 +65,10 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 	t.GET("/api-keys", h.listAPIKeys)
 	t.DELETE("/api-keys/:id", h.deleteAPIKey)
 	t.GET("/doctor", doctorHandler(d))
+	t.POST("/enterprise-idps", h.createEnterpriseIdP)
+	t.GET("/enterprise-idps", h.listEnterpriseIdPs)
+	t.GET("/enterprise-idps/:id", h.getEnterpriseIdP)
+	t.DELETE("/enterprise-idps/:id", h.deleteEnterpriseIdP)
 }
 
 // provisioner is the domain service for this request's caller.

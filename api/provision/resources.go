@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -16,14 +17,16 @@ import (
 // ---- clients ----
 
 type clientBody struct {
-	ClientID                string   `json:"client_id"`
-	ClientName              string   `json:"client_name"`
-	RedirectURIs            []string `json:"redirect_uris"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	GrantTypes              []string `json:"grant_types"`
-	ApplicationType         string   `json:"application_type"`
-	Scope                   string   `json:"scope"`
-	SkipConsent             bool     `json:"skip_consent"`
+	ClientID                string          `json:"client_id"`
+	ClientName              string          `json:"client_name"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	GrantTypes              []string        `json:"grant_types"`
+	ApplicationType         string          `json:"application_type"`
+	Scope                   string          `json:"scope"`
+	SkipConsent             bool            `json:"skip_consent"`
+	JWKS                    json.RawMessage `json:"jwks"`
+	JWKSURI                 string          `json:"jwks_uri"`
 }
 
 // createdClient is the client plus its secret, shown this once.
@@ -54,7 +57,8 @@ func (h *handler) createClient(c *gin.Context) {
 	t := tenantOf(c)
 	secret, cl, err := h.provisioner().CreatePreregisteredClient(c.Request.Context(), t, tenants.PreregisteredClientInput{
 		ClientID: b.ClientID, ClientName: b.ClientName, RedirectURIs: b.RedirectURIs, TokenEndpointAuthMethod: b.TokenEndpointAuthMethod,
-		GrantTypes: b.GrantTypes, ApplicationType: b.ApplicationType, Scope: b.Scope, SkipConsent: b.SkipConsent})
+		GrantTypes: b.GrantTypes, ApplicationType: b.ApplicationType, Scope: b.Scope, SkipConsent: b.SkipConsent,
+		JWKS: b.JWKS, JWKSURI: b.JWKSURI})
 	if errors.Is(err, tenants.ErrConflict) {
 		problem(c, http.StatusConflict, probConflict, "client_id is already registered with this tenant",
 			[]tenants.FieldError{{Field: "client_id", Detail: "is already registered with this tenant"}})

@@ -130,7 +130,7 @@ func TestClients(t *testing.T) {
 			{map[string]any{"redirect_uris": []string{"https://a.example/cb#frag"}}, 400, "redirect_uris", "fragment"},
 			{map[string]any{}, 400, "redirect_uris", "at least one"},
 			{map[string]any{"redirect_uris": "https://a.example/cb"}, 400, "redirect_uris", "must be an array"},
-			{map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "token_endpoint_auth_method": "private_key_jwt"}, 400, "token_endpoint_auth_method", "one of"},
+			{map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "token_endpoint_auth_method": "client_secret_jwt"}, 400, "token_endpoint_auth_method", "one of"},
 			{map[string]any{"grant_types": []string{"client_credentials"}, "token_endpoint_auth_method": "none"}, 400, "grant_types", "confidential"},
 			{map[string]any{"grant_types": []string{"password"}}, 400, "grant_types", "not supported"},
 			{map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "scope": "admin"}, 400, "scope", "not offered"},

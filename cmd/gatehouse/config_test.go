@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -276,5 +277,41 @@ func TestDBPoolSettings(t *testing.T) {
 	db, _ := s.RawDB()
 	if got := db.Stats().MaxOpenConnections; got != 3 {
 		t.Fatalf("max open %d, want 3", got)
+	}
+}
+
+// The CLI trusts, lists and removes enterprise IdPs through the domain.
+func TestEnterpriseIdPCLI(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &Config{SQLitePath: filepath.Join(dir, "g.db"), PublicURL: "http://localhost:8080", LogLevel: "info"}
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := tenantCmd(ctx, cfg, []string{"create", "--slug", "acme", "--upstream", "https://mcp.acme.example/mcp"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	err := tenantCmd(ctx, cfg, []string{"enterprise-idp", "add", "acme", "--issuer", "http://idp.example"}, nil, &out)
+	if err == nil || !strings.Contains(err.Error(), "issuer") || !strings.Contains(err.Error(), "allowed_clients") {
+		t.Fatalf("invalid input must name each field: %v", err)
+	}
+	out.Reset()
+	if err := tenantCmd(ctx, cfg, []string{"enterprise-idp", "add", "acme", "--issuer", "https://acme.okta.example", "--allowed-client", "a", "--allowed-client", "b"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		ID             string   `json:"id"`
+		AllowedClients []string `json:"allowed_clients"`
+	}
+	if json.Unmarshal(out.Bytes(), &e) != nil || e.ID == "" || len(e.AllowedClients) != 2 {
+		t.Fatalf("add output: %s", out.String())
+	}
+	out.Reset()
+	if err := tenantCmd(ctx, cfg, []string{"enterprise-idp", "list", "acme"}, nil, &out); err != nil || !strings.Contains(out.String(), "https://acme.okta.example") {
+		t.Fatalf("list: %v %s", err, out.String())
+	}
+	if err := tenantCmd(ctx, cfg, []string{"enterprise-idp", "delete", "acme", e.ID}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := tenantCmd(ctx, cfg, []string{"enterprise-idp", "delete", "acme", e.ID}, nil, &out); err == nil {
+		t.Fatal("second delete succeeded")
 	}
 }

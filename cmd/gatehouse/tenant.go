@@ -24,6 +24,7 @@ const tenantUsage = `usage:
   gatehouse tenant list
   gatehouse tenant get SLUG
   gatehouse tenant delete SLUG
+  gatehouse tenant enterprise-idp add|list|delete SLUG …   (docs/ENTERPRISE.md)
 
 IdP client secrets are read from a file or, with "-", from standard input
 (never from a flag: flags are visible to every user in the process list).`
@@ -189,11 +190,17 @@ func tenantCmd(ctx context.Context, cfg *Config, args []string, stdin io.Reader,
 			fmt.Fprintf(out, "deleted tenant %s and everything it held\n", t.Slug)
 			return nil
 		}
+	case "enterprise-idp":
+		r, err := enterpriseIdPCmd(ctx, args[1:])
+		if err != nil {
+			return err
+		}
+		run = r
 	case "-h", "--help", "-help", "help":
 		fmt.Fprintln(out, tenantUsage)
 		return nil
 	default:
-		return fmt.Errorf("unknown tenant subcommand %q (create, set-idp, list, get, delete)", args[0])
+		return fmt.Errorf("unknown tenant subcommand %q (create, set-idp, list, get, delete, enterprise-idp)", args[0])
 	}
 
 	env, err := openTenantEnv(ctx, cfg, out)

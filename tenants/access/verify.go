@@ -161,6 +161,10 @@ type Denial struct {
 	// Audience the token carries, when its signature verified but it was
 	// issued for another resource (reason wrong_audience).
 	Audience string
+	// Scheme is "DPoP" when the error belongs to the DPoP scheme (RFC 9449
+	// §7.1); OfferDPoP adds a DPoP challenge beside the Bearer one.
+	Scheme    string
+	OfferDPoP bool
 }
 
 func deny(status int, reason, code, desc string) *Denial {

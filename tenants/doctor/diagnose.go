@@ -104,6 +104,9 @@ func (d *diagnosis) walk() (*Problem, string) {
 	tok := findOutcome(att, time.Time{}, tenants.OutcomeSuccess, tenants.ActTokenIssued, tenants.ActTokenRefreshed)
 	if auth == nil {
 		if tok == nil && !d.anyMCP(att) {
+			if p := d.enterpriseRefused(att); p != nil {
+				return p, StatusFailing
+			}
 			switch {
 			case len(d.all) == 0 && c != nil && !d.late(c.CreatedAt):
 				return nil, StatusInProgress // just created (e.g. pre-registered)
@@ -122,9 +125,14 @@ func (d *diagnosis) walk() (*Problem, string) {
 					"prefer the host-mode connector URL (issuers with a path are a known risk there), and check the client's own log.",
 			}, StatusFailing
 		}
-		// The flow began before the window: earlier steps are done, times unknown.
+		// The flow began before the window: earlier steps are done, times
+		// unknown — or, on the enterprise path (ID-JAG), never needed.
+		state := StateDone
+		if tok != nil && enterpriseLabel(*tok) != "" {
+			state = StateSkipped
+		}
 		for _, st := range []string{StepAuthorize, StepLogin, StepConsent, StepCode} {
-			d.mark(st, StateDone, time.Time{})
+			d.mark(st, state, time.Time{})
 		}
 	} else {
 		if auth.Outcome == tenants.OutcomeFailure {

@@ -43,6 +43,7 @@ const (
 	ProblemScope               = "insufficient_scope"
 	ProblemUpstreamFailed      = "upstream_unreachable"
 	ProblemRefreshReused       = "refresh_token_reused"
+	ProblemEnterpriseRefused   = "enterprise_id_jag_refused"
 )
 
 // Client statuses.
@@ -225,6 +226,7 @@ var ReasonWords = map[string]string{
 	tenants.ReasonRevoked:      "carried a revoked token",
 	tenants.ReasonUnknownKey:   "carried a token signed with an unknown key",
 	tenants.ReasonScope:        "lacked a scope the tool requires",
+	tenants.ReasonDPoP:         "lacked a valid DPoP proof for its DPoP-bound token (or sent it as Bearer)",
 }
 
 // Label is the plain-words label of an event.
@@ -252,6 +254,9 @@ func Label(ev tenants.AuditEvent) string {
 	case tenants.ActCodeIssued:
 		return "Authorization code issued"
 	case tenants.ActTokenIssued:
+		if l := enterpriseLabel(ev); l != "" {
+			return l
+		}
 		if ev.Outcome == tenants.OutcomeFailure {
 			return "Token request refused"
 		}

@@ -41,6 +41,9 @@ type CIMDDocument struct {
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	Scope                   string   `json:"scope"`
 	ApplicationType         string   `json:"application_type"`
+	// JWKS or JWKSURI: the keys of a private_key_jwt client (CIMD §6.2).
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
 }
 
 // IsCIMDClientID reports whether a client_id is a metadata document URL.

@@ -29,6 +29,8 @@ const (
 type ClientCredentials struct {
 	ClientID string
 	Secret   string
+	// Assertion is a private_key_jwt client assertion (RFC 7523 §2.2).
+	Assertion string
 	// Method is how they came: none (client_id only), client_secret_post or
 	// client_secret_basic.
 	Method string
@@ -112,6 +114,7 @@ func (s *Server) resolveCIMD(ctx context.Context, site tenants.Site, clientID st
 func sameClientMetadata(a, b *tenants.Client) bool {
 	return a.Name == b.Name && a.ClientURI == b.ClientURI && a.LogoURI == b.LogoURI && a.Scope == b.Scope &&
 		a.ApplicationType == b.ApplicationType && a.TokenEndpointAuthMethod == b.TokenEndpointAuthMethod &&
+		a.JWKS == b.JWKS && a.JWKSURI == b.JWKSURI &&
 		reflect.DeepEqual([]string(a.RedirectURIs), []string(b.RedirectURIs)) &&
 		reflect.DeepEqual([]string(a.GrantTypes), []string(b.GrantTypes))
 }
@@ -120,11 +123,18 @@ func clientFromCIMD(site tenants.Site, d *CIMDDocument) (*tenants.Client, *Error
 	bad := func(msg string) *Error {
 		return &Error{Code: ErrInvalidClient, Description: "client metadata document: " + msg, Status: http.StatusUnauthorized}
 	}
+	method := AuthNone
 	switch d.TokenEndpointAuthMethod {
 	case "", AuthNone:
+	case AuthPrivateKeyJWT:
+		// The document carries the client's keys (CIMD §6.2; RFC 7523 §2.2).
+		if field, msg := tenants.ClientKeysProblem(d.JWKS, d.JWKSURI); msg != "" {
+			return nil, bad(field + " " + msg)
+		}
+		method = AuthPrivateKeyJWT
 	default:
-		// A document cannot carry a shared secret; private_key_jwt is not supported.
-		return nil, bad("token_endpoint_auth_method " + d.TokenEndpointAuthMethod + " is not supported (use none)")
+		// A document cannot carry a shared secret.
+		return nil, bad("token_endpoint_auth_method " + d.TokenEndpointAuthMethod + " is not supported (use none or private_key_jwt)")
 	}
 	for _, r := range d.RedirectURIs {
 		if msg := tenants.ValidateRedirectURI(r); msg != "" {
@@ -145,7 +155,7 @@ func clientFromCIMD(site tenants.Site, d *CIMDDocument) (*tenants.Client, *Error
 	return &tenants.Client{
 		TenantID: site.Tenant.ID, ID: d.ClientID, Kind: tenants.ClientCIMD, Name: name,
 		RedirectURIs: tenants.Strings(d.RedirectURIs), GrantTypes: tenants.Strings(grants), ResponseTypes: tenants.Strings{respCode},
-		TokenEndpointAuthMethod: AuthNone, ApplicationType: d.ApplicationType, Scope: filterOffered(d.Scope, site.Tenant.Settings),
+		TokenEndpointAuthMethod: method, JWKS: tenants.RawJSON(d.JWKS), JWKSURI: d.JWKSURI, ApplicationType: d.ApplicationType, Scope: filterOffered(d.Scope, site.Tenant.Settings),
 		ClientURI: safeURL(d.ClientURI), LogoURI: safeURL(d.LogoURI),
 	}, nil
 }
@@ -161,6 +171,9 @@ func (s *Server) AuthenticateClient(ctx context.Context, site tenants.Site, cred
 		}
 		return e
 	}
+	if cred.Method == AuthPrivateKeyJWT {
+		return s.authenticateAssertion(ctx, site, cred, fail)
+	}
 	if cred.ClientID == "" {
 		return nil, fail("client authentication is required (client_id)")
 	}
@@ -170,6 +183,9 @@ func (s *Server) AuthenticateClient(ctx context.Context, site tenants.Site, cred
 			return nil, fail(e.Description)
 		}
 		return nil, e
+	}
+	if c.TokenEndpointAuthMethod == AuthPrivateKeyJWT {
+		return nil, fail("this client authenticates with private_key_jwt (client_assertion, RFC 7523 §2.2)")
 	}
 	if c.SecretHash == "" {
 		if cred.Secret != "" {

@@ -24,6 +24,8 @@ type Introspection struct {
 	Iss       string `json:"iss,omitempty"`
 	JTI       string `json:"jti,omitempty"`
 	GrantID   string `json:"gid,omitempty"`
+	// Cnf is the DPoP key binding of the token (RFC 9449 §6.2).
+	Cnf *tokens.Confirmation `json:"cnf,omitempty"`
 }
 
 // AuthenticateAPIKey checks a tenant API key for introspection: it must be a
@@ -55,7 +57,7 @@ func (s *Server) AuthenticateAPIKey(ctx context.Context, site tenants.Site, key 
 // metadata document (CIMD) could be anyone, and introspection would tell it
 // about every token of the tenant.
 func MayIntrospect(c *tenants.Client) *Error {
-	if c.Kind != tenants.ClientPreregistered || c.SecretHash == "" {
+	if c.Kind != tenants.ClientPreregistered || !confidential(c) {
 		return &Error{Code: ErrInvalidClient, Description: "introspection needs a tenant API key or a confidential client the tenant pre-registered", Status: http.StatusUnauthorized}
 	}
 	return nil
@@ -82,8 +84,12 @@ func (s *Server) Introspect(ctx context.Context, site tenants.Site, token string
 		if !s.grantActive(ctx, site.Tenant.ID, c.GrantID, now) {
 			return inactive, nil
 		}
-		return &Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.ExpiresAt, Iat: c.IssuedAt,
-			Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, JTI: c.JTI, GrantID: c.GrantID, Username: c.Email}, nil
+		typ := "Bearer"
+		if c.Confirmation != nil {
+			typ = "DPoP"
+		}
+		return &Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: typ, Exp: c.ExpiresAt, Iat: c.IssuedAt,
+			Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, JTI: c.JTI, GrantID: c.GrantID, Username: c.Email, Cnf: c.Confirmation}, nil
 	}
 	rt, err := s.Store.GetRefreshToken(ctx, site.Tenant.ID, tenants.HashSecret(token))
 	if err != nil || rt.RotatedAt != nil || !now.Before(rt.ExpiresAt) || !now.Before(rt.IdleExpiresAt) {

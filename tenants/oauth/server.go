@@ -37,6 +37,8 @@ type Server struct {
 	AllowDevIdP bool
 	// CIMD fetches client ID metadata documents.
 	CIMD *CIMDResolver
+	// KeySets fetches other parties' JWK sets (enterprise IdPs, private_key_jwt clients).
+	KeySets *KeySets
 	// DCRLimiter rate-limits new registrations per tenant and IP
 	// (limits.DCR); nil: unlimited.
 	DCRLimiter limits.Limiter

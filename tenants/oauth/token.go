@@ -23,6 +23,8 @@ type TokenRequest struct {
 	ScopePresent    bool
 	Resource        string
 	ResourcePresent bool
+	Assertion       string   // jwt-bearer grant (RFC 7523 §2.1)
+	DPoP            []string // DPoP header values (RFC 9449 §5)
 }
 
 // TokenResponse is RFC 6749 §5.1.
@@ -41,6 +43,10 @@ func (s *Server) Token(ctx context.Context, site tenants.Site, c *tenants.Client
 	if req.ResourcePresent && !site.MatchesResource(req.Resource) {
 		return nil, newErr(ErrInvalidTarget, "resource must be this server's MCP URL %s", site.Resource)
 	}
+	ctx, e := s.tokenDPoP(ctx, site, req.DPoP)
+	if e != nil {
+		return nil, e
+	}
 	switch req.GrantType {
 	case grantCode:
 		return s.exchangeCode(ctx, site, c, req)
@@ -48,6 +54,8 @@ func (s *Server) Token(ctx context.Context, site tenants.Site, c *tenants.Client
 		return s.refresh(ctx, site, c, req)
 	case grantCC:
 		return s.clientCredentials(ctx, site, c, req)
+	case tenants.GrantJWTBearer:
+		return s.jwtBearer(ctx, site, c, req)
 	case "":
 		return nil, newErr(ErrInvalidRequest, "grant_type is required")
 	default:
@@ -114,7 +122,7 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 		if allowsGrant(c, grantRT) {
 			rt = tenants.RandomToken()
 			row := &tenants.RefreshToken{TenantID: tid, Hash: tenants.HashSecret(rt), GrantID: g.ID, ClientID: c.ID, Generation: 1,
-				CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt)}
+				CreatedAt: now, ExpiresAt: g.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), g.ExpiresAt), DPoPJKT: rtJKT(ctx, c)}
 			if err := tx.CreateRefreshToken(ctx, row); err != nil {
 				return err
 			}
@@ -200,11 +208,15 @@ func (s *Server) issue(ctx context.Context, site tenants.Site, c *tenants.Client
 		// gateway forwards it as a client principal, never as a user.
 		claims.GrantType = tokens.GrantTypeClientCredentials
 	}
+	tokenType := "Bearer"
+	if jkt := dpopJKT(ctx); jkt != "" {
+		claims.Confirmation, tokenType = &tokens.Confirmation{JKT: jkt}, "DPoP" // RFC 9449 §5, §6
+	}
 	at, err := tokens.IssueAccessToken(ctx, s.Keys, site, claims)
 	if err != nil {
 		return nil, serverError(err)
 	}
-	return &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()), Scope: claims.Scope}, nil
+	return &TokenResponse{AccessToken: at, TokenType: tokenType, ExpiresIn: int64(ttl.Seconds()), Scope: claims.Scope}, nil
 }
 
 // successors derive the token that replaces old: re-derivable (so a racing
@@ -265,6 +277,10 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 			fail = grantErr("refresh token was issued to another client")
 			return nil
 		}
+		if rt.DPoPJKT != "" && rt.DPoPJKT != dpopJKT(ctx) {
+			fail = grantErr("refresh token is bound to a DPoP key: send a DPoP proof made with that key (RFC 9449 §5)")
+			return nil
+		}
 		g, err = tx.GetGrant(ctx, tid, rt.GrantID)
 		if errors.Is(err, tenants.ErrNotFound) {
 			fail = grantErr("refresh token was revoked")
@@ -313,7 +329,7 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 				return nil
 			}
 			row := &tenants.RefreshToken{TenantID: tid, Hash: tenants.HashSecret(next), GrantID: g.ID, ClientID: c.ID, Generation: rt.Generation + 1,
-				CreatedAt: now, ExpiresAt: rt.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), rt.ExpiresAt)}
+				CreatedAt: now, ExpiresAt: rt.ExpiresAt, IdleExpiresAt: minTime(now.Add(st.RefreshIdle()), rt.ExpiresAt), DPoPJKT: rt.DPoPJKT}
 			err := tx.RotateRefreshToken(ctx, tid, oldHash, row, now)
 			if errors.Is(err, tenants.ErrConflict) {
 				// Lost a race with a concurrent refresh of the same token.
@@ -424,7 +440,7 @@ func clientCredentialsAllowed(site tenants.Site, c *tenants.Client) *Error {
 		return newErr(ErrUnauthorizedClient, "client_credentials is only for clients the tenant pre-registered, never for registered or metadata-document clients")
 	case !site.Tenant.Settings.ClientCredentials:
 		return newErr(ErrUnauthorizedClient, "the client_credentials grant is turned off for this tenant (settings.client_credentials)")
-	case c.SecretHash == "":
+	case !confidential(c):
 		return newErr(ErrUnauthorizedClient, "client_credentials is for confidential clients")
 	case !c.GrantTypes.Contains(grantCC):
 		return newErr(ErrUnauthorizedClient, "this client is not registered for the client_credentials grant")

@@ -42,6 +42,13 @@ type AccessClaims struct {
 	// of the token (introspection, logs); the gateway decides from the grant
 	// (access.Principal.Kind).
 	GrantType string `json:"gty,omitempty"`
+	// Confirmation binds the token to a DPoP key (RFC 9449 §6.1).
+	Confirmation *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is the cnf claim of a DPoP-bound token (RFC 7800, RFC 9449 §6).
+type Confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // GrantTypeClientCredentials is the gty claim of a token issued with the
