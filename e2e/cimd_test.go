@@ -25,7 +25,7 @@ import (
 // GATEHOUSE_TEST_CA_FILE (test-only hooks in cmd/gatehouse/testhooks.go).
 var cimdHosts = []string{"claude.ai", "client.e2e.test", entIdPHost}
 
-// ClaudeCIMD is Claude.ai's client ID metadata document URL (DESIGN §10).
+// ClaudeCIMD is Claude.ai's client ID metadata document URL (docs/RULES.md §10).
 const ClaudeCIMD = "https://claude.ai/oauth/mcp-oauth-client-metadata"
 
 // cimdHost serves client ID metadata documents over TLS.

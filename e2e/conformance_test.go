@@ -28,7 +28,7 @@ var totalLine = regexp.MustCompile(`Total: (\d+) passed, (\d+) failed`)
 // The MCP conformance suite's authorization-server checks
 // (@modelcontextprotocol/conformance@0.2.0-alpha.12, pinned in package.json)
 // against one tenant in each URL mode, with a public pre-registered client
-// and the issuer exactly as --url (DESIGN §10). The suite prints an
+// and the issuer exactly as --url (docs/RULES.md §10). The suite prints an
 // authorization URL and waits for it to be visited: the test visits it.
 func TestConformanceSuiteAuthorization(t *testing.T) {
 	t.Parallel()

@@ -46,7 +46,7 @@ func oauthDone(t *testing.T, tn tenant, mode, ua, name string) (*flow, string) {
 
 // The failure reported in modelcontextprotocol/modelcontextprotocol#2157,
 // reproduced exactly: OAuth completes, then GET /mcp and POST /mcp arrive
-// without Authorization. The doctor must name it (DESIGN §8).
+// without Authorization. The doctor must name it (docs/RULES.md §8).
 func TestDoctorNamesTokenNotSent(t *testing.T) {
 	t.Parallel()
 	s := sharedServer(t)
@@ -81,7 +81,7 @@ func TestDoctorNamesTokenNotSent(t *testing.T) {
 	}
 }
 
-// A token used at the other URL mode's connector URL is refused (DESIGN §5:
+// A token used at the other URL mode's connector URL is refused (docs/RULES.md §5:
 // each mode is its own issuer/resource pair) and the doctor says why.
 func TestDoctorNamesWrongAudience(t *testing.T) {
 	t.Parallel()

@@ -32,7 +32,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/testidp"
 )
 
-// Enterprise-Managed Authorization end to end (DESIGN §11): an enterprise
+// Enterprise-Managed Authorization end to end (docs/RULES.md §11): an enterprise
 // IdP (OIDC + RFC 8693 token exchange issuing ID-JAGs, tenants/testidp)
 // served over TLS at https://idp.e2e.test, which the binary reaches through
 // the test host map and CA, and the official Go SDK's extauth client.

@@ -1,7 +1,7 @@
 // Package e2e holds the cross-process tests: the real gatehouse binary,
 // started as a subprocess, driven from outside by real MCP clients (the
 // official Go and TypeScript SDKs, the MCP conformance suite) and by
-// scripted reproductions of known client behaviour (DESIGN §10).
+// scripted reproductions of known client behaviour (docs/RULES.md §10).
 package e2e
 
 import (
@@ -544,7 +544,7 @@ func newTenant(t *testing.T, s *server, prefix string, extra map[string]any) ten
 	return tenant{slug: slug, srv: s, path: v.PathMode, host: *v.HostMode}
 }
 
-// modes are the two URL modes every flow runs in (DESIGN §4).
+// modes are the two URL modes every flow runs in (docs/RULES.md §4).
 var modes = []string{tenants.ModePath, tenants.ModeHost}
 
 // logLines returns the server's JSON log lines whose msg contains frag.

@@ -240,7 +240,7 @@ func TestMCPRemote(t *testing.T) {
 					(!run.shortTTL || c["token.refreshed"] >= 2)
 			})
 			// Its refreshes, even back to back, never trip reuse detection
-			// (rotation grace, DESIGN §5): the grant stays live.
+			// (rotation grace, docs/RULES.md §5): the grant stays live.
 			if c := auditCounts(t, s, tn.slug, clientID, func(map[string]int) bool { return true }); c["refresh.reused"] > 0 || c["grant.revoked"] > 0 {
 				t.Errorf("refreshes were taken for reuse: %v", c)
 			}

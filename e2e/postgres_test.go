@@ -61,7 +61,7 @@ func via(r *server, resource, token string) (int, string) {
 
 // Two replicas on one Postgres and one Redis: a token issued by the first
 // works at the second, and a grant revoked through the first's API is
-// refused by the second within 5 s (DESIGN §6).
+// refused by the second within 5 s (docs/RULES.md §6).
 func TestTwoReplicasShareTokensAndRevocation(t *testing.T) {
 	t.Parallel()
 	rs := productionServers(t, 2)

@@ -15,11 +15,11 @@ import (
 )
 
 // Client profiles: scripted reproductions of what each real client was
-// seen doing (DESIGN §10), each against the real binary in both URL modes.
+// seen doing (docs/RULES.md §10), each against the real binary in both URL modes.
 
 // Claude.ai: its CIMD client id, User-Agent Claude-User, and two refreshes
 // of one refresh token racing from two connections (two source IPs) that
-// must get the same successor (DESIGN §5 refresh grace).
+// must get the same successor (docs/RULES.md §5 refresh grace).
 func TestProfileClaudeAI(t *testing.T) {
 	t.Parallel()
 	s := sharedServer(t)
@@ -85,7 +85,7 @@ func TestProfileClaudeAI(t *testing.T) {
 		})
 		t.Run(mode+"/dcr-client_secret_post", func(t *testing.T) {
 			// Claude.ai's DCR asks for client_secret_post and reads the
-			// method from the response (DESIGN §5).
+			// method from the response (docs/RULES.md §5).
 			tn := newTenant(t, s, "claudedcr", nil)
 			f := newFlow(t, tn.urls(mode), ua)
 			f.discover(f.probe(http.MethodPost))

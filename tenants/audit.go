@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Audit action names (DESIGN §8). The connection doctor reads these.
+// Audit action names (docs/RULES.md §8). The connection doctor reads these.
 const (
 	ActClientRegistered = "client.registered"
 	ActClientExpired    = "client.expired"
@@ -61,7 +61,7 @@ const (
 	DetailNextKID       = "next_kid"     // key.rotated: the key published for the next rotation
 	DetailDeletedKIDs   = "deleted_kids" // key.rotated: retired keys removed from the JWKS
 	DetailManual        = "manual"       // key.rotated: rotated on request, not by the schedule
-	// token.issued through an authorization grant profile (DESIGN §11).
+	// token.issued through an authorization grant profile (docs/RULES.md §11).
 	DetailGrantProfile     = "grant_profile"     // e.g. GrantProfileIDJAG
 	DetailEnterpriseIssuer = "enterprise_issuer" // the ID-JAG's iss
 	DetailClientAuth       = "client_auth"       // how the client authenticated (private_key_jwt, …)

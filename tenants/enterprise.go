@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Enterprise-Managed Authorization (DESIGN §11; MCP ext-auth
+// Enterprise-Managed Authorization (docs/RULES.md §11; MCP ext-auth
 // enterprise-managed-authorization; draft-ietf-oauth-identity-assertion-authz-grant).
 const (
 	// IdPEnterprise is the User.IdP of people who arrived with an ID-JAG;

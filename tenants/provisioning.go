@@ -40,7 +40,7 @@ var reservedSlugs = map[string]bool{
 	"token": true, "register": true, "jwks": true, "static-assets": true, "internal": true,
 }
 
-// ValidateSlug checks a tenant slug (DESIGN: ^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$ minus reserved words).
+// ValidateSlug checks a tenant slug (docs/RULES.md §9: ^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$ minus reserved words).
 func ValidateSlug(s string) string {
 	switch {
 	case !slugPattern.MatchString(s):

@@ -61,7 +61,7 @@ func TestDecodeStrict(t *testing.T) {
 	}
 }
 
-// Pre-registered client rules (DESIGN §5 redirect URIs; RFC 7591 §2 defaults).
+// Pre-registered client rules (docs/RULES.md §5 redirect URIs; RFC 7591 §2 defaults).
 func TestPreregisteredClientValidate(t *testing.T) {
 	ok := []tenants.PreregisteredClientInput{
 		{RedirectURIs: []string{"https://claude.ai/api/mcp/auth_callback"}},

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// ValidateRedirectURI checks a client's redirect URI against DESIGN §5 and
+// ValidateRedirectURI checks a client's redirect URI against docs/RULES.md §5 and
 // RFC 9700 §2.1/§4.1.3: https; http only to loopback (RFC 8252 §7.3); a
 // private-use scheme (RFC 8252 §7.1: reverse-DNS style, e.g. cursor://…) for
 // native clients; never javascript:, data:, file: and the like; no fragment;
@@ -119,7 +119,7 @@ type redirectAllowEntry struct {
 }
 
 // parseRedirectAllowEntry reads an entry of dcr_allowed_redirect_hosts
-// (DESIGN §5: allow-listed scheme+host pairs). Forms:
+// (docs/RULES.md §5: allow-listed scheme+host pairs). Forms:
 //
 //	claude.ai, *.example.com           https on that host (subdomains)
 //	https://claude.ai                  the same, spelled out

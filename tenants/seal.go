@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-// Sealer seals secrets at rest with AES-256-GCM (DESIGN §5). The first key
+// Sealer seals secrets at rest with AES-256-GCM (docs/RULES.md §5). The first key
 // seals; every key opens, found by the key id in the sealed value, so keys
 // can rotate: add a new key first in GATEHOUSE_SECRET_KEY, keep the old ones.
 //

@@ -31,7 +31,7 @@ func RandomID() string {
 }
 
 // HashSecret is the stored form of a high-entropy secret: SHA-256, hex.
-// High-entropy secrets need no slow hash (DESIGN §5).
+// High-entropy secrets need no slow hash (docs/RULES.md §5).
 func HashSecret(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Settings are a tenant's per-tenant policies (DESIGN §5). Every field is
+// Settings are a tenant's per-tenant policies (docs/RULES.md §5). Every field is
 // optional: nil means the platform default, read through the accessor methods.
 type Settings struct {
 	AccessTokenTTL          *int              `json:"access_token_ttl,omitempty"`

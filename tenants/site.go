@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// URL modes (DESIGN §4). Each mode is its own issuer/resource pair.
+// URL modes (docs/RULES.md §4). Each mode is its own issuer/resource pair.
 const (
 	ModePath = "path"
 	ModeHost = "host"
@@ -42,7 +42,7 @@ func HostSite(scheme, host string, t *Tenant) Site {
 // CanonicalHost is host[:port] as an issuer spells it: lower case, without
 // the scheme's default port (RFC 3986 §6.2.2.1, §6.2.3). A request's Host
 // header may say EXAMPLE.com or example.com:443; both reach the same site
-// and must name the same issuer (DESIGN §5), or codes and tokens of one
+// and must name the same issuer (docs/RULES.md §5), or codes and tokens of one
 // would be valid under a second, different issuer string.
 func CanonicalHost(scheme, host string) string {
 	host = strings.ToLower(host)
@@ -95,7 +95,7 @@ func (s Site) OIDCDiscoveryURLs() []string {
 }
 
 // MatchesResource reports whether r names this site's connector URL; the
-// trailing-slash variant is the same resource (DESIGN §5, claude-code #52871).
+// trailing-slash variant is the same resource (docs/RULES.md §5, claude-code #52871).
 func (s Site) MatchesResource(r string) bool {
 	return r == s.Resource || r == s.Resource+"/"
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // SweepStore holds the batched deletes and expiries the periodic workers run
-// (DESIGN §7). Each method touches at most limit rows per call, in short
+// (docs/RULES.md §7). Each method touches at most limit rows per call, in short
 // statements or transactions, so a sweep never holds locks on hot tables for
 // long; callers loop until a call returns fewer than limit.
 //

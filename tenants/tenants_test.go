@@ -83,7 +83,7 @@ func TestParseSecretKeys(t *testing.T) {
 	}
 }
 
-// DESIGN §5 redirect URI rules (RFC 6749 §3.1.2, RFC 8252 §7, RFC 9700 §4.1).
+// docs/RULES.md §5 redirect URI rules (RFC 6749 §3.1.2, RFC 8252 §7, RFC 9700 §4.1).
 func TestValidateRedirectURI(t *testing.T) {
 	ok := []string{
 		"https://claude.ai/api/mcp/auth_callback",
@@ -134,7 +134,7 @@ func TestRedirectURIMatches(t *testing.T) {
 	}
 }
 
-// DESIGN §4 URL layout in both modes.
+// docs/RULES.md §4 URL layout in both modes.
 func TestSiteURLs(t *testing.T) {
 	tn := &tenants.Tenant{Slug: "acme"}
 	p := tenants.PathSite("https://connect.example.com/", tn)

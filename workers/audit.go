@@ -20,7 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
-// The audit pipeline (DESIGN §7, §8).
+// The audit pipeline (docs/RULES.md §7, §8).
 //
 // Record enqueues each event on the critical queue in an asynq group; the
 // server's GroupAggregator turns a group into one audit:batch task whose

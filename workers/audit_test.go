@@ -58,7 +58,7 @@ func countEvents(t testing.TB, s tenants.Store, tenantID string) int64 {
 }
 
 // Events recorded through the queue are written in multi-row batches by the
-// group aggregator (DESIGN §7 "audit batch writes (asynq group aggregation)").
+// group aggregator (docs/RULES.md §7 "audit batch writes (asynq group aggregation)").
 func TestAuditEventsAreBatched(t *testing.T) {
 	for _, rb := range redisBackends() {
 		for _, sb := range storeBackends() {
@@ -160,7 +160,7 @@ func (r *redisServer) kill() {
 	}
 }
 
-// The no-loss test (issue 5, DESIGN §7 "nothing is dropped"): N audited
+// The no-loss test (issue 5, docs/RULES.md §7 "nothing is dropped"): N audited
 // actions while Redis is killed (losing whatever it held) and restarted
 // produce exactly N audit rows.
 func TestAuditNoLossWhenRedisDiesAndRestarts(t *testing.T) {

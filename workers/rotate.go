@@ -7,7 +7,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
-// rotateKeys advances every tenant's signing keys (DESIGN §7): the next key
+// rotateKeys advances every tenant's signing keys (docs/RULES.md §7): the next key
 // is published ahead of use, becomes active once the tenant's rotation
 // period has passed, and the retired key stays published for the longest
 // access-token lifetime. The policy (retention, bus notice, audit) is

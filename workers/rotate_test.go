@@ -41,7 +41,7 @@ func kidOf(t *testing.T, km *keys.Manager, tenantID, tok string) string {
 	return v.KID
 }
 
-// DESIGN §7 key rotation, run by the worker: the next key is published
+// docs/RULES.md §7 key rotation, run by the worker: the next key is published
 // ahead, becomes the signing key after the tenant's rotation period, and the
 // retired key stays in the JWKS until the longest access token signed with it
 // has expired. Tokens issued before the rotation stay valid; tokens issued

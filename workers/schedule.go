@@ -35,7 +35,7 @@ type ScheduleEntry struct {
 	Queue  string
 }
 
-// DefaultSchedule is the periodic work and how often it runs (DESIGN §7).
+// DefaultSchedule is the periodic work and how often it runs (docs/RULES.md §7).
 var DefaultSchedule = []ScheduleEntry{
 	{TypeSweepCodes, time.Minute, QueueDefault},
 	{TypeSweepTokens, 5 * time.Minute, QueueDefault},

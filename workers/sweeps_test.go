@@ -9,7 +9,7 @@ import (
 )
 
 // The periodic sweeps, run by the worker through the queue, remove exactly
-// what is expired under each tenant's settings and nothing live (DESIGN §7),
+// what is expired under each tenant's settings and nothing live (docs/RULES.md §7),
 // on both Redis flavours and both databases. (The store methods are checked
 // case by case in tenants/conformance/sweep.go.)
 func TestSweepsThroughQueue(t *testing.T) {
@@ -132,7 +132,7 @@ func testSweeps(t *testing.T, s tenants.Store, rb redisBackend) {
 	if evs, _, _ = s.ListAuditEvents(ctx, long.ID, tenants.AuditFilter{Action: tenants.ActTokenIssued}); len(evs) != 2 {
 		t.Errorf("long: 90-day retention must keep both events, got %d", len(evs))
 	}
-	// DESIGN §8: the expiry is audited as client.expired, once.
+	// docs/RULES.md §8: the expiry is audited as client.expired, once.
 	exp, _, err := s.ListAuditEvents(ctx, short.ID, tenants.AuditFilter{Action: tenants.ActClientExpired})
 	must(t, err)
 	if len(exp) != 1 || exp[0].ClientID != "idle" || exp[0].Actor != "system" {

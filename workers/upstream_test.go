@@ -90,7 +90,7 @@ func (u *upstreamEnv) token(t *testing.T, id string) (*tenants.Grant, *idp.Token
 	return g, &tok
 }
 
-// DESIGN §7: upstream IdP tokens are refreshed before they expire; the new
+// docs/RULES.md §7: upstream IdP tokens are refreshed before they expire; the new
 // token replaces the sealed one; a refresh the IdP refuses marks the grant.
 func TestUpstreamRefreshUpdatesSealedToken(t *testing.T) {
 	for _, sb := range storeBackends() {

@@ -222,7 +222,7 @@ func TestWebhookSignature(t *testing.T) {
 	}
 }
 
-// SSRF (DESIGN §3): without GATEHOUSE_ALLOW_PRIVATE_FETCH a webhook to a
+// SSRF (docs/RULES.md §3): without GATEHOUSE_ALLOW_PRIVATE_FETCH a webhook to a
 // loopback address, or over plain http, is refused before any request.
 func TestWebhookRefusesPrivateAddresses(t *testing.T) {
 	hits := 0

@@ -1,4 +1,4 @@
-// Package workers runs the background work (DESIGN §7) on asynq: periodic
+// Package workers runs the background work (docs/RULES.md §7) on asynq: periodic
 // sweeps, key rotation, upstream-token refresh, audit batching and webhook
 // delivery. `gatehouse worker` runs it against Redis; the embedded `serve`
 // runs it in-process on miniredis.

@@ -103,8 +103,8 @@ func b64(v any) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Each denial of DESIGN §6 with its exact status and WWW-Authenticate
-// (RFC 6750 §3, §3.1) and its audit reason (DESIGN §8).
+// Each denial of docs/RULES.md §6 with its exact status and WWW-Authenticate
+// (RFC 6750 §3, §3.1) and its audit reason (docs/RULES.md §8).
 func TestDenials_RFC6750_3_1(t *testing.T) {
 	e := newEnv(t, nil)
 	up := okUpstream()
@@ -252,7 +252,7 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// DESIGN §5 / §10: a token of one URL mode is refused at the other, and the
+// docs/RULES.md §5 / §10: a token of one URL mode is refused at the other, and the
 // host-mode connector URL accepts its own token (and the PRM there names the
 // host-mode resource).
 func TestHostModeTokenAndChallenge(t *testing.T) {

@@ -1,4 +1,4 @@
-// Package gateway serves each tenant's MCP connector URL (DESIGN §6):
+// Package gateway serves each tenant's MCP connector URL (docs/RULES.md §6):
 // protected resource metadata, bearer checks, and the streaming reverse proxy
 // to the tenant's upstream MCP server.
 //
@@ -28,7 +28,7 @@ import (
 
 // Defaults (Options fields left zero).
 const (
-	// DefaultMaxBody is the MCP request body limit (DESIGN §9: 4 MiB on the MCP path).
+	// DefaultMaxBody is the MCP request body limit (docs/RULES.md §9: 4 MiB on the MCP path).
 	DefaultMaxBody = 4 << 20
 	// DefaultConnectTimeout bounds dialing the upstream (and its TLS handshake).
 	DefaultConnectTimeout = 10 * time.Second

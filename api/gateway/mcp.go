@@ -20,7 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/access"
 )
 
-// MCP transport headers passed both ways (DESIGN §6).
+// MCP transport headers passed both ways (docs/RULES.md §6).
 const (
 	hdrSessionID       = "Mcp-Session-Id"
 	hdrProtocolVersion = "Mcp-Protocol-Version"

@@ -82,7 +82,7 @@ func textOf(t *testing.T, res *mcp.CallToolResult) string {
 	return strings.Join(parts, "\n")
 }
 
-// DESIGN §6: tools/list and tools/call through the gateway with the official
+// docs/RULES.md §6: tools/list and tools/call through the gateway with the official
 // Go SDK client, for an upstream answering POSTs with SSE and one answering
 // with JSON. The upstream never sees the client's token, gets the identity
 // headers, and can verify the assertion with the tenant's JWKS.
@@ -251,7 +251,7 @@ type assertion struct {
 	ExpiresAt int64  `json:"exp"`
 }
 
-// DESIGN §6 "streamed event by event with no buffering": the client
+// docs/RULES.md §6 "streamed event by event with no buffering": the client
 // receives progress 1 while the upstream tool is blocked before progress 2;
 // the tool only continues after the client has seen it.
 func TestSSEEventsArriveBeforeToolFinishes(t *testing.T) {
@@ -334,7 +334,7 @@ func TestSSEEventsArriveBeforeToolFinishes(t *testing.T) {
 	}
 }
 
-// DESIGN §6: the GET stream carries server-initiated messages, and DELETE
+// docs/RULES.md §6: the GET stream carries server-initiated messages, and DELETE
 // ends the session upstream; Mcp-Session-Id and MCP-Protocol-Version pass
 // both ways.
 func TestGETStreamAndDELETESession(t *testing.T) {
@@ -428,7 +428,7 @@ func TestProtocol20260728Headers(t *testing.T) {
 	}
 }
 
-// DESIGN §6: a client that disconnects mid-stream cancels the upstream
+// docs/RULES.md §6: a client that disconnects mid-stream cancels the upstream
 // request, so the upstream handler stops.
 func TestClientDisconnectCancelsUpstream(t *testing.T) {
 	e := newEnv(t, nil)

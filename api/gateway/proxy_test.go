@@ -38,7 +38,7 @@ func decodeRPC(t *testing.T, resp *http.Response) rpcErr {
 	return r
 }
 
-// RFC 9728 §3: the metadata at every URL of DESIGN §4, resource byte-equal
+// RFC 9728 §3: the metadata at every URL of docs/RULES.md §4, resource byte-equal
 // to the connector URL, this tenant's issuer, CORS for browsers, no auth.
 func TestProtectedResourceMetadata_RFC9728_3(t *testing.T) {
 	e := newEnv(t, &envOpts{tenantDomain: "tenants.test"})
@@ -97,7 +97,7 @@ func TestProtectedResourceMetadata_RFC9728_3(t *testing.T) {
 	}
 }
 
-// DESIGN §9: bodies over 4 MiB on the MCP path are 413 with a JSON-RPC
+// docs/RULES.md §9: bodies over 4 MiB on the MCP path are 413 with a JSON-RPC
 // error; the upstream never sees them. Exactly 4 MiB passes intact.
 func TestBodyLimit413(t *testing.T) {
 	e := newEnv(t, nil)
@@ -143,7 +143,7 @@ func TestBodyLimit413(t *testing.T) {
 	}
 }
 
-// DESIGN §6: upstream refused → 502, too slow → 504, each a JSON-RPC error
+// docs/RULES.md §6: upstream refused → 502, too slow → 504, each a JSON-RPC error
 // naming the cause and never the upstream's address; audited and counted.
 func TestUpstreamFailures(t *testing.T) {
 	// A port with nothing listening.
@@ -240,7 +240,7 @@ func TestSameOriginRedirectFollowed(t *testing.T) {
 	}
 }
 
-// Per-tool scope policy (DESIGN §6): enforced from the body (single and
+// Per-tool scope policy (docs/RULES.md §6): enforced from the body (single and
 // batch) and from Mcp-Method/Mcp-Name, with no way for a header or a
 // duplicate/case-folded key to hide a call; an allowed body reaches the
 // upstream byte for byte.
@@ -341,7 +341,7 @@ func TestAuditLevels(t *testing.T) {
 	}
 }
 
-// forward_upstream_token and upstream_headers (DESIGN §5 settings): the
+// forward_upstream_token and upstream_headers (docs/RULES.md §5 settings): the
 // user's upstream IdP token and the tenant's sealed static headers reach the
 // upstream; static headers cannot override identity or transport headers.
 func TestForwardUpstreamTokenAndStaticHeaders(t *testing.T) {

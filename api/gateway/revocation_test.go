@@ -20,7 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/workers"
 )
 
-// DESIGN §6: with no notice at all (a lost Bus message), a revoked grant is
+// docs/RULES.md §6: with no notice at all (a lost Bus message), a revoked grant is
 // refused once the liveness TTL passes, and that TTL is at most 5 s.
 func TestRevocationTTLFallback(t *testing.T) {
 	if access.DefaultLiveTTL > 5*time.Second {
@@ -57,7 +57,7 @@ func TestRevocationTTLFallback(t *testing.T) {
 	}
 }
 
-// DESIGN §6, two replicas on one Postgres and one Redis: a token issued by
+// docs/RULES.md §6, two replicas on one Postgres and one Redis: a token issued by
 // the first validates at the second (keys are shared through the database),
 // and revoking its grant through the first is refused by the second as soon
 // as the Bus notice arrives — the second's cache TTL is an hour here, so

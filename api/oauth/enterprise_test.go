@@ -94,7 +94,7 @@ func (ee *entEnv) issuedCount() (grants int, ok int) {
 	return len(items), ok
 }
 
-// The jwt-bearer grant with an ID-JAG (DESIGN §11): the happy path issues
+// The jwt-bearer grant with an ID-JAG (docs/RULES.md §11): the happy path issues
 // an audience-restricted token for an enterprise user, metadata advertises
 // the grant only while an IdP is trusted, and the token works at the gateway.
 func TestEnterpriseIDJAGGrant(t *testing.T) {
@@ -158,7 +158,7 @@ func TestEnterpriseIDJAGGrant(t *testing.T) {
 // TypIDJAGForTest is the ID-JAG typ the IdP writes.
 const TypIDJAGForTest = "oauth-id-jag+jwt"
 
-// Hostile ID-JAGs (DESIGN §11): each is refused with the right error and
+// Hostile ID-JAGs (docs/RULES.md §11): each is refused with the right error and
 // audit reason, and nothing is issued.
 func TestEnterpriseIDJAGHostile(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {

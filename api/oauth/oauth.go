@@ -1,5 +1,5 @@
 // Package oauth serves each tenant's OAuth 2.1 authorization server
-// (DESIGN §4–§5): metadata, authorize, token, registration, revocation,
+// (docs/RULES.md §4–§5): metadata, authorize, token, registration, revocation,
 // introspection, userinfo, JWKS and the upstream IdP callback. Handlers are
 // thin: they parse, call tenants/oauth, and write; one file per endpoint.
 package oauth
@@ -98,7 +98,7 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 
 	// 2025-03-26 default endpoints ({issuer}/authorize, /token, /register):
 	// in host mode they arrive here through the rewrite; in path mode the
-	// root forms resolve the tenant from resource or client_id (DESIGN §10).
+	// root forms resolve the tenant from resource or client_id (docs/RULES.md §10).
 	r.GET("/t/:slug/authorize", page, authzLimit, h.authorize)
 	r.POST("/t/:slug/authorize", limit, page, authzLimit, h.authorize)
 	r.POST("/t/:slug/token", cors, noStore, limit, site, tokenLimit, h.token)

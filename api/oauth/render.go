@@ -52,7 +52,7 @@ type idpChoice struct {
 	URL   string
 }
 
-// page renders an HTML page with the security headers of DESIGN §5: no
+// page renders an HTML page with the security headers of docs/RULES.md §5: no
 // framing, a strict CSP whose form-action admits the client's redirect origin
 // (a form post that ends in a redirect is checked against it).
 func (h *handler) page(c *gin.Context, status int, name string, d pageData, formTargets ...string) {

@@ -13,7 +13,7 @@ import (
 	as "github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
-// Root-level /authorize, /token and /register in path mode (DESIGN §10,
+// Root-level /authorize, /token and /register in path mode (docs/RULES.md §10,
 // claude-ai-mcp #716): a client that lost the path-based metadata calls the
 // host root; the tenant is found from resource, else from the client id
 // when exactly one tenant holds it.

@@ -29,7 +29,7 @@ func getJSON(t *testing.T, c *http.Client, u string) (*http.Response, map[string
 	return resp, out
 }
 
-// TestAuthorizationServer checks each rule of DESIGN §5, on both stores.
+// TestAuthorizationServer checks each rule of docs/RULES.md §5, on both stores.
 func TestAuthorizationServer(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
 		e0 := newEnv(t, dsn(t), envOpts{})
@@ -74,7 +74,7 @@ func TestAuthorizationServer(t *testing.T) {
 		run("CORS", testCORS)
 		run("BodyLimit", testBodyLimit)
 		run("AuditNeverHoldsSecrets", testAuditClean)
-		run("RootFallback_DESIGN10", testRootFallback)
+		run("RootFallback_Rules10", testRootFallback)
 		run("TwoTenantsIsolated", testTwoTenants)
 	})
 }

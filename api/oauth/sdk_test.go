@@ -177,7 +177,7 @@ func TestGoSDKClient(t *testing.T) {
 }
 
 // TestURLModesAreSeparateIssuers: a host-mode token, code or refresh token
-// never works in path mode (DESIGN §5).
+// never works in path mode (docs/RULES.md §5).
 func TestURLModesAreSeparateIssuers(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
 		e := newEnv(t, dsn(t), envOpts{tenantDomain: "example.com"})
@@ -239,7 +239,7 @@ func TestURLModesAreSeparateIssuers(t *testing.T) {
 	})
 }
 
-// TestCIMD checks the client ID metadata document rules (DESIGN §5).
+// TestCIMD checks the client ID metadata document rules (docs/RULES.md §5).
 func TestCIMD(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
 		docs := newCIMDServer(t)

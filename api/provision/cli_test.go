@@ -52,7 +52,7 @@ func cliEnv(vars map[string]string) []string {
 	return env
 }
 
-// DESIGN §9 / issue 2: a tenant created over the API shows up through the
+// docs/RULES.md §9 / issue 2: a tenant created over the API shows up through the
 // `gatehouse tenant` CLI and vice versa, on SQLite and on Postgres.
 func TestAPIAndCLISeeTheSameTenants(t *testing.T) {
 	bin := buildCLI(t, t.TempDir())

@@ -12,7 +12,7 @@ import (
 )
 
 // GET /api/v1/tenants/{slug}/doctor returns the doctor's report for the
-// tenant (DESIGN §8, §9), scoped like every tenant resource.
+// tenant (docs/RULES.md §8, §9), scoped like every tenant resource.
 func TestDoctorEndpoint(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		e.mkTenant("acme", nil)

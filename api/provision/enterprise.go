@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
-// ---- enterprise IdPs (DESIGN §11, docs/ENTERPRISE.md) ----
+// ---- enterprise IdPs (docs/RULES.md §11, docs/ENTERPRISE.md) ----
 
 type enterpriseIdPBody struct {
 	Issuer         string   `json:"issuer"`

@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
-// POST/GET/DELETE …/enterprise-idps (DESIGN §11): validation as
+// POST/GET/DELETE …/enterprise-idps (docs/RULES.md §11): validation as
 // problem+json, 201 with id and Location, per-URL-mode targets, tenant
 // isolation, and deleting an IdP revokes the access of its users.
 func TestEnterpriseIdPs(t *testing.T) {

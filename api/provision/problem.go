@@ -239,7 +239,7 @@ func page(c *gin.Context, q map[string]string) (tenants.Page, bool) {
 	return p, true
 }
 
-// list is the shape of every list answer (DESIGN §9).
+// list is the shape of every list answer (docs/RULES.md §9).
 type list[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor,omitempty"`

@@ -1,4 +1,4 @@
-// Package provision is the REST provisioning API under /api/v1 (DESIGN §9):
+// Package provision is the REST provisioning API under /api/v1 (docs/RULES.md §9):
 // tenants, their IdP, clients, grants, audit log, webhook deliveries,
 // signing keys and API keys. JSON in and out; errors are RFC 9457
 // problem+json. Handlers are thin: parse, call the tenants domain, write.
@@ -16,7 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/limits"
 )
 
-// MaxBody is the request body limit of the API (DESIGN §9).
+// MaxBody is the request body limit of the API (docs/RULES.md §9).
 const MaxBody = 1 << 20
 
 //go:embed openapi.yaml

@@ -14,7 +14,7 @@ import (
 )
 
 // PUT/GET …/idp: the client secret is sealed, never returned, and kept
-// when a later PUT omits it (DESIGN §9).
+// when a later PUT omits it (docs/RULES.md §9).
 func TestIdP(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		e.mkTenant("acme", nil)
@@ -85,7 +85,7 @@ func TestDevIdPDisabled(t *testing.T) {
 }
 
 // Pre-registered clients (issue 3): secret shown once, hashed at rest;
-// redirect URIs follow DESIGN §5; URL-shaped (CIMD) ids can be deleted.
+// redirect URIs follow docs/RULES.md §5; URL-shaped (CIMD) ids can be deleted.
 func TestClients(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		e.mkTenant("acme", nil)
@@ -187,7 +187,7 @@ func TestClients(t *testing.T) {
 	})
 }
 
-// Grants: list and revoke; revocation reaches every replica (DESIGN §6).
+// Grants: list and revoke; revocation reaches every replica (docs/RULES.md §6).
 func TestGrants(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		e.mkTenant("acme", nil)
@@ -464,7 +464,7 @@ func TestAPIKeys(t *testing.T) {
 	})
 }
 
-// DESIGN §9: request headers over 64 KiB are 431. The http.Server's
+// docs/RULES.md §9: request headers over 64 KiB are 431. The http.Server's
 // MaxHeaderBytes does it (as cmd/gatehouse/serve.go configures); this runs
 // the API behind a real server with that setting.
 func TestHeadersOver64KiB(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
-// DESIGN §9: bad input to POST /tenants gets the exact status and a problem
+// docs/RULES.md §9: bad input to POST /tenants gets the exact status and a problem
 // naming the field (RFC 9457 §3 plus an errors extension member).
 func TestCreateTenantBadInput(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
@@ -92,7 +92,7 @@ func TestCreateTenantBadInput(t *testing.T) {
 	})
 }
 
-// DESIGN §9: bodies over 1 MiB are 413, whether the length is declared or
+// docs/RULES.md §9: bodies over 1 MiB are 413, whether the length is declared or
 // the body is streamed.
 func TestBodyOver1MiB(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
@@ -129,7 +129,7 @@ func TestBodyOver1MiB(t *testing.T) {
 }
 
 // Paging through tenants by opaque cursor; next_cursor is absent on the
-// last page; bad cursors and limits are 400 (DESIGN §9).
+// last page; bad cursors and limits are 400 (docs/RULES.md §9).
 func TestListTenantsPaging(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		var want []string
@@ -207,7 +207,7 @@ func TestListTenantsPaging(t *testing.T) {
 	})
 }
 
-// DESIGN §9 auth: admin token for everything, a tenant API key for its own
+// docs/RULES.md §9 auth: admin token for everything, a tenant API key for its own
 // tenant only; another tenant's slug answers exactly like a missing slug.
 func TestAuth(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
@@ -482,14 +482,14 @@ func TestCustomDomain(t *testing.T) {
 	})
 }
 
-// With GATEHOUSE_TENANT_DOMAIN the view has host-mode URLs (DESIGN §4) and
+// With GATEHOUSE_TENANT_DOMAIN the view has host-mode URLs (docs/RULES.md §4) and
 // names under the tenant domain are refused as custom domains.
 func TestTenantViewHostMode(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b, func(t *testing.T) {
 			e := newEnv(t, dsnFor(t, b), &envOpts{tenantDomain: "connect.example.com"})
 			m := e.mkTenant("acme", nil)
-			// DESIGN §4: host mode keeps the public URL's scheme and port.
+			// docs/RULES.md §4: host mode keeps the public URL's scheme and port.
 			want := map[string]any{
 				"issuer":   "http://acme.connect.example.com:8080",
 				"resource": "http://acme.connect.example.com:8080/mcp",

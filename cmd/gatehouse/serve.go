@@ -157,7 +157,7 @@ func ensureDemoTenant(ctx context.Context, p *platform, port int) error {
 	}
 	prov := &tenants.Provisioner{Store: p.store, Sealer: p.sealer, Auditor: p.runtime.Auditor(), AllowDevIdP: true}
 	// Default settings: skip_consent stays off, so a trial shows the
-	// consent page once, as users of a real tenant will see it (DESIGN §5).
+	// consent page once, as users of a real tenant will see it (docs/RULES.md §5).
 	_, err = prov.CreateTenant(ctx, tenants.TenantInput{
 		Slug: "demo", Name: "Demo", UpstreamMCPURL: upstream, IdP: &tenants.IdPInput{Type: tenants.IdPDev},
 	})

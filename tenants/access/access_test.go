@@ -258,7 +258,7 @@ func TestVerifierLivenessCache(t *testing.T) {
 	}
 }
 
-// The identity headers and the assertion of DESIGN §6, the optional
+// The identity headers and the assertion of docs/RULES.md §6, the optional
 // upstream token and sealed static headers.
 func TestIdentityBuild(t *testing.T) {
 	f := setup(t)

@@ -14,7 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/tokens"
 )
 
-// Identity headers the gateway adds upstream (DESIGN §6). Incoming headers
+// Identity headers the gateway adds upstream (docs/RULES.md §6). Incoming headers
 // that read as HeaderPrefix are always stripped first
 // (tenants.DropClientHeader), so the upstream can trust them.
 const (

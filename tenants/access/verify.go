@@ -1,5 +1,5 @@
-// Package access decides who may use a tenant's MCP connector URL (DESIGN
-// §6): it parses the Authorization header (RFC 6750 §2.1), verifies the
+// Package access decides who may use a tenant's MCP connector URL
+// (docs/RULES.md §6): it parses the Authorization header (RFC 6750 §2.1), verifies the
 // access token (tenants/tokens), checks that its grant is still live through
 // a short cache that Bus notices invalidate, applies the tenant's per-tool
 // scope policy to JSON-RPC bodies, builds the WWW-Authenticate challenges,
@@ -30,7 +30,7 @@ import (
 
 // DefaultLiveTTL bounds how long a replica trusts a cached grant state when
 // a revocation notice is lost: revocation reaches every replica within 5 s
-// even without the Bus (DESIGN §6).
+// even without the Bus (docs/RULES.md §6).
 const DefaultLiveTTL = 4 * time.Second
 
 // maxCacheEntries caps the liveness cache; past it the cache is dropped
@@ -47,7 +47,7 @@ const (
 // Options for NewVerifier; nil means defaults.
 type Options struct {
 	// LiveTTL is how long a grant's state is cached (default 4 s; at most 5 s
-	// is what DESIGN §6 allows for a lost notice).
+	// is what docs/RULES.md §6 allows for a lost notice).
 	LiveTTL time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time

@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
-// Enterprise conformance (DESIGN §11): trusted enterprise IdPs are per
+// Enterprise conformance (docs/RULES.md §11): trusted enterprise IdPs are per
 // tenant and unique per issuer; a single-use identifier is used once across
 // concurrent callers (replicas), per tenant, until it expires.
 

@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
-// Sweep conformance (DESIGN §7): each sweep removes exactly what is expired
+// Sweep conformance (docs/RULES.md §7): each sweep removes exactly what is expired
 // and nothing live, in bounded batches, and a tenant-scoped sweep never
 // touches another tenant.
 
@@ -186,7 +186,7 @@ func testSweepRefreshTokens(t *testing.T, s tenants.Store) {
 }
 
 // RFC 9700 §4.14.2 rotation: a rotated token stays redeemable within the
-// tenant's grace window (DESIGN §5), so only tokens rotated before the
+// tenant's grace window (docs/RULES.md §5), so only tokens rotated before the
 // cutoff go, and only the named tenant's.
 func testSweepRotated(t *testing.T, s tenants.Store) {
 	f := newFixture(t, s)
@@ -252,7 +252,7 @@ func testSweepEndedGrants(t *testing.T, s tenants.Store) {
 	}
 }
 
-// DESIGN §5: registered clients idle past the tenant's TTL expire, but never
+// docs/RULES.md §5: registered clients idle past the tenant's TTL expire, but never
 // while they hold a live grant.
 func testExpireIdleClients(t *testing.T, s tenants.Store) {
 	f := newFixture(t, s)

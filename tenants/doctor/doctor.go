@@ -1,4 +1,4 @@
-// Package doctor is the connection doctor (DESIGN §8): from a tenant's audit
+// Package doctor is the connection doctor (docs/RULES.md §8): from a tenant's audit
 // events it rebuilds, per OAuth client, the timeline of a connection
 // (client.registered → authorize.started → login → consent → code.issued →
 // token.issued → token.refreshed → mcp.*) and names the first step that went

@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/doctor"
 )
 
-// t0 is 12:03:04 UTC, the time in DESIGN §8's example sentence.
+// t0 is 12:03:04 UTC, the time in docs/RULES.md §8's example sentence.
 var t0 = time.Date(2026, 3, 1, 12, 3, 4, 0, time.UTC)
 
 type events struct {
@@ -125,7 +125,7 @@ func TestHealthyConnectionIsOK(t *testing.T) {
 	}
 }
 
-// The failure of modelcontextprotocol/modelcontextprotocol#2157 (DESIGN §8):
+// The failure of modelcontextprotocol/modelcontextprotocol#2157 (docs/RULES.md §8):
 // OAuth completes, then requests arrive without Authorization. They carry no
 // client id, so the doctor links them by time window and user agent.
 func TestTokenIssuedThenRequestsWithoutAuthorizationHeader(t *testing.T) {
@@ -192,7 +192,7 @@ func TestSelfCheckRequestsAreIgnored(t *testing.T) {
 	}
 }
 
-// DESIGN §10: "token issued, then nothing" is most often edge bot-blocking
+// docs/RULES.md §10: "token issued, then nothing" is most often edge bot-blocking
 // of Claude-User.
 func TestTokenIssuedNoRequestEverArrived(t *testing.T) {
 	var b events

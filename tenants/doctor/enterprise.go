@@ -29,7 +29,7 @@ var enterpriseWords = map[string]string{
 }
 
 // enterpriseLabel labels token.issued events of the enterprise path
-// (jwt-bearer with an ID-JAG, DESIGN §11); "" for other grants.
+// (jwt-bearer with an ID-JAG, docs/RULES.md §11); "" for other grants.
 func enterpriseLabel(ev tenants.AuditEvent) string {
 	if detailString(ev, tenants.DetailGrantProfile) != tenants.GrantProfileIDJAG {
 		return ""

@@ -14,7 +14,7 @@ func idjag(iss string) opt {
 		tenants.DetailEnterpriseIssuer: iss})
 }
 
-// The enterprise path (DESIGN §11) has no authorize, login, consent or
+// The enterprise path (docs/RULES.md §11) has no authorize, login, consent or
 // code step: the timeline names the ID-JAG and its IdP, the funnel marks
 // those steps skipped, and a refused ID-JAG is the problem, in words.
 func TestEnterprisePathInTheTimeline(t *testing.T) {

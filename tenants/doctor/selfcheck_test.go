@@ -13,7 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/doctor"
 )
 
-// fakeTenant serves a tenant's public discovery surface the way DESIGN §4–6
+// fakeTenant serves a tenant's public discovery surface the way docs/RULES.md §4–6
 // require; each field breaks one rule when set.
 type fakeTenant struct {
 	site             func() tenants.Site
@@ -152,7 +152,7 @@ func TestSelfCheckFindsEachBrokenRule(t *testing.T) {
 	}{
 		// RFC 9728 §5.1 / claude-ai-mcp #136: a relative resource_metadata is silently rejected.
 		{"relative resource_metadata", func(f *fakeTenant) { f.relativeRM = true }, doctor.CheckMCP401},
-		// DESIGN §4: resource is exactly the connector URL, no trailing slash.
+		// docs/RULES.md §4: resource is exactly the connector URL, no trailing slash.
 		{"resource with trailing slash", func(f *fakeTenant) { f.slashResource = true }, doctor.CheckPRMResource},
 		// RFC 8414 §3.3: issuer byte-equal.
 		{"issuer mismatch", func(f *fakeTenant) { f.wrongIssuer = true }, doctor.CheckIssuer},

@@ -9,7 +9,7 @@ import (
 // Which MCP client product is behind a connection, in words a tenant
 // recognizes ("MCP Inspector", "Claude.ai"), from what the client itself
 // sends. The markers are the ones measured in e2e/ (docs/COMPATIBILITY.md)
-// and reported by the clients' users (DESIGN §10); they only label the
+// and reported by the clients' users (docs/RULES.md §10); they only label the
 // doctor's timeline and are never used for a security decision.
 
 // Product names.
@@ -33,7 +33,7 @@ var uaMarkers = []struct {
 	prefix, contains string
 	name             string
 }{
-	{contains: "claude-user", name: SoftwareClaudeAI},      // Claude.ai's connector requests (DESIGN §10)
+	{contains: "claude-user", name: SoftwareClaudeAI},      // Claude.ai's connector requests (docs/RULES.md §10)
 	{contains: "claude-code/", name: SoftwareClaudeCode},   // claude-code/2.x
 	{contains: "claude-cli/", name: SoftwareClaudeCode},    // older Claude Code builds
 	{contains: "openai-mcp", name: SoftwareChatGPT},        // ChatGPT connectors
@@ -91,7 +91,7 @@ func SoftwareFromClient(c *tenants.Client, clientID string) string {
 	return ""
 }
 
-// ClaudeCIMDClientID is Claude.ai's client ID metadata document (DESIGN §10).
+// ClaudeCIMDClientID is Claude.ai's client ID metadata document (docs/RULES.md §10).
 const ClaudeCIMDClientID = "https://claude.ai/oauth/mcp-oauth-client-metadata"
 
 // clientSoftware lists the products seen for one client: from its

@@ -9,7 +9,7 @@ import (
 )
 
 // The User-Agents the clients send: measured by the e2e client tests
-// (docs/COMPATIBILITY.md) or reported by their users (DESIGN §10).
+// (docs/COMPATIBILITY.md) or reported by their users (docs/RULES.md §10).
 func TestSoftwareFromUserAgent(t *testing.T) {
 	for ua, want := range map[string]string{
 		"Claude-User":                          doctor.SoftwareClaudeAI,

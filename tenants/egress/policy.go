@@ -1,4 +1,4 @@
-// Package egress is Gatehouse's one outbound address policy (DESIGN §3,
+// Package egress is Gatehouse's one outbound address policy (docs/RULES.md §3,
 // docs/SECURITY.md "Outbound address policy"). Every connection made on a
 // tenant's behalf — upstream IdP calls (server and workers), client ID
 // metadata documents, audit webhooks, the doctor's self-check and the

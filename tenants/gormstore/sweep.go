@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
-// Sweeps (DESIGN §7). Each call is one short statement, or one short
+// Sweeps (docs/RULES.md §7). Each call is one short statement, or one short
 // transaction over at most limit rows: the batch is chosen by a LIMITed
 // subquery, and the delete re-checks the condition so that a row that came
 // back to life in between (a client used, a grant created) is kept.

@@ -1,4 +1,4 @@
-// Package limits is the one keyed rate limiter of the platform (DESIGN §1:
+// Package limits is the one keyed rate limiter of the platform (docs/RULES.md §1:
 // golang.org/x/time/rate in embedded mode, Redis in production, behind one
 // interface). Every limit — DCR, authorize, token, console login and
 // signup, the provisioning API, MCP quotas — is a Limit checked through a

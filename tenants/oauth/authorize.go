@@ -118,7 +118,7 @@ func (s *Server) Authorize(ctx context.Context, site tenants.Site, req Authorize
 	return p, nil
 }
 
-// matchRedirect applies the redirect URI rules (DESIGN §5): a registered URI
+// matchRedirect applies the redirect URI rules (docs/RULES.md §5): a registered URI
 // exactly, or a loopback one with any port (RFC 8252 §7.3). Absent is allowed
 // only when the client registered exactly one.
 func matchRedirect(c *tenants.Client, requested string) (string, *Error) {
@@ -374,7 +374,7 @@ func (s *Server) CompleteLogin(ctx context.Context, site tenants.Site, p *tenant
 
 // consentSatisfied: skip_consent (the tenant's or the client's) for clients
 // the tenant pre-registered, or a remembered consent covering the scopes.
-// Whatever the IdP, the dev IdP included (DESIGN §5): consent is what stops a
+// Whatever the IdP, the dev IdP included (docs/RULES.md §5): consent is what stops a
 // client that registered itself from getting a code without the user seeing
 // who asks, and the consent page, its CSRF check and its escaping must be
 // exercised by local trials and tests as users will see them.

@@ -21,7 +21,7 @@ import (
 // MCP 2025-11-25 "Client ID Metadata Documents"): the client_id is an https
 // URL whose document names the client and its redirect URIs.
 
-// CIMD limits of DESIGN §5.
+// CIMD limits of docs/RULES.md §5.
 const (
 	CIMDMaxBytes   = 5 * 1024
 	CIMDTimeout    = 5 * time.Second

@@ -204,7 +204,7 @@ func (s *Server) AuthenticateClient(ctx context.Context, site tenants.Site, cred
 
 // touchEvery is how stale a recorded last use (clients, grants, API keys)
 // may get before a request writes it again. It feeds idle expiry counted in
-// days (DESIGN §5: clients idle 90 days) and the console; writing it on every
+// days (docs/RULES.md §5: clients idle 90 days) and the console; writing it on every
 // token would add a database write to every request for nothing.
 const touchEvery = time.Minute
 

@@ -153,7 +153,7 @@ func (s *Server) normalizeRegistration(site tenants.Site, req RegistrationReques
 	switch req.ApplicationType {
 	case "", appWeb, appNative:
 		// Cursor registers application_type "web" with a cursor:// redirect
-		// (DESIGN §10), so the OIDC rule tying types to schemes is not enforced.
+		// (docs/RULES.md §10), so the OIDC rule tying types to schemes is not enforced.
 		c.ApplicationType = req.ApplicationType
 	default:
 		return nil, metaErr(ErrInvalidClientMetadata, "application_type must be web or native")
@@ -170,7 +170,7 @@ func (s *Server) normalizeRegistration(site tenants.Site, req RegistrationReques
 		c.TokenEndpointAuthMethod = AuthNone
 	case AuthPost, AuthBasic:
 		// A native app cannot keep a secret (RFC 8252 §8.5): it gets none,
-		// and says so in the response, which clients read (DESIGN §5).
+		// and says so in the response, which clients read (docs/RULES.md §5).
 		if native && len(c.RedirectURIs) > 0 {
 			c.TokenEndpointAuthMethod = AuthNone
 		} else {
@@ -200,7 +200,7 @@ func (s *Server) normalizeRegistration(site tenants.Site, req RegistrationReques
 // only, so every token they get stands for a user who logged in and
 // consented. client_credentials from an open registration endpoint would
 // hand anyone on the internet a token with no user behind it; it is for
-// clients the tenant pre-registers (DESIGN §5).
+// clients the tenant pre-registers (docs/RULES.md §5).
 func dynamicGrantTypes(grants []string) *Error {
 	for _, g := range grants {
 		switch g {

@@ -121,7 +121,7 @@ func matchesRegistered(u string) bool {
 
 // FuzzDCRMetadata: registration metadata (RFC 7591 §2) never panics the
 // normaliser; an accepted client has only valid redirect URIs and only the
-// authorization_code/refresh_token grants (DESIGN §5).
+// authorization_code/refresh_token grants (docs/RULES.md §5).
 func FuzzDCRMetadata(f *testing.F) {
 	fx := fuzzServer(f)
 	for _, s := range []string{

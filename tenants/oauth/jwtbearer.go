@@ -15,7 +15,7 @@ import (
 // The jwt-bearer grant with an Identity Assertion JWT Authorization Grant
 // (ID-JAG): RFC 7523 §2.1 as profiled by
 // draft-ietf-oauth-identity-assertion-authz-grant §4.4 and MCP ext-auth
-// Enterprise-Managed Authorization §5 (DESIGN §11). An enterprise IdP the
+// Enterprise-Managed Authorization §5 (docs/RULES.md §11). An enterprise IdP the
 // tenant trusts vouches for a user and a client; no login or consent page.
 
 // TypIDJAG is the ID-JAG's JOSE typ (draft §3.1).

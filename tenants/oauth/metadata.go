@@ -3,12 +3,12 @@ package oauth
 import "github.com/gatehouse/gatehouse/tenants"
 
 // Metadata is the RFC 8414 authorization server metadata of a site, with
-// every field DESIGN §5 requires. The issuer is byte-equal to site.Issuer.
+// every field docs/RULES.md §5 requires. The issuer is byte-equal to site.Issuer.
 func Metadata(site tenants.Site) map[string]any {
 	auth := []string{AuthNone, AuthPost, AuthBasic}
 	grants := []string{grantCode, grantRT}
 	if site.Tenant.Settings.ClientCredentials {
-		// Advertised only while the tenant allows it (DESIGN §5).
+		// Advertised only while the tenant allows it (docs/RULES.md §5).
 		grants = append(grants, grantCC)
 	}
 	return map[string]any{

@@ -10,7 +10,7 @@ import (
 // members that depend on the tenant's stored configuration: the jwt-bearer
 // grant and the ID-JAG grant profile while the tenant trusts at least one
 // enterprise IdP (draft-ietf-oauth-identity-assertion-authz-grant §7.2;
-// DESIGN §11).
+// docs/RULES.md §11).
 func (s *Server) SiteMetadata(ctx context.Context, site tenants.Site, oidc bool) map[string]any {
 	m := Metadata(site)
 	if oidc {

@@ -14,7 +14,7 @@ import (
 var ignoredScopes = map[string]bool{"offline_access": true}
 
 // resolveScopes applies RFC 6749 §3.3 to a requested scope string: absent
-// means the tenant's default scopes (DESIGN §5); every scope must be offered
+// means the tenant's default scopes (docs/RULES.md §5); every scope must be offered
 // by the tenant and, when the client registered a scope, be one of those.
 func resolveScopes(raw string, present bool, settings tenants.Settings, client *tenants.Client) ([]string, *Error) {
 	if !present || strings.TrimSpace(raw) == "" {

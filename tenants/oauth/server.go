@@ -1,4 +1,4 @@
-// Package oauth is each tenant's OAuth 2.1 authorization server (DESIGN §5):
+// Package oauth is each tenant's OAuth 2.1 authorization server (docs/RULES.md §5):
 // authorization requests through upstream login and consent, the token
 // endpoint's grants, dynamic client registration (RFC 7591), client ID
 // metadata documents, revocation (RFC 7009), introspection (RFC 7662) and
@@ -16,7 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/limits"
 )
 
-// Lifetimes fixed by DESIGN §5.
+// Lifetimes fixed by docs/RULES.md §5.
 const (
 	CodeTTL    = 60 * time.Second
 	PendingTTL = 10 * time.Minute

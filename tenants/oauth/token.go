@@ -159,7 +159,7 @@ func checkCode(site tenants.Site, c *tenants.Client, req TokenRequest, ac *tenan
 	case !now.Before(ac.ExpiresAt):
 		return grantErr("authorization code expired")
 	case ac.Issuer != site.Issuer:
-		// A code redeems only at the site that issued it (DESIGN §5), with
+		// A code redeems only at the site that issued it (docs/RULES.md §5), with
 		// or without resource: a code from a custom domain must not mint a
 		// token for the slug subdomain or the path-mode issuer.
 		return grantErr("authorization code was issued by another issuer")
@@ -405,7 +405,7 @@ func refreshScopes(req TokenRequest, g *tenants.Grant) ([]string, *Error) {
 // itself (RFC 6749 §4.4); no refresh token (§4.4.3). Tokens hang off the
 // client's own grant (clientgrant.go), so they can be revoked and swept like
 // any other. Only clients the tenant pre-registered may use it, and only
-// while the tenant's client_credentials setting is on (DESIGN §5): a client
+// while the tenant's client_credentials setting is on (docs/RULES.md §5): a client
 // that registered itself is anyone on the internet. The token has no user:
 // its grant has no user id (the gateway's access.Principal.Kind reads that),
 // its sub is the client id and its gty claim says client_credentials.
@@ -431,7 +431,7 @@ func (s *Server) clientCredentials(ctx context.Context, site tenants.Site, c *te
 	return resp, nil
 }
 
-// clientCredentialsAllowed is the client_credentials rule of DESIGN §5:
+// clientCredentialsAllowed is the client_credentials rule of docs/RULES.md §5:
 // a confidential client the tenant pre-registered for the grant, while the
 // tenant's client_credentials setting is on.
 func clientCredentialsAllowed(site tenants.Site, c *tenants.Client) *Error {

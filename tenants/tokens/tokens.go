@@ -79,7 +79,7 @@ var (
 	ErrRevoked      = errors.New("token revoked")
 )
 
-// Reason maps a verification error to the audit reason of DESIGN §8.
+// Reason maps a verification error to the audit reason of docs/RULES.md §8.
 func Reason(err error) string {
 	switch {
 	case errors.Is(err, ErrBadSignature):
