@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: the README's test command, and what .ci/run calls.
 # Starts (or installs) PostgreSQL and Redis if needed, installs the e2e Node
-# packages, then runs gofmt, go vet and go test -race on every package.
+# packages, then runs gofmt, go vet, go mod tidy -diff, a dead-code check,
+# go test -race on every package, brief benchmarks and fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,12 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' 
 if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
 echo "== go vet"
 go vet ./...
+echo "== go mod tidy -diff"
+go mod tidy -diff
+echo "== deadcode"
+# Unreachable functions (tests count as callers); pinned version.
+dead=$(go run golang.org/x/tools/cmd/deadcode@v0.52.0 -test ./...)
+if [ -n "$dead" ]; then echo "dead code:"; echo "$dead"; exit 1; fi
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./... "$@"
 echo "== benchmarks (brief: 100 iterations each, so they cannot rot; full runs: docs/PERFORMANCE.md)"
