@@ -1,17 +1,20 @@
 package oauth_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
+	"github.com/gatehouse/gatehouse/tenants/limits"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // BenchmarkAuthorizeAndExchange: one full authorization-code flow (dev IdP
 // auto-login, DCR client) over HTTP on SQLite: authorize redirect + token.
 func BenchmarkAuthorizeAndExchange(b *testing.B) {
-	e := newEnv(b, testdb.SQLite(b), envOpts{})
+	e := newEnv(b, testdb.SQLite(b), envOpts{limits: unlimited{}})
 	site := e.pathSite(e.tenant("bench", nil, nil))
 	cid := e.publicClient(site, "bench")
 	b.ResetTimer()
@@ -25,7 +28,7 @@ func BenchmarkAuthorizeAndExchange(b *testing.B) {
 
 // BenchmarkRefresh: refresh-token rotation over HTTP on SQLite.
 func BenchmarkRefresh(b *testing.B) {
-	e := newEnv(b, testdb.SQLite(b), envOpts{})
+	e := newEnv(b, testdb.SQLite(b), envOpts{limits: unlimited{}})
 	site := e.pathSite(e.tenant("bench", nil, nil))
 	cid := e.publicClient(site, "bench")
 	_, rt := e.tokens(site, cid)
@@ -97,3 +100,9 @@ func BenchmarkBearerMCPRequest(b *testing.B) {
 		}
 	}
 }
+
+// unlimited lets every request through: the benchmarks measure the flows,
+// not the per-client limits (tested in tenants/limits and api).
+type unlimited struct{}
+
+func (unlimited) Allow(context.Context, string, limits.Limit) (bool, time.Duration) { return true, 0 }

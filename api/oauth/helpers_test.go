@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
@@ -59,6 +60,9 @@ type envOpts struct {
 	tenantDomain string // host mode (TLS server, *.example.com certificate)
 	cimdTrust    *httptest.Server
 	private      *bool // AllowPrivateFetch (default true)
+	// limits replaces the default in-memory limiter (benchmarks run more
+	// flows per minute from one address than the per-client limits allow).
+	limits limits.Limiter
 }
 
 type env struct {
@@ -119,6 +123,9 @@ func newEnv(t testing.TB, dsn string, o envOpts) *env {
 	}
 	if o.cimdTrust != nil {
 		d.CIMDClient = trustingClient(o.cimdTrust)
+	}
+	if o.limits != nil {
+		d.Limits = o.limits
 	}
 	h, err := api.New(d, nil)
 	if err != nil {
