@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/api/console"
 	"github.com/gatehouse/gatehouse/api/gateway"
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/api/oauth"
@@ -32,6 +33,14 @@ type Options struct {
 func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 	if opts == nil {
 		opts = &Options{}
+	}
+	if d.Pages == nil {
+		// Parsed here at the latest, so a broken template stops start-up.
+		pages, err := web.Parse()
+		if err != nil {
+			return nil, err
+		}
+		d.Pages = pages
 	}
 	reg := opts.Registry
 	if reg == nil {
@@ -68,7 +77,7 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 		tenantReg = opts.TenantMetrics
 	}
 	gateway.Register(r, d, tenantReg)
-	web.Register(r, d)
+	console.Register(r, d)
 
 	// Liveness never touches the tenant lookup: a probe must answer even
 	// when the database cannot, and whatever the Host header names.

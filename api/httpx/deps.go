@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/limits"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 // Deps are the platform services handlers call. Nil optional fields mean
@@ -27,6 +28,9 @@ type Deps struct {
 	Logger   *slog.Logger
 	Sites    *Sites
 	Bus      tenants.Bus // optional; nil means single process
+	// Pages is the template set, parsed once at start-up (web.Parse);
+	// api.New parses it when nil, so a broken template fails start-up.
+	Pages *web.Set
 
 	// PublicURL is the base URL B (scheme://host[:port], no path).
 	PublicURL string

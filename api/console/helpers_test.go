@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 const testAdminToken = "gha_test-admin-token"
@@ -68,6 +69,10 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pages, err := web.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := &env{t: t, store: store, clock: &clock{now: time.Now()}, opts: o}
 	// The server URL is known only after it starts; the handler is set late.
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.handler.Load()).ServeHTTP(w, r) }))
@@ -76,7 +81,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		Auditor: &tenants.SyncAuditor{Store: store, Logger: logger}, Logger: logger,
 		Sites:     httpx.NewSites(store, e.srv.URL, o.tenantDomain),
 		PublicURL: e.srv.URL, TenantDomain: o.tenantDomain, AllowDevIdP: !o.noDev,
-		AdminTokenHash: tenants.HashSecret(testAdminToken), Version: "test"}
+		AdminTokenHash: tenants.HashSecret(testAdminToken), Version: "test", Pages: pages}
 	e.prov = &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: e.d.Auditor, AllowDevIdP: true}
 	e.serve()
 	return e

@@ -1,9 +1,11 @@
-package web
+// Package console serves the people-facing pages: landing, signup, console
+// login and the tenant console. Templates and assets come from the leaf
+// package web; handlers stay thin (parse, call the domain, render).
+package console
 
 import (
 	"bytes"
 	"errors"
-	"html/template"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -16,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/doctor"
 	"github.com/gatehouse/gatehouse/tenants/limits"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 // options tune the UI (tests); nil means defaults.
@@ -30,7 +33,6 @@ type options struct {
 type ui struct {
 	d      *httpx.Deps
 	prov   *tenants.Provisioner
-	tmpl   *template.Template
 	secure bool   // cookies get Secure when the public URL is https
 	origin string // public origin, for the Origin check on POSTs
 	now    func() time.Time
@@ -62,7 +64,7 @@ func newUI(d *httpx.Deps, o *options) *ui {
 	if o.LoginWindow == 0 {
 		o.LoginWindow = 10 * time.Minute
 	}
-	u := &ui{d: d, tmpl: Templates(), now: o.Now,
+	u := &ui{d: d, now: o.Now,
 		prov: &tenants.Provisioner{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, AllowDevIdP: d.AllowDevIdP, AllowPrivateFetch: d.AllowPrivateFetch,
 			Bus: d.Bus, TenantDomain: d.TenantDomain},
 		selfCheck:   doctor.NewSelfCheckClient(8*time.Second, d.AllowPrivateFetch),
@@ -77,15 +79,20 @@ func newUI(d *httpx.Deps, o *options) *ui {
 	return u
 }
 
+// Register mounts the landing page, signup, the console and static assets.
+func Register(r *gin.Engine, d *httpx.Deps) {
+	newUI(d, nil).register(r)
+}
+
 func (u *ui) register(r *gin.Engine) {
-	static := http.FileServer(http.FS(Static()))
+	static := http.FileServer(http.FS(web.Static()))
 	r.GET("/static/*filepath", func(c *gin.Context) {
 		p := strings.TrimPrefix(c.Param("filepath"), "/")
 		if p == "" || strings.HasSuffix(p, "/") {
 			c.Status(http.StatusNotFound)
 			return
 		}
-		if _, err := fs.Stat(Static(), p); err != nil {
+		if _, err := fs.Stat(web.Static(), p); err != nil {
 			c.Status(http.StatusNotFound)
 			return
 		}
@@ -350,7 +357,7 @@ func (u *ui) tenantView(t *tenants.Tenant) tenants.TenantView {
 
 func (u *ui) render(c *gin.Context, status int, name string, v *view) {
 	var buf bytes.Buffer
-	if err := u.tmpl.ExecuteTemplate(&buf, name, v); err != nil {
+	if err := u.d.Pages.Execute(&buf, name, v); err != nil {
 		u.d.Logger.Error("console template failed", "template", name, "err", err, "request_id", c.GetString("request_id"))
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error; request "+c.GetString("request_id")))
 		return
