@@ -22,6 +22,7 @@ type Store interface {
 	SweepStore
 	ConsoleSessionStore
 	EnterpriseStore
+	AccountStore
 
 	// InTx runs fn in one transaction; fn's Store writes commit or roll back together.
 	InTx(ctx context.Context, fn func(Store) error) error

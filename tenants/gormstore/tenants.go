@@ -47,6 +47,7 @@ var tenantTables = []string{
 	"refresh_tokens", "auth_codes", "grants", "pending_authorizations", "consents", "users",
 	"clients", "signing_keys", "api_keys", "idp_configs", "webhook_deliveries", "audit_events", "console_sessions",
 	"enterprise_idps", "used_jtis",
+	"memberships", "invitations",
 }
 
 // DeleteTenant removes the tenant and all its rows in one transaction.
