@@ -47,9 +47,9 @@ func (a *Account) TOTPEnabled() bool { return a.TOTPEnabledAt != nil }
 
 // AccountIdentity links an account to a platform-level IdP login.
 type AccountIdentity struct {
-	Provider  string    `gorm:"primaryKey;size:16"`  // github | google | oidc
-	Subject   string    `gorm:"primaryKey;size:255"` // stable id at the provider
-	AccountID string    `gorm:"size:64;index"`
+	Provider  string `gorm:"primaryKey;size:16"`  // github | google | oidc
+	Subject   string `gorm:"primaryKey;size:255"` // stable id at the provider
+	AccountID string `gorm:"size:64;index"`
 	CreatedAt time.Time
 }
 
@@ -77,9 +77,9 @@ const (
 // AccountToken is a single-use expiring link (email verification, password
 // reset), stored by hash.
 type AccountToken struct {
-	Hash      string    `gorm:"primaryKey;size:64"`
-	AccountID string    `gorm:"size:64;index"`
-	Purpose   string    `gorm:"size:32"`
+	Hash      string `gorm:"primaryKey;size:64"`
+	AccountID string `gorm:"size:64;index"`
+	Purpose   string `gorm:"size:32"`
 	CreatedAt time.Time
 	ExpiresAt time.Time `gorm:"index"`
 	UsedAt    *time.Time

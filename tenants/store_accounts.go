@@ -37,6 +37,8 @@ type AccountStore interface {
 	DeleteAccountSessions(ctx context.Context, accountID, keep string) (int64, error)
 
 	CreateAccountToken(ctx context.Context, t *AccountToken) error
+	// PeekAccountToken returns a live, unused token without using it.
+	PeekAccountToken(ctx context.Context, hash, purpose string, now time.Time) (*AccountToken, error)
 	// UseAccountToken marks the token used and returns it, once: a second
 	// use, an expired token or another purpose is ErrNotFound.
 	UseAccountToken(ctx context.Context, hash, purpose string, now time.Time) (*AccountToken, error)
@@ -53,6 +55,8 @@ type AccountStore interface {
 	CreateInvitation(ctx context.Context, inv *Invitation) error
 	ListInvitations(ctx context.Context, tenantID string) ([]Invitation, error)
 	DeleteInvitation(ctx context.Context, tenantID, id string) error
+	// GetInvitationByHash returns a live, unaccepted invitation.
+	GetInvitationByHash(ctx context.Context, tokenHash string, now time.Time) (*Invitation, error)
 	// AcceptInvitation marks the invitation accepted and returns it, once:
 	// a second use or an expired invitation is ErrNotFound.
 	AcceptInvitation(ctx context.Context, tokenHash string, now time.Time) (*Invitation, error)

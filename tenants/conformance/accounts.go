@@ -121,6 +121,12 @@ func testAccountTokenRace(t *testing.T, s tenants.Store) {
 			t.Fatal(err)
 		}
 	}
+	if tk, err := s.PeekAccountToken(ctx, "live", tenants.PurposeResetPassword, now); err != nil || tk.AccountID != a.ID {
+		t.Fatalf("peek live token: %v", err)
+	}
+	if _, err := s.PeekAccountToken(ctx, "old", tenants.PurposeResetPassword, now); !errors.Is(err, tenants.ErrNotFound) {
+		t.Fatalf("peek expired token: %v", err)
+	}
 	if _, err := s.UseAccountToken(ctx, "live", tenants.PurposeVerifyEmail, now); !errors.Is(err, tenants.ErrNotFound) {
 		t.Fatalf("token used for another purpose: %v", err)
 	}
@@ -141,6 +147,9 @@ func testAccountTokenRace(t *testing.T, s tenants.Store) {
 	wg.Wait()
 	if wins.Load() != 1 {
 		t.Fatalf("token used %d times, want exactly once", wins.Load())
+	}
+	if _, err := s.PeekAccountToken(ctx, "live", tenants.PurposeResetPassword, now); !errors.Is(err, tenants.ErrNotFound) {
+		t.Fatalf("peek used token: %v", err)
 	}
 }
 
@@ -235,6 +244,12 @@ func testInvitationRace(t *testing.T, s tenants.Store) {
 	if err := s.CreateInvitation(ctx, old); err != nil {
 		t.Fatal(err)
 	}
+	if got, err := s.GetInvitationByHash(ctx, "ih", now); err != nil || got.ID != inv.ID {
+		t.Fatalf("get live invitation: %v", err)
+	}
+	if _, err := s.GetInvitationByHash(ctx, "ih-old", now); !errors.Is(err, tenants.ErrNotFound) {
+		t.Fatalf("get expired invitation: %v", err)
+	}
 	if _, err := s.AcceptInvitation(ctx, "ih-old", now); !errors.Is(err, tenants.ErrNotFound) {
 		t.Fatalf("expired invitation accepted: %v", err)
 	}
@@ -252,6 +267,9 @@ func testInvitationRace(t *testing.T, s tenants.Store) {
 	wg.Wait()
 	if wins.Load() != 1 {
 		t.Fatalf("invitation accepted %d times", wins.Load())
+	}
+	if _, err := s.GetInvitationByHash(ctx, "ih", now); !errors.Is(err, tenants.ErrNotFound) {
+		t.Fatalf("accepted invitation still found: %v", err)
 	}
 	list, _ := s.ListInvitations(ctx, tn.ID)
 	if len(list) != 2 {

@@ -137,6 +137,11 @@ func (s *Store) CreateAccountToken(ctx context.Context, t *tenants.AccountToken)
 	return translate(s.with(ctx).Create(t).Error)
 }
 
+// PeekAccountToken finds a live, unused token.
+func (s *Store) PeekAccountToken(ctx context.Context, hash, purpose string, now time.Time) (*tenants.AccountToken, error) {
+	return first[tenants.AccountToken](s.with(ctx), "hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?", hash, purpose, now.UTC())
+}
+
 // UseAccountToken marks the token used with one conditional update, so two
 // concurrent uses cannot both succeed.
 func (s *Store) UseAccountToken(ctx context.Context, hash, purpose string, now time.Time) (*tenants.AccountToken, error) {
@@ -209,6 +214,11 @@ func (s *Store) ListInvitations(ctx context.Context, tenantID string) ([]tenants
 // DeleteInvitation withdraws an invitation.
 func (s *Store) DeleteInvitation(ctx context.Context, tenantID, id string) error {
 	return affected(s.with(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Delete(&tenants.Invitation{}))
+}
+
+// GetInvitationByHash finds a live, unaccepted invitation.
+func (s *Store) GetInvitationByHash(ctx context.Context, tokenHash string, now time.Time) (*tenants.Invitation, error) {
+	return first[tenants.Invitation](s.with(ctx), "token_hash = ? AND accepted_at IS NULL AND expires_at > ?", tokenHash, now.UTC())
 }
 
 // AcceptInvitation marks the invitation accepted with one conditional update.
