@@ -283,6 +283,12 @@ func TestRolesInvitationsAndLastOwner(t *testing.T) {
 	if n, _ := e.store.CountOwners(ctx, team.ID); n != 1 {
 		t.Fatalf("owners %d", n)
 	}
+	for _, act := range []string{tenants.ActTeamCreated, tenants.ActMemberInvited, tenants.ActMemberJoined, tenants.ActMemberRoleChanged, tenants.ActMemberRemoved} {
+		evs, _, _ := e.store.ListAuditEvents(ctx, team.ID, tenants.AuditFilter{Action: act})
+		if len(evs) != 1 || !strings.HasPrefix(evs[0].Actor, "account:") {
+			t.Errorf("team audit %s: %+v", act, evs)
+		}
+	}
 	// The former owner is an operator: read-only in the team.
 	if role, _ := e.svc.Role(ctx, team, owner); role != tenants.RoleViewer {
 		t.Fatalf("operator without membership: %q", role)

@@ -173,7 +173,9 @@ func (s *Service) SetRole(ctx context.Context, actor *tenants.Account, t *tenant
 	if !ValidRole(role) {
 		return &tenants.ValidationError{Errors: []tenants.FieldError{{Field: "role", Detail: "must be owner, admin or viewer"}}}
 	}
-	return s.Store.InTx(ctx, func(st tenants.Store) error {
+	// The check and the change share one transaction; the audit event is
+	// written after it (the auditor has its own connection).
+	err := s.Store.InTx(ctx, func(st tenants.Store) error {
 		m, err := st.GetMembership(ctx, t.ID, accountID)
 		if err != nil {
 			return err
@@ -184,12 +186,12 @@ func (s *Service) SetRole(ctx context.Context, actor *tenants.Account, t *tenant
 			}
 		}
 		m.Role = role
-		if err := st.PutMembership(ctx, m); err != nil {
-			return err
-		}
-		s.audit(ctx, t.ID, tenants.ActMemberRoleChanged, actor, "", "", tenants.JSONMap{"member": accountID, tenants.DetailRole: role})
-		return nil
+		return st.PutMembership(ctx, m)
 	})
+	if err == nil {
+		s.audit(ctx, t.ID, tenants.ActMemberRoleChanged, actor, "", "", tenants.JSONMap{"member": accountID, tenants.DetailRole: role})
+	}
+	return err
 }
 
 // RemoveMember removes a member (owners), or the actor itself (leaving);
@@ -200,7 +202,7 @@ func (s *Service) RemoveMember(ctx context.Context, actor *tenants.Account, t *t
 			return err
 		}
 	}
-	return s.Store.InTx(ctx, func(st tenants.Store) error {
+	err := s.Store.InTx(ctx, func(st tenants.Store) error {
 		m, err := st.GetMembership(ctx, t.ID, accountID)
 		if err != nil {
 			return err
@@ -210,12 +212,12 @@ func (s *Service) RemoveMember(ctx context.Context, actor *tenants.Account, t *t
 				return err
 			}
 		}
-		if err := st.DeleteMembership(ctx, t.ID, accountID); err != nil {
-			return err
-		}
-		s.audit(ctx, t.ID, tenants.ActMemberRemoved, actor, "", "", tenants.JSONMap{"member": accountID})
-		return nil
+		return st.DeleteMembership(ctx, t.ID, accountID)
 	})
+	if err == nil {
+		s.audit(ctx, t.ID, tenants.ActMemberRemoved, actor, "", "", tenants.JSONMap{"member": accountID})
+	}
+	return err
 }
 
 func lastOwnerCheck(ctx context.Context, st tenants.Store, tenantID string) error {
