@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/api/oauth"
 	"github.com/gatehouse/gatehouse/api/provision"
+	"github.com/gatehouse/gatehouse/tenants/accounts"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -42,6 +43,10 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 		}
 		d.Pages = pages
 	}
+	if d.Accounts == nil {
+		d.Accounts = &accounts.Service{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, Prov: d.Provisioner(),
+			Logger: d.Logger, PublicURL: d.PublicURL, Signup: accounts.SignupOpen}
+	}
 	reg := opts.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -66,10 +71,6 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 	// published.
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "version": d.Version}) })
 
-	// Unmatched routes answer in the format of the surface they were aimed at.
-	r.NoRoute(notFound)
-	r.NoMethod(methodNotAllowed)
-
 	provision.Register(r, d)
 	oauth.Register(r, d)
 	var tenantReg prometheus.Registerer = reg
@@ -77,7 +78,18 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 		tenantReg = opts.TenantMetrics
 	}
 	gateway.Register(r, d, tenantReg)
-	console.Register(r, d)
+	page404 := console.Register(r, d)
+
+	// Unmatched routes answer in the format of the surface they were aimed
+	// at: problem+json for the API, JSON for protocol paths, a page for people.
+	r.NoRoute(func(c *gin.Context) {
+		if isAPI(c) || isProtocol(c) {
+			notFound(c)
+			return
+		}
+		page404(c)
+	})
+	r.NoMethod(methodNotAllowed)
 
 	// Liveness never touches the tenant lookup: a probe must answer even
 	// when the database cannot, and whatever the Host header names.
@@ -92,6 +104,14 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 }
 
 func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/api/") }
+
+// isProtocol: tenant (connector, OAuth) and discovery paths, where clients
+// expect JSON, never HTML.
+func isProtocol(c *gin.Context) bool {
+	p := c.Request.URL.Path
+	return strings.HasPrefix(p, "/t/") || strings.HasPrefix(p, "/.well-known/") || strings.HasPrefix(p, "/oauth/") ||
+		p == "/authorize" || p == "/token" || p == "/register" || p == "/mcp" || strings.HasPrefix(p, "/mcp/")
+}
 
 func notFound(c *gin.Context) {
 	if isAPI(c) {

@@ -7,6 +7,9 @@ import "time"
 // through memberships, and never signs in to a tenant's connector (those
 // people are Users, keyed per tenant by their upstream IdP).
 
+// SuspendedMessage is what every surface of a suspended tenant answers.
+const SuspendedMessage = "this connector is suspended by the platform operator; contact the team that runs it"
+
 // Platform roles.
 const (
 	PlatformOperator = "operator"

@@ -40,7 +40,7 @@ func (u *ui) clientsPage(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	v.Flash = u.takeFlash(c, sessionOf(c).SID, "/console")
+	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/console")
 	u.render(c, http.StatusOK, "console_clients", v)
 }
 
@@ -83,7 +83,7 @@ func (u *ui) clientCreate(c *gin.Context) {
 		u.render(c, http.StatusUnprocessableEntity, "console_clients", v)
 		return
 	}
-	_ = u.setFlash(c, &flash{Binding: sessionOf(c).SID, Kind: "client", Values: map[string]string{"client_id": cl.ID, "client_secret": secret, "client_name": cl.Name}}, "/console")
+	_ = u.setFlash(c, &flash{Binding: sessionOf(c).ID, Kind: "client", Values: map[string]string{"client_id": cl.ID, "client_secret": secret, "client_name": cl.Name}}, "/console")
 	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/clients"))
 }
 

@@ -52,7 +52,7 @@ func (u *ui) enterprisePage(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	if f := u.takeFlash(c, sessionOf(c).SID, "/console"); f != nil && f.Kind == "notice" {
+	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
 		v.Flash = f
 	}
 	u.render(c, http.StatusOK, "console_enterprise", v)

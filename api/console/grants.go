@@ -40,7 +40,7 @@ func (u *ui) grantsPage(c *gin.Context) {
 		d.Grants = append(d.Grants, grantRow{Grant: g, Live: g.Live(now)})
 	}
 	v.Data = d
-	if f := u.takeFlash(c, sessionOf(c).SID, "/console"); f != nil && f.Kind == "notice" {
+	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
 		v.Flash = f
 	}
 	u.render(c, http.StatusOK, "console_grants", v)

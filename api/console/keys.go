@@ -2,7 +2,9 @@ package console
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -12,7 +14,7 @@ import (
 type keysData struct {
 	APIKeys     []tenants.APIKey
 	SigningKeys []tenants.SigningKey
-	Current     string // the key this session logged in with
+	Now         time.Time
 }
 
 func (u *ui) keysPage(c *gin.Context) {
@@ -28,24 +30,35 @@ func (u *ui) keysPage(c *gin.Context) {
 		return
 	}
 	v := u.page(c, "Keys — "+t.Name, "keys")
-	v.Data = keysData{APIKeys: ak, SigningKeys: sk, Current: sessionOf(c).KeyID}
-	v.Flash = u.takeFlash(c, sessionOf(c).SID, "/console")
+	v.Data = keysData{APIKeys: ak, SigningKeys: sk, Now: u.now()}
+	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/console")
 	u.render(c, http.StatusOK, "console_keys", v)
 }
 
 func (u *ui) apiKeyCreate(c *gin.Context) {
 	t := tenantOf(c)
-	name := strings.TrimSpace(c.PostForm("name"))
-	key, ak, err := u.prov.CreateAPIKey(c.Request.Context(), t, name)
+	in := tenants.APIKeyInput{Name: strings.TrimSpace(c.PostForm("name")), ReadOnly: c.PostForm("read_only") == "on"}
+	if d := strings.TrimSpace(c.PostForm("expires_days")); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 || n > 3650 {
+			u.errorPage(c, http.StatusUnprocessableEntity, "The API key was not created: “expires after” is a number of days from 1 to 3650, or empty for no expiry.")
+			return
+		}
+		exp := u.now().Add(time.Duration(n) * 24 * time.Hour)
+		in.ExpiresAt = &exp
+	}
+	key, ak, err := u.prov.CreateAPIKey(c.Request.Context(), t, in)
 	if err != nil {
 		if fe, ok := fieldErrors(err); ok {
-			u.errorPage(c, http.StatusUnprocessableEntity, "API key name "+strings.Join(fe["name"], "; "))
-			return
+			for f, msgs := range fe {
+				u.errorPage(c, http.StatusUnprocessableEntity, "The API key was not created: "+f+" "+strings.Join(msgs, "; ")+".")
+				return
+			}
 		}
 		u.fail(c, err)
 		return
 	}
-	_ = u.setFlash(c, &flash{Binding: sessionOf(c).SID, Kind: "api_key", Values: map[string]string{"key": key, "id": ak.ID, "name": ak.Name}}, "/console")
+	_ = u.setFlash(c, &flash{Binding: sessionOf(c).ID, Kind: "api_key", Values: map[string]string{"key": key, "id": ak.ID, "name": ak.Name}}, "/console")
 	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/keys"))
 }
 
@@ -69,13 +82,7 @@ func (u *ui) apiKeyDelete(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	if id == sessionOf(c).KeyID {
-		// The key this session stands on is gone: so is the session.
-		http.SetCookie(c.Writer, u.cookie(sessionCookie, "", "/", -1))
-		c.Redirect(http.StatusSeeOther, "/console/login")
-		return
-	}
-	u.notice(c, "API key deleted; its console sessions ended.")
+	u.notice(c, "API key deleted: automation using it stops working now.")
 	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/keys"))
 }
 

@@ -28,8 +28,11 @@ func newLimiter(d *httpx.Deps, name string, max int, per time.Duration, now func
 
 // allow charges one event for the request's IP; when refused it sets
 // Retry-After and counts the refusal.
-func (l *limiter) allow(c *gin.Context) bool {
-	ok, wait := l.lim.Allow(c.Request.Context(), limits.Key(l.name, c.ClientIP()), l.l)
+func (l *limiter) allow(c *gin.Context) bool { return l.allowKey(c, c.ClientIP()) }
+
+// allowKey charges one event for key (an email address, an account).
+func (l *limiter) allowKey(c *gin.Context, key string) bool {
+	ok, wait := l.lim.Allow(c.Request.Context(), limits.Key(l.name, key), l.l)
 	if !ok {
 		httpx.CountRateLimited(l.name)
 		c.Header("Retry-After", strconv.Itoa(limits.RetryAfterSeconds(wait)))

@@ -22,5 +22,6 @@ func (u *ui) overview(c *gin.Context) {
 	}
 	v := u.page(c, t.Name+" — Gatehouse console", "overview")
 	v.Data = overviewData{IdPs: idps}
+	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/console")
 	u.render(c, http.StatusOK, "console_overview", v)
 }

@@ -1,51 +1,66 @@
 package console
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/accounts"
 )
 
-// Cookie names. The session cookie holds a sealed value (AES-GCM under the
-// platform secret key, bound to the "console-session" context): nothing in
-// it can be read or forged by the browser.
+// Cookie names. The session cookie holds a random token naming a
+// server-side session (tenants.AccountSession, stored by hash): logout,
+// password change and "end other sessions" end it on the server, and a value
+// planted before sign-in never becomes a session. The other cookies hold
+// sealed values (AES-GCM under the platform key), unreadable and unforgeable.
 const (
 	sessionCookie = "gatehouse_console"
-	preCookie     = "gatehouse_pre" // binds CSRF tokens on the login and signup forms
-	flashCookie   = "gatehouse_flash"
+	preCookie     = "gatehouse_pre"   // binds CSRF tokens on forms shown before sign-in
+	flashCookie   = "gatehouse_flash" // a one-time value for the next page
+	totpCookie    = "gatehouse_2fa"   // password accepted, second factor pending
+	idpCookie     = "gatehouse_idp"   // platform IdP login in flight
 
-	sessionContext = "console-session"
-	flashContext   = "console-flash"
+	flashContext = "console-flash"
+	totpContext  = "console-2fa"
+	idpContext   = "console-idp"
 
-	// sessionTTL is the absolute session lifetime (at most 12 h by design).
-	sessionTTL = 12 * time.Hour
 	flashTTL   = 5 * time.Minute
-
-	adminKeyID = "admin"
+	pendingTTL = 5 * time.Minute
 )
 
-// session is what the sealed cookie carries.
+// session is the signed-in account of a request.
 type session struct {
-	SID      string `json:"sid"`           // random; CSRF tokens are bound to it
-	KeyID    string `json:"kid"`           // API key id, or "admin"
-	TenantID string `json:"tid,omitempty"` // the key's tenant ("" for admin)
-	AdminFP  string `json:"afp,omitempty"` // admin token fingerprint: a changed token ends admin sessions
-	Exp      int64  `json:"exp"`
+	*tenants.AccountSession
+	Account *tenants.Account
 }
 
-func (s *session) admin() bool { return s != nil && s.KeyID == adminKeyID }
+// IsOperator is for templates.
+func (s *session) IsOperator() bool { return s != nil && s.Account.Operator() }
 
 // flash carries a secret to the next page exactly once (POST-redirect-GET),
 // so a reload never re-submits a form and never shows the secret again.
 type flash struct {
-	Binding string            `json:"b"`   // session id it belongs to
-	Kind    string            `json:"k"`   // "api_key", "client", "signup", "notice"
-	Once    string            `json:"o"`   // signup: single-use marker checked server side
-	Values  map[string]string `json:"v"`   //
-	Exp     int64             `json:"exp"` //
+	Binding string            `json:"b"` // session id it belongs to
+	Kind    string            `json:"k"` // "api_key", "client", "notice", "recovery_codes", "invite"
+	Values  map[string]string `json:"v"`
+	List    []string          `json:"l,omitempty"`
+	Exp     int64             `json:"exp"`
+}
+
+// pending is a sign-in waiting for its second factor, or a platform IdP
+// login waiting for its callback.
+type pending struct {
+	AccountID string `json:"a,omitempty"`
+	Method    string `json:"m,omitempty"`
+	Next      string `json:"n,omitempty"`
+	State     string `json:"s,omitempty"`
+	Nonce     string `json:"o,omitempty"`
+	Verifier  string `json:"v,omitempty"`
+	Provider  string `json:"p,omitempty"`
+	Exp       int64  `json:"exp"`
 }
 
 func (u *ui) sealJSON(v any, context string) (string, error) {
@@ -62,17 +77,6 @@ func (u *ui) openJSON(sealed, context string, v any) bool {
 		return false
 	}
 	return json.Unmarshal([]byte(raw), v) == nil
-}
-
-// adminFingerprint names the current admin token hash without revealing it.
-func (u *ui) adminFingerprint() string {
-	return u.d.Sealer.MACText("console-admin-fp", []byte(u.d.AdminTokenHash), 12)
-}
-
-// adminFingerprintOK checks a session's fingerprint under any configured
-// secret key, so rotating GATEHOUSE_SECRET_KEY keeps admin sessions.
-func (u *ui) adminFingerprintOK(fp string) bool {
-	return u.d.Sealer.VerifyMACText("console-admin-fp", []byte(u.d.AdminTokenHash), fp)
 }
 
 // csrfFor derives the CSRF token of a binding (session id or pre-session
@@ -105,31 +109,18 @@ func (u *ui) cookie(name, value, path string, maxAge time.Duration) *http.Cookie
 	return c
 }
 
-// newSession starts a console session: a row server-side (so logout ends
-// it for every copy of the cookie, docs/SECURITY.md §14) and the sealed
-// cookie value naming it.
-func (u *ui) newSession(ctx context.Context, keyID, tenantID string) (*session, string, error) {
-	now := u.now().UTC()
-	s := &session{SID: tenants.RandomID(), KeyID: keyID, TenantID: tenantID, Exp: now.Add(sessionTTL).Unix()}
-	if keyID == adminKeyID {
-		s.AdminFP = u.adminFingerprint()
+// signIn starts a new server-side session for a and sets its cookie. A
+// session the browser already had is ended first: sign-in always rotates
+// the session id (no fixation).
+func (u *ui) signIn(c *gin.Context, a *tenants.Account, method string) error {
+	if s := sessionOf(c); s != nil {
+		_ = u.acc.EndSession(c.Request.Context(), s.Account, s.ID)
 	}
-	if err := u.d.Store.CreateConsoleSession(ctx, &tenants.ConsoleSession{ID: s.rowID(), TenantID: tenantID, KeyID: keyID,
-		CreatedAt: now, ExpiresAt: time.Unix(s.Exp, 0).UTC()}); err != nil {
-		return nil, "", err
+	tok, _, err := u.acc.StartSession(c.Request.Context(), a, method)
+	if err != nil {
+		return err
 	}
-	v, err := u.sealJSON(s, sessionContext)
-	return s, v, err
+	http.SetCookie(c.Writer, u.cookie(sessionCookie, tok, "/", accounts.SessionTTL))
+	http.SetCookie(c.Writer, u.cookie(totpCookie, "", "/console/login", -1))
+	return nil
 }
-
-// rowID names the session's server-side row: a hash, so a database reader
-// cannot rebuild CSRF tokens from it.
-func (s *session) rowID() string { return tenants.HashSecret("console-session:" + s.SID) }
-
-// endSession ends the session server-side (logout).
-func (u *ui) endSession(ctx context.Context, s *session) error {
-	return u.d.Store.EndConsoleSession(ctx, s.rowID(), u.now())
-}
-
-// IsAdmin is for templates.
-func (s *session) IsAdmin() bool { return s.admin() }

@@ -88,7 +88,7 @@ func (u *ui) settingsPage(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	if f := u.takeFlash(c, sessionOf(c).SID, "/console"); f != nil && f.Kind == "notice" {
+	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
 		v.Flash = f
 	}
 	u.render(c, http.StatusOK, "console_settings", v)
@@ -130,7 +130,7 @@ func (u *ui) idpSubmit(c *gin.Context) {
 }
 
 func (u *ui) notice(c *gin.Context, msg string) {
-	_ = u.setFlash(c, &flash{Binding: sessionOf(c).SID, Kind: "notice", Values: map[string]string{"msg": msg}}, "/console")
+	_ = u.setFlash(c, &flash{Binding: sessionOf(c).ID, Kind: "notice", Values: map[string]string{"msg": msg}}, "/console")
 }
 
 var settingsIntFields = []string{"access_token_ttl", "refresh_token_ttl", "refresh_idle_ttl", "refresh_grace_seconds", "client_idle_ttl_days"}
@@ -201,7 +201,7 @@ func (u *ui) settingsSubmit(c *gin.Context) {
 	var err error
 	if len(formErrs) == 0 {
 		raw, _ := json.Marshal(patch)
-		_, _, err = u.prov.PatchTenant(c.Request.Context(), t, raw, tenants.PatchOptions{Admin: sessionOf(c).admin()})
+		_, _, err = u.prov.PatchTenant(c.Request.Context(), t, raw, tenants.PatchOptions{Admin: sessionOf(c).IsOperator()})
 		if err != nil {
 			fe, ok := fieldErrors(err)
 			if !ok {

@@ -1,21 +1,22 @@
 package console
 
 import (
-	"crypto/subtle"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/accounts"
 )
 
 type landingData struct {
 	Demo *tenants.TenantView
 }
 
-// landing is GET /: what Gatehouse is, signup and console links, and the
+// landing is GET /: what Gatehouse is, sign-up and sign-in links, and the
 // demo connector when a demo tenant exists.
 func (u *ui) landing(c *gin.Context) {
 	v := u.page(c, "Gatehouse — OAuth for your MCP server", "home")
@@ -28,132 +29,178 @@ func (u *ui) landing(c *gin.Context) {
 	u.render(c, http.StatusOK, "site_landing", v)
 }
 
-type signupData struct {
-	IdPTypes []string
+// notFound is the HTML 404 of people-facing pages (the API and protocol
+// paths answer in their own formats, see api.New).
+func (u *ui) notFound(c *gin.Context) {
+	u.errorPage(c, http.StatusNotFound, "There is no page at this address.")
+	c.Abort()
 }
 
-func (u *ui) signupView(c *gin.Context) *view {
-	v := u.page(c, "Sign up — Gatehouse", "signup")
-	v.CSRF = u.preToken(c)
-	types := []string{tenants.IdPGitHub, tenants.IdPGoogle, tenants.IdPOIDC}
-	if u.d.AllowDevIdP {
-		types = append([]string{tenants.IdPDev}, types...)
+// preView is a page with a pre-session CSRF token for its form.
+func (u *ui) preView(c *gin.Context, title, section string) *view {
+	v := u.page(c, title, section)
+	v.PreCSRF = u.preToken(c)
+	return v
+}
+
+type signupData struct {
+	Mode        string
+	InviteToken string
+	InviteEmail string
+	InviteTeam  string
+}
+
+func (u *ui) signupView(c *gin.Context, invite string) *view {
+	v := u.preView(c, "Sign up — Gatehouse", "signup")
+	d := signupData{Mode: u.acc.Signup, InviteToken: invite}
+	if invite != "" {
+		if inv, t, err := u.acc.InvitationFor(c.Request.Context(), invite); err == nil {
+			d.InviteEmail, d.InviteTeam = inv.Email, t.Name
+			v.Form["email"] = inv.Email
+		}
 	}
-	v.Data = signupData{IdPTypes: types}
+	v.Data = d
 	return v
 }
 
 func (u *ui) signupForm(c *gin.Context) {
-	v := u.signupView(c)
-	if u.d.AllowDevIdP {
-		v.Form["idp_type"] = tenants.IdPDev
-	} else {
-		v.Form["idp_type"] = tenants.IdPGitHub
-	}
-	u.render(c, http.StatusOK, "site_signup", v)
+	u.render(c, http.StatusOK, "site_signup", u.signupView(c, c.Query("invite")))
 }
 
-var signupFields = []string{"name", "slug", "upstream_mcp_url", "idp_type", "idp_client_id", "idp_issuer_url", "idp_allowed_domains", "idp_allowed_orgs"}
-
-// signupSubmit creates the tenant and its first API key, logs the browser
-// into the new tenant's console and redirects to the result page, which
-// shows the key once.
+// signupSubmit creates the account; the answer is the same "check your
+// email" page whether or not the address already had an account.
 func (u *ui) signupSubmit(c *gin.Context) {
-	v := u.signupView(c)
-	for _, f := range signupFields {
-		v.Form[f] = strings.TrimSpace(c.PostForm(f))
-	}
+	invite := c.PostForm("invite")
+	v := u.signupView(c, invite)
+	v.Form["email"], v.Form["name"] = strings.TrimSpace(c.PostForm("email")), strings.TrimSpace(c.PostForm("name"))
 	if !u.signupLimit.allow(c) {
-		v.Notice = "Too many signups from your address. Try again in an hour."
+		v.Notice = "Too many sign-ups from your address. Try again in an hour."
 		u.render(c, http.StatusTooManyRequests, "site_signup", v)
 		return
 	}
-	in := tenants.TenantInput{Slug: strings.ToLower(v.Form["slug"]), Name: v.Form["name"], UpstreamMCPURL: v.Form["upstream_mcp_url"],
-		IdP: &tenants.IdPInput{Type: v.Form["idp_type"], ClientID: v.Form["idp_client_id"], ClientSecret: c.PostForm("idp_client_secret"),
-			IssuerURL: v.Form["idp_issuer_url"], AllowedDomains: splitList(v.Form["idp_allowed_domains"]), AllowedOrgs: splitList(v.Form["idp_allowed_orgs"])}}
-	if in.Name == "" {
-		v.Errors["name"] = append(v.Errors["name"], "is required")
-	}
-	var t *tenants.Tenant
-	var err error
-	if len(v.Errors) == 0 {
-		t, err = u.prov.CreateTenant(c.Request.Context(), in)
-	}
+	res, err := u.acc.SignUp(c.Request.Context(), accounts.SignupInput{Email: v.Form["email"], Password: c.PostForm("password"),
+		Name: v.Form["name"], InviteToken: invite})
 	if err != nil {
 		if fe, ok := fieldErrors(err); ok {
 			v.Errors = fe
-		} else if errors.Is(err, tenants.ErrConflict) {
-			v.Errors["slug"] = []string{"is already taken"}
-		} else {
+			v.Notice = "Please fix the fields marked below."
+			u.render(c, http.StatusUnprocessableEntity, "site_signup", v)
+			return
+		}
+		if errors.Is(err, accounts.ErrSignupClosed) || errors.Is(err, accounts.ErrLinkInvalid) {
+			v.Notice = capitalize(err.Error()) + "."
+			u.render(c, http.StatusForbidden, "site_signup", v)
+			return
+		}
+		u.fail(c, err)
+		return
+	}
+	if res.Account != nil { // first account, or invited: the address is proven
+		if err := u.signIn(c, res.Account, accounts.MethodPassword); err != nil {
 			u.fail(c, err)
 			return
 		}
-	}
-	if len(v.Errors) > 0 {
-		v.Notice = "Please fix the fields marked below."
-		u.render(c, http.StatusUnprocessableEntity, "site_signup", v)
-		return
-	}
-	key, ak, err := u.prov.CreateAPIKey(c.Request.Context(), t, "created at signup")
-	if err != nil {
-		// Nothing half-written: the tenant goes if its key cannot be made.
-		if derr := u.d.Store.DeleteTenant(c.Request.Context(), t.ID); derr != nil {
-			u.d.Logger.Error("signup rollback failed", "tenant", t.ID, "err", derr)
+		next := "/console/teams/new"
+		if res.Team != nil {
+			next = u.tenantURL(res.Team, "")
 		}
-		u.fail(c, err)
+		c.Redirect(http.StatusSeeOther, next)
 		return
 	}
-	if u.d.Keys != nil {
-		if err := u.d.Keys.Ensure(c.Request.Context(), t.ID); err != nil {
-			u.d.Logger.Warn("signup: signing key not created yet (created on first use)", "tenant", t.ID, "err", err)
-		}
-	}
-	u.changed(c, t)
-	s, sealed, err := u.newSession(c.Request.Context(), ak.ID, t.ID)
-	if err != nil {
-		u.fail(c, err)
-		return
-	}
-	http.SetCookie(c.Writer, u.cookie(sessionCookie, sealed, "/", sessionTTL))
-	if err := u.setFlash(c, &flash{Binding: s.SID, Kind: "signup", Once: ak.ID, Values: map[string]string{"key": key}}, "/signup"); err != nil {
-		u.fail(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/signup/done")
+	v = u.page(c, "Check your email — Gatehouse", "signup")
+	v.Data = v.Form["email"]
+	u.render(c, http.StatusOK, "account_check_email", v)
 }
 
-type signupDoneData struct {
-	Key string
+// verifyForm shows a button: mail scanners that fetch links (GET) do not
+// use the link up; only the person's POST does.
+func (u *ui) verifyForm(c *gin.Context) {
+	v := u.preView(c, "Confirm your email — Gatehouse", "signup")
+	v.Form["token"] = c.Query("token")
+	u.render(c, http.StatusOK, "account_verify", v)
 }
 
-// signupDone shows the new tenant's connector URLs, and its API key exactly
-// once: the flash cookie is cleared and a server-side marker refuses a replay.
-func (u *ui) signupDone(c *gin.Context) {
-	s := sessionOf(c)
-	if s == nil || s.admin() {
-		c.Redirect(http.StatusSeeOther, "/console")
+func (u *ui) verifySubmit(c *gin.Context) {
+	a, err := u.acc.VerifyEmail(c.Request.Context(), c.PostForm("token"))
+	if errors.Is(err, accounts.ErrLinkInvalid) {
+		u.errorPage(c, http.StatusBadRequest, capitalize(err.Error())+". Sign in to get a new one.")
 		return
 	}
-	t, err := u.d.Store.GetTenant(c.Request.Context(), s.TenantID)
 	if err != nil {
 		u.fail(c, err)
 		return
 	}
-	c.Set(ginTenant, t)
-	v := u.page(c, "Your connector is ready — Gatehouse", "signup")
-	d := signupDoneData{}
-	if f := u.takeFlash(c, s.SID, "/signup"); f != nil && f.Kind == "signup" && f.Once != "" {
-		first, err := u.d.Store.PutSystemValueIfAbsent(c.Request.Context(), "console.signup_key_shown."+f.Once, u.now().UTC().Format("2006-01-02T15:04:05Z"))
-		if err != nil {
-			u.fail(c, err)
-			return
-		}
-		if first {
-			d.Key = f.Values["key"]
-		}
+	c.Redirect(http.StatusSeeOther, "/console/login?"+url.Values{"verified": {"1"}, "email": {a.Email}}.Encode())
+}
+
+func (u *ui) forgotForm(c *gin.Context) {
+	u.render(c, http.StatusOK, "account_forgot", u.preView(c, "Forgot your password — Gatehouse", "login"))
+}
+
+// forgotSubmit answers the same for every address (no enumeration).
+func (u *ui) forgotSubmit(c *gin.Context) {
+	v := u.preView(c, "Forgot your password — Gatehouse", "login")
+	email := strings.ToLower(strings.TrimSpace(c.PostForm("email")))
+	if !u.forgotLimit.allow(c) || !u.mailLimit.allowKey(c, email) {
+		v.Notice = "Too many requests. Try again later."
+		u.render(c, http.StatusTooManyRequests, "account_forgot", v)
+		return
+	}
+	if err := u.acc.RequestPasswordReset(c.Request.Context(), email); err != nil {
+		u.fail(c, err)
+		return
+	}
+	v = u.page(c, "Check your email — Gatehouse", "login")
+	v.Data = email
+	u.render(c, http.StatusOK, "account_check_email", v)
+}
+
+func (u *ui) resetForm(c *gin.Context) {
+	v := u.preView(c, "Choose a new password — Gatehouse", "login")
+	v.Form["token"] = c.Query("token")
+	if !u.acc.ResetPasswordValid(c.Request.Context(), v.Form["token"]) {
+		u.errorPage(c, http.StatusBadRequest, capitalize(accounts.ErrLinkInvalid.Error())+". Ask for a new one from the sign-in page.")
+		return
+	}
+	u.render(c, http.StatusOK, "account_reset", v)
+}
+
+func (u *ui) resetSubmit(c *gin.Context) {
+	v := u.preView(c, "Choose a new password — Gatehouse", "login")
+	v.Form["token"] = c.PostForm("token")
+	_, err := u.acc.ResetPassword(c.Request.Context(), v.Form["token"], c.PostForm("password"))
+	if fe, ok := fieldErrors(err); ok {
+		v.Errors = fe
+		u.render(c, http.StatusUnprocessableEntity, "account_reset", v)
+		return
+	}
+	if errors.Is(err, accounts.ErrLinkInvalid) {
+		u.errorPage(c, http.StatusBadRequest, capitalize(err.Error())+".")
+		return
+	}
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	// Every session ended with the password change, this browser's too.
+	http.SetCookie(c.Writer, u.cookie(sessionCookie, "", "/", -1))
+	c.Redirect(http.StatusSeeOther, "/console/login?reset=1")
+}
+
+type loginData struct {
+	IdPs []idpButton
+}
+
+type idpButton struct{ Label, URL string }
+
+func (u *ui) loginView(c *gin.Context) *view {
+	v := u.preView(c, "Sign in — Gatehouse", "login")
+	d := loginData{}
+	for _, p := range u.d.PlatformIdPs {
+		d.IdPs = append(d.IdPs, idpButton{Label: p.Label, URL: "/console/login/idp/" + p.Config.Type + "?" + url.Values{"next": {c.Query("next")}}.Encode()})
 	}
 	v.Data = d
-	u.render(c, http.StatusOK, "site_signup_done", v)
+	return v
 }
 
 func (u *ui) loginForm(c *gin.Context) {
@@ -161,64 +208,132 @@ func (u *ui) loginForm(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/console")
 		return
 	}
-	v := u.page(c, "Console login — Gatehouse", "login")
-	v.CSRF = u.preToken(c)
-	v.Form["next"] = c.Query("next")
+	v := u.loginView(c)
+	v.Form["next"], v.Form["email"] = c.Query("next"), c.Query("email")
+	switch {
+	case c.Query("verified") == "1":
+		v.Notice = "Your email address is confirmed. Sign in to continue."
+	case c.Query("reset") == "1":
+		v.Notice = "Your password is changed and every session ended. Sign in with the new password."
+	}
 	u.render(c, http.StatusOK, "console_login", v)
 }
 
-// loginSubmit accepts a tenant API key or the admin token.
+// loginSubmit checks email and password, then asks for the second factor
+// when the account has one, then starts a new session.
 func (u *ui) loginSubmit(c *gin.Context) {
-	v := u.page(c, "Console login — Gatehouse", "login")
-	v.CSRF = u.preToken(c)
-	v.Form["next"] = c.PostForm("next")
-	if !u.loginLimit.allow(c) {
-		v.Notice = "Too many login attempts from your address. Wait a few minutes."
+	v := u.loginView(c)
+	v.Form["next"], v.Form["email"] = c.PostForm("next"), strings.TrimSpace(c.PostForm("email"))
+	if !u.loginLimit.allow(c) || !u.loginEmailLimit.allowKey(c, strings.ToLower(v.Form["email"])) {
+		v.Notice = "Too many sign-in attempts. Wait a few minutes."
 		u.render(c, http.StatusTooManyRequests, "console_login", v)
 		return
 	}
-	token := strings.TrimSpace(c.PostForm("token"))
-	var keyID, tenantID string
-	h := tenants.HashSecret(token)
-	switch {
-	case token == "":
-	case u.d.AdminTokenHash != "" && subtle.ConstantTimeCompare([]byte(h), []byte(u.d.AdminTokenHash)) == 1:
-		keyID = adminKeyID
-	default:
-		k, err := u.d.Store.GetAPIKeyByHash(c.Request.Context(), h)
-		if err != nil && !errors.Is(err, tenants.ErrNotFound) {
-			u.fail(c, err)
-			return
-		}
-		if k != nil {
-			keyID, tenantID = k.ID, k.TenantID
-			_ = u.d.Store.TouchAPIKey(c.Request.Context(), k.TenantID, k.ID, u.now().UTC())
-		}
-	}
-	if keyID == "" {
-		v.Errors["token"] = []string{"is not a valid API key or admin token"}
+	a, err := u.acc.Login(c.Request.Context(), v.Form["email"], c.PostForm("password"))
+	if errors.Is(err, accounts.ErrBadCredentials) || errors.Is(err, accounts.ErrUnverified) {
+		v.Notice = capitalize(err.Error()) + "."
+		v.Errors["password"] = []string{}
 		u.render(c, http.StatusUnauthorized, "console_login", v)
 		return
 	}
-	_, sealed, err := u.newSession(c.Request.Context(), keyID, tenantID)
 	if err != nil {
 		u.fail(c, err)
 		return
 	}
-	http.SetCookie(c.Writer, u.cookie(sessionCookie, sealed, "/", sessionTTL))
-	next := v.Form["next"]
-	// Only our own console paths: never an open redirect.
-	if !strings.HasPrefix(next, "/console") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
-		next = "/console"
-	}
-	c.Redirect(http.StatusSeeOther, next)
+	u.afterFirstFactor(c, a, accounts.MethodPassword, v.Form["next"])
 }
 
-// logout ends the session server-side, so a copy of the cookie stops
-// working too (docs/SECURITY.md §14), and clears the cookie.
+// afterFirstFactor starts the session, or first asks for the TOTP code.
+func (u *ui) afterFirstFactor(c *gin.Context, a *tenants.Account, method, next string) {
+	if a.TOTPEnabled() {
+		p := &pending{AccountID: a.ID, Method: method, Next: next, Exp: u.now().Add(pendingTTL).Unix()}
+		sealed, err := u.sealJSON(p, totpContext)
+		if err != nil {
+			u.fail(c, err)
+			return
+		}
+		http.SetCookie(c.Writer, u.cookie(totpCookie, sealed, "/console/login", pendingTTL))
+		c.Redirect(http.StatusSeeOther, "/console/login/totp")
+		return
+	}
+	if err := u.signIn(c, a, method); err != nil {
+		u.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, safeNext(next))
+}
+
+// safeNext keeps redirects on our own console and account pages: never an
+// open redirect.
+func safeNext(next string) string {
+	if !(strings.HasPrefix(next, "/console") || strings.HasPrefix(next, "/account") || strings.HasPrefix(next, "/invite")) ||
+		strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/console"
+	}
+	return next
+}
+
+func (u *ui) pendingLogin(c *gin.Context) *pending {
+	raw, err := c.Cookie(totpCookie)
+	if err != nil || raw == "" {
+		return nil
+	}
+	var p pending
+	if !u.openJSON(raw, totpContext, &p) || p.AccountID == "" || u.now().Unix() >= p.Exp {
+		return nil
+	}
+	return &p
+}
+
+func (u *ui) totpForm(c *gin.Context) {
+	if u.pendingLogin(c) == nil {
+		c.Redirect(http.StatusSeeOther, "/console/login")
+		return
+	}
+	u.render(c, http.StatusOK, "console_login_totp", u.preView(c, "Two-step sign-in — Gatehouse", "login"))
+}
+
+func (u *ui) totpSubmit(c *gin.Context) {
+	p := u.pendingLogin(c)
+	if p == nil {
+		c.Redirect(http.StatusSeeOther, "/console/login")
+		return
+	}
+	v := u.preView(c, "Two-step sign-in — Gatehouse", "login")
+	if !u.codeLimit.allowKey(c, p.AccountID) {
+		v.Notice = "Too many codes tried. Wait a few minutes."
+		u.render(c, http.StatusTooManyRequests, "console_login_totp", v)
+		return
+	}
+	a, err := u.d.Store.GetAccount(c.Request.Context(), p.AccountID)
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	if err := u.acc.CheckSecondFactor(c.Request.Context(), a, c.PostForm("code")); err != nil {
+		if errors.Is(err, accounts.ErrBadCode) {
+			v.Errors["code"] = []string{err.Error()}
+			u.render(c, http.StatusUnauthorized, "console_login_totp", v)
+			return
+		}
+		u.fail(c, err)
+		return
+	}
+	method := p.Method
+	if method == accounts.MethodPassword {
+		method = accounts.MethodPasswordTOTP
+	}
+	if err := u.signIn(c, a, method); err != nil {
+		u.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, safeNext(p.Next))
+}
+
+// logout ends this session on the server and clears the cookie.
 func (u *ui) logout(c *gin.Context) {
 	if s := sessionOf(c); s != nil {
-		if err := u.endSession(c.Request.Context(), s); err != nil {
+		if err := u.acc.EndSession(c.Request.Context(), s.Account, s.ID); err != nil && !errors.Is(err, tenants.ErrNotFound) {
 			u.fail(c, err)
 			return
 		}
@@ -235,4 +350,11 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/accounts"
 	"github.com/gatehouse/gatehouse/tenants/doctor"
 	"github.com/gatehouse/gatehouse/tenants/limits"
 	"github.com/gatehouse/gatehouse/web"
@@ -26,13 +27,14 @@ type options struct {
 	Now          func() time.Time
 	SignupLimit  int           // signup POSTs per IP per SignupWindow (default limits.Signup)
 	SignupWindow time.Duration // default 1 h
-	LoginLimit   int           // login POSTs per IP per LoginWindow (default limits.ConsoleLogin)
+	LoginLimit   int           // login POSTs per IP, and half that per email, per LoginWindow (default limits.ConsoleLogin)
 	LoginWindow  time.Duration // default 10 min
 }
 
 type ui struct {
 	d      *httpx.Deps
 	prov   *tenants.Provisioner
+	acc    *accounts.Service
 	secure bool   // cookies get Secure when the public URL is https
 	origin string // public origin, for the Origin check on POSTs
 	now    func() time.Time
@@ -41,8 +43,13 @@ type ui struct {
 	// the outbound address policy (doctor.NewSelfCheckClient).
 	selfCheck *http.Client
 
-	signupLimit *limiter
-	loginLimit  *limiter
+	signupLimit     *limiter // per IP
+	teamLimit       *limiter // teams created per IP
+	forgotLimit     *limiter // reset requests per IP
+	loginLimit      *limiter // per IP
+	loginEmailLimit *limiter // per email: slows guessing one account's password from many addresses
+	mailLimit       *limiter // reset requests per email: no mail bombing
+	codeLimit       *limiter // second-factor attempts per account
 }
 
 func newUI(d *httpx.Deps, o *options) *ui {
@@ -64,24 +71,42 @@ func newUI(d *httpx.Deps, o *options) *ui {
 	if o.LoginWindow == 0 {
 		o.LoginWindow = 10 * time.Minute
 	}
-	u := &ui{d: d, now: o.Now,
-		prov: &tenants.Provisioner{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, AllowDevIdP: d.AllowDevIdP, AllowPrivateFetch: d.AllowPrivateFetch,
-			Bus: d.Bus, TenantDomain: d.TenantDomain},
-		selfCheck:   doctor.NewSelfCheckClient(8*time.Second, d.AllowPrivateFetch),
-		signupLimit: newLimiter(d, "signup", o.SignupLimit, o.SignupWindow, o.Now),
-		loginLimit:  newLimiter(d, "console_login", o.LoginLimit, o.LoginWindow, o.Now),
+	u := &ui{d: d, now: o.Now, acc: d.Accounts, prov: d.Provisioner(),
+		selfCheck:       doctor.NewSelfCheckClient(8*time.Second, d.AllowPrivateFetch),
+		signupLimit:     newLimiter(d, "signup", o.SignupLimit, o.SignupWindow, o.Now),
+		teamLimit:       newLimiter(d, "team_create", o.SignupLimit, o.SignupWindow, o.Now),
+		forgotLimit:     newLimiter(d, "password_reset", o.LoginLimit, o.LoginWindow, o.Now),
+		loginLimit:      newLimiter(d, "console_login", o.LoginLimit, o.LoginWindow, o.Now),
+		loginEmailLimit: newLimiter(d, "console_login_email", max(o.LoginLimit/2, 1), o.LoginWindow, o.Now),
+		mailLimit:       newLimiter(d, "password_reset_email", 5, time.Hour, o.Now),
+		codeLimit:       newLimiter(d, "second_factor", 10, o.LoginWindow, o.Now),
 	}
 	if pu, err := url.Parse(d.PublicURL); err == nil {
 		u.secure = pu.Scheme == "https"
 		u.origin = pu.Scheme + "://" + pu.Host
-		u.prov.PublicHost = pu.Hostname()
 	}
 	return u
 }
 
-// Register mounts the landing page, signup, the console and static assets.
-func Register(r *gin.Engine, d *httpx.Deps) {
-	newUI(d, nil).register(r)
+// Register mounts the landing page, sign-up and sign-in, account settings,
+// the team console, the operator view and static assets. It returns the
+// HTML "not found" page for api.New's NoRoute (people-facing paths).
+func Register(r *gin.Engine, d *httpx.Deps) gin.HandlerFunc {
+	u := newUI(d, nil)
+	u.register(r)
+	return u.notFoundPage()
+}
+
+// notFoundPage renders the HTML 404 with the site's headers and session.
+func (u *ui) notFoundPage() gin.HandlerFunc {
+	h, load := u.headers(), u.loadSession()
+	return func(c *gin.Context) {
+		h(c)
+		load(c)
+		if !c.IsAborted() {
+			u.notFound(c)
+		}
+	}
 }
 
 func (u *ui) register(r *gin.Engine) {
@@ -104,43 +129,93 @@ func (u *ui) register(r *gin.Engine) {
 		req.URL.Path = "/" + p
 		static.ServeHTTP(c.Writer, req)
 	})
+	// Browsers ask for /favicon.ico whatever the page links; answer with
+	// the SVG icon rather than a 404 in every log.
+	r.GET("/favicon.ico", func(c *gin.Context) {
+		b, err := fs.ReadFile(web.Static(), "favicon.svg")
+		if err != nil {
+			c.Status(http.StatusNotFound)
+			return
+		}
+		c.Header("Cache-Control", "public, max-age=86400")
+		c.Header("X-Content-Type-Options", "nosniff")
+		c.Data(http.StatusOK, "image/svg+xml", b)
+	})
 
 	site := r.Group("", u.headers(), u.loadSession())
 	site.GET("/", u.landing)
 	site.GET("/signup", u.signupForm)
 	site.POST("/signup", u.preCSRF(), u.signupSubmit)
-	site.GET("/signup/done", u.signupDone)
+	site.GET("/account/verify", u.verifyForm)
+	site.POST("/account/verify", u.preCSRF(), u.verifySubmit)
+	site.GET("/account/forgot", u.forgotForm)
+	site.POST("/account/forgot", u.preCSRF(), u.forgotSubmit)
+	site.GET("/account/reset", u.resetForm)
+	site.POST("/account/reset", u.preCSRF(), u.resetSubmit)
+	site.GET("/invite", u.invitePage)
+	site.POST("/invite", u.requireSession(), u.csrf(), u.inviteAccept)
 	site.GET("/console/login", u.loginForm)
 	site.POST("/console/login", u.preCSRF(), u.loginSubmit)
-	// Logout works from every page, signed in or not (an ended session
+	site.GET("/console/login/totp", u.totpForm)
+	site.POST("/console/login/totp", u.preCSRF(), u.totpSubmit)
+	site.GET("/console/login/idp/:provider", u.idpStart)
+	site.GET("/console/login/idp/:provider/callback", u.idpCallback)
+	// Sign-out works from every page, signed in or not (an ended session
 	// just clears the cookie); with a session it needs that session's
 	// CSRF token.
 	site.POST("/console/logout", u.csrf(), u.logout)
 
+	acct := site.Group("/account", u.requireSession(), u.csrf())
+	acct.GET("", u.accountPage)
+	acct.POST("/name", u.accountName)
+	acct.POST("/password", u.accountPassword)
+	acct.POST("/sessions/:id/end", u.accountEndSession)
+	acct.POST("/sessions/end-others", u.accountEndOthers)
+	acct.GET("/totp", u.totpSetupPage)
+	acct.POST("/totp/enable", u.totpEnable)
+	acct.POST("/totp/disable", u.totpDisable)
+
 	con := site.Group("/console", u.requireSession(), u.csrf())
 	con.GET("", u.home)
 	con.GET("/", u.home)
+	con.GET("/teams/new", u.teamNewForm)
+	con.POST("/teams/new", u.teamCreate)
+	op := con.Group("/operator", u.requireOperator())
+	op.GET("", u.operatorTeams)
+	op.POST("/teams/:slug/suspend", u.operatorSuspend)
+	op.POST("/teams/:slug/resume", u.operatorResume)
+	op.POST("/teams/:slug/delete", u.operatorDelete)
+	op.GET("/audit", u.operatorAudit)
+	op.GET("/mail", u.operatorMail)
+
+	viewer, admin, owner := u.need(tenants.RoleViewer), u.need(tenants.RoleAdmin), u.need(tenants.RoleOwner)
 	t := con.Group("/t/:slug", u.requireTenant())
-	t.GET("", u.overview)
-	t.GET("/settings", u.settingsPage)
-	t.POST("/idp", u.idpSubmit)
-	t.POST("/settings", u.settingsSubmit)
-	t.GET("/clients", u.clientsPage)
-	t.POST("/clients", u.clientCreate)
-	t.POST("/clients/delete", u.clientDelete)
-	t.GET("/grants", u.grantsPage)
-	t.POST("/grants/:id/revoke", u.grantRevoke)
-	t.GET("/users", u.usersPage)
-	t.GET("/enterprise", u.enterprisePage)
-	t.POST("/enterprise", u.enterpriseCreate)
-	t.POST("/enterprise/:id/delete", u.enterpriseDelete)
-	t.POST("/users/:id/revoke", u.userRevoke)
-	t.GET("/audit", u.auditPage)
-	t.GET("/doctor", u.doctorPage)
-	t.GET("/keys", u.keysPage)
-	t.POST("/api-keys", u.apiKeyCreate)
-	t.POST("/api-keys/:id/delete", u.apiKeyDelete)
-	t.POST("/keys/rotate", u.rotateKeys)
+	t.GET("", viewer, u.overview)
+	t.GET("/settings", viewer, u.settingsPage)
+	t.POST("/idp", admin, u.idpSubmit)
+	t.POST("/settings", admin, u.settingsSubmit)
+	t.GET("/clients", viewer, u.clientsPage)
+	t.POST("/clients", admin, u.clientCreate)
+	t.POST("/clients/delete", admin, u.clientDelete)
+	t.GET("/grants", viewer, u.grantsPage)
+	t.POST("/grants/:id/revoke", admin, u.grantRevoke)
+	t.GET("/users", viewer, u.usersPage)
+	t.POST("/users/:id/revoke", admin, u.userRevoke)
+	t.GET("/audit", viewer, u.auditPage)
+	t.GET("/doctor", viewer, u.doctorPage)
+	t.GET("/keys", viewer, u.keysPage)
+	t.POST("/api-keys", owner, u.apiKeyCreate)
+	t.POST("/api-keys/:id/delete", owner, u.apiKeyDelete)
+	t.POST("/keys/rotate", admin, u.rotateKeys)
+	t.GET("/enterprise", viewer, u.enterprisePage)
+	t.POST("/enterprise", admin, u.enterpriseCreate)
+	t.POST("/enterprise/:id/delete", admin, u.enterpriseDelete)
+	t.GET("/members", viewer, u.membersPage)
+	t.POST("/members/invite", owner, u.memberInvite)
+	t.POST("/members/:account/role", owner, u.memberRole)
+	t.POST("/members/:account/remove", viewer, u.memberRemove) // owners, or oneself (leave): the domain decides
+	t.POST("/invitations/:id/delete", owner, u.invitationDelete)
+	t.POST("/delete", owner, u.teamDelete)
 }
 
 // csp allows only same-origin scripts and styles: no inline script, no
@@ -164,8 +239,7 @@ func (u *ui) headers() gin.HandlerFunc {
 
 const ginSession = "gatehouse.console.session"
 
-// loadSession opens the session cookie and re-checks its key on every
-// request: a deleted API key (or a changed admin token) ends its sessions.
+// loadSession resolves the session cookie to its server-side session.
 func (u *ui) loadSession() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		raw, err := c.Cookie(sessionCookie)
@@ -173,44 +247,23 @@ func (u *ui) loadSession() gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		var s session
-		if !u.openJSON(raw, sessionContext, &s) || s.SID == "" || u.now().Unix() >= s.Exp || !u.sessionLive(c, &s) {
+		as, a, err := u.acc.Session(c.Request.Context(), raw)
+		if err != nil {
+			if !errors.Is(err, accounts.ErrNoSession) {
+				u.fail(c, err)
+				c.Abort()
+				return
+			}
 			http.SetCookie(c.Writer, u.cookie(sessionCookie, "", "/", -1))
 			c.Next()
 			return
 		}
-		c.Set(ginSession, &s)
-		actor := "console:admin"
-		if !s.admin() {
-			actor = "console:api_key:" + s.KeyID
-		}
+		c.Set(ginSession, &session{AccountSession: as, Account: a})
 		ri := tenants.RequestInfoFrom(c.Request.Context())
-		ri.Actor = actor
+		ri.Actor = accounts.ActorOf(a)
 		c.Request = c.Request.WithContext(tenants.WithRequestInfo(c.Request.Context(), ri))
 		c.Next()
 	}
-}
-
-func (u *ui) sessionLive(c *gin.Context, s *session) bool {
-	// The server-side row decides: a logged-out session stays ended
-	// whatever copy of the cookie comes back.
-	row, err := u.d.Store.GetConsoleSession(c.Request.Context(), s.rowID())
-	if err != nil || !row.Live(u.now()) || row.KeyID != s.KeyID || row.TenantID != s.TenantID {
-		return false
-	}
-	if s.admin() {
-		return u.d.AdminTokenHash != "" && u.adminFingerprintOK(s.AdminFP)
-	}
-	keys, err := u.d.Store.ListAPIKeys(c.Request.Context(), s.TenantID)
-	if err != nil {
-		return false
-	}
-	for _, k := range keys {
-		if k.ID == s.KeyID {
-			return true
-		}
-	}
-	return false
 }
 
 func sessionOf(c *gin.Context) *session {
@@ -227,11 +280,22 @@ func (u *ui) requireSession() gin.HandlerFunc {
 			return
 		}
 		if c.Request.Method == http.MethodGet {
-			c.Redirect(http.StatusSeeOther, "/console/login?"+url.Values{"next": {c.Request.URL.Path}}.Encode())
+			c.Redirect(http.StatusSeeOther, "/console/login?"+url.Values{"next": {c.Request.URL.RequestURI()}}.Encode())
 		} else {
-			u.errorPage(c, http.StatusForbidden, "Your console session has ended. Log in again.")
+			u.errorPage(c, http.StatusForbidden, "Your session has ended. Sign in again.")
 		}
 		c.Abort()
+	}
+}
+
+func (u *ui) requireOperator() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !sessionOf(c).IsOperator() {
+			u.notFound(c)
+			c.Abort()
+			return
+		}
+		c.Next()
 	}
 }
 
@@ -254,7 +318,7 @@ func (u *ui) csrf() gin.HandlerFunc {
 			c.Next() // nothing to end, nothing to forge
 			return
 		}
-		if s == nil || !u.originOK(c) || !u.csrfOK(s.SID, c.PostForm("csrf")) {
+		if s == nil || !u.originOK(c) || !u.csrfOK(s.ID, c.PostForm("csrf")) {
 			u.errorPage(c, http.StatusForbidden, "The form was stale or did not come from this console (CSRF check failed). Reload the page and try again.")
 			c.Abort()
 			return
@@ -286,25 +350,49 @@ func (u *ui) preCSRF() gin.HandlerFunc {
 	}
 }
 
-const ginTenant = "gatehouse.console.tenant"
+const (
+	ginTenant = "gatehouse.console.tenant"
+	ginRole   = "gatehouse.console.role"
+)
 
-// requireTenant loads /console/t/:slug. A tenant key session sees only its
-// own tenant: any other slug is 404, exactly like a slug that does not exist.
+// requireTenant loads /console/t/:slug and the account's role in it. A team
+// the account is not in answers 404, exactly like a slug that does not exist.
 func (u *ui) requireTenant() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		s := sessionOf(c)
 		t, err := u.d.Store.GetTenantBySlug(c.Request.Context(), c.Param("slug"))
 		if err != nil && !errors.Is(err, tenants.ErrNotFound) {
 			u.fail(c, err)
 			c.Abort()
 			return
 		}
-		if t == nil || (!s.admin() && t.ID != s.TenantID) {
-			u.errorPage(c, http.StatusNotFound, "No such tenant.")
+		role := ""
+		if t != nil {
+			if role, err = u.acc.Role(c.Request.Context(), t, sessionOf(c).Account); err != nil {
+				u.fail(c, err)
+				c.Abort()
+				return
+			}
+		}
+		if role == "" {
+			u.errorPage(c, http.StatusNotFound, "There is no team here, or you are not a member of it.")
 			c.Abort()
 			return
 		}
 		c.Set(ginTenant, t)
+		c.Set(ginRole, role)
+		c.Next()
+	}
+}
+
+// need refuses a request whose role is below role (DESIGN §12).
+func (u *ui) need(role string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		have := c.GetString(ginRole)
+		if !accounts.Allows(have, role) {
+			u.errorPage(c, http.StatusForbidden, "Your role in this team is "+have+"; this needs "+role+". Ask an owner of the team.")
+			c.Abort()
+			return
+		}
 		c.Next()
 	}
 }
@@ -316,29 +404,27 @@ type view struct {
 	Title   string
 	Section string
 	S       *session
-	CSRF    string
-	// SessionCSRF is the session's own token, for the logout form in the
-	// layout: pages with a pre-session form (signup, login) put another
-	// token in CSRF.
-	SessionCSRF string
-	Tenant      *tenants.Tenant
-	TV          *tenants.TenantView
-	Flash       *flash
-	Errors      map[string][]string
-	Form        map[string]string
-	Notice      string
-	Data        any
-	DevIdP      bool
-	Version     string
+	Role    string // the account's role in Tenant
+	CSRF    string // session-bound: every signed-in form, logout included
+	PreCSRF string // forms shown before sign-in
+	Tenant  *tenants.Tenant
+	TV      *tenants.TenantView
+	Flash   *flash
+	Errors  map[string][]string
+	Form    map[string]string
+	Notice  string
+	Data    any
+	DevIdP  bool
+	Version string
 }
 
 func (u *ui) page(c *gin.Context, title, section string) *view {
 	v := &view{Title: title, Section: section, S: sessionOf(c), DevIdP: u.d.AllowDevIdP, Version: u.d.Version,
 		Errors: map[string][]string{}, Form: map[string]string{}}
 	if v.S != nil {
-		v.CSRF = u.csrfFor(v.S.SID)
-		v.SessionCSRF = v.CSRF
+		v.CSRF = u.csrfFor(v.S.ID)
 	}
+	v.Role = c.GetString(ginRole)
 	if t, ok := c.Get(ginTenant); ok {
 		v.Tenant = t.(*tenants.Tenant)
 		tv := u.tenantView(v.Tenant)
@@ -422,12 +508,6 @@ func (u *ui) changed(c *gin.Context, t *tenants.Tenant) {
 	u.d.Sites.Invalidate()
 	if u.d.Bus != nil {
 		_ = u.d.Bus.Publish(c.Request.Context(), tenants.TopicTenantChanged, t.ID)
-	}
-}
-
-func (u *ui) audit(c *gin.Context, t *tenants.Tenant, action string, details tenants.JSONMap) {
-	if u.d.Auditor != nil {
-		u.d.Auditor.Record(c.Request.Context(), tenants.AuditEvent{TenantID: t.ID, Action: action, Details: details})
 	}
 }
 

@@ -32,7 +32,7 @@ func (u *ui) usersPage(c *gin.Context) {
 		return
 	}
 	v.Data = usersData{Users: items, Next: next, Cursor: cursor}
-	if f := u.takeFlash(c, sessionOf(c).SID, "/console"); f != nil && f.Kind == "notice" {
+	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
 		v.Flash = f
 	}
 	u.render(c, http.StatusOK, "console_users", v)

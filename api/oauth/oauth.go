@@ -57,8 +57,8 @@ func idpClient(d *httpx.Deps) *http.Client {
 // Register mounts the authorization server routes for every tenant.
 func Register(r *gin.Engine, d *httpx.Deps) {
 	h := &handler{d: d, as: newServer(d)}
-	site := d.RequireSite(h.tenantNotFoundJSON)
-	page := d.RequireSite(h.tenantNotFoundPage)
+	site := d.RequireLiveSite(h.tenantNotFoundJSON, h.suspendedJSON)
+	page := d.RequireLiveSite(h.tenantNotFoundPage, h.suspendedPage)
 	cors := httpx.CORS("GET, POST, OPTIONS", "WWW-Authenticate")
 	limit := httpx.LimitBody(maxBody)
 	noStore := httpx.NoStore()
@@ -111,6 +111,16 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 	r.OPTIONS("/token", cors)
 	r.POST("/register", cors, noStore, limit, h.rootRegister)
 	r.OPTIONS("/register", cors)
+}
+
+func (h *handler) suspendedJSON(c *gin.Context) {
+	e := as.Suspended
+	h.jsonError(c, &e)
+}
+
+func (h *handler) suspendedPage(c *gin.Context) {
+	e := as.Suspended
+	h.errorPage(c, http.StatusForbidden, &e)
 }
 
 func (h *handler) tenantNotFoundJSON(c *gin.Context) {

@@ -137,4 +137,3 @@ func reverse(s string) string {
 	}
 	return string(r)
 }
-

@@ -130,9 +130,16 @@ func (s *Service) AcceptInvitation(ctx context.Context, a *tenants.Account, toke
 		return nil, err
 	}
 	if !strings.EqualFold(inv.Email, a.Email) {
-		return nil, errors.New("this invitation is for " + inv.Email + "; sign in with that address to accept it")
+		return nil, &WrongAccountError{Email: inv.Email}
 	}
 	return s.join(ctx, a, token)
+}
+
+// WrongAccountError: the invitation names another email address.
+type WrongAccountError struct{ Email string }
+
+func (e *WrongAccountError) Error() string {
+	return "this invitation is for " + e.Email + "; sign in with that address to accept it"
 }
 
 func (s *Service) join(ctx context.Context, a *tenants.Account, token string) (*tenants.Tenant, error) {
