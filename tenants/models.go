@@ -335,21 +335,6 @@ type SigningKey struct {
 	DeleteAfter   *time.Time
 }
 
-// ConsoleSession is one signed-in console session, kept server-side so that
-// logout (or deleting the key it used) ends it even where a copy of the
-// cookie survives. ID is the SHA-256 of the session id the cookie carries.
-type ConsoleSession struct {
-	ID        string     `gorm:"primaryKey;size:64"`
-	TenantID  string     `gorm:"size:64;index"` // "" for the platform admin
-	KeyID     string     `gorm:"size:64"`       // API key id, or "admin"
-	CreatedAt time.Time  //
-	ExpiresAt time.Time  `gorm:"index"`
-	EndedAt   *time.Time // logout
-}
-
-// Live reports whether the session can still be used at t.
-func (s *ConsoleSession) Live(t time.Time) bool { return s.EndedAt == nil && t.Before(s.ExpiresAt) }
-
 // AuditEvent is one security event. It never holds a token, code or secret.
 type AuditEvent struct {
 	ID        string    `gorm:"primaryKey;size:32" json:"id"` // time-ordered
@@ -392,7 +377,7 @@ func AllModels() []any {
 	return []any{
 		&Tenant{}, &IdPConfig{}, &APIKey{}, &SystemValue{}, &Client{}, &User{}, &Consent{},
 		&PendingAuthorization{}, &Grant{}, &AuthCode{}, &RefreshToken{}, &SigningKey{},
-		&AuditEvent{}, &WebhookDelivery{}, &ConsoleSession{}, &EnterpriseIdP{}, &UsedJTI{},
+		&AuditEvent{}, &WebhookDelivery{}, &EnterpriseIdP{}, &UsedJTI{},
 		&Account{}, &AccountIdentity{}, &AccountSession{}, &AccountToken{}, &Membership{}, &Invitation{}, &OutboxMessage{},
 	}
 }

@@ -32,6 +32,9 @@ type AccountStore interface {
 	ListAccountSessions(ctx context.Context, accountID string, now time.Time) ([]AccountSession, error)
 	TouchAccountSession(ctx context.Context, id string, at time.Time) error
 	DeleteAccountSession(ctx context.Context, accountID, id string) error
+	// DeleteExpiredAccountSessions removes at most limit sessions that
+	// expired before t (the sweep); returns the count.
+	DeleteExpiredAccountSessions(ctx context.Context, before time.Time, limit int) (int64, error)
 	// DeleteAccountSessions ends every session of the account except keep
 	// ("" ends all); returns how many ended.
 	DeleteAccountSessions(ctx context.Context, accountID, keep string) (int64, error)

@@ -362,3 +362,19 @@ func TestTOTPEnableAndSignInWithIt(t *testing.T) {
 	f.submit("/console/login", "/console/login", url.Values{"email": {owner}, "password": {testPassword}})
 	wantStatus(t, f.submit("/console/login/totp", "/console/login/totp", url.Values{"code": {codes[0][1]}}), http.StatusUnauthorized)
 }
+
+// Sign-in is rate-limited per IP and per address: guessing one account's
+// password stops at the address's limit; another address still gets an answer.
+func TestLoginRateLimitedPerEmail(t *testing.T) {
+	e := newEnv(t, envOpts{loginLimit: 4}) // per IP 4, per address 2, per 10 minutes
+	e.account("a@example.com", "")
+	b := e.browser()
+	for range 2 {
+		wantStatus(t, b.submit("/console/login", "/console/login", url.Values{"email": {"a@example.com"}, "password": {"wrong guess 1"}}), http.StatusUnauthorized)
+	}
+	wantStatus(t, b.submit("/console/login", "/console/login", url.Values{"email": {"a@example.com"}, "password": {testPassword}}), http.StatusTooManyRequests)
+	wantStatus(t, b.submit("/console/login", "/console/login", url.Values{"email": {"b@example.com"}, "password": {"wrong guess 1"}}), http.StatusUnauthorized)
+	wantStatus(t, b.submit("/console/login", "/console/login", url.Values{"email": {"c@example.com"}, "password": {"wrong guess 1"}}), http.StatusTooManyRequests)
+	e.clock.now = e.clock.now.Add(11 * time.Minute)
+	wantStatus(t, b.submit("/console/login", "/console/login", url.Values{"email": {"a@example.com"}, "password": {testPassword}}), http.StatusSeeOther)
+}

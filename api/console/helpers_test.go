@@ -70,6 +70,7 @@ type envOpts struct {
 	noDev        bool
 	tenantDomain string
 	signupLimit  int
+	loginLimit   int // default 200: tests sign in often
 	signup       string // accounts.Signup* (default open)
 	platformIdPs []httpx.PlatformIdP
 	publicURL    string // default: the test server's URL
@@ -125,7 +126,10 @@ func (e *env) serve() {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(httpx.RequestInfo())
-	e.ui = newUI(e.d, &options{Now: e.clock.Now, SignupLimit: e.opts.signupLimit})
+	if e.opts.loginLimit == 0 {
+		e.opts.loginLimit = 200
+	}
+	e.ui = newUI(e.d, &options{Now: e.clock.Now, SignupLimit: e.opts.signupLimit, LoginLimit: e.opts.loginLimit})
 	e.ui.register(r)
 	r.NoRoute(e.ui.notFoundPage())
 	var h http.Handler = e.d.Sites.HostMode(r)

@@ -31,7 +31,7 @@ func (b *browser) sessionCookieOf() string {
 func TestSecurity_14_LogoutEndsSessionServerSide(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	_, key := e.tenant("acme", "Acme")
-	for _, page := range []string{"/console/t/acme", "/signup", "/", "/console/t/acme/settings", "/console/t/acme/grants", "/console/t/acme/users", "/signup/done"} {
+	for _, page := range []string{"/console/t/acme", "/signup", "/", "/console/t/acme/settings", "/console/t/acme/grants", "/console/t/acme/users", "/account", "/console?list=1", "/console/teams/new", "/no-such-page"} {
 		t.Run(page, func(t *testing.T) {
 			b := e.browser()
 			b.login(key)

@@ -75,11 +75,24 @@ CREATE TABLE outbox_messages (
     sent_at DATETIME,
     last_error TEXT NOT NULL DEFAULT ''
 );
+-- Console sessions are now account sessions (account_sessions); the
+-- API-key console sessions of 00004 go with console sign-in by API key.
+DROP TABLE console_sessions;
 ALTER TABLE tenants ADD COLUMN suspended_at DATETIME;
 ALTER TABLE api_keys ADD COLUMN expires_at DATETIME;
 ALTER TABLE api_keys ADD COLUMN read_only BOOLEAN NOT NULL DEFAULT 0;
 
 -- +goose Down
+CREATE TABLE console_sessions (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL DEFAULT '',
+    key_id TEXT NOT NULL,
+    created_at DATETIME NOT NULL,
+    expires_at DATETIME NOT NULL,
+    ended_at DATETIME
+);
+CREATE INDEX idx_console_sessions_tenant_id ON console_sessions (tenant_id);
+CREATE INDEX idx_console_sessions_expires_at ON console_sessions (expires_at);
 ALTER TABLE api_keys DROP COLUMN read_only;
 ALTER TABLE api_keys DROP COLUMN expires_at;
 ALTER TABLE tenants DROP COLUMN suspended_at;

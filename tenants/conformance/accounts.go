@@ -108,6 +108,14 @@ func testAccountSessions(t *testing.T, s tenants.Store) {
 	if _, err := s.GetAccountSessionByHash(ctx, "h4", now); err != nil {
 		t.Fatal("other account's session gone")
 	}
+	// The sweep removes expired sessions only.
+	mk(b, "h5", now.Add(-time.Minute))
+	if n, err := s.DeleteExpiredAccountSessions(ctx, now, 10); err != nil || n != 1 {
+		t.Fatalf("swept %d sessions (%v), want 1", n, err)
+	}
+	if _, err := s.GetAccountSessionByHash(ctx, "h4", now); err != nil {
+		t.Fatal("the sweep removed a live session")
+	}
 }
 
 func testAccountTokenRace(t *testing.T, s tenants.Store) {

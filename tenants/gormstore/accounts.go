@@ -132,6 +132,13 @@ func (s *Store) DeleteAccountSessions(ctx context.Context, accountID, keep strin
 	return res.RowsAffected, translate(res.Error)
 }
 
+// DeleteExpiredAccountSessions removes sessions past their lifetime.
+func (s *Store) DeleteExpiredAccountSessions(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res := s.with(ctx).Exec(`DELETE FROM account_sessions WHERE id IN
+		(SELECT id FROM account_sessions WHERE expires_at < ? LIMIT ?)`, before.UTC(), limit)
+	return res.RowsAffected, translate(res.Error)
+}
+
 // CreateAccountToken stores a link token (hash only).
 func (s *Store) CreateAccountToken(ctx context.Context, t *tenants.AccountToken) error {
 	return translate(s.with(ctx).Create(t).Error)
