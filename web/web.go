@@ -47,6 +47,20 @@ var funcs = template.FuncMap{
 		return strconv.Itoa(n) + " days"
 	},
 	"join": func(sep string, items []string) string { return strings.Join(items, sep) },
+	// idpName says an IdP type in words.
+	"idpName": func(typ string) string {
+		switch typ {
+		case "dev":
+			return "Development login"
+		case "github":
+			return "GitHub"
+		case "google":
+			return "Google"
+		case "oidc":
+			return "OpenID Connect"
+		}
+		return typ
+	},
 	// dict3 passes a form field's name, label and default with the page.
 	"dict3": func(name, label, def string, v any) map[string]any {
 		return map[string]any{"Name": name, "Label": label, "Default": def, "V": v}

@@ -83,7 +83,7 @@ func TestIdPFormSecretIsWriteOnly(t *testing.T) {
 	if strings.Contains(page.Body, secret) || strings.Contains(page.Body, sealed) {
 		t.Fatal("IdP secret rendered")
 	}
-	if !strings.Contains(page.Body, "secret set") {
+	if !strings.Contains(page.Body, "set (never shown)") {
 		t.Fatal("page does not say a secret is set")
 	}
 	// Saving again without a secret keeps it.

@@ -1,15 +1,19 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/idp"
 )
 
 type settingsData struct {
@@ -88,9 +92,7 @@ func (u *ui) settingsPage(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
-		v.Flash = f
-	}
+	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/console")
 	u.render(c, http.StatusOK, "console_settings", v)
 }
 
@@ -127,6 +129,41 @@ func (u *ui) idpSubmit(c *gin.Context) {
 	u.changed(c, t)
 	u.notice(c, "Identity provider saved.")
 	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/settings"))
+}
+
+// idpTest checks one configured IdP (idp.Check: discovery and the
+// authorization request, no sign-in) and shows the steps on the next page.
+func (u *ui) idpTest(c *gin.Context) {
+	t := tenantOf(c)
+	cfg, err := u.d.Store.GetIdP(c.Request.Context(), t.ID, c.Param("type"))
+	if errors.Is(err, tenants.ErrNotFound) {
+		u.errorPage(c, http.StatusNotFound, "No such identity provider on this team.")
+		return
+	}
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	secret := ""
+	if cfg.ClientSecretSealed != "" {
+		if secret, err = u.d.Sealer.Open(cfg.ClientSecretSealed, tenants.IdPSecretContext(t.ID, cfg.Type)); err != nil {
+			u.fail(c, err)
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 15*time.Second)
+	defer cancel()
+	steps := idp.Check(ctx, idp.Config{IdP: cfg, ClientSecret: secret, RedirectURL: u.tenantView(t).Issuer + "/oauth/callback", HTTPClient: u.d.HTTPClient})
+	f := &flash{Binding: sessionOf(c).ID, Kind: "idp_check", Values: map[string]string{"type": cfg.Type, "ok": "1"}}
+	for _, s := range steps {
+		mark := "✓ "
+		if !s.OK {
+			mark, f.Values["ok"] = "✗ ", "0"
+		}
+		f.List = append(f.List, mark+s.Name+": "+s.Detail)
+	}
+	_ = u.setFlash(c, f, "/console")
+	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/settings#idp-check"))
 }
 
 func (u *ui) notice(c *gin.Context, msg string) {
