@@ -70,7 +70,7 @@ type envOpts struct {
 	noDev        bool
 	tenantDomain string
 	signupLimit  int
-	loginLimit   int // default 200: tests sign in often
+	loginLimit   int    // default 200: tests sign in often
 	signup       string // accounts.Signup* (default open)
 	platformIdPs []httpx.PlatformIdP
 	publicURL    string // default: the test server's URL

@@ -37,6 +37,7 @@ func TestIdPCardTestButton(t *testing.T) {
 	m := startMockOIDC(t)
 	e := newEnv(t, envOpts{})
 	ten, owner := e.tenant("acme", "Acme")
+	e.prov.AllowPrivateFetch = true // mockoidc is on loopback, over http
 	if _, err := e.prov.PutIdP(context.Background(), ten, tenants.IdPInput{Type: tenants.IdPOIDC, ClientID: m.ClientID, ClientSecret: m.ClientSecret, IssuerURL: m.Issuer()}, true); err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func (u *ui) platformIdP(typ string) *httpx.PlatformIdP {
 func (u *ui) idpProvider(c *gin.Context, p *httpx.PlatformIdP) (idp.Provider, error) {
 	cfg := p.Config
 	return idp.New(c.Request.Context(), idp.Config{IdP: &cfg, ClientSecret: p.ClientSecret,
-		RedirectURL: u.origin + "/console/login/idp/" + cfg.Type + "/callback", HTTPClient: u.d.HTTPClient, Endpoints: p.Endpoints})
+		RedirectURL: u.origin + "/console/login/idp/" + cfg.Type + "/callback", HTTPClient: u.d.IdPClient(), Endpoints: p.Endpoints})
 }
 
 func (u *ui) idpStart(c *gin.Context) {

@@ -153,7 +153,7 @@ func (u *ui) idpTest(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 15*time.Second)
 	defer cancel()
-	steps := idp.Check(ctx, idp.Config{IdP: cfg, ClientSecret: secret, RedirectURL: u.tenantView(t).Issuer + "/oauth/callback", HTTPClient: u.d.HTTPClient})
+	steps := idp.Check(ctx, idp.Config{IdP: cfg, ClientSecret: secret, RedirectURL: u.tenantView(t).Issuer + "/oauth/callback", HTTPClient: u.d.IdPClient()})
 	f := &flash{Binding: sessionOf(c).ID, Kind: "idp_check", Values: map[string]string{"type": cfg.Type, "ok": "1"}}
 	for _, s := range steps {
 		mark := "✓ "

@@ -88,6 +88,17 @@ type PlatformIdP struct {
 	Endpoints *idp.Endpoints
 }
 
+// IdPClient is the client for upstream IdP calls (tenant IdPs and the
+// platform's console sign-in IdPs): the deployment's (set by cmd/gatehouse)
+// or, when unset, the outbound address policy client with the deployment's
+// private-fetch switch.
+func (d *Deps) IdPClient() *http.Client {
+	if d.HTTPClient != nil {
+		return d.HTTPClient
+	}
+	return idp.NewHTTPClient(d.AllowPrivateFetch)
+}
+
 // Provisioner is the one way an HTTP surface builds the provisioning
 // domain service from Deps.
 func (d *Deps) Provisioner() *tenants.Provisioner {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants/access"
-	"github.com/gatehouse/gatehouse/tenants/idp"
 	as "github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
@@ -31,7 +30,7 @@ func newServer(d *httpx.Deps) *as.Server {
 		KeySets:     as.NewKeySets(&as.KeySetOptions{Client: d.CIMDClient, AllowPrivate: d.AllowPrivateFetch}),
 		DCRLimiter:  d.RateLimiter(),
 		NewProvider: providerFactory,
-		HTTPClient:  idpClient(d),
+		HTTPClient:  d.IdPClient(),
 	}
 	if d.Bus != nil {
 		// Introspection checks grant liveness through the same bus-kept
@@ -42,16 +41,6 @@ func newServer(d *httpx.Deps) *as.Server {
 	}
 	s.Listen()
 	return s
-}
-
-// idpClient is the client for upstream IdP calls: the deployment's (set by
-// cmd/gatehouse) or, when unset, the outbound address policy client with
-// the deployment's private-fetch switch.
-func idpClient(d *httpx.Deps) *http.Client {
-	if d.HTTPClient != nil {
-		return d.HTTPClient
-	}
-	return idp.NewHTTPClient(d.AllowPrivateFetch)
 }
 
 // Register mounts the authorization server routes for every tenant.

@@ -121,4 +121,3 @@ func testVerifiedCustomDomainsUnique(t *testing.T, s tenants.Store) {
 		t.Fatalf("domain resolves to %s, want the verified holder", got.Slug)
 	}
 }
-
