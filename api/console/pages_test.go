@@ -20,14 +20,16 @@ func TestSettingsFormPatchesTenant(t *testing.T) {
 	form := url.Values{"name": {"Acme Two"}, "upstream_mcp_url": {"https://new.example/mcp"},
 		"settings.access_token_ttl": {"600"}, "settings.scopes": {"mcp admin"}, "settings.default_scopes": {"mcp"},
 		"settings.dcr_policy": {"closed"}, "settings.audit_mcp_calls": {"all"}, "settings.skip_consent": {"on"}, "settings.forward_upstream_token": {"on"},
-		"settings.client_credentials": {"on"}, "settings.tool_scopes": {"delete_repo = admin\nadd=mcp"}}
+		"settings.client_credentials": {"on"}, "settings.tool_scopes": {"delete_repo = admin\nadd=mcp"},
+		"settings.scope_descriptions": {"mcp = Use the Acme tools"}}
 	r := b.submit("/console/t/acme/settings", "/console/t/acme/settings", form)
 	wantStatus(t, r, http.StatusSeeOther)
 	got, _ := e.store.GetTenant(context.Background(), ten.ID)
 	st := got.Settings
 	if got.Name != "Acme Two" || got.UpstreamMCPURL != "https://new.example/mcp" || st.AccessTokenTTL == nil || *st.AccessTokenTTL != 600 ||
 		st.DCR() != tenants.DCRClosed || st.AuditMCP() != tenants.AuditMCPAll || !st.SkipConsent || !st.ForwardUpstreamToken || !st.ClientCredentials ||
-		st.ToolScopes["delete_repo"] != "admin" || st.ToolScopes["add"] != "mcp" || strings.Join(st.Scopes, " ") != "mcp admin" {
+		st.ToolScopes["delete_repo"] != "admin" || st.ToolScopes["add"] != "mcp" || strings.Join(st.Scopes, " ") != "mcp admin" ||
+		st.ScopeDescriptions["mcp"] != "Use the Acme tools" {
 		t.Fatalf("settings not applied: %+v %+v", got, st)
 	}
 	page := b.get("/console/t/acme/settings")

@@ -66,12 +66,8 @@ func (u *ui) settingsView(c *gin.Context) (*view, error) {
 	if st.ForwardUpstreamToken {
 		v.Form["settings.forward_upstream_token"] = "on"
 	}
-	var tools []string
-	for k, sc := range st.ToolScopes {
-		tools = append(tools, k+" = "+sc)
-	}
-	sort.Strings(tools)
-	v.Form["settings.tool_scopes"] = strings.Join(tools, "\n")
+	v.Form["settings.tool_scopes"] = pairLines(st.ToolScopes)
+	v.Form["settings.scope_descriptions"] = pairLines(st.ScopeDescriptions)
 	v.Form["idp_type"] = tenants.IdPDev
 	if len(idps) > 0 {
 		cur := idps[0]
@@ -166,6 +162,40 @@ func (u *ui) idpTest(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/settings#idp-check"))
 }
 
+// pairLines shows a map setting as sorted "key = value" lines.
+func pairLines(m map[string]string) string {
+	lines := make([]string, 0, len(m))
+	for k, v := range m {
+		lines = append(lines, k+" = "+v)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// parsePairs reads "key = value" lines into a merge-patch map. A merge patch
+// merges maps (RFC 7396), so keys of cur no longer listed are sent as null
+// to remove them; malformed lines become errors of field.
+func parsePairs(text string, cur map[string]string, field, shape string, errs map[string][]string) map[string]any {
+	out := map[string]any{}
+	for k := range cur {
+		out[k] = nil
+	}
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			errs[field] = append(errs[field], "line "+strconv.Quote(line)+" is not \""+shape+"\"")
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
 func (u *ui) notice(c *gin.Context, msg string) {
 	_ = u.setFlash(c, &flash{Binding: sessionOf(c).ID, Kind: "notice", Values: map[string]string{"msg": msg}}, "/console")
 }
@@ -208,26 +238,8 @@ func (u *ui) settingsSubmit(c *gin.Context) {
 	st["client_credentials"] = c.PostForm("settings.client_credentials") == "on"
 	st["dpop_required"] = c.PostForm("settings.dpop_required") == "on"
 	st["forward_upstream_token"] = c.PostForm("settings.forward_upstream_token") == "on"
-	// tool_scopes: one "tool = scope" per line. A merge patch merges maps,
-	// so tools no longer listed are sent as null to remove them.
-	tools := map[string]any{}
-	for k := range t.Settings.ToolScopes {
-		tools[k] = nil
-	}
-	for _, line := range strings.Split(c.PostForm("settings.tool_scopes"), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		name, scope, ok := strings.Cut(line, "=")
-		name, scope = strings.TrimSpace(name), strings.TrimSpace(scope)
-		if !ok || name == "" || scope == "" {
-			formErrs["settings.tool_scopes"] = append(formErrs["settings.tool_scopes"], "line "+strconv.Quote(line)+" is not \"tool = scope\"")
-			continue
-		}
-		tools[name] = scope
-	}
-	st["tool_scopes"] = tools
+	st["tool_scopes"] = parsePairs(c.PostForm("settings.tool_scopes"), t.Settings.ToolScopes, "settings.tool_scopes", "tool = scope", formErrs)
+	st["scope_descriptions"] = parsePairs(c.PostForm("settings.scope_descriptions"), t.Settings.ScopeDescriptions, "settings.scope_descriptions", "scope = words", formErrs)
 	patch := map[string]any{"settings": st}
 	if n := strings.TrimSpace(c.PostForm("name")); n != t.Name {
 		patch["name"] = n

@@ -25,6 +25,7 @@ type pageData struct {
 	IdPs    []idpChoice
 	Consent *as.ConsentInfo
 	Message string
+	Client  string // the requesting application's name, on the sign-in pages
 }
 
 type idpChoice struct {
