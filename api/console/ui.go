@@ -42,6 +42,8 @@ type ui struct {
 	// selfCheck fetches a tenant's public URLs for the doctor page through
 	// the outbound address policy (doctor.NewSelfCheckClient).
 	selfCheck *http.Client
+	// upstreamCheck reaches tenants' MCP servers for the onboarding checklist.
+	upstreamCheck *http.Client
 
 	signupLimit     *limiter // per IP
 	teamLimit       *limiter // teams created per IP
@@ -73,6 +75,7 @@ func newUI(d *httpx.Deps, o *options) *ui {
 	}
 	u := &ui{d: d, now: o.Now, acc: d.Accounts, prov: d.Provisioner(),
 		selfCheck:       doctor.NewSelfCheckClient(8*time.Second, d.AllowPrivateFetch),
+		upstreamCheck:   newUpstreamCheckClient(d.RefusePrivateUpstreams),
 		signupLimit:     newLimiter(d, "signup", o.SignupLimit, o.SignupWindow, o.Now),
 		teamLimit:       newLimiter(d, "team_create", o.SignupLimit, o.SignupWindow, o.Now),
 		forgotLimit:     newLimiter(d, "password_reset", o.LoginLimit, o.LoginWindow, o.Now),
