@@ -3,6 +3,8 @@ package console
 import (
 	"errors"
 	"net/http"
+	"sort"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,11 +15,21 @@ type grantsData struct {
 	Grants []grantRow
 	Next   string
 	Cursor string
+	All    bool // unredeemed code-stage grants shown too
+	Hidden int  // how many of this page were hidden
 }
 
 type grantRow struct {
 	tenants.Grant
-	Live bool
+	Live       bool
+	ClientName string // the client's registered name ("" if none)
+	Person     string // the user's name or email, else the subject
+}
+
+// codeStage reports a grant whose authorization code was never exchanged:
+// it was created with the code and expired with it (60 s), unused.
+func codeStage(g *tenants.Grant, now time.Time) bool {
+	return g.RevokedAt == nil && g.LastUsedAt == nil && !g.Live(now) && g.ExpiresAt.Sub(g.CreatedAt) <= 5*time.Minute
 }
 
 func (u *ui) grantsPage(c *gin.Context) {
@@ -35,10 +47,28 @@ func (u *ui) grantsPage(c *gin.Context) {
 		return
 	}
 	now := u.now()
-	d := grantsData{Next: next, Cursor: cursor}
+	ctx := c.Request.Context()
+	d := grantsData{Next: next, Cursor: cursor, All: c.Query("all") == "1"}
+	clients, people := map[string]string{}, map[string]string{}
 	for _, g := range items {
-		d.Grants = append(d.Grants, grantRow{Grant: g, Live: g.Live(now)})
+		if !d.All && codeStage(&g, now) {
+			d.Hidden++
+			continue
+		}
+		if _, ok := clients[g.ClientID]; !ok {
+			if cl, err := u.d.Store.GetClient(ctx, t.ID, g.ClientID); err == nil {
+				clients[g.ClientID] = cl.Name
+			}
+		}
+		if _, ok := people[g.UserID]; !ok && g.UserID != "" {
+			if usr, err := u.d.Store.GetUser(ctx, t.ID, g.UserID); err == nil {
+				people[g.UserID] = firstNonEmpty(usr.Name, usr.Email, usr.Username)
+			}
+		}
+		d.Grants = append(d.Grants, grantRow{Grant: g, Live: g.Live(now), ClientName: clients[g.ClientID], Person: firstNonEmpty(people[g.UserID], g.Subject)})
 	}
+	// Newest first within the page (the store pages by id).
+	sort.SliceStable(d.Grants, func(i, j int) bool { return d.Grants[i].CreatedAt.After(d.Grants[j].CreatedAt) })
 	v.Data = d
 	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
 		v.Flash = f
@@ -60,4 +90,13 @@ func (u *ui) grantRevoke(c *gin.Context) {
 	}
 	u.notice(c, "Grant revoked: its access and refresh tokens no longer work.")
 	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/grants"))
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
