@@ -144,15 +144,26 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*tenants.Accou
 	if err != nil {
 		return nil, err
 	}
-	if a.EmailVerifiedAt == nil {
-		now := s.now()
-		a.EmailVerifiedAt = &now
-		if err := s.Store.UpdateAccount(ctx, a); err != nil {
-			return nil, err
-		}
-		s.audit(ctx, "", tenants.ActAccountVerified, a, "", "", nil)
+	if err := s.markVerified(ctx, a); err != nil {
+		return nil, err
 	}
 	return a, nil
+}
+
+// markVerified records that the account proved its email address: by the
+// verification link, or by any other link mailed to it (reset, invitation),
+// or by a platform IdP that vouches for the address.
+func (s *Service) markVerified(ctx context.Context, a *tenants.Account) error {
+	if a.Verified() {
+		return nil
+	}
+	now := s.now()
+	a.EmailVerifiedAt = &now
+	if err := s.Store.UpdateAccount(ctx, a); err != nil {
+		return err
+	}
+	s.audit(ctx, "", tenants.ActAccountVerified, a, "", "", nil)
+	return nil
 }
 
 // dummyHash makes a login for an unknown email cost the same argon2id work
@@ -356,12 +367,8 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (*t
 	if err := s.setPassword(ctx, a, password, ""); err != nil {
 		return nil, err
 	}
-	if a.EmailVerifiedAt == nil { // the link reached the mailbox
-		now := s.now()
-		a.EmailVerifiedAt = &now
-		if err := s.Store.UpdateAccount(ctx, a); err != nil {
-			return nil, err
-		}
+	if err := s.markVerified(ctx, a); err != nil { // the link reached the mailbox
+		return nil, err
 	}
 	return a, nil
 }

@@ -56,11 +56,8 @@ func (s *Service) LoginWithIdentity(ctx context.Context, id Identity) (*tenants.
 			return nil, err
 		}
 		s.audit(ctx, "", tenants.ActAccountCreated, a, "", "", tenants.JSONMap{"provider": id.Provider, "operator": n == 0})
-	} else if !a.Verified() {
-		a.EmailVerifiedAt = &now
-		if err := s.Store.UpdateAccount(ctx, a); err != nil {
-			return nil, err
-		}
+	} else if err := s.markVerified(ctx, a); err != nil {
+		return nil, err
 	}
 	if err := s.Store.PutAccountIdentity(ctx, &tenants.AccountIdentity{Provider: id.Provider, Subject: id.Subject, AccountID: a.ID, CreatedAt: now}); err != nil {
 		return nil, err

@@ -161,12 +161,8 @@ func (s *Service) join(ctx context.Context, a *tenants.Account, token string) (*
 	if err := s.Store.PutMembership(ctx, &tenants.Membership{TenantID: t.ID, AccountID: a.ID, Role: inv.Role, CreatedAt: s.now()}); err != nil {
 		return nil, err
 	}
-	if !a.Verified() { // the link reached this mailbox
-		now := s.now()
-		a.EmailVerifiedAt = &now
-		if err := s.Store.UpdateAccount(ctx, a); err != nil {
-			return nil, err
-		}
+	if err := s.markVerified(ctx, a); err != nil { // the link reached this mailbox
+		return nil, err
 	}
 	s.audit(ctx, t.ID, tenants.ActMemberJoined, a, "", "", tenants.JSONMap{tenants.DetailRole: inv.Role})
 	return t, nil
