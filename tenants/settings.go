@@ -27,12 +27,12 @@ type Settings struct {
 	DPoPRequired            bool              `json:"dpop_required,omitempty"`      // the connector accepts DPoP-bound tokens only (RFC 9449)
 	ToolScopes              map[string]string `json:"tool_scopes,omitempty"`
 	// ScopeDescriptions are the words the consent page shows for each scope.
-	ScopeDescriptions map[string]string `json:"scope_descriptions,omitempty"`
-	AuditMCPCalls           string            `json:"audit_mcp_calls,omitempty"`
-	ForwardUpstreamToken    bool              `json:"forward_upstream_token,omitempty"`
-	AuditWebhookURL         string            `json:"audit_webhook_url,omitempty"`
-	AuditRetentionDays      *int              `json:"audit_retention_days,omitempty"`
-	KeyRotationDays         *int              `json:"key_rotation_days,omitempty"`
+	ScopeDescriptions    map[string]string `json:"scope_descriptions,omitempty"`
+	AuditMCPCalls        string            `json:"audit_mcp_calls,omitempty"`
+	ForwardUpstreamToken bool              `json:"forward_upstream_token,omitempty"`
+	AuditWebhookURL      string            `json:"audit_webhook_url,omitempty"`
+	AuditRetentionDays   *int              `json:"audit_retention_days,omitempty"`
+	KeyRotationDays      *int              `json:"key_rotation_days,omitempty"`
 	// MCP quotas (requests per minute; 0 = unlimited; absent = the plan's
 	// default, GATEHOUSE_MCP_REQUESTS_PER_MINUTE[_PER_USER]).
 	MCPRequestsPerMinute        *int `json:"mcp_requests_per_minute,omitempty"`

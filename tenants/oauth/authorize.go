@@ -401,8 +401,8 @@ type ConsentInfo struct {
 	Scopes         []string
 	// ScopeDescriptions are the tenant's words for its scopes (settings).
 	ScopeDescriptions map[string]string
-	User           *tenants.User
-	CIMD           bool
+	User              *tenants.User
+	CIMD              bool
 }
 
 // ConsentDetails describes a pending authorization waiting for consent.
