@@ -134,11 +134,8 @@ func (s *Service) sendVerification(ctx context.Context, a *tenants.Account) erro
 // VerifyEmail uses a verification link.
 func (s *Service) VerifyEmail(ctx context.Context, token string) (*tenants.Account, error) {
 	t, err := s.Store.UseAccountToken(ctx, tenants.HashSecret(token), tenants.PurposeVerifyEmail, s.now())
-	if errors.Is(err, tenants.ErrNotFound) {
-		return nil, ErrLinkInvalid
-	}
 	if err != nil {
-		return nil, err
+		return nil, linkErr(err)
 	}
 	a, err := s.Store.GetAccount(ctx, t.AccountID)
 	if err != nil {
@@ -345,11 +342,8 @@ func (s *Service) ResetPasswordValid(ctx context.Context, token string) bool {
 func (s *Service) ResetPassword(ctx context.Context, token, password string) (*tenants.Account, error) {
 	h := tenants.HashSecret(token)
 	t, err := s.Store.PeekAccountToken(ctx, h, tenants.PurposeResetPassword, s.now())
-	if errors.Is(err, tenants.ErrNotFound) {
-		return nil, ErrLinkInvalid
-	}
 	if err != nil {
-		return nil, err
+		return nil, linkErr(err)
 	}
 	a, err := s.Store.GetAccount(ctx, t.AccountID)
 	if err != nil {
@@ -359,10 +353,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (*t
 		return nil, &tenants.ValidationError{Errors: []tenants.FieldError{{Field: "password", Detail: msg}}}
 	}
 	if _, err := s.Store.UseAccountToken(ctx, h, tenants.PurposeResetPassword, s.now()); err != nil {
-		if errors.Is(err, tenants.ErrNotFound) {
-			return nil, ErrLinkInvalid
-		}
-		return nil, err
+		return nil, linkErr(err)
 	}
 	if err := s.setPassword(ctx, a, password, ""); err != nil {
 		return nil, err

@@ -80,6 +80,15 @@ var (
 	ErrSuspended      = errors.New("this team is suspended by the platform operator")
 )
 
+// linkErr maps a link the store does not find (used, expired, altered or
+// of another purpose) to ErrLinkInvalid, and keeps every other error.
+func linkErr(err error) error {
+	if errors.Is(err, tenants.ErrNotFound) {
+		return ErrLinkInvalid
+	}
+	return err
+}
+
 // NormalizeEmail lower-cases and trims an email and checks its shape.
 func NormalizeEmail(raw string) (string, bool) {
 	e := strings.ToLower(strings.TrimSpace(raw))

@@ -109,11 +109,8 @@ func (s *Service) Invite(ctx context.Context, actor *tenants.Account, t *tenants
 // for before the person signs in or up).
 func (s *Service) InvitationFor(ctx context.Context, token string) (*tenants.Invitation, *tenants.Tenant, error) {
 	inv, err := s.Store.GetInvitationByHash(ctx, tenants.HashSecret(token), s.now())
-	if errors.Is(err, tenants.ErrNotFound) {
-		return nil, nil, ErrLinkInvalid
-	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, linkErr(err)
 	}
 	t, err := s.Store.GetTenant(ctx, inv.TenantID)
 	if err != nil {
@@ -144,11 +141,8 @@ func (e *WrongAccountError) Error() string {
 
 func (s *Service) join(ctx context.Context, a *tenants.Account, token string) (*tenants.Tenant, error) {
 	inv, err := s.Store.AcceptInvitation(ctx, tenants.HashSecret(token), s.now())
-	if errors.Is(err, tenants.ErrNotFound) {
-		return nil, ErrLinkInvalid
-	}
 	if err != nil {
-		return nil, err
+		return nil, linkErr(err)
 	}
 	t, err := s.Store.GetTenant(ctx, inv.TenantID)
 	if err != nil {
