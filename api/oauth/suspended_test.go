@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -39,5 +40,27 @@ func TestSuspendedTenantRefusesTokensAndSignIn(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "suspended by the platform operator") {
 		t.Fatalf("authorize of a suspended tenant: %d %.500s", res.StatusCode, body)
+	}
+}
+
+// An expired API key authenticates introspection no more than a deleted one.
+func TestIntrospectionRefusesExpiredAPIKey(t *testing.T) {
+	e := newEnv(t, testdb.SQLite(t), envOpts{})
+	tn := e.tenant("expkey", nil, nil)
+	site := e.pathSite(tn)
+	soon := time.Now().Add(time.Hour)
+	key, k, err := e.prov.CreateAPIKey(context.Background(), tn, tenants.APIKeyInput{Name: "short", ExpiresAt: &soon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := e.introspect(site, key, "not-a-token"); out["active"] != false {
+		t.Fatalf("live key: %v", out)
+	}
+	if err := e.store.DB().Model(&tenants.APIKey{}).Where("id = ?", k.ID).Update("expires_at", time.Now().Add(-time.Minute)).Error; err != nil {
+		t.Fatal(err)
+	}
+	resp, out := e.post(site.Endpoint("introspect"), url.Values{"token": {"x"}}, http.Header{"Authorization": {"Bearer " + key}})
+	if resp.StatusCode != http.StatusUnauthorized || out["error"] != "invalid_client" {
+		t.Fatalf("expired key: %d %v", resp.StatusCode, out)
 	}
 }
