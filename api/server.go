@@ -10,10 +10,12 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/api/console"
 	"github.com/gatehouse/gatehouse/api/gateway"
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/api/oauth"
 	"github.com/gatehouse/gatehouse/api/provision"
+	"github.com/gatehouse/gatehouse/tenants/accounts"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -32,6 +34,18 @@ type Options struct {
 func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 	if opts == nil {
 		opts = &Options{}
+	}
+	if d.Pages == nil {
+		// Parsed here at the latest, so a broken template stops start-up.
+		pages, err := web.Parse()
+		if err != nil {
+			return nil, err
+		}
+		d.Pages = pages
+	}
+	if d.Accounts == nil {
+		d.Accounts = &accounts.Service{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, Prov: d.Provisioner(),
+			Logger: d.Logger, PublicURL: d.PublicURL, Signup: accounts.SignupOpen}
 	}
 	reg := opts.Registry
 	if reg == nil {
@@ -57,10 +71,6 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 	// published.
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "version": d.Version}) })
 
-	// Unmatched routes answer in the format of the surface they were aimed at.
-	r.NoRoute(notFound)
-	r.NoMethod(methodNotAllowed)
-
 	provision.Register(r, d)
 	oauth.Register(r, d)
 	var tenantReg prometheus.Registerer = reg
@@ -68,7 +78,18 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 		tenantReg = opts.TenantMetrics
 	}
 	gateway.Register(r, d, tenantReg)
-	web.Register(r, d)
+	page404 := console.Register(r, d)
+
+	// Unmatched routes answer in the format of the surface they were aimed
+	// at: problem+json for the API, JSON for protocol paths, a page for people.
+	r.NoRoute(func(c *gin.Context) {
+		if isAPI(c) || isProtocol(c) {
+			notFound(c)
+			return
+		}
+		page404(c)
+	})
+	r.NoMethod(methodNotAllowed)
 
 	// Liveness never touches the tenant lookup: a probe must answer even
 	// when the database cannot, and whatever the Host header names.
@@ -83,6 +104,14 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 }
 
 func isAPI(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/api/") }
+
+// isProtocol: tenant (connector, OAuth) and discovery paths, where clients
+// expect JSON, never HTML.
+func isProtocol(c *gin.Context) bool {
+	p := c.Request.URL.Path
+	return strings.HasPrefix(p, "/t/") || strings.HasPrefix(p, "/.well-known/") || strings.HasPrefix(p, "/oauth/") ||
+		p == "/authorize" || p == "/token" || p == "/register" || p == "/mcp" || strings.HasPrefix(p, "/mcp/")
+}
 
 func notFound(c *gin.Context) {
 	if isAPI(c) {

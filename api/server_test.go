@@ -30,7 +30,8 @@ func server(t *testing.T) *httptest.Server {
 }
 
 // Unmatched routes answer in their surface's format: problem+json under
-// /api/, OAuth-style JSON elsewhere; never gin's plain text.
+// /api/, OAuth-style JSON on protocol paths, an HTML page for people;
+// never gin's plain text.
 func TestUnmatchedRoutes(t *testing.T) {
 	srv := server(t)
 	cases := []struct {
@@ -38,7 +39,11 @@ func TestUnmatchedRoutes(t *testing.T) {
 		status              int
 	}{
 		{"GET", "/api/v1/nope", "application/problem+json", 404},
-		{"GET", "/nope", "application/json", 404},
+		{"GET", "/nope", "text/html", 404},
+		{"GET", "/console/nope/deeper", "text/html", 404},
+		{"GET", "/t/acme/oauth/nope", "application/json", 404},
+		{"GET", "/.well-known/nope", "application/json", 404},
+		{"GET", "/favicon.ico", "image/svg+xml", 200},
 		{"PUT", "/healthz", "application/json", 405},
 	}
 	for _, c := range cases {

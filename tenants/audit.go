@@ -28,6 +28,27 @@ const (
 	ActMCPRequest       = "mcp.request" // audit_mcp_calls=all: every forwarded request
 	ActUpstreamFailed   = "mcp.upstream_failed"
 	// Provisioning changes use "admin.<resource>.<verb>", e.g. admin.tenant.created.
+
+	// Accounts, teams and operators (DESIGN §12). Account events are
+	// platform events (tenant ""); team events are the team's.
+	ActAccountCreated         = "account.created"
+	ActAccountVerified        = "account.verified"
+	ActAccountLogin           = "account.login"  // outcome success | failure
+	ActAccountLogout          = "account.logout" //
+	ActAccountPasswordChanged = "account.password_changed"
+	ActAccountResetRequested  = "account.reset_requested"
+	ActAccountTOTPEnabled     = "account.totp_enabled"
+	ActAccountTOTPDisabled    = "account.totp_disabled"
+	ActAccountSessionsEnded   = "account.sessions_ended"
+	ActOperatorGranted        = "operator.granted"
+	ActTeamCreated            = "team.created"
+	ActMemberInvited          = "team.member_invited"
+	ActMemberJoined           = "team.member_joined"
+	ActMemberRoleChanged      = "team.member_role_changed"
+	ActMemberRemoved          = "team.member_removed"
+	ActTeamSuspended          = "team.suspended"
+	ActTeamResumed            = "team.resumed"
+	ActTeamDeleted            = "team.deleted"
 )
 
 // Audit detail keys. Every writer and every reader of AuditEvent.Details
@@ -56,11 +77,15 @@ const (
 	DetailIdPError      = "idp_error"
 	DetailHasSession    = "has_session"
 	DetailStreamClosed  = "stream_closed"
-	DetailKID           = "kid"          // key.rotated: the key that signs from now on
-	DetailRetiredKID    = "retired_kid"  // key.rotated: the key that stopped signing
-	DetailNextKID       = "next_kid"     // key.rotated: the key published for the next rotation
-	DetailDeletedKIDs   = "deleted_kids" // key.rotated: retired keys removed from the JWKS
-	DetailManual        = "manual"       // key.rotated: rotated on request, not by the schedule
+	DetailKID           = "kid"           // key.rotated: the key that signs from now on
+	DetailRetiredKID    = "retired_kid"   // key.rotated: the key that stopped signing
+	DetailNextKID       = "next_kid"      // key.rotated: the key published for the next rotation
+	DetailDeletedKIDs   = "deleted_kids"  // key.rotated: retired keys removed from the JWKS
+	DetailManual        = "manual"        // key.rotated: rotated on request, not by the schedule
+	DetailAccountEmail  = "account_email" // account.*, team.*: the account acted on
+	DetailRole          = "role"          // team.*: the role given
+	DetailMethod        = "method"        // account.login: password | password+totp | idp:<type>
+	DetailTeam          = "team"          // operator events: the team's slug
 	// token.issued through an authorization grant profile (docs/RULES.md §11).
 	DetailGrantProfile     = "grant_profile"     // e.g. GrantProfileIDJAG
 	DetailEnterpriseIssuer = "enterprise_issuer" // the ID-JAG's iss

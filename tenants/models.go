@@ -79,17 +79,23 @@ func scanJSON(src any, dst any) error {
 // Tenant is one SaaS team: its own connector URL, authorization server, IdP
 // settings and upstream MCP server.
 type Tenant struct {
-	ID                   string    `gorm:"primaryKey;size:64" json:"id"`
-	Slug                 string    `gorm:"size:40;uniqueIndex" json:"slug"`
-	Name                 string    `gorm:"size:200" json:"name"`
-	UpstreamMCPURL       string    `gorm:"column:upstream_mcp_url;size:2048" json:"upstream_mcp_url"`
-	CustomDomain         *string   `gorm:"size:253" json:"custom_domain,omitempty"` // unique only once verified (partial index)
-	CustomDomainVerified bool      `json:"custom_domain_verified"`
-	Settings             Settings  `gorm:"type:text" json:"settings"`
-	SealedSecrets        Sealed    `gorm:"type:text" json:"-"` // upstream_headers, audit_webhook_secret
-	CreatedAt            time.Time `json:"created_at"`
-	UpdatedAt            time.Time `json:"updated_at"`
+	ID                   string   `gorm:"primaryKey;size:64" json:"id"`
+	Slug                 string   `gorm:"size:40;uniqueIndex" json:"slug"`
+	Name                 string   `gorm:"size:200" json:"name"`
+	UpstreamMCPURL       string   `gorm:"column:upstream_mcp_url;size:2048" json:"upstream_mcp_url"`
+	CustomDomain         *string  `gorm:"size:253" json:"custom_domain,omitempty"` // unique only once verified (partial index)
+	CustomDomainVerified bool     `json:"custom_domain_verified"`
+	Settings             Settings `gorm:"type:text" json:"settings"`
+	SealedSecrets        Sealed   `gorm:"type:text" json:"-"` // upstream_headers, audit_webhook_secret
+	// SuspendedAt, when set, stops the team: its connector answers a clear
+	// error and its tokens stop working (operators suspend, DESIGN §12).
+	SuspendedAt *time.Time `json:"suspended_at,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 }
+
+// Suspended reports whether an operator suspended the team.
+func (t *Tenant) Suspended() bool { return t.SuspendedAt != nil }
 
 // Sealed holds named secrets, each sealed with the platform Sealer.
 type Sealed map[string]string
@@ -146,7 +152,14 @@ type APIKey struct {
 	Hash       string     `gorm:"size:64;uniqueIndex" json:"-"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// ExpiresAt, when set, ends the key (automation keys may be short-lived).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// ReadOnly keys may only read (GET); any change answers 403.
+	ReadOnly bool `json:"read_only"`
 }
+
+// Usable reports whether the key may be used at t.
+func (k *APIKey) Usable(t time.Time) bool { return k.ExpiresAt == nil || t.Before(*k.ExpiresAt) }
 
 // SystemValue is a platform-wide setting, e.g. the admin token hash.
 type SystemValue struct {
@@ -322,21 +335,6 @@ type SigningKey struct {
 	DeleteAfter   *time.Time
 }
 
-// ConsoleSession is one signed-in console session, kept server-side so that
-// logout (or deleting the key it used) ends it even where a copy of the
-// cookie survives. ID is the SHA-256 of the session id the cookie carries.
-type ConsoleSession struct {
-	ID        string     `gorm:"primaryKey;size:64"`
-	TenantID  string     `gorm:"size:64;index"` // "" for the platform admin
-	KeyID     string     `gorm:"size:64"`       // API key id, or "admin"
-	CreatedAt time.Time  //
-	ExpiresAt time.Time  `gorm:"index"`
-	EndedAt   *time.Time // logout
-}
-
-// Live reports whether the session can still be used at t.
-func (s *ConsoleSession) Live(t time.Time) bool { return s.EndedAt == nil && t.Before(s.ExpiresAt) }
-
 // AuditEvent is one security event. It never holds a token, code or secret.
 type AuditEvent struct {
 	ID        string    `gorm:"primaryKey;size:32" json:"id"` // time-ordered
@@ -379,7 +377,8 @@ func AllModels() []any {
 	return []any{
 		&Tenant{}, &IdPConfig{}, &APIKey{}, &SystemValue{}, &Client{}, &User{}, &Consent{},
 		&PendingAuthorization{}, &Grant{}, &AuthCode{}, &RefreshToken{}, &SigningKey{},
-		&AuditEvent{}, &WebhookDelivery{}, &ConsoleSession{}, &EnterpriseIdP{}, &UsedJTI{},
+		&AuditEvent{}, &WebhookDelivery{}, &EnterpriseIdP{}, &UsedJTI{},
+		&Account{}, &AccountIdentity{}, &AccountSession{}, &AccountToken{}, &Membership{}, &Invitation{}, &OutboxMessage{},
 	}
 }
 

@@ -367,17 +367,37 @@ func (p *Provisioner) PutIdP(ctx context.Context, t *Tenant, in IdPInput, replac
 	return cfg, nil
 }
 
+// APIKeyInput describes an automation key (DESIGN §12: named, optional
+// expiry, optional read-only).
+type APIKeyInput struct {
+	Name      string
+	ExpiresAt *time.Time
+	ReadOnly  bool
+}
+
 // CreateAPIKey makes a tenant API key; the key is returned once.
-func (p *Provisioner) CreateAPIKey(ctx context.Context, t *Tenant, name string) (string, *APIKey, error) {
-	if len(name) > 200 {
-		return "", nil, &ValidationError{Errors: []FieldError{{Field: "name", Detail: "must be at most 200 characters"}}}
+func (p *Provisioner) CreateAPIKey(ctx context.Context, t *Tenant, in APIKeyInput) (string, *APIKey, error) {
+	v := &ValidationError{}
+	if len(in.Name) > 200 {
+		v.Add("name", "must be at most 200 characters")
+	}
+	now := time.Now().UTC()
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
+		v.Add("expires_at", "must be in the future")
+	}
+	if err := v.Err(); err != nil {
+		return "", nil, err
 	}
 	key := "ghk_" + RandomToken()
-	k := &APIKey{ID: RandomID(), TenantID: t.ID, Name: name, Prefix: key[:10], Hash: HashSecret(key), CreatedAt: time.Now().UTC()}
+	k := &APIKey{ID: RandomID(), TenantID: t.ID, Name: in.Name, Prefix: key[:10], Hash: HashSecret(key), CreatedAt: now, ReadOnly: in.ReadOnly}
+	if in.ExpiresAt != nil {
+		exp := in.ExpiresAt.UTC()
+		k.ExpiresAt = &exp
+	}
 	if err := p.Store.CreateAPIKey(ctx, k); err != nil {
 		return "", nil, err
 	}
-	p.audit(ctx, t.ID, "admin.api_key.created", JSONMap{"api_key_id": k.ID, "name": name})
+	p.audit(ctx, t.ID, "admin.api_key.created", JSONMap{"api_key_id": k.ID, "name": in.Name, "read_only": in.ReadOnly})
 	return key, k, nil
 }
 

@@ -26,11 +26,13 @@ type Settings struct {
 	ClientCredentials       bool              `json:"client_credentials,omitempty"` // pre-registered clients only, never DCR/CIMD
 	DPoPRequired            bool              `json:"dpop_required,omitempty"`      // the connector accepts DPoP-bound tokens only (RFC 9449)
 	ToolScopes              map[string]string `json:"tool_scopes,omitempty"`
-	AuditMCPCalls           string            `json:"audit_mcp_calls,omitempty"`
-	ForwardUpstreamToken    bool              `json:"forward_upstream_token,omitempty"`
-	AuditWebhookURL         string            `json:"audit_webhook_url,omitempty"`
-	AuditRetentionDays      *int              `json:"audit_retention_days,omitempty"`
-	KeyRotationDays         *int              `json:"key_rotation_days,omitempty"`
+	// ScopeDescriptions are the words the consent page shows for each scope.
+	ScopeDescriptions    map[string]string `json:"scope_descriptions,omitempty"`
+	AuditMCPCalls        string            `json:"audit_mcp_calls,omitempty"`
+	ForwardUpstreamToken bool              `json:"forward_upstream_token,omitempty"`
+	AuditWebhookURL      string            `json:"audit_webhook_url,omitempty"`
+	AuditRetentionDays   *int              `json:"audit_retention_days,omitempty"`
+	KeyRotationDays      *int              `json:"key_rotation_days,omitempty"`
 	// MCP quotas (requests per minute; 0 = unlimited; absent = the plan's
 	// default, GATEHOUSE_MCP_REQUESTS_PER_MINUTE[_PER_USER]).
 	MCPRequestsPerMinute        *int `json:"mcp_requests_per_minute,omitempty"`
@@ -220,6 +222,14 @@ func (s Settings) Validate(prefix string) error {
 	case "", AuditMCPNone, AuditMCPTools, AuditMCPAll:
 	default:
 		v.Add(prefix+"audit_mcp_calls", "must be one of none, tools, all")
+	}
+	for sc, words := range s.ScopeDescriptions {
+		if !validScopeToken(sc) {
+			v.Add(prefix+"scope_descriptions", "%q is not a valid scope", sc)
+		}
+		if words == "" || len(words) > 200 {
+			v.Add(prefix+"scope_descriptions", "the description of %q must be 1 to 200 characters", sc)
+		}
 	}
 	for tool, sc := range s.ToolScopes {
 		if tool == "" || !validScopeToken(sc) {

@@ -20,8 +20,8 @@ type Store interface {
 	AuditStore
 	OAuthStore
 	SweepStore
-	ConsoleSessionStore
 	EnterpriseStore
+	AccountStore
 
 	// InTx runs fn in one transaction; fn's Store writes commit or roll back together.
 	InTx(ctx context.Context, fn func(Store) error) error
@@ -126,18 +126,6 @@ type AuditStore interface {
 	UpdateWebhookDelivery(ctx context.Context, d *WebhookDelivery) error
 	GetWebhookDelivery(ctx context.Context, tenantID, id string) (*WebhookDelivery, error)
 	ListWebhookDeliveries(ctx context.Context, tenantID string, p Page) (items []WebhookDelivery, next string, err error)
-}
-
-// ConsoleSessionStore holds console sessions (docs/SECURITY.md §14).
-type ConsoleSessionStore interface {
-	CreateConsoleSession(ctx context.Context, s *ConsoleSession) error
-	// GetConsoleSession returns the session by id (ended or not).
-	GetConsoleSession(ctx context.Context, id string) (*ConsoleSession, error)
-	// EndConsoleSession marks the session ended (logout); ending an ended
-	// or unknown session is not an error.
-	EndConsoleSession(ctx context.Context, id string, at time.Time) error
-	// DeleteExpiredConsoleSessions removes sessions that expired before t.
-	DeleteExpiredConsoleSessions(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
 // ErrBadCursor means a paging cursor was not issued by the store.

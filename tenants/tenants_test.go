@@ -206,3 +206,15 @@ func TestOrderedIDsSort(t *testing.T) {
 		prev = id
 	}
 }
+
+func TestScopeDescriptionsValidated(t *testing.T) {
+	ok := tenants.Settings{ScopeDescriptions: map[string]string{"mcp": "Use the tools"}}
+	if err := ok.Validate("settings."); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []map[string]string{{"bad scope": "x"}, {"mcp": ""}, {"mcp": strings.Repeat("w", 201)}} {
+		if err := (tenants.Settings{ScopeDescriptions: bad}).Validate("settings."); err == nil || !strings.Contains(err.Error(), "scope_descriptions") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}

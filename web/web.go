@@ -1,23 +1,22 @@
 // Package web holds the embedded templates and static assets: login chooser,
-// dev login, consent and error pages, signup and the tenant console.
+// dev login, consent and error pages, signup, accounts and the team console.
 //
-// The console and signup are server-rendered (html/template, no JS framework)
-// and call the domain directly: tenants.Provisioner, the store, the key
-// manager and tenants.RevokeGrant. Handlers stay thin: parse, call, render.
+// It is a leaf: it imports nothing of Gatehouse, so every HTTP surface
+// (api/oauth, api/console) can depend on it and it on none of them. The
+// template set is parsed once at start-up (Parse); a broken template fails
+// the process there, never a page at run time.
 package web
 
 import (
 	"embed"
+	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gin-gonic/gin"
-
-	"github.com/gatehouse/gatehouse/api/httpx"
 )
 
 //go:embed templates static
@@ -48,6 +47,20 @@ var funcs = template.FuncMap{
 		return strconv.Itoa(n) + " days"
 	},
 	"join": func(sep string, items []string) string { return strings.Join(items, sep) },
+	// idpName says an IdP type in words.
+	"idpName": func(typ string) string {
+		switch typ {
+		case "dev":
+			return "Development login"
+		case "github":
+			return "GitHub"
+		case "google":
+			return "Google"
+		case "oidc":
+			return "OpenID Connect"
+		}
+		return typ
+	},
 	// dict3 passes a form field's name, label and default with the page.
 	"dict3": func(name, label, def string, v any) map[string]any {
 		return map[string]any{"Name": name, "Label": label, "Default": def, "V": v}
@@ -66,18 +79,36 @@ var funcs = template.FuncMap{
 	},
 }
 
-// Templates parses every template under templates/.
-func Templates() *template.Template {
-	return template.Must(template.New("").Funcs(funcs).ParseFS(assets, "templates/*.html"))
+// Set is the parsed template set, shared by every HTTP surface.
+type Set struct {
+	t *template.Template
+}
+
+// Parse parses every embedded template. Call it once at start-up and stop
+// when it fails.
+func Parse() (*Set, error) { return parse(assets) }
+
+func parse(fsys fs.FS) (*Set, error) {
+	t, err := template.New("").Funcs(funcs).ParseFS(fsys, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("web templates: %w", err)
+	}
+	return &Set{t: t}, nil
+}
+
+// Has reports whether the set defines the named template.
+func (s *Set) Has(name string) bool { return s != nil && s.t.Lookup(name) != nil }
+
+// Execute renders the named template to w.
+func (s *Set) Execute(w io.Writer, name string, data any) error {
+	if s == nil {
+		return fmt.Errorf("web templates: not parsed")
+	}
+	return s.t.ExecuteTemplate(w, name, data)
 }
 
 // Static is the static asset tree.
 func Static() fs.FS {
 	sub, _ := fs.Sub(assets, "static")
 	return sub
-}
-
-// Register mounts the landing page, signup, the console and static assets.
-func Register(r *gin.Engine, d *httpx.Deps) {
-	newUI(d, nil).register(r)
 }

@@ -1,114 +1,70 @@
 package web
 
 import (
-	"context"
-	"net/http"
-	"net/url"
-	"regexp"
+	"bytes"
+	"os/exec"
 	"strings"
 	"testing"
-
-	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/testdb"
+	"testing/fstest"
 )
 
-var keyRE = regexp.MustCompile(`ghk_[A-Za-z0-9_-]{43}`)
-
-// signupFlow is run on SQLite and Postgres: signup creates the tenant and its
-// first API key, logs the browser in, and shows the key exactly once.
-func signupFlow(t *testing.T, e *env) {
-	b := e.browser()
-	r := b.get("/signup")
-	wantStatus(t, r, http.StatusOK)
-	r = b.submit("/signup", "/signup", url.Values{"name": {"Acme Corp"}, "slug": {"acme"}, "upstream_mcp_url": {"https://mcp.acme.example/mcp"}, "idp_type": {"dev"}})
-	wantStatus(t, r, http.StatusSeeOther)
-	if loc := r.Header.Get("Location"); loc != "/signup/done" {
-		t.Fatalf("redirect to %q", loc)
+func TestParseEmbeddedDefinesEveryPage(t *testing.T) {
+	s, err := Parse()
+	if err != nil {
+		t.Fatal(err)
 	}
-	var sessionC, flashC *http.Cookie
-	for _, c := range r.Cookies() {
-		switch c.Name {
-		case sessionCookie:
-			sessionC = c
-		case flashCookie:
-			flashC = c
+	for _, name := range []string{"oauth_consent.html", "oauth_error.html", "oauth_login.html", "oauth_dev_login.html", "console_error", "site_signup"} {
+		if !s.Has(name) {
+			t.Errorf("template %q not defined", name)
 		}
 	}
-	if sessionC == nil || flashC == nil {
-		t.Fatal("signup did not set the session and flash cookies")
+}
+
+// A typo in any template must fail Parse (start-up), not a page later.
+func TestParseFailsOnBrokenTemplate(t *testing.T) {
+	fsys := fstest.MapFS{
+		"templates/ok.html":     {Data: []byte(`{{define "ok"}}fine{{end}}`)},
+		"templates/broken.html": {Data: []byte(`{{define "broken"}}{{ .Oops }`)},
 	}
-	if !sessionC.HttpOnly || sessionC.SameSite != http.SameSiteLaxMode {
-		t.Fatalf("session cookie attributes: %+v", sessionC)
+	if _, err := parse(fsys); err == nil || !strings.Contains(err.Error(), "broken.html") {
+		t.Fatalf("parse of a broken template: err=%v, want an error naming broken.html", err)
 	}
-	if strings.Contains(flashC.Value, "ghk_") {
-		t.Fatal("flash cookie carries the key in the clear")
-	}
-	ten, err := e.store.GetTenantBySlug(context.Background(), "acme")
+	fsys["templates/broken.html"] = &fstest.MapFile{Data: []byte(`{{define "broken"}}{{ .Oops }}{{end}}`)}
+	s, err := parse(fsys)
 	if err != nil {
-		t.Fatalf("tenant not created: %v", err)
+		t.Fatal(err)
 	}
-	if ten.Name != "Acme Corp" || ten.UpstreamMCPURL != "https://mcp.acme.example/mcp" {
-		t.Fatalf("tenant fields: %+v", ten)
-	}
-	idps, _ := e.store.ListIdPs(context.Background(), ten.ID)
-	if len(idps) != 1 || idps[0].Type != tenants.IdPDev {
-		t.Fatalf("idps: %+v", idps)
-	}
-	if n := e.apiKeyCount(ten); n != 1 {
-		t.Fatalf("api keys: %d", n)
-	}
-
-	done := b.get("/signup/done")
-	wantStatus(t, done, http.StatusOK)
-	key := keyRE.FindString(done.Body)
-	if key == "" {
-		t.Fatalf("key not shown on the result page:\n%s", done.Body)
-	}
-	k, err := e.store.GetAPIKeyByHash(context.Background(), tenants.HashSecret(key))
-	if err != nil || k.TenantID != ten.ID {
-		t.Fatalf("shown key is not the tenant's key: %v", err)
-	}
-	if !strings.Contains(done.Body, e.srv.URL+"/t/acme/mcp") {
-		t.Fatal("path-mode connector URL not shown")
-	}
-	if !strings.Contains(done.Body, `data-copy="`+key+`"`) {
-		t.Fatal("no copy button for the key")
-	}
-
-	// A reload does not show the key again: not with the same browser
-	// (the flash cookie was cleared) …
-	again := b.get("/signup/done")
-	wantStatus(t, again, http.StatusOK)
-	if strings.Contains(again.Body, key) || keyRE.MatchString(again.Body) {
-		t.Fatal("reload showed the key again")
-	}
-	if !strings.Contains(again.Body, e.srv.URL+"/t/acme/mcp") {
-		t.Fatal("reload lost the connector URL")
-	}
-	// … nor by replaying the flash cookie the signup set (server-side single use).
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/signup/done", nil)
-	req.AddCookie(sessionC)
-	req.AddCookie(flashC)
-	rr := e.browser().do(req)
-	wantStatus(t, rr, http.StatusOK)
-	if keyRE.MatchString(rr.Body) {
-		t.Fatal("replaying the flash cookie showed the key again")
-	}
-
-	// The browser is logged in to the new tenant's console.
-	ov := b.get("/console/t/acme")
-	wantStatus(t, ov, http.StatusOK)
-	if !strings.Contains(ov.Body, "Acme Corp") {
-		t.Fatal("overview does not name the tenant")
+	var buf bytes.Buffer
+	if err := s.Execute(&buf, "ok", nil); err != nil || buf.String() != "fine" {
+		t.Fatalf("execute: %q %v", buf.String(), err)
 	}
 }
 
-func TestSignupCreatesTenantAndKeyShownOnceSQLite(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	signupFlow(t, e)
+func TestNilSetFailsExecuteAndHasNothing(t *testing.T) {
+	var s *Set
+	if s.Has("ok") || s.Execute(&bytes.Buffer{}, "ok", nil) == nil {
+		t.Fatal("nil set must define nothing and fail to execute")
+	}
 }
 
-func TestSignupCreatesTenantAndKeyShownOncePostgres(t *testing.T) {
-	e := newEnv(t, envOpts{dsn: testdb.Postgres(t)})
-	signupFlow(t, e)
+func TestStaticHoldsAssets(t *testing.T) {
+	for _, p := range []string{"app.css", "app.js"} {
+		if _, err := Static().Open(p); err != nil {
+			t.Errorf("static %s: %v", p, err)
+		}
+	}
+}
+
+// web is a leaf: it imports no Gatehouse package, so no HTTP surface can be
+// imported by it (docs/ARCHITECTURE.md, "Packages").
+func TestWebIsALeaf(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/gatehouse/gatehouse/web").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "github.com/gatehouse/gatehouse/") && p != "github.com/gatehouse/gatehouse/web" {
+			t.Errorf("web imports %s", p)
+		}
+	}
 }

@@ -82,9 +82,9 @@ func (r *Runtime) sweepCodes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Console sessions past their 12 h lifetime (ended ones included).
-	n, err = r.batches(ctx, func(l int) (int64, error) { return r.opts.Store.DeleteExpiredConsoleSessions(ctx, now, l) })
-	r.swept("console_sessions", n)
+	// Console sessions past their 12 h lifetime (ended ones are deleted at once).
+	n, err = r.batches(ctx, func(l int) (int64, error) { return r.opts.Store.DeleteExpiredAccountSessions(ctx, now, l) })
+	r.swept("account_sessions", n)
 	if err != nil {
 		return err
 	}

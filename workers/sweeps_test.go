@@ -51,8 +51,10 @@ func testSweeps(t *testing.T, s tenants.Store, rb redisBackend) {
 		must(t, s.InsertAuditEvents(ctx, []tenants.AuditEvent{old, recent}))
 	}
 
-	must(t, s.CreateConsoleSession(ctx, &tenants.ConsoleSession{ID: "cs-old", KeyID: "admin", CreatedAt: twoDaysAgo, ExpiresAt: now.Add(-time.Minute)}))
-	must(t, s.CreateConsoleSession(ctx, &tenants.ConsoleSession{ID: "cs-live", KeyID: "admin", CreatedAt: now, ExpiresAt: later}))
+	acct := &tenants.Account{ID: "acct", Email: "a@example.com", CreatedAt: now, UpdatedAt: now}
+	must(t, s.CreateAccount(ctx, acct))
+	must(t, s.CreateAccountSession(ctx, &tenants.AccountSession{ID: "cs-old", TokenHash: "h-old", AccountID: acct.ID, CreatedAt: twoDaysAgo, LastSeenAt: twoDaysAgo, ExpiresAt: now.Add(-time.Minute)}))
+	must(t, s.CreateAccountSession(ctx, &tenants.AccountSession{ID: "cs-live", TokenHash: "h-live", AccountID: acct.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: later}))
 	must(t, s.UseJTI(ctx, short.ID, "jti-old", now.Add(-time.Minute), now.Add(-2*time.Minute)))
 	must(t, s.UseJTI(ctx, short.ID, "jti-live", later, now))
 
@@ -75,11 +77,8 @@ func testSweeps(t *testing.T, s tenants.Store, rb redisBackend) {
 	e.stop() // also flushes the client.expired audit events
 
 	gone := func(err error) bool { return errors.Is(err, tenants.ErrNotFound) }
-	if _, err := s.GetConsoleSession(ctx, "cs-old"); !gone(err) {
-		t.Errorf("expired console session kept (%v)", err)
-	}
-	if _, err := s.GetConsoleSession(ctx, "cs-live"); err != nil {
-		t.Errorf("live console session removed: %v", err)
+	if left, _ := s.ListAccountSessions(ctx, acct.ID, twoDaysAgo.Add(-time.Hour)); len(left) != 1 || left[0].ID != "cs-live" {
+		t.Errorf("account sessions after the sweep: %+v (want only the live one)", left)
 	}
 	if n, err := s.DeleteExpiredJTIs(ctx, now, 100); n != 0 || err != nil {
 		t.Errorf("expired used jti kept by the sweep (%d left, %v)", n, err)

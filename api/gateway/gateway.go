@@ -207,7 +207,7 @@ func (g *Gateway) upstreamTransport() *http.Transport {
 // Mount adds the routes. Every /t/:slug route resolves the site first; host
 // mode arrives here rewritten under /t/{slug} with its own site.
 func (g *Gateway) Mount(r *gin.Engine) {
-	site := g.d.RequireSite(g.notFound)
+	site := g.d.RequireLiveSite(g.notFound, g.suspended)
 	prm := []gin.HandlerFunc{prmCORS(), g.d.RequireSite(g.prmNotFound), g.metadata}
 	// RFC 9728 §3.1 path-inserted form (what the 401 names), with and
 	// without the trailing slash; and the forms under the issuer that host
@@ -239,6 +239,13 @@ func (g *Gateway) Mount(r *gin.Engine) {
 
 func (g *Gateway) notFound(c *gin.Context) {
 	writeRPCError(c.Writer, http.StatusNotFound, nil, codeNotFound, "no MCP connector at this URL", nil)
+}
+
+// suspended answers every MCP request of a suspended tenant, token or not:
+// a clear JSON-RPC error rather than a 401 that would send clients through
+// sign-in again.
+func (g *Gateway) suspended(c *gin.Context) {
+	writeRPCError(c.Writer, http.StatusForbidden, nil, codeForbidden, tenants.SuspendedMessage, nil)
 }
 
 func (g *Gateway) prmNotFound(c *gin.Context) {

@@ -8,10 +8,15 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/accounts"
+	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/limits"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 // Deps are the platform services handlers call. Nil optional fields mean
@@ -27,6 +32,9 @@ type Deps struct {
 	Logger   *slog.Logger
 	Sites    *Sites
 	Bus      tenants.Bus // optional; nil means single process
+	// Pages is the template set, parsed once at start-up (web.Parse);
+	// api.New parses it when nil, so a broken template fails start-up.
+	Pages *web.Set
 
 	// PublicURL is the base URL B (scheme://host[:port], no path).
 	PublicURL string
@@ -62,6 +70,47 @@ type Deps struct {
 	// Draining is closed when the server starts shutting down: the gateway
 	// then ends open streams cleanly (nil: never).
 	Draining <-chan struct{}
+
+	// Accounts signs people in to the console and holds teams and roles
+	// (nil: api.New builds one with open sign-up and no mailer).
+	Accounts *accounts.Service
+	// PlatformIdPs offer console sign-in with GitHub, Google or OIDC
+	// (GATEHOUSE_PLATFORM_IDP_*).
+	PlatformIdPs []PlatformIdP
+}
+
+// PlatformIdP is a platform-level identity provider for console sign-in.
+type PlatformIdP struct {
+	Config       tenants.IdPConfig // Type, ClientID, IssuerURL, Scopes
+	ClientSecret string
+	Label        string // e.g. "GitHub"
+	// Endpoints override the well-known GitHub/Google endpoints (tests).
+	Endpoints *idp.Endpoints
+}
+
+// IdPClient is the client for upstream IdP calls (tenant IdPs and the
+// platform's console sign-in IdPs): the deployment's (set by cmd/gatehouse)
+// or, when unset, the outbound address policy client with the deployment's
+// private-fetch switch.
+func (d *Deps) IdPClient() *http.Client {
+	if d.HTTPClient != nil {
+		return d.HTTPClient
+	}
+	return idp.NewHTTPClient(d.AllowPrivateFetch)
+}
+
+// Provisioner is the one way an HTTP surface builds the provisioning
+// domain service from Deps.
+func (d *Deps) Provisioner() *tenants.Provisioner {
+	p := &tenants.Provisioner{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, AllowDevIdP: d.AllowDevIdP,
+		AllowPrivateFetch: d.AllowPrivateFetch, Bus: d.Bus, TenantDomain: d.TenantDomain}
+	if d.Sites != nil {
+		p.TenantDomain = d.Sites.TenantDomain()
+	}
+	if u, err := url.Parse(d.PublicURL); err == nil {
+		p.PublicHost = strings.ToLower(u.Hostname())
+	}
+	return p
 }
 
 // KeyRotation returns the one key rotation policy the surfaces rotate through.

@@ -229,26 +229,35 @@ const ginSiteKey = "gatehouse.site"
 // on the context, or calls notFound. A store that cannot answer is a 503
 // in the surface's format (WriteUnavailable), never a 404.
 func (d *Deps) RequireSite(notFound gin.HandlerFunc) gin.HandlerFunc {
+	return d.RequireLiveSite(notFound, nil)
+}
+
+// RequireLiveSite is RequireSite that also answers with suspended (when
+// not nil) for a tenant an operator suspended (DESIGN §12).
+func (d *Deps) RequireLiveSite(notFound, suspended gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if site, ok := SiteFromContext(c.Request.Context()); ok {
-			c.Set(ginSiteKey, site)
-			c.Next()
-			return
+		site, ok := SiteFromContext(c.Request.Context())
+		if !ok {
+			t, err := d.Sites.BySlug(c.Request.Context(), c.Param("slug"))
+			if errors.Is(err, tenants.ErrUnavailable) {
+				WriteUnavailable(c.Writer, c.Request)
+				c.Abort()
+				return
+			}
+			if err != nil {
+				notFound(c)
+				c.Abort()
+				return
+			}
+			site = d.Sites.Path(t)
+			c.Request = c.Request.WithContext(WithSite(c.Request.Context(), site))
 		}
-		t, err := d.Sites.BySlug(c.Request.Context(), c.Param("slug"))
-		if errors.Is(err, tenants.ErrUnavailable) {
-			WriteUnavailable(c.Writer, c.Request)
-			c.Abort()
-			return
-		}
-		if err != nil {
-			notFound(c)
-			c.Abort()
-			return
-		}
-		site := d.Sites.Path(t)
-		c.Request = c.Request.WithContext(WithSite(c.Request.Context(), site))
 		c.Set(ginSiteKey, site)
+		if suspended != nil && site.Tenant != nil && site.Tenant.Suspended() {
+			suspended(c)
+			c.Abort()
+			return
+		}
 		c.Next()
 	}
 }

@@ -68,7 +68,7 @@ func (h *handler) devLogin(c *gin.Context) {
 	if e != nil && !e.Redirectable() && e.Code == as.ErrInvalidRequest && p.IdP == tenants.IdPDev {
 		// A bad username: show the form again with the message.
 		h.page(c, http.StatusBadRequest, "oauth_dev_login.html", pageData{Title: "Sign in", Request: p.ID, CSRF: h.csrfToken(sid, p.ID),
-			Action: site.Endpoint("dev-login"), Message: e.Description}, originOf(p.RedirectURI))
+			Action: site.Endpoint("dev-login"), Message: e.Description, Client: h.as.ClientName(c.Request.Context(), site, p.ClientID)}, originOf(p.RedirectURI))
 		return
 	}
 	h.step(c, sid, st, e)
@@ -127,13 +127,13 @@ func (h *handler) step(c *gin.Context, sid string, st *as.Step, e *as.Error) {
 		c.Redirect(status, site.Endpoint("consent")+"?request="+url.QueryEscape(st.Pending.ID))
 	case st.DevForm:
 		h.page(c, http.StatusOK, "oauth_dev_login.html", pageData{Title: "Sign in", Request: st.Pending.ID, CSRF: h.csrfToken(sid, st.Pending.ID),
-			Action: site.Endpoint("dev-login")}, originOf(st.Pending.RedirectURI))
+			Action: site.Endpoint("dev-login"), Client: h.as.ClientName(c.Request.Context(), site, st.Pending.ClientID)}, originOf(st.Pending.RedirectURI))
 	case len(st.Chooser) > 0:
 		var choices []idpChoice
 		for _, cfg := range st.Chooser {
 			choices = append(choices, idpChoice{Label: idpLabel(cfg.Type), URL: site.Endpoint("login") + "?request=" + url.QueryEscape(st.Pending.ID) + "&idp=" + url.QueryEscape(cfg.Type)})
 		}
-		h.page(c, http.StatusOK, "oauth_login.html", pageData{Title: "Sign in", IdPs: choices})
+		h.page(c, http.StatusOK, "oauth_login.html", pageData{Title: "Sign in", IdPs: choices, Client: h.as.ClientName(c.Request.Context(), site, st.Pending.ClientID)})
 	default:
 		h.errorPage(c, http.StatusInternalServerError, &as.Error{Code: as.ErrServerError, Description: "internal error"})
 	}

@@ -417,7 +417,7 @@ func (e *env) refresh(site tenants.Site, clientID, rt string, extra url.Values) 
 
 // apiKey makes a tenant API key (for introspection).
 func (e *env) apiKey(t *tenants.Tenant) string {
-	key, _, err := e.prov.CreateAPIKey(context.Background(), t, "test")
+	key, _, err := e.prov.CreateAPIKey(context.Background(), t, tenants.APIKeyInput{Name: "test"})
 	if err != nil {
 		e.t.Fatal(err)
 	}

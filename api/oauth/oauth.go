@@ -11,7 +11,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants/access"
-	"github.com/gatehouse/gatehouse/tenants/idp"
 	as "github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
@@ -31,7 +30,7 @@ func newServer(d *httpx.Deps) *as.Server {
 		KeySets:     as.NewKeySets(&as.KeySetOptions{Client: d.CIMDClient, AllowPrivate: d.AllowPrivateFetch}),
 		DCRLimiter:  d.RateLimiter(),
 		NewProvider: providerFactory,
-		HTTPClient:  idpClient(d),
+		HTTPClient:  d.IdPClient(),
 	}
 	if d.Bus != nil {
 		// Introspection checks grant liveness through the same bus-kept
@@ -44,21 +43,11 @@ func newServer(d *httpx.Deps) *as.Server {
 	return s
 }
 
-// idpClient is the client for upstream IdP calls: the deployment's (set by
-// cmd/gatehouse) or, when unset, the outbound address policy client with
-// the deployment's private-fetch switch.
-func idpClient(d *httpx.Deps) *http.Client {
-	if d.HTTPClient != nil {
-		return d.HTTPClient
-	}
-	return idp.NewHTTPClient(d.AllowPrivateFetch)
-}
-
 // Register mounts the authorization server routes for every tenant.
 func Register(r *gin.Engine, d *httpx.Deps) {
 	h := &handler{d: d, as: newServer(d)}
-	site := d.RequireSite(h.tenantNotFoundJSON)
-	page := d.RequireSite(h.tenantNotFoundPage)
+	site := d.RequireLiveSite(h.tenantNotFoundJSON, h.suspendedJSON)
+	page := d.RequireLiveSite(h.tenantNotFoundPage, h.suspendedPage)
 	cors := httpx.CORS("GET, POST, OPTIONS", "WWW-Authenticate")
 	limit := httpx.LimitBody(maxBody)
 	noStore := httpx.NoStore()
@@ -111,6 +100,16 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 	r.OPTIONS("/token", cors)
 	r.POST("/register", cors, noStore, limit, h.rootRegister)
 	r.OPTIONS("/register", cors)
+}
+
+func (h *handler) suspendedJSON(c *gin.Context) {
+	e := as.Suspended
+	h.jsonError(c, &e)
+}
+
+func (h *handler) suspendedPage(c *gin.Context) {
+	e := as.Suspended
+	h.errorPage(c, http.StatusForbidden, &e)
 }
 
 func (h *handler) tenantNotFoundJSON(c *gin.Context) {

@@ -2,35 +2,15 @@ package oauth
 
 import (
 	"bytes"
-	"html/template"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
 	as "github.com/gatehouse/gatehouse/tenants/oauth"
-	"github.com/gatehouse/gatehouse/web"
 )
-
-var (
-	tmplOnce sync.Once
-	tmpl     *template.Template
-	tmplErr  any
-)
-
-// templates parses the embedded templates once; a broken template set (a
-// page of another area) must not take the authorization server down, so the
-// panic is kept and pages fall back to plain text.
-func templates() *template.Template {
-	tmplOnce.Do(func() {
-		defer func() { tmplErr = recover() }()
-		tmpl = web.Templates()
-	})
-	return tmpl
-}
 
 // pageData is what every oauth_* template gets.
 type pageData struct {
@@ -45,6 +25,7 @@ type pageData struct {
 	IdPs    []idpChoice
 	Consent *as.ConsentInfo
 	Message string
+	Client  string // the requesting application's name, on the sign-in pages
 }
 
 type idpChoice struct {
@@ -75,8 +56,10 @@ func (h *handler) page(c *gin.Context, status int, name string, d pageData, form
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Cache-Control", "no-store")
 	var buf bytes.Buffer
-	t := templates()
-	if t == nil || t.Lookup(name) == nil || t.ExecuteTemplate(&buf, name, d) != nil {
+	if err := h.d.Pages.Execute(&buf, name, d); err != nil {
+		// Templates are parsed at start-up, so this is a data error in
+		// one page; the user still gets the message, as plain text.
+		h.d.Logger.Error("oauth page failed to render", "template", name, "err", err)
 		buf.Reset()
 		hd.Set("Content-Type", "text/plain; charset=utf-8")
 		msg := d.Title
@@ -84,9 +67,6 @@ func (h *handler) page(c *gin.Context, status int, name string, d pageData, form
 			msg += ": " + d.Error.Description
 		}
 		buf.WriteString(msg + "\n")
-		if tmplErr != nil {
-			h.d.Logger.Error("oauth templates failed to parse", "panic", tmplErr)
-		}
 	}
 	c.Data(status, hd.Get("Content-Type"), buf.Bytes())
 }

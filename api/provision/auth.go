@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -80,8 +79,19 @@ func (h *handler) authenticate(c *gin.Context) {
 			h.fail(c, err, "")
 			return
 		}
+		now := time.Now().UTC()
+		if !k.Usable(now) {
+			c.Header("WWW-Authenticate", `Bearer realm="gatehouse-api", error="invalid_token"`)
+			problem(c, http.StatusUnauthorized, probUnauthorized, "this API key expired at "+k.ExpiresAt.Format(time.RFC3339)+"; create a new one", nil)
+			return
+		}
+		// A read-only key reads (GET, HEAD); anything else is refused.
+		if k.ReadOnly && c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
+			problem(c, http.StatusForbidden, probForbidden, "this API key is read-only", nil)
+			return
+		}
 		p = principal{tenantID: k.TenantID, keyID: k.ID}
-		if now := time.Now().UTC(); k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > touchEvery {
+		if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > touchEvery {
 			if err := h.d.Store.TouchAPIKey(c.Request.Context(), k.TenantID, k.ID, now); err != nil {
 				h.d.Logger.Warn("touch API key", "err", err, "api_key_id", k.ID)
 			}
@@ -123,12 +133,4 @@ func (h *handler) tenantScope(c *gin.Context) {
 	// Handlers shared with other packages (the doctor) read the site here.
 	c.Request = c.Request.WithContext(httpx.WithSite(c.Request.Context(), h.d.Sites.Path(t)))
 	c.Next()
-}
-
-func hostOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return strings.ToLower(u.Hostname())
 }

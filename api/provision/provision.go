@@ -73,13 +73,7 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 
 // provisioner is the domain service for this request's caller.
 func (h *handler) provisioner() *tenants.Provisioner {
-	p := &tenants.Provisioner{Store: h.d.Store, Sealer: h.d.Sealer, Auditor: h.d.Auditor, AllowDevIdP: h.d.AllowDevIdP, AllowPrivateFetch: h.d.AllowPrivateFetch,
-		Bus: h.d.Bus, TenantDomain: h.d.TenantDomain}
-	if h.d.Sites != nil {
-		p.TenantDomain = h.d.Sites.TenantDomain()
-	}
-	p.PublicHost = hostOf(h.d.PublicURL)
-	return p
+	return h.d.Provisioner()
 }
 
 // changed tells this replica's caches and every other replica that a tenant changed.

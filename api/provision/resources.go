@@ -263,7 +263,9 @@ func (h *handler) rotateKeys(c *gin.Context) {
 // ---- API keys ----
 
 type apiKeyBody struct {
-	Name string `json:"name"`
+	Name      string     `json:"name"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	ReadOnly  bool       `json:"read_only"`
 }
 
 type createdAPIKey struct {
@@ -277,7 +279,7 @@ func (h *handler) createAPIKey(c *gin.Context) {
 		return
 	}
 	t := tenantOf(c)
-	key, k, err := h.provisioner().CreateAPIKey(c.Request.Context(), t, b.Name)
+	key, k, err := h.provisioner().CreateAPIKey(c.Request.Context(), t, tenants.APIKeyInput{Name: b.Name, ExpiresAt: b.ExpiresAt, ReadOnly: b.ReadOnly})
 	if err != nil {
 		h.fail(c, err, "")
 		return

@@ -529,3 +529,45 @@ func TestCIMDClientIDThroughServeMux(t *testing.T) {
 		t.Fatal("client survived")
 	}
 }
+
+// API keys are for automation (DESIGN §12): a read-only key reads and is
+// refused any change; an expired key stops working; both are listed with
+// their scope and expiry.
+func TestAPIKeyReadOnlyAndExpiry(t *testing.T) {
+	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e.mkTenant("acme", nil)
+	r := e.admin("POST", "/api/v1/tenants/acme/api-keys", map[string]any{"name": "reader", "read_only": true})
+	if r.status != 201 || r.json(t)["read_only"] != true {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	ro := r.json(t)["key"].(string)
+	if r := e.do(req{method: "GET", path: "/api/v1/tenants/acme/grants", token: ro}); r.status != 200 {
+		t.Fatalf("read-only GET: %d %s", r.status, r.body)
+	}
+	p := e.do(req{method: "PATCH", path: "/api/v1/tenants/acme", token: ro, body: map[string]any{"name": "Hacked"}, ct: "application/merge-patch+json"}).problem(t, 403)
+	if !strings.Contains(p.Detail, "read-only") {
+		t.Fatalf("detail %q", p.Detail)
+	}
+	e.do(req{method: "POST", path: "/api/v1/tenants/acme/api-keys", token: ro, body: map[string]any{"name": "escalate"}}).problem(t, 403)
+	if got := e.tenant("acme"); got.Name == "Hacked" {
+		t.Fatal("a read-only key changed the tenant")
+	}
+	fieldErr(t, e.admin("POST", "/api/v1/tenants/acme/api-keys", map[string]any{"expires_at": time.Now().Add(-time.Hour).Format(time.RFC3339)}).problem(t, 400), "expires_at", "in the future")
+	soon := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	r = e.admin("POST", "/api/v1/tenants/acme/api-keys", map[string]any{"name": "short", "expires_at": soon.Format(time.RFC3339)})
+	if r.status != 201 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	key, id := r.json(t)["key"].(string), r.json(t)["id"].(string)
+	if r := e.do(req{method: "GET", path: "/api/v1/tenants/acme", token: key}); r.status != 200 {
+		t.Fatalf("live key: %d", r.status)
+	}
+	past := time.Now().Add(-time.Minute)
+	if err := e.store.DB().Model(&tenants.APIKey{}).Where("id = ?", id).Update("expires_at", past).Error; err != nil {
+		t.Fatal(err)
+	}
+	p = e.do(req{method: "GET", path: "/api/v1/tenants/acme", token: key}).problem(t, 401)
+	if !strings.Contains(p.Detail, "expired") {
+		t.Fatalf("detail %q", p.Detail)
+	}
+}

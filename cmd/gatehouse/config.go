@@ -14,7 +14,9 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/accounts"
 	"github.com/gatehouse/gatehouse/tenants/telemetry"
 )
 
@@ -63,6 +65,18 @@ type Config struct {
 	// WorkerMetricsAddr is the former name of the worker's admin listener;
 	// when set it overrides GATEHOUSE_ADMIN_ADDR for `gatehouse worker`.
 	WorkerMetricsAddr string `env:"GATEHOUSE_WORKER_METRICS_ADDR"`
+	// Accounts (DESIGN §12, docs/ACCOUNTS.md).
+	Signup  string `env:"GATEHOUSE_SIGNUP"` // open | invite | closed (default open embedded, invite in production)
+	SMTPURL string `env:"GATEHOUSE_SMTP_URL" secret:"true"`
+	// Platform IdPs for console sign-in.
+	PlatformGitHubClientID     string `env:"GATEHOUSE_PLATFORM_IDP_GITHUB_CLIENT_ID"`
+	PlatformGitHubClientSecret string `env:"GATEHOUSE_PLATFORM_IDP_GITHUB_CLIENT_SECRET" secret:"true"`
+	PlatformGoogleClientID     string `env:"GATEHOUSE_PLATFORM_IDP_GOOGLE_CLIENT_ID"`
+	PlatformGoogleClientSecret string `env:"GATEHOUSE_PLATFORM_IDP_GOOGLE_CLIENT_SECRET" secret:"true"`
+	PlatformOIDCIssuer         string `env:"GATEHOUSE_PLATFORM_IDP_OIDC_ISSUER"`
+	PlatformOIDCClientID       string `env:"GATEHOUSE_PLATFORM_IDP_OIDC_CLIENT_ID"`
+	PlatformOIDCClientSecret   string `env:"GATEHOUSE_PLATFORM_IDP_OIDC_CLIENT_SECRET" secret:"true"`
+	PlatformOIDCName           string `env:"GATEHOUSE_PLATFORM_IDP_OIDC_NAME" envDefault:"single sign-on"`
 	// Test-only hooks for e2e (testhooks.go); refused without AllowPrivateFetch.
 	TestCAFile  string `env:"GATEHOUSE_TEST_CA_FILE"`
 	TestHostMap string `env:"GATEHOUSE_TEST_HOST_MAP"`
@@ -308,6 +322,31 @@ func (c *Config) validate() error {
 	if c.DBQueryTimeout < 100*time.Millisecond {
 		bad("GATEHOUSE_DB_QUERY_TIMEOUT", "must be at least 100ms (e.g. 5s)")
 	}
+	switch c.Signup {
+	case "", "open", "invite", "closed":
+	default:
+		bad("GATEHOUSE_SIGNUP", "must be open, invite or closed")
+	}
+	if c.SMTPURL != "" {
+		if _, err := accounts.ParseSMTPURL(c.SMTPURL); err != nil {
+			bad("GATEHOUSE_SMTP_URL", "%v", err)
+		}
+	}
+	pair := func(name, id, secret string) {
+		if (id == "") != (secret == "") {
+			bad("GATEHOUSE_PLATFORM_IDP_"+name, "needs both _CLIENT_ID and _CLIENT_SECRET")
+		}
+	}
+	pair("GITHUB", c.PlatformGitHubClientID, c.PlatformGitHubClientSecret)
+	pair("GOOGLE", c.PlatformGoogleClientID, c.PlatformGoogleClientSecret)
+	pair("OIDC", c.PlatformOIDCClientID, c.PlatformOIDCClientSecret)
+	if (c.PlatformOIDCIssuer == "") != (c.PlatformOIDCClientID == "") {
+		bad("GATEHOUSE_PLATFORM_IDP_OIDC_ISSUER", "needs GATEHOUSE_PLATFORM_IDP_OIDC_CLIENT_ID and _CLIENT_SECRET with it")
+	} else if c.PlatformOIDCIssuer != "" {
+		if msg := tenants.ValidateHTTPURL(c.PlatformOIDCIssuer); msg != "" {
+			bad("GATEHOUSE_PLATFORM_IDP_OIDC_ISSUER", "%s", msg)
+		}
+	}
 	switch c.LogFormat {
 	case "", "json", "text":
 	default:
@@ -337,6 +376,35 @@ func (c *Config) demoTenant() bool {
 		return *c.DemoTenant && c.devIdP()
 	}
 	return c.Embedded() && c.devIdP()
+}
+
+// signup is the sign-up mode: open embedded, invite in production.
+func (c *Config) signup() string {
+	if c.Signup != "" {
+		return c.Signup
+	}
+	if c.Embedded() {
+		return accounts.SignupOpen
+	}
+	return accounts.SignupInvite
+}
+
+// platformIdPs lists the configured console sign-in providers.
+func (c *Config) platformIdPs() []httpx.PlatformIdP {
+	var out []httpx.PlatformIdP
+	if c.PlatformGitHubClientID != "" {
+		out = append(out, httpx.PlatformIdP{Label: "GitHub", ClientSecret: c.PlatformGitHubClientSecret,
+			Config: tenants.IdPConfig{Type: tenants.IdPGitHub, ClientID: c.PlatformGitHubClientID}})
+	}
+	if c.PlatformGoogleClientID != "" {
+		out = append(out, httpx.PlatformIdP{Label: "Google", ClientSecret: c.PlatformGoogleClientSecret,
+			Config: tenants.IdPConfig{Type: tenants.IdPGoogle, ClientID: c.PlatformGoogleClientID}})
+	}
+	if c.PlatformOIDCClientID != "" {
+		out = append(out, httpx.PlatformIdP{Label: c.PlatformOIDCName, ClientSecret: c.PlatformOIDCClientSecret,
+			Config: tenants.IdPConfig{Type: tenants.IdPOIDC, ClientID: c.PlatformOIDCClientID, IssuerURL: strings.TrimRight(c.PlatformOIDCIssuer, "/")}})
+	}
+	return out
 }
 
 func (c *Config) inProcessWorkers() bool {

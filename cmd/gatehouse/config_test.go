@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
 )
@@ -29,10 +30,15 @@ func TestConfigValidation(t *testing.T) {
 		{"private fetch refused in production", map[string]string{"GATEHOUSE_DATABASE_URL": "postgres://h/db", "GATEHOUSE_REDIS_URL": "redis://h", "GATEHOUSE_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "GATEHOUSE_ALLOW_PRIVATE_FETCH": "true"}, []string{"test-only"}},
 		{"short admin token", map[string]string{"GATEHOUSE_ADMIN_TOKEN": "abc"}, []string{"GATEHOUSE_ADMIN_TOKEN"}},
 		{"bad log format", map[string]string{"GATEHOUSE_LOG_FORMAT": "xml"}, []string{"GATEHOUSE_LOG_FORMAT"}},
+		{"bad signup mode", map[string]string{"GATEHOUSE_SIGNUP": "everyone"}, []string{"GATEHOUSE_SIGNUP"}},
+		{"bad smtp url", map[string]string{"GATEHOUSE_SMTP_URL": "smtp://mail.example"}, []string{"GATEHOUSE_SMTP_URL", "from="}},
+		{"platform oidc without secret", map[string]string{"GATEHOUSE_PLATFORM_IDP_OIDC_ISSUER": "https://login.example.com", "GATEHOUSE_PLATFORM_IDP_OIDC_CLIENT_ID": "c"}, []string{"GATEHOUSE_PLATFORM_IDP_OIDC"}},
+		{"platform github without id", map[string]string{"GATEHOUSE_PLATFORM_IDP_GITHUB_CLIENT_SECRET": "s"}, []string{"GATEHOUSE_PLATFORM_IDP_GITHUB"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{"GATEHOUSE_ADDR", "GATEHOUSE_PUBLIC_URL", "GATEHOUSE_DATABASE_URL", "GATEHOUSE_REDIS_URL", "GATEHOUSE_SECRET_KEY", "GATEHOUSE_ALLOW_PRIVATE_FETCH", "GATEHOUSE_ADMIN_TOKEN", "GATEHOUSE_LOG_FORMAT"} {
+			for _, k := range []string{"GATEHOUSE_ADDR", "GATEHOUSE_PUBLIC_URL", "GATEHOUSE_DATABASE_URL", "GATEHOUSE_REDIS_URL", "GATEHOUSE_SECRET_KEY", "GATEHOUSE_ALLOW_PRIVATE_FETCH", "GATEHOUSE_ADMIN_TOKEN", "GATEHOUSE_LOG_FORMAT",
+				"GATEHOUSE_SIGNUP", "GATEHOUSE_SMTP_URL", "GATEHOUSE_PLATFORM_IDP_OIDC_ISSUER", "GATEHOUSE_PLATFORM_IDP_OIDC_CLIENT_ID", "GATEHOUSE_PLATFORM_IDP_GITHUB_CLIENT_SECRET"} {
 				t.Setenv(k, "")
 				os.Unsetenv(k)
 			}
@@ -313,5 +319,59 @@ func TestEnterpriseIdPCLI(t *testing.T) {
 	}
 	if err := tenantCmd(ctx, cfg, []string{"enterprise-idp", "delete", "acme", e.ID}, nil, &out); err == nil {
 		t.Fatal("second delete succeeded")
+	}
+}
+
+// Sign-up is open in the embedded default and by invitation in production.
+func TestSignupDefaults(t *testing.T) {
+	if got := (&Config{}).signup(); got != "open" {
+		t.Fatalf("embedded: %s", got)
+	}
+	if got := (&Config{DatabaseURL: "postgres://h/db"}).signup(); got != "invite" {
+		t.Fatalf("production: %s", got)
+	}
+	if got := (&Config{DatabaseURL: "postgres://h/db", Signup: "closed"}).signup(); got != "closed" {
+		t.Fatalf("explicit: %s", got)
+	}
+}
+
+func TestPlatformIdPsFromConfig(t *testing.T) {
+	c := &Config{PlatformOIDCIssuer: "https://login.example.com/", PlatformOIDCClientID: "cid", PlatformOIDCClientSecret: "s", PlatformOIDCName: "Okta",
+		PlatformGitHubClientID: "gh", PlatformGitHubClientSecret: "ghs"}
+	ps := c.platformIdPs()
+	if len(ps) != 2 || ps[0].Config.Type != "github" || ps[1].Config.Type != "oidc" || ps[1].Config.IssuerURL != "https://login.example.com" || ps[1].Label != "Okta" {
+		t.Fatalf("%+v", ps)
+	}
+}
+
+// `gatehouse admin grant EMAIL` makes an existing account an operator.
+func TestAdminGrant(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &Config{SQLitePath: filepath.Join(dir, "g.db"), Addr: ":0"}
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := adminCmd(ctx, cfg, []string{"grant", "ada@example.com"}, &out); err == nil || !strings.Contains(err.Error(), "signs up first") {
+		t.Fatalf("unknown account: %v", err)
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := store.CreateAccount(ctx, &tenants.Account{ID: "a1", Email: "ada@example.com", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	if err := adminCmd(ctx, cfg, []string{"grant", "ADA@example.com"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	store, _ = openStore(ctx, cfg)
+	defer store.Close()
+	a, _ := store.GetAccount(ctx, "a1")
+	if !a.Operator() {
+		t.Fatal("not an operator")
+	}
+	if err := adminCmd(ctx, cfg, []string{"revoke", "x"}, &out); err == nil {
+		t.Fatal("unknown verb accepted")
 	}
 }

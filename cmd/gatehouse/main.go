@@ -27,6 +27,7 @@ Usage:
   gatehouse secrets reseal [--dry-run] [--json]
                                    re-seal secrets at rest under the first GATEHOUSE_SECRET_KEY (after a rotation)
   gatehouse healthcheck            exit 0 if this host's operations listener (GATEHOUSE_ADMIN_ADDR) answers /readyz
+  gatehouse admin grant EMAIL      give an account the operator (platform) role
   gatehouse version
 
 Configuration is read from GATEHOUSE_* environment variables (every secret
@@ -140,6 +141,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return healthcheck(ctx, cfg)
 	case "secrets":
 		return secretsCmd(ctx, cfg, rest, stdout)
+	case "admin":
+		return adminCmd(ctx, cfg, rest, stdout)
 	default:
 		return adminTokenCmd(ctx, cfg, rest, stdout, isTerminal(os.Stdout))
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/accounts"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
@@ -44,24 +45,29 @@ type platform struct {
 	registry *prometheus.Registry
 	tracing  bool // OTEL_* asked for traces
 	stop     []func()
+	textLogs bool // logs are text (a terminal), not JSON
 	// cimdClient is set only by the test hooks (testhooks.go).
 	cimdClient *http.Client
+}
+
+// logFormat is json or text: text on a terminal unless configured.
+func logFormat(cfg *Config) string {
+	if cfg.LogFormat != "" {
+		return cfg.LogFormat
+	}
+	if isTerminal(os.Stderr) {
+		return "text"
+	}
+	return "json"
 }
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	level := slog.LevelInfo
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
-	format := cfg.LogFormat
-	if format == "" {
-		format = "json"
-		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			format = "text"
-		}
-	}
 	// Every line logged with a request's or task's context carries its
 	// trace_id and span_id (when tracing is on).
-	if format == "text" {
+	if logFormat(cfg) == "text" {
 		return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, opts)))
 	}
 	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, opts)))
@@ -104,7 +110,7 @@ func openStore(ctx context.Context, cfg *Config) (*gormstore.Store, error) {
 }
 
 func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
-	p := &platform{cfg: cfg, logger: newLogger(cfg, os.Stderr), registry: prometheus.NewRegistry()}
+	p := &platform{cfg: cfg, logger: newLogger(cfg, os.Stderr), registry: prometheus.NewRegistry(), textLogs: logFormat(cfg) == "text"}
 	p.registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	if cfg.AllowPrivateFetch {
 		p.logger.Warn("GATEHOUSE_ALLOW_PRIVATE_FETCH is on: upstream IdP, client metadata, webhook and doctor fetches may reach loopback and private addresses over http. Test use only.")
@@ -214,7 +220,7 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 	d := &httpx.Deps{
 		Limits: lim, MCPQuota: httpx.MCPQuota{PerTenant: p.cfg.MCPRequestsPerMinute, PerUser: p.cfg.MCPRequestsPerMinutePerUser},
 		Store: p.store, Sealer: p.sealer, Keys: p.keys, Rotation: p.runtime.KeyRotation(), Auditor: p.runtime.Auditor(), Logger: p.logger,
-		Sites: sites, Bus: p.bus,
+		Sites: sites, Bus: p.bus, PlatformIdPs: p.cfg.platformIdPs(),
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
 		AllowPrivateFetch: p.cfg.AllowPrivateFetch, AdminTokenHash: adminHash,
 		RefusePrivateUpstreams: p.cfg.refusePrivateUpstreams(), CIMDClient: p.cimdClient,
@@ -226,7 +232,21 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 		traced.Transport = telemetry.Transport(traced.Transport)
 		d.HTTPClient = &traced
 	}
+	d.Accounts = p.accounts(d.Provisioner())
 	return d
+}
+
+// accounts builds the account service. Without GATEHOUSE_SMTP_URL, mail
+// waits in the operator view; with text logs (a person at a terminal) the
+// link of unsent mail is also logged on one marked line.
+func (p *platform) accounts(prov *tenants.Provisioner) *accounts.Service {
+	svc := &accounts.Service{Store: p.store, Sealer: p.sealer, Auditor: p.runtime.Auditor(), Prov: prov, Logger: p.logger,
+		PublicURL: p.cfg.PublicURL, Signup: p.cfg.signup(), LogLinks: p.textLogs}
+	if p.cfg.SMTPURL != "" {
+		m, _ := accounts.ParseSMTPURL(p.cfg.SMTPURL) // validated with the configuration
+		svc.Mailer = m
+	}
+	return svc
 }
 
 // adminToken returns the admin token hash. GATEHOUSE_ADMIN_TOKEN, when set,

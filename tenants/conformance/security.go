@@ -13,7 +13,6 @@ func init() {
 	Register("UsersKeyedByIssuer", testUsersKeyedByIssuer)
 	Register("UserGrantsAndConsents", testUserGrantsAndConsents)
 	Register("VerifiedCustomDomainsUnique", testVerifiedCustomDomainsUnique)
-	Register("ConsoleSessions", testConsoleSessions)
 }
 
 // §10: the same subject at two issuers of one IdP type is two users.
@@ -120,36 +119,5 @@ func testVerifiedCustomDomainsUnique(t *testing.T, s tenants.Store) {
 	must(t, err)
 	if got.ID != b.ID {
 		t.Fatalf("domain resolves to %s, want the verified holder", got.Slug)
-	}
-}
-
-// §14: a console session is live until it expires or ends; ending it is
-// idempotent; expired sessions are swept.
-func testConsoleSessions(t *testing.T, s tenants.Store) {
-	now := time.Now().UTC()
-	live := &tenants.ConsoleSession{ID: tenants.HashSecret("sid1"), KeyID: "admin", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	old := &tenants.ConsoleSession{ID: tenants.HashSecret("sid2"), KeyID: "k", TenantID: "t", CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}
-	must(t, s.CreateConsoleSession(ctx, live))
-	must(t, s.CreateConsoleSession(ctx, old))
-	got, err := s.GetConsoleSession(ctx, live.ID)
-	must(t, err)
-	if !got.Live(now) || got.KeyID != "admin" {
-		t.Fatalf("new session: %+v", got)
-	}
-	must(t, s.EndConsoleSession(ctx, live.ID, now))
-	must(t, s.EndConsoleSession(ctx, live.ID, now.Add(time.Minute)))
-	must(t, s.EndConsoleSession(ctx, "unknown", now))
-	got, err = s.GetConsoleSession(ctx, live.ID)
-	must(t, err)
-	if got.Live(now) || got.EndedAt == nil || !got.EndedAt.Equal(now.Truncate(time.Microsecond)) && got.EndedAt.Sub(now).Abs() > time.Millisecond {
-		t.Fatalf("ended session: %+v", got)
-	}
-	n, err := s.DeleteExpiredConsoleSessions(ctx, now, 10)
-	must(t, err)
-	if n != 1 {
-		t.Fatalf("swept %d sessions, want 1", n)
-	}
-	if _, err := s.GetConsoleSession(ctx, old.ID); !errors.Is(err, tenants.ErrNotFound) {
-		t.Fatalf("expired session survived the sweep: %v", err)
 	}
 }

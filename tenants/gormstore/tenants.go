@@ -45,8 +45,9 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenants.Tenant) error {
 // explicit deletes make it so on a database without them).
 var tenantTables = []string{
 	"refresh_tokens", "auth_codes", "grants", "pending_authorizations", "consents", "users",
-	"clients", "signing_keys", "api_keys", "idp_configs", "webhook_deliveries", "audit_events", "console_sessions",
+	"clients", "signing_keys", "api_keys", "idp_configs", "webhook_deliveries", "audit_events",
 	"enterprise_idps", "used_jtis",
+	"memberships", "invitations",
 }
 
 // DeleteTenant removes the tenant and all its rows in one transaction.

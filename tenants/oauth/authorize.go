@@ -399,8 +399,10 @@ type ConsentInfo struct {
 	ClientURI      string
 	RedirectOrigin string
 	Scopes         []string
-	User           *tenants.User
-	CIMD           bool
+	// ScopeDescriptions are the tenant's words for its scopes (settings).
+	ScopeDescriptions map[string]string
+	User              *tenants.User
+	CIMD              bool
 }
 
 // ConsentDetails describes a pending authorization waiting for consent.
@@ -421,7 +423,7 @@ func (s *Server) ConsentDetails(ctx context.Context, site tenants.Site, p *tenan
 		name = c.ID
 	}
 	return &ConsentInfo{ClientName: name, ClientID: c.ID, ClientURI: c.ClientURI, RedirectOrigin: origin(p.RedirectURI), Scopes: p.Scopes, User: u,
-		CIMD: c.Kind == tenants.ClientCIMD}, nil
+		CIMD: c.Kind == tenants.ClientCIMD, ScopeDescriptions: site.Tenant.Settings.ScopeDescriptions}, nil
 }
 
 // Consent records the user's answer: approve issues the code (and remembers

@@ -89,7 +89,7 @@ func TestIntrospectionCachesFollowTheBus(t *testing.T) {
 	v.Listen(bus)
 	a.s.Liveness = v
 	a.s.Listen()
-	key, k, err := a.prov.CreateAPIKey(ctx, a.tn, "introspect")
+	key, k, err := a.prov.CreateAPIKey(ctx, a.tn, tenants.APIKeyInput{Name: "introspect"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,19 @@ func (s *Server) LookupClient(ctx context.Context, site tenants.Site, clientID s
 }
 
 // storedClient is LookupClient without re-fetching a known CIMD document.
+// ClientName is what the sign-in pages call a client: its registered name,
+// else its id ("" when it cannot be read; the page then names no client).
+func (s *Server) ClientName(ctx context.Context, site tenants.Site, clientID string) string {
+	c, e := s.storedClient(ctx, site, clientID)
+	if e != nil {
+		return ""
+	}
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
 func (s *Server) storedClient(ctx context.Context, site tenants.Site, clientID string) (*tenants.Client, *Error) {
 	return s.lookupClient(ctx, site, clientID, false)
 }

@@ -28,6 +28,10 @@ const (
 	ErrUnsupportedTokenType    = "unsupported_token_type"
 )
 
+// Suspended is the answer of every endpoint of a tenant an operator
+// suspended (DESIGN §12); copy it to change it.
+var Suspended = Error{Code: ErrAccessDenied, Description: tenants.SuspendedMessage, Status: http.StatusForbidden}
+
 // Error is an OAuth error response (RFC 6749 §5.2). Handlers return it and
 // the HTTP layer writes it: as JSON on the back-channel endpoints, as a
 // redirect to the client when RedirectURI is set (RFC 6749 §4.1.2.1: only

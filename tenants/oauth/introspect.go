@@ -44,7 +44,8 @@ func (s *Server) AuthenticateAPIKey(ctx context.Context, site tenants.Site, key 
 	if err != nil {
 		return serverError(err)
 	}
-	if k.TenantID != site.Tenant.ID {
+	// An expired key is as unknown as a deleted one (DESIGN §12).
+	if k.TenantID != site.Tenant.ID || !k.Usable(now) {
 		return fail
 	}
 	s.touchAPIKey(ctx, k, now)

@@ -1,0 +1,163 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/accounts"
+)
+
+type accountData struct {
+	Sessions []tenants.AccountSession
+	Current  string
+	Teams    []accounts.TeamRole
+	TOTP     *accounts.TOTPSetup
+}
+
+func (u *ui) accountView(c *gin.Context) (*view, error) {
+	s := sessionOf(c)
+	list, err := u.acc.Sessions(c.Request.Context(), s.Account)
+	if err != nil {
+		return nil, err
+	}
+	teams, err := u.acc.Teams(c.Request.Context(), s.Account)
+	if err != nil {
+		return nil, err
+	}
+	v := u.page(c, "Your account — Gatehouse", "account")
+	v.Data = &accountData{Sessions: list, Current: s.ID, Teams: teams}
+	v.Form["name"] = s.Account.Name
+	return v, nil
+}
+
+// accountPage is GET /account: name, password, two-step sign-in, sessions.
+func (u *ui) accountPage(c *gin.Context) {
+	v, err := u.accountView(c)
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/account")
+	u.render(c, http.StatusOK, "account_settings", v)
+}
+
+func (u *ui) accountNotice(c *gin.Context, msg string) {
+	_ = u.setFlash(c, &flash{Binding: sessionOf(c).ID, Kind: "notice", Values: map[string]string{"msg": msg}}, "/account")
+	c.Redirect(http.StatusSeeOther, "/account")
+}
+
+func (u *ui) accountName(c *gin.Context) {
+	a := sessionOf(c).Account
+	name := strings.TrimSpace(c.PostForm("name"))
+	if len(name) > 200 {
+		u.errorPage(c, http.StatusUnprocessableEntity, "A name has at most 200 characters.")
+		return
+	}
+	a.Name = name
+	if err := u.d.Store.UpdateAccount(c.Request.Context(), a); err != nil {
+		u.fail(c, err)
+		return
+	}
+	u.accountNotice(c, "Name saved.")
+}
+
+// accountPassword changes the password and ends every other session.
+func (u *ui) accountPassword(c *gin.Context) {
+	s := sessionOf(c)
+	err := u.acc.ChangePassword(c.Request.Context(), s.Account, c.PostForm("current_password"), c.PostForm("password"), s.ID)
+	if fe, ok := fieldErrors(err); ok {
+		v, verr := u.accountView(c)
+		if verr != nil {
+			u.fail(c, verr)
+			return
+		}
+		v.Errors = fe
+		v.Notice = "The password was not changed; fix the fields marked below."
+		u.render(c, http.StatusUnprocessableEntity, "account_settings", v)
+		return
+	}
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	u.accountNotice(c, "Password changed. Every other session was ended.")
+}
+
+func (u *ui) accountEndSession(c *gin.Context) {
+	s := sessionOf(c)
+	id := c.Param("id")
+	err := u.acc.EndSession(c.Request.Context(), s.Account, id)
+	if errors.Is(err, tenants.ErrNotFound) {
+		u.errorPage(c, http.StatusNotFound, "No such session.")
+		return
+	}
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	if id == s.ID {
+		http.SetCookie(c.Writer, u.cookie(sessionCookie, "", "/", -1))
+		c.Redirect(http.StatusSeeOther, "/console/login")
+		return
+	}
+	u.accountNotice(c, "Session ended.")
+}
+
+func (u *ui) accountEndOthers(c *gin.Context) {
+	s := sessionOf(c)
+	if _, err := u.acc.EndOtherSessions(c.Request.Context(), s.Account, s.ID); err != nil {
+		u.fail(c, err)
+		return
+	}
+	u.accountNotice(c, "Every other session was ended.")
+}
+
+// totpSetupPage shows a new secret to add to an authenticator app.
+func (u *ui) totpSetupPage(c *gin.Context) {
+	s := sessionOf(c)
+	if s.Account.TOTPEnabled() {
+		c.Redirect(http.StatusSeeOther, "/account")
+		return
+	}
+	setup, err := u.acc.BeginTOTP(s.Account)
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	v := u.page(c, "Two-step sign-in — Gatehouse", "account")
+	v.Data = &accountData{TOTP: setup}
+	u.render(c, http.StatusOK, "account_totp", v)
+}
+
+func (u *ui) totpEnable(c *gin.Context) {
+	s := sessionOf(c)
+	codes, err := u.acc.EnableTOTP(c.Request.Context(), s.Account, c.PostForm("setup"), c.PostForm("code"))
+	if errors.Is(err, accounts.ErrBadCode) || errors.Is(err, accounts.ErrLinkInvalid) {
+		u.errorPage(c, http.StatusUnprocessableEntity, "That code did not match. Start the set-up again and type the code your app shows now.")
+		return
+	}
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	_ = u.setFlash(c, &flash{Binding: s.ID, Kind: "recovery_codes", List: codes}, "/account")
+	c.Redirect(http.StatusSeeOther, "/account")
+}
+
+func (u *ui) totpDisable(c *gin.Context) {
+	s := sessionOf(c)
+	err := u.acc.DisableTOTP(c.Request.Context(), s.Account, c.PostForm("code"))
+	if errors.Is(err, accounts.ErrBadCode) {
+		u.errorPage(c, http.StatusUnprocessableEntity, "That code did not match; two-step sign-in stays on.")
+		return
+	}
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	u.accountNotice(c, "Two-step sign-in is off.")
+}

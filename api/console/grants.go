@@ -1,0 +1,102 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse/gatehouse/tenants"
+)
+
+type grantsData struct {
+	Grants []grantRow
+	Next   string
+	Cursor string
+	All    bool // unredeemed code-stage grants shown too
+	Hidden int  // how many of this page were hidden
+}
+
+type grantRow struct {
+	tenants.Grant
+	Live       bool
+	ClientName string // the client's registered name ("" if none)
+	Person     string // the user's name or email, else the subject
+}
+
+// codeStage reports a grant whose authorization code was never exchanged:
+// it was created with the code and expired with it (60 s), unused.
+func codeStage(g *tenants.Grant, now time.Time) bool {
+	return g.RevokedAt == nil && g.LastUsedAt == nil && !g.Live(now) && g.ExpiresAt.Sub(g.CreatedAt) <= 5*time.Minute
+}
+
+func (u *ui) grantsPage(c *gin.Context) {
+	t := tenantOf(c)
+	cursor := c.Query("cursor")
+	items, next, err := u.d.Store.ListGrants(c.Request.Context(), t.ID, tenants.Page{Limit: 50, Cursor: cursor})
+	v := u.page(c, "Grants — "+t.Name, "grants")
+	if errors.Is(err, tenants.ErrBadCursor) {
+		v.Notice = "That page link is no longer valid; showing the first page."
+		cursor = ""
+		items, next, err = u.d.Store.ListGrants(c.Request.Context(), t.ID, tenants.Page{Limit: 50})
+	}
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	now := u.now()
+	ctx := c.Request.Context()
+	d := grantsData{Next: next, Cursor: cursor, All: c.Query("all") == "1"}
+	clients, people := map[string]string{}, map[string]string{}
+	for _, g := range items {
+		if !d.All && codeStage(&g, now) {
+			d.Hidden++
+			continue
+		}
+		if _, ok := clients[g.ClientID]; !ok {
+			if cl, err := u.d.Store.GetClient(ctx, t.ID, g.ClientID); err == nil {
+				clients[g.ClientID] = cl.Name
+			}
+		}
+		if _, ok := people[g.UserID]; !ok && g.UserID != "" {
+			if usr, err := u.d.Store.GetUser(ctx, t.ID, g.UserID); err == nil {
+				people[g.UserID] = firstNonEmpty(usr.Name, usr.Email, usr.Username)
+			}
+		}
+		d.Grants = append(d.Grants, grantRow{Grant: g, Live: g.Live(now), ClientName: clients[g.ClientID], Person: firstNonEmpty(people[g.UserID], g.Subject)})
+	}
+	// Newest first within the page (the store pages by id).
+	sort.SliceStable(d.Grants, func(i, j int) bool { return d.Grants[i].CreatedAt.After(d.Grants[j].CreatedAt) })
+	v.Data = d
+	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
+		v.Flash = f
+	}
+	u.render(c, http.StatusOK, "console_grants", v)
+}
+
+// grantRevoke revokes through tenants.RevokeGrant: every replica hears of it.
+func (u *ui) grantRevoke(c *gin.Context) {
+	t := tenantOf(c)
+	err := tenants.RevokeGrant(c.Request.Context(), u.d.Store, u.d.Bus, u.d.Auditor, t.ID, c.Param("id"), "console")
+	if errors.Is(err, tenants.ErrNotFound) {
+		u.errorPage(c, http.StatusNotFound, "No such grant.")
+		return
+	}
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	u.notice(c, "Grant revoked: its access and refresh tokens no longer work.")
+	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/grants"))
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

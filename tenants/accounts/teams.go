@@ -1,0 +1,255 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/tenants"
+)
+
+var roleRank = map[string]int{tenants.RoleViewer: 1, tenants.RoleAdmin: 2, tenants.RoleOwner: 3}
+
+// ValidRole reports whether r is a team role.
+func ValidRole(r string) bool { return roleRank[r] > 0 }
+
+// Allows reports whether role may do what need requires: owner ⊃ admin ⊃
+// viewer (DESIGN §12: viewer reads all but secrets; admin changes settings
+// and revokes; owner also manages members, keys and deletion).
+func Allows(role, need string) bool { return roleRank[role] > 0 && roleRank[role] >= roleRank[need] }
+
+// Role is the account's role in the team: its membership, or viewer for an
+// operator without one (operators support every team read-only; they
+// suspend and delete from the operator view). "" means no access.
+func (s *Service) Role(ctx context.Context, t *tenants.Tenant, a *tenants.Account) (string, error) {
+	m, err := s.Store.GetMembership(ctx, t.ID, a.ID)
+	if err == nil {
+		return m.Role, nil
+	}
+	if !errors.Is(err, tenants.ErrNotFound) {
+		return "", err
+	}
+	if a.Operator() {
+		return tenants.RoleViewer, nil
+	}
+	return "", nil
+}
+
+func (s *Service) require(ctx context.Context, t *tenants.Tenant, a *tenants.Account, need string) error {
+	r, err := s.Role(ctx, t, a)
+	if err != nil {
+		return err
+	}
+	if !Allows(r, need) {
+		return ErrForbidden
+	}
+	return nil
+}
+
+// CreateTeam creates a tenant with the account as its owner.
+func (s *Service) CreateTeam(ctx context.Context, a *tenants.Account, in tenants.TenantInput) (*tenants.Tenant, error) {
+	if !a.Verified() {
+		return nil, ErrUnverified
+	}
+	t, err := s.Prov.CreateTenant(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.PutMembership(ctx, &tenants.Membership{TenantID: t.ID, AccountID: a.ID, Role: tenants.RoleOwner, CreatedAt: s.now()}); err != nil {
+		// Nothing half-written: a team nobody owns is removed.
+		_ = s.Store.DeleteTenant(context.WithoutCancel(ctx), t.ID)
+		return nil, err
+	}
+	s.audit(ctx, t.ID, tenants.ActTeamCreated, a, "", "", tenants.JSONMap{tenants.DetailTeam: t.Slug})
+	return t, nil
+}
+
+// Invitation is a new invitation and the link to pass on.
+type Invitation struct {
+	*tenants.Invitation
+	Link string
+}
+
+// Invite asks email to join the team with role; owners only. The link is
+// mailed (or left for operators) and returned for the inviter to pass on.
+func (s *Service) Invite(ctx context.Context, actor *tenants.Account, t *tenants.Tenant, rawEmail, role string) (*Invitation, error) {
+	if err := s.require(ctx, t, actor, tenants.RoleOwner); err != nil {
+		return nil, err
+	}
+	v := &tenants.ValidationError{}
+	email, ok := NormalizeEmail(rawEmail)
+	if !ok {
+		v.Add("email", "is not an email address")
+	}
+	if !ValidRole(role) {
+		v.Add("role", "must be owner, admin or viewer")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	tok := tenants.RandomToken()
+	now := s.now()
+	inv := &tenants.Invitation{TenantID: t.ID, ID: tenants.RandomID(), Email: email, Role: role, TokenHash: tenants.HashSecret(tok),
+		InvitedBy: actor.ID, CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
+	if err := s.Store.CreateInvitation(ctx, inv); err != nil {
+		return nil, err
+	}
+	link := s.link("/invite", tok)
+	who := actor.Email
+	if actor.Name != "" {
+		who = actor.Name + " (" + actor.Email + ")"
+	}
+	s.send(ctx, email, "You are invited to the team "+t.Name+" on Gatehouse",
+		who+" invited you to join the team "+t.Name+" as "+role+".\n\nOpen this link to accept (it works once, for 7 days):\n\n"+link+"\n", link, "invitation")
+	s.audit(ctx, t.ID, tenants.ActMemberInvited, actor, "", "", tenants.JSONMap{"invited_email": email, tenants.DetailRole: role})
+	return &Invitation{Invitation: inv, Link: link}, nil
+}
+
+// InvitationFor returns the live invitation of a link (to show whom it is
+// for before the person signs in or up).
+func (s *Service) InvitationFor(ctx context.Context, token string) (*tenants.Invitation, *tenants.Tenant, error) {
+	inv, err := s.Store.GetInvitationByHash(ctx, tenants.HashSecret(token), s.now())
+	if err != nil {
+		return nil, nil, linkErr(err)
+	}
+	t, err := s.Store.GetTenant(ctx, inv.TenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inv, t, nil
+}
+
+// AcceptInvitation makes the signed-in account a member. The invitation
+// names an email; only the account with that email may use it.
+func (s *Service) AcceptInvitation(ctx context.Context, a *tenants.Account, token string) (*tenants.Tenant, error) {
+	inv, _, err := s.InvitationFor(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(inv.Email, a.Email) {
+		return nil, &WrongAccountError{Email: inv.Email}
+	}
+	return s.join(ctx, a, token)
+}
+
+// WrongAccountError: the invitation names another email address.
+type WrongAccountError struct{ Email string }
+
+func (e *WrongAccountError) Error() string {
+	return "this invitation is for " + e.Email + "; sign in with that address to accept it"
+}
+
+func (s *Service) join(ctx context.Context, a *tenants.Account, token string) (*tenants.Tenant, error) {
+	inv, err := s.Store.AcceptInvitation(ctx, tenants.HashSecret(token), s.now())
+	if err != nil {
+		return nil, linkErr(err)
+	}
+	t, err := s.Store.GetTenant(ctx, inv.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	// An existing member keeps the stronger of the two roles.
+	if m, err := s.Store.GetMembership(ctx, t.ID, a.ID); err == nil && roleRank[m.Role] >= roleRank[inv.Role] {
+		return t, nil
+	}
+	if err := s.Store.PutMembership(ctx, &tenants.Membership{TenantID: t.ID, AccountID: a.ID, Role: inv.Role, CreatedAt: s.now()}); err != nil {
+		return nil, err
+	}
+	if err := s.markVerified(ctx, a); err != nil { // the link reached this mailbox
+		return nil, err
+	}
+	s.audit(ctx, t.ID, tenants.ActMemberJoined, a, "", "", tenants.JSONMap{tenants.DetailRole: inv.Role})
+	return t, nil
+}
+
+// SetRole changes a member's role; owners only; the last owner stays owner.
+func (s *Service) SetRole(ctx context.Context, actor *tenants.Account, t *tenants.Tenant, accountID, role string) error {
+	if err := s.require(ctx, t, actor, tenants.RoleOwner); err != nil {
+		return err
+	}
+	if !ValidRole(role) {
+		return &tenants.ValidationError{Errors: []tenants.FieldError{{Field: "role", Detail: "must be owner, admin or viewer"}}}
+	}
+	// The check and the change share one transaction; the audit event is
+	// written after it (the auditor has its own connection).
+	err := s.Store.InTx(ctx, func(st tenants.Store) error {
+		m, err := st.GetMembership(ctx, t.ID, accountID)
+		if err != nil {
+			return err
+		}
+		if m.Role == tenants.RoleOwner && role != tenants.RoleOwner {
+			if err := lastOwnerCheck(ctx, st, t.ID); err != nil {
+				return err
+			}
+		}
+		m.Role = role
+		return st.PutMembership(ctx, m)
+	})
+	if err == nil {
+		s.audit(ctx, t.ID, tenants.ActMemberRoleChanged, actor, "", "", tenants.JSONMap{"member": accountID, tenants.DetailRole: role})
+	}
+	return err
+}
+
+// RemoveMember removes a member (owners), or the actor itself (leaving);
+// the last owner can neither leave nor be removed.
+func (s *Service) RemoveMember(ctx context.Context, actor *tenants.Account, t *tenants.Tenant, accountID string) error {
+	if accountID != actor.ID {
+		if err := s.require(ctx, t, actor, tenants.RoleOwner); err != nil {
+			return err
+		}
+	}
+	err := s.Store.InTx(ctx, func(st tenants.Store) error {
+		m, err := st.GetMembership(ctx, t.ID, accountID)
+		if err != nil {
+			return err
+		}
+		if m.Role == tenants.RoleOwner {
+			if err := lastOwnerCheck(ctx, st, t.ID); err != nil {
+				return err
+			}
+		}
+		return st.DeleteMembership(ctx, t.ID, accountID)
+	})
+	if err == nil {
+		s.audit(ctx, t.ID, tenants.ActMemberRemoved, actor, "", "", tenants.JSONMap{"member": accountID})
+	}
+	return err
+}
+
+func lastOwnerCheck(ctx context.Context, st tenants.Store, tenantID string) error {
+	n, err := st.CountOwners(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return ErrLastOwner
+	}
+	return nil
+}
+
+// Teams lists the account's teams with its role in each.
+func (s *Service) Teams(ctx context.Context, a *tenants.Account) ([]TeamRole, error) {
+	ms, err := s.Store.ListMemberships(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TeamRole, 0, len(ms))
+	for _, m := range ms {
+		t, err := s.Store.GetTenant(ctx, m.TenantID)
+		if errors.Is(err, tenants.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, TeamRole{Tenant: t, Role: m.Role})
+	}
+	return out, nil
+}
+
+// TeamRole is one team of an account.
+type TeamRole struct {
+	Tenant *tenants.Tenant
+	Role   string
+}
