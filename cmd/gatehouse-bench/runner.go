@@ -61,6 +61,16 @@ func (r *recorder) merge(lat []time.Duration) {
 	r.mu.Unlock()
 }
 
+// startTicker prints a progress line every second; the returned func stops
+// it and waits until its last write is done (the next scenario's ticker
+// writes to the same output).
+func (r *recorder) startTicker(total time.Duration, extra func() string) (stop func()) {
+	ch := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); r.ticker(ch, total, extra) }()
+	return func() { close(ch); <-done }
+}
+
 // ticker prints a progress line every second until stop is closed.
 func (r *recorder) ticker(stop <-chan struct{}, total time.Duration, extra func() string) {
 	start := time.Now()
@@ -91,12 +101,11 @@ func measure(ctx context.Context, rec *recorder, warmup, duration time.Duration,
 	if warmup > 0 {
 		loop(ctx, iters, warmup, nil)
 	}
-	stop := make(chan struct{})
-	go rec.ticker(stop, duration, nil)
+	stop := rec.startTicker(duration, nil)
 	start := time.Now()
 	loop(ctx, iters, duration, rec)
 	elapsed := time.Since(start)
-	close(stop)
+	stop()
 	return elapsed
 }
 

@@ -101,8 +101,7 @@ func (b *bench) runStreams(ctx context.Context) *result {
 	before := b.serverMem(ctx)
 	rec := &recorder{name: name, progress: b.progress}
 	var open atomic.Int64
-	stop := make(chan struct{})
-	go rec.ticker(stop, b.cfg.Duration, func() string { return fmt.Sprintf("%d/%d streams open", open.Load(), n) })
+	stop := rec.startTicker(b.cfg.Duration, func() string { return fmt.Sprintf("%d/%d streams open", open.Load(), n) })
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -165,7 +164,7 @@ func (b *bench) runStreams(ctx context.Context) *result {
 	}
 	mu.Unlock()
 	readWG.Wait()
-	close(stop)
+	stop()
 
 	if e := ended.Load(); e > 0 {
 		rec.errs.Add(e)
