@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -151,5 +152,52 @@ func TestLimitsHoldAcrossTwoReplicas(t *testing.T) {
 	maxAllowed := limits.API.Burst + int(time.Since(start)/limits.API.Every) + 1
 	if over == 0 || total-over > maxAllowed {
 		t.Fatalf("API limit across replicas: %d allowed of %d; at most %d may pass", total-over, total, maxAllowed)
+	}
+
+	// Token and authorize endpoints, per tenant + client + IP, alternating
+	// replicas: one shared bucket, not one per replica (two separate
+	// buckets would let 2×Burst through).
+	for _, c := range []struct {
+		name  string
+		limit limits.Limit
+		send  func(srv *httptest.Server) *http.Response
+	}{
+		{"token", limits.Token, func(srv *httptest.Server) *http.Response {
+			resp, err := http.PostForm(srv.URL+"/t/acme/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {"limit-client"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}},
+		{"authorize", limits.Authorize, func(srv *httptest.Server) *http.Response {
+			cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := cl.Get(srv.URL + "/t/acme/oauth/authorize?client_id=limit-client&response_type=code")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}},
+	} {
+		over, total := 0, c.limit.Burst+40
+		start := time.Now()
+		for i := 0; i < total; i++ {
+			srv := a
+			if i%2 == 1 {
+				srv = b
+			}
+			resp := c.send(srv)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 429 {
+				over++
+				if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra < 1 {
+					t.Errorf("%s 429 without Retry-After", c.name)
+				}
+			}
+		}
+		maxAllowed := c.limit.Burst + int(time.Since(start)/c.limit.Every) + 1
+		if over == 0 || total-over > maxAllowed {
+			t.Fatalf("%s limit across replicas: %d allowed of %d; at most %d may pass", c.name, total-over, total, maxAllowed)
+		}
 	}
 }
