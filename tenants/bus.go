@@ -42,7 +42,7 @@ func RevokeGrant(ctx context.Context, s Store, bus Bus, a Auditor, tenantID, gra
 	}
 	if a != nil && g.RevokedAt == nil {
 		a.Record(ctx, AuditEvent{TenantID: tenantID, Action: ActGrantRevoked, ClientID: g.ClientID, Subject: g.Subject,
-			Reason: reason, Details: JSONMap{"grant_id": grantID}})
+			Reason: reason, Details: JSONMap{DetailGrantID: grantID}})
 	}
 	return nil
 }

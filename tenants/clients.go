@@ -146,7 +146,7 @@ func (p *Provisioner) CreatePreregisteredClient(ctx context.Context, t *Tenant, 
 	}
 	if p.Auditor != nil {
 		p.Auditor.Record(ctx, AuditEvent{TenantID: t.ID, Action: ActClientRegistered, ClientID: c.ID,
-			Details: JSONMap{"kind": c.Kind, "client_name": c.Name, "token_endpoint_auth_method": c.TokenEndpointAuthMethod}})
+			Details: JSONMap{DetailKind: c.Kind, DetailClientName: c.Name, DetailTokenEndpointAuthMethod: c.TokenEndpointAuthMethod}})
 	}
 	return secret, c, nil
 }
@@ -171,7 +171,7 @@ func (p *Provisioner) DeleteClient(ctx context.Context, t *Tenant, clientID stri
 	}
 	if p.Auditor != nil {
 		p.Auditor.Record(ctx, AuditEvent{TenantID: t.ID, Action: ActClientDeleted, ClientID: clientID,
-			Details: JSONMap{"revoked_grants": len(live)}})
+			Details: JSONMap{DetailRevokedGrants: len(live)}})
 	}
 	return nil
 }

@@ -178,7 +178,7 @@ func (p *Provisioner) CreateEnterpriseIdP(ctx context.Context, t *Tenant, in Ent
 	if err := p.Store.CreateEnterpriseIdP(ctx, e); err != nil {
 		return nil, err
 	}
-	p.audit(ctx, t.ID, "admin.enterprise_idp.created", JSONMap{"id": e.ID, "issuer": e.Issuer, "allowed_clients": e.AllowedClients})
+	p.audit(ctx, t.ID, "admin.enterprise_idp.created", JSONMap{DetailID: e.ID, DetailIssuer: e.Issuer, DetailAllowedClients: e.AllowedClients})
 	return e, nil
 }
 
@@ -213,6 +213,6 @@ func (p *Provisioner) DeleteEnterpriseIdP(ctx context.Context, t *Tenant, id str
 		}
 		cursor = next
 	}
-	p.audit(ctx, t.ID, "admin.enterprise_idp.deleted", JSONMap{"id": e.ID, "issuer": e.Issuer, "revoked_grants": grants})
+	p.audit(ctx, t.ID, "admin.enterprise_idp.deleted", JSONMap{DetailID: e.ID, DetailIssuer: e.Issuer, DetailRevokedGrants: grants})
 	return grants, nil
 }

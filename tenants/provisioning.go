@@ -295,7 +295,7 @@ func (p *Provisioner) CreateTenant(ctx context.Context, in TenantInput) (*Tenant
 	if err != nil {
 		return nil, err
 	}
-	p.audit(ctx, t.ID, "admin.tenant.created", JSONMap{"slug": t.Slug})
+	p.audit(ctx, t.ID, "admin.tenant.created", JSONMap{DetailSlug: t.Slug})
 	return t, nil
 }
 
@@ -360,7 +360,7 @@ func (p *Provisioner) PutIdP(ctx context.Context, t *Tenant, in IdPInput, replac
 	// here: users the new configuration no longer admits lose their access
 	// now, not when their refresh tokens end (docs/SECURITY.md §10, §11).
 	users, grants, err := p.RevokeUnadmitted(ctx, t)
-	p.audit(ctx, t.ID, "admin.idp.updated", JSONMap{"type": in.Type, "revoked_users": users, "revoked_grants": grants})
+	p.audit(ctx, t.ID, "admin.idp.updated", JSONMap{DetailType: in.Type, DetailRevokedUsers: users, DetailRevokedGrants: grants})
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +397,7 @@ func (p *Provisioner) CreateAPIKey(ctx context.Context, t *Tenant, in APIKeyInpu
 	if err := p.Store.CreateAPIKey(ctx, k); err != nil {
 		return "", nil, err
 	}
-	p.audit(ctx, t.ID, "admin.api_key.created", JSONMap{"api_key_id": k.ID, "name": in.Name, "read_only": in.ReadOnly})
+	p.audit(ctx, t.ID, "admin.api_key.created", JSONMap{DetailAPIKeyID: k.ID, DetailName: in.Name, DetailReadOnly: in.ReadOnly})
 	return key, k, nil
 }
 
@@ -412,6 +412,6 @@ func (p *Provisioner) DeleteTenant(ctx context.Context, t *Tenant) error {
 		_ = p.Bus.Publish(context.WithoutCancel(ctx), TopicKeysRotated, t.ID)
 	}
 	// The tenant's own audit rows went with it; the platform keeps a record.
-	p.audit(ctx, "", "admin.tenant.deleted", JSONMap{"slug": t.Slug, "tenant_id": t.ID})
+	p.audit(ctx, "", "admin.tenant.deleted", JSONMap{DetailSlug: t.Slug, DetailTenantID: t.ID})
 	return nil
 }

@@ -256,7 +256,7 @@ func (p *Provisioner) PatchTenant(ctx context.Context, cur *Tenant, patch []byte
 	if err := p.Store.UpdateTenant(ctx, &t); err != nil {
 		return nil, nil, err
 	}
-	p.audit(ctx, t.ID, "admin.tenant.updated", JSONMap{"slug": t.Slug, "fields": changed})
+	p.audit(ctx, t.ID, "admin.tenant.updated", JSONMap{DetailSlug: t.Slug, DetailFields: changed})
 	return &t, changed, nil
 }
 
@@ -387,6 +387,6 @@ func (p *Provisioner) DeleteAPIKey(ctx context.Context, t *Tenant, id string) er
 		// Replicas that cache keys (introspection) drop it at once.
 		_ = p.Bus.Publish(context.WithoutCancel(ctx), TopicAPIKeyDeleted, t.ID+" "+id)
 	}
-	p.audit(ctx, t.ID, "admin.api_key.deleted", JSONMap{"api_key_id": id})
+	p.audit(ctx, t.ID, "admin.api_key.deleted", JSONMap{DetailAPIKeyID: id})
 	return nil
 }

@@ -104,6 +104,6 @@ func (p *Provisioner) RevokeUser(ctx context.Context, t *Tenant, userID string) 
 	if err != nil {
 		return n, err
 	}
-	p.audit(ctx, t.ID, "admin.user.revoked", JSONMap{"user_id": userID, "revoked_grants": n})
+	p.audit(ctx, t.ID, "admin.user.revoked", JSONMap{DetailUserID: userID, DetailRevokedGrants: n})
 	return n, nil
 }

@@ -66,7 +66,7 @@ func (r *Runtime) verifyDomain(ctx context.Context, t *tenants.Tenant) error {
 		return err
 	}
 	r.auditor.Record(ctx, tenants.AuditEvent{TenantID: t.ID, Action: "admin.custom_domain.verified", Actor: "system",
-		Outcome: tenants.OutcomeSuccess, Details: tenants.JSONMap{"domain": *t.CustomDomain, "record": ch.Name}})
+		Outcome: tenants.OutcomeSuccess, Details: tenants.JSONMap{tenants.DetailDomain: *t.CustomDomain, tenants.DetailRecord: ch.Name}})
 	if r.opts.Bus != nil {
 		_ = r.opts.Bus.Publish(ctx, tenants.TopicTenantChanged, t.ID)
 	}

@@ -137,8 +137,8 @@ func (r *Runtime) sweepClients(ctx context.Context) error {
 					last = *c.LastUsedAt
 				}
 				r.auditor.Record(ctx, tenants.AuditEvent{TenantID: t.ID, Action: tenants.ActClientExpired, Actor: "system",
-					ClientID: c.ID, Reason: "idle", Details: tenants.JSONMap{"kind": c.Kind, "last_used_at": last.UTC().Format(time.RFC3339),
-						"idle_ttl_days": int(t.Settings.ClientIdleTTL() / (24 * time.Hour))}})
+					ClientID: c.ID, Reason: "idle", Details: tenants.JSONMap{tenants.DetailKind: c.Kind, tenants.DetailLastUsedAt: last.UTC().Format(time.RFC3339),
+						tenants.DetailIdleTTLDays: int(t.Settings.ClientIdleTTL() / (24 * time.Hour))}})
 			}
 			r.swept("clients", int64(len(cs)))
 			if err != nil || len(cs) < r.opts.SweepBatch {

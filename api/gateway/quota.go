@@ -39,7 +39,7 @@ func (g *Gateway) overQuota(c *gin.Context, site tenants.Site, p *access.Princip
 	if g.d.Auditor != nil && g.limiter.allow(t.ID+"|"+tenants.ReasonQuota+"|"+ri.IP) {
 		g.d.Auditor.Record(ctx, tenants.AuditEvent{TenantID: t.ID, Action: tenants.ActMCPDenied, ClientID: p.Claims.ClientID,
 			Subject: p.Claims.Subject, Outcome: tenants.OutcomeFailure, Reason: tenants.ReasonQuota,
-			Details: tenants.JSONMap{"quota": which, "status": http.StatusTooManyRequests, "retry_after": wait}})
+			Details: tenants.JSONMap{tenants.DetailQuota: which, tenants.DetailStatus: http.StatusTooManyRequests, tenants.DetailRetryAfter: wait}})
 	}
 	c.Header("Retry-After", strconv.Itoa(wait))
 	writeRPCError(c.Writer, http.StatusTooManyRequests, nil, httpx.RPCCodeRateLimited,

@@ -101,7 +101,7 @@ func (s *Service) SignUp(ctx context.Context, in SignupInput) (*SignupResult, er
 		}
 		return nil, err
 	}
-	s.audit(ctx, "", tenants.ActAccountCreated, a, "", "", tenants.JSONMap{"operator": first, "invited": inv != nil})
+	s.audit(ctx, "", tenants.ActAccountCreated, a, "", "", tenants.JSONMap{tenants.DetailOperator: first, tenants.DetailInvited: inv != nil})
 	if first {
 		s.audit(ctx, "", tenants.ActOperatorGranted, a, "", "first_account", nil)
 		return &SignupResult{Account: a}, nil
@@ -392,6 +392,6 @@ func (s *Service) setPassword(ctx context.Context, a *tenants.Account, pw, keep 
 	if err != nil {
 		return err
 	}
-	s.audit(ctx, "", tenants.ActAccountPasswordChanged, a, "", "", tenants.JSONMap{"sessions_ended": n})
+	s.audit(ctx, "", tenants.ActAccountPasswordChanged, a, "", "", tenants.JSONMap{tenants.DetailSessionsEnded: n})
 	return nil
 }

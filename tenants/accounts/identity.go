@@ -55,7 +55,7 @@ func (s *Service) LoginWithIdentity(ctx context.Context, id Identity) (*tenants.
 		if err := s.Store.CreateAccount(ctx, a); err != nil {
 			return nil, err
 		}
-		s.audit(ctx, "", tenants.ActAccountCreated, a, "", "", tenants.JSONMap{"provider": id.Provider, "operator": n == 0})
+		s.audit(ctx, "", tenants.ActAccountCreated, a, "", "", tenants.JSONMap{tenants.DetailProvider: id.Provider, tenants.DetailOperator: n == 0})
 	} else if err := s.markVerified(ctx, a); err != nil {
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func (s *Service) EndSession(ctx context.Context, a *tenants.Account, id string)
 func (s *Service) EndOtherSessions(ctx context.Context, a *tenants.Account, keep string) (int64, error) {
 	n, err := s.Store.DeleteAccountSessions(ctx, a.ID, keep)
 	if err == nil {
-		s.audit(ctx, "", tenants.ActAccountSessionsEnded, a, "", "", tenants.JSONMap{"sessions_ended": n})
+		s.audit(ctx, "", tenants.ActAccountSessionsEnded, a, "", "", tenants.JSONMap{tenants.DetailSessionsEnded: n})
 	}
 	return n, err
 }

@@ -101,7 +101,7 @@ func (s *Service) Invite(ctx context.Context, actor *tenants.Account, t *tenants
 	}
 	s.send(ctx, email, "You are invited to the team "+t.Name+" on Gatehouse",
 		who+" invited you to join the team "+t.Name+" as "+role+".\n\nOpen this link to accept (it works once, for 7 days):\n\n"+link+"\n", link, "invitation")
-	s.audit(ctx, t.ID, tenants.ActMemberInvited, actor, "", "", tenants.JSONMap{"invited_email": email, tenants.DetailRole: role})
+	s.audit(ctx, t.ID, tenants.ActMemberInvited, actor, "", "", tenants.JSONMap{tenants.DetailInvitedEmail: email, tenants.DetailRole: role})
 	return &Invitation{Invitation: inv, Link: link}, nil
 }
 
@@ -186,7 +186,7 @@ func (s *Service) SetRole(ctx context.Context, actor *tenants.Account, t *tenant
 		return st.PutMembership(ctx, m)
 	})
 	if err == nil {
-		s.audit(ctx, t.ID, tenants.ActMemberRoleChanged, actor, "", "", tenants.JSONMap{"member": accountID, tenants.DetailRole: role})
+		s.audit(ctx, t.ID, tenants.ActMemberRoleChanged, actor, "", "", tenants.JSONMap{tenants.DetailMember: accountID, tenants.DetailRole: role})
 	}
 	return err
 }
@@ -212,7 +212,7 @@ func (s *Service) RemoveMember(ctx context.Context, actor *tenants.Account, t *t
 		return st.DeleteMembership(ctx, t.ID, accountID)
 	})
 	if err == nil {
-		s.audit(ctx, t.ID, tenants.ActMemberRemoved, actor, "", "", tenants.JSONMap{"member": accountID})
+		s.audit(ctx, t.ID, tenants.ActMemberRemoved, actor, "", "", tenants.JSONMap{tenants.DetailMember: accountID})
 	}
 	return err
 }

@@ -114,7 +114,7 @@ func (s *Server) Authorize(ctx context.Context, site tenants.Site, req Authorize
 		return nil, serverError(err)
 	}
 	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActAuthorizeStarted, ClientID: client.ID,
-		Details: tenants.JSONMap{"scopes": scopes, "redirect_origin": origin(redirect), "mode": site.Mode}})
+		Details: tenants.JSONMap{tenants.DetailScopes: scopes, tenants.DetailRedirectOrigin: origin(redirect), tenants.DetailMode: site.Mode}})
 	return p, nil
 }
 
@@ -282,7 +282,7 @@ func (s *Server) Callback(ctx context.Context, site tenants.Site, p *tenants.Pen
 	}
 	fail := func(reason string) {
 		s.audit(ctx, tenants.AuditEvent{TenantID: p.TenantID, Action: tenants.ActLoginFailed, ClientID: p.ClientID, Outcome: tenants.OutcomeFailure,
-			Reason: reason, Details: tenants.JSONMap{"idp": p.IdP}})
+			Reason: reason, Details: tenants.JSONMap{tenants.DetailIdP: p.IdP}})
 	}
 	if upstreamErr != "" {
 		fail("upstream_" + truncate(upstreamErr, 40))
@@ -353,7 +353,7 @@ func (s *Server) CompleteLogin(ctx context.Context, site tenants.Site, p *tenant
 		p.UpstreamTokenSealed = sealed
 	}
 	s.audit(ctx, tenants.AuditEvent{TenantID: p.TenantID, Action: tenants.ActLoginSucceeded, ClientID: p.ClientID, Subject: u.ID,
-		Details: tenants.JSONMap{"idp": p.IdP, "email": u.Email}})
+		Details: tenants.JSONMap{tenants.DetailIdP: p.IdP, tenants.DetailEmail: u.Email}})
 	client, e := s.storedClient(ctx, site, p.ClientID)
 	if e != nil {
 		return nil, e
@@ -445,7 +445,7 @@ func (s *Server) Consent(ctx context.Context, site tenants.Site, p *tenants.Pend
 		return nil, serverError(err)
 	}
 	s.audit(ctx, tenants.AuditEvent{TenantID: p.TenantID, Action: tenants.ActConsentGranted, ClientID: p.ClientID, Subject: p.UserID,
-		Details: tenants.JSONMap{"scopes": p.Scopes}})
+		Details: tenants.JSONMap{tenants.DetailScopes: p.Scopes}})
 	return s.issueCode(ctx, site, p, client)
 }
 
@@ -489,7 +489,7 @@ func (s *Server) issueCode(ctx context.Context, site tenants.Site, p *tenants.Pe
 		return nil, serverError(err)
 	}
 	s.audit(ctx, tenants.AuditEvent{TenantID: p.TenantID, Action: tenants.ActCodeIssued, ClientID: c.ID, Subject: p.UserID,
-		Details: tenants.JSONMap{"grant_id": g.ID, "scopes": p.Scopes, "redirect_origin": origin(p.RedirectURI)}})
+		Details: tenants.JSONMap{tenants.DetailGrantID: g.ID, tenants.DetailScopes: p.Scopes, tenants.DetailRedirectOrigin: origin(p.RedirectURI)}})
 	q := url.Values{}
 	q.Set("code", code)
 	if p.State != "" {

@@ -106,8 +106,8 @@ func (s *Server) Register(ctx context.Context, site tenants.Site, ip string, req
 		}
 	}
 	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActClientRegistered, ClientID: c.ID,
-		Details: tenants.JSONMap{"kind": c.Kind, "client_name": c.Name, "redirect_origins": hosts, "token_endpoint_auth_method": c.TokenEndpointAuthMethod,
-			"application_type": c.ApplicationType, "asked_auth_method": req.TokenEndpointAuthMethod}})
+		Details: tenants.JSONMap{tenants.DetailKind: c.Kind, tenants.DetailClientName: c.Name, tenants.DetailRedirectOrigins: hosts, tenants.DetailTokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+			tenants.DetailApplicationType: c.ApplicationType, tenants.DetailAskedAuthMethod: req.TokenEndpointAuthMethod}})
 	return registrationResponse(c, secret), nil
 }
 

@@ -35,7 +35,7 @@ func (s *Server) Revoke(ctx context.Context, site tenants.Site, c *tenants.Clien
 		return serverError(err)
 	}
 	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActTokenRevoked, ClientID: c.ID,
-		Details: tenants.JSONMap{"grant_id": grantID, "token_type": kind}})
+		Details: tenants.JSONMap{tenants.DetailGrantID: grantID, tenants.DetailTokenType: kind}})
 	return nil
 }
 

@@ -148,7 +148,7 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 	resp.RefreshToken = rt
 	s.touchClient(ctx, c)
 	s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActTokenIssued, ClientID: c.ID, Subject: g.Subject,
-		Details: tenants.JSONMap{"grant_id": g.ID, "grant_type": grantCode, "scopes": g.Scopes, "refresh_token": resp.RefreshToken != "", "mode": site.Mode}})
+		Details: tenants.JSONMap{tenants.DetailGrantID: g.ID, tenants.DetailGrantType: grantCode, tenants.DetailScopes: g.Scopes, tenants.DetailRefreshToken: resp.RefreshToken != "", tenants.DetailMode: site.Mode}})
 	return resp, nil
 }
 
@@ -366,7 +366,7 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 			return nil, serverError(rerr)
 		}
 		s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActRefreshReused, ClientID: c.ID, Subject: g.Subject, Outcome: tenants.OutcomeFailure,
-			Reason: "refresh_reused", Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation}})
+			Reason: "refresh_reused", Details: tenants.JSONMap{tenants.DetailGrantID: g.ID, tenants.DetailGeneration: rt.Generation}})
 		return nil, grantErr("refresh token was already used; the grant is revoked")
 	}
 	resp, e := s.issue(ctx, site, c, g, scopes, email)
@@ -376,7 +376,7 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 	resp.RefreshToken = next
 	s.touchClient(ctx, c)
 	s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActTokenRefreshed, ClientID: c.ID, Subject: g.Subject,
-		Details: tenants.JSONMap{"grant_id": g.ID, "generation": rt.Generation + 1, "scopes": scopes}})
+		Details: tenants.JSONMap{tenants.DetailGrantID: g.ID, tenants.DetailGeneration: rt.Generation + 1, tenants.DetailScopes: scopes}})
 	return resp, nil
 }
 
@@ -427,7 +427,7 @@ func (s *Server) clientCredentials(ctx context.Context, site tenants.Site, c *te
 	}
 	s.touchClient(ctx, c)
 	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActTokenIssued, ClientID: c.ID, Subject: g.Subject,
-		Details: tenants.JSONMap{"grant_id": g.ID, "grant_type": grantCC, "scopes": scopes}})
+		Details: tenants.JSONMap{tenants.DetailGrantID: g.ID, tenants.DetailGrantType: grantCC, tenants.DetailScopes: scopes}})
 	return resp, nil
 }
 
