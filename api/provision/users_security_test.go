@@ -3,6 +3,7 @@ package provision_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,6 +137,14 @@ func TestSecurity_11_RevokeUserAPI(t *testing.T) {
 		for _, id := range []string{"nope", ou.ID} {
 			r = e.do(req{method: "POST", path: "/api/v1/tenants/acme/users/" + id + "/revoke", token: key})
 			r.problem(t, http.StatusNotFound)
+		}
+		// Another tenant's key sees 404 on both routes and changes nothing;
+		// a hostile id is a 404, never a 500.
+		otherKey, _ := e.mkKey("other")
+		e.do(req{method: "GET", path: "/api/v1/tenants/acme/users", token: otherKey}).problem(t, http.StatusNotFound)
+		e.do(req{method: "POST", path: "/api/v1/tenants/acme/users/" + u.ID + "/revoke", token: otherKey}).problem(t, http.StatusNotFound)
+		for _, id := range []string{strings.Repeat("x", 5000), "%27%3B--"} {
+			e.do(req{method: "POST", path: "/api/v1/tenants/acme/users/" + id + "/revoke", token: key}).problem(t, http.StatusNotFound)
 		}
 	})
 }
