@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/keys"
@@ -44,6 +45,7 @@ func replica(t *testing.T, dsn, redisAddr string, redisDB int, trusted []string)
 		// A long timeout: the assertion is about sharing, not a loaded CI
 		// machine's Redis latency (that fails open, by design).
 		Limits: limits.NewRedis(rc, "gatehouse:rl:", nil).WithTimeout(10 * time.Second), AdminTokenHash: tenants.HashSecret("admin-token-for-tests-0123456789")}
+	wiring.Build(d, nil)
 	h, err := api.New(d, &api.Options{TrustedProxies: trusted})
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/keys"
@@ -116,6 +117,7 @@ func outageServer(t *testing.T) (*httptest.Server, *downStore, *lockedBuf) {
 	d := &httpx.Deps{Store: s, Sealer: sealer, Keys: keys.New(s, sealer, nil), Auditor: &tenants.SyncAuditor{Store: gs},
 		Logger: logger, Sites: sites, PublicURL: base, TenantDomain: "tenants.test", AllowDevIdP: true,
 		AdminTokenHash: tenants.HashSecret("admin-token-for-tests-0123456789")}
+	wiring.Build(d, nil)
 	h, err := api.New(d, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -15,7 +16,6 @@ import (
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/api/oauth"
 	"github.com/gatehouse/gatehouse/api/provision"
-	"github.com/gatehouse/gatehouse/tenants/accounts"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -28,6 +28,10 @@ type Options struct {
 	// TenantMetrics registers collectors labelled by tenant (default:
 	// Registry); an *admin.TenantSeries there lets deleted tenants' series go.
 	TenantMetrics prometheus.Registerer
+	// Gateway is the MCP gateway the composition root built and subscribed
+	// to grant revocations (internal/wiring.Subscribe). Nil: one is built
+	// here, which is allowed only without a bus (no notice to miss).
+	Gateway *gateway.Gateway
 }
 
 // New returns the platform's HTTP handler.
@@ -43,9 +47,11 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 		}
 		d.Pages = pages
 	}
-	if d.Accounts == nil {
-		d.Accounts = &accounts.Service{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, Prov: d.Provisioner(),
-			Logger: d.Logger, PublicURL: d.PublicURL, Signup: accounts.SignupOpen}
+	if d.Provisioner == nil || d.AuthServer == nil || d.Verifier == nil || d.Accounts == nil || d.Rotation == nil || d.Limits == nil {
+		return nil, errors.New("api: the domain services are not built (internal/wiring.Build)")
+	}
+	if opts.Gateway == nil && d.Bus != nil {
+		return nil, errors.New("api: with a bus, the gateway is built and subscribed by the composition root (Options.Gateway)")
 	}
 	reg := opts.Registry
 	if reg == nil {
@@ -77,7 +83,11 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 	if opts.TenantMetrics != nil {
 		tenantReg = opts.TenantMetrics
 	}
-	gateway.Register(r, d, tenantReg)
+	gw := opts.Gateway
+	if gw == nil {
+		gw = gateway.New(d, tenantReg, &gateway.Options{RefusePrivateUpstreams: d.RefusePrivateUpstreams})
+	}
+	gw.Mount(r)
 	page404 := console.Register(r, d)
 
 	// Unmatched routes answer in the format of the surface they were aimed

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/api/admin"
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/keys"
@@ -118,6 +119,7 @@ func wrappedServer(t *testing.T, cs *countingStore, tenantDomain string, logs io
 	d := &httpx.Deps{Store: cs, Sealer: sealer, Keys: keys.New(cs, sealer, nil), Auditor: &tenants.SyncAuditor{Store: cs},
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Sites: httpx.NewSites(cs, base, tenantDomain), PublicURL: base, AllowDevIdP: true,
 		AdminTokenHash: tenants.HashSecret("admin-token-for-tests-0123456789"), Version: "test"}
+	wiring.Build(d, nil)
 	h, err := api.New(d, nil)
 	if err != nil {
 		t.Fatal(err)

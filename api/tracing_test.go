@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/keys"
@@ -49,6 +50,7 @@ func TestTracingSpansAndLogs(t *testing.T) {
 	d := &httpx.Deps{Store: s, Sealer: sealer, Keys: keys.New(s, sealer, nil), Auditor: &tenants.SyncAuditor{Store: s},
 		Logger: slog.New(telemetry.LogHandler(slog.NewJSONHandler(&logs, nil))), Sites: httpx.NewSites(s, base, ""), PublicURL: base,
 		AllowDevIdP: true, AdminTokenHash: tenants.HashSecret(admin)}
+	wiring.Build(d, nil)
 	h, err := api.New(d, nil)
 	if err != nil {
 		t.Fatal(err)

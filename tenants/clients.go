@@ -114,6 +114,13 @@ func (in *PreregisteredClientInput) Validate(s Settings) *ValidationError {
 // ClientSecretPrefix marks client secrets so they are recognisable in leaks.
 const ClientSecretPrefix = "ghs_"
 
+// APIKeyPrefix starts every tenant API key, AdminTokenPrefix every admin
+// token: secret scanners and the audit tests recognise them by it.
+const (
+	APIKeyPrefix     = "ghk_"
+	AdminTokenPrefix = "gha_"
+)
+
 // CreatePreregisteredClient creates a client of the tenant. For confidential
 // clients the secret is returned once; only its hash is stored. ErrConflict
 // when the client id is taken.

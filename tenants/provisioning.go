@@ -388,7 +388,7 @@ func (p *Provisioner) CreateAPIKey(ctx context.Context, t *Tenant, in APIKeyInpu
 	if err := v.Err(); err != nil {
 		return "", nil, err
 	}
-	key := "ghk_" + RandomToken()
+	key := APIKeyPrefix + RandomToken()
 	k := &APIKey{ID: RandomID(), TenantID: t.ID, Name: in.Name, Prefix: key[:10], Hash: HashSecret(key), CreatedAt: now, ReadOnly: in.ReadOnly}
 	if in.ExpiresAt != nil {
 		exp := in.ExpiresAt.UTC()

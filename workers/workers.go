@@ -184,14 +184,6 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Keys != nil {
 		r.rotation = &keys.Rotation{Keys: opts.Keys, Bus: opts.Bus, Auditor: r.auditor, Logger: r.log, PublishAhead: opts.KeyPublishAhead}
 	}
-	if opts.Bus != nil {
-		opts.Bus.Subscribe(tenants.TopicKeysRotated, func(tenantID string) {
-			if opts.Keys != nil {
-				opts.Keys.Invalidate(tenantID)
-			}
-		})
-		opts.Bus.Subscribe(tenants.TopicTenantChanged, func(tenantID string) { r.tcache.forget(tenantID) })
-	}
 	return r, nil
 }
 
@@ -260,6 +252,10 @@ func (r *Runtime) now() time.Time { return r.opts.Now().UTC() }
 // Auditor records audit events through the queue (falling back to a
 // synchronous write when Redis is unreachable).
 func (r *Runtime) Auditor() tenants.Auditor { return r.auditor }
+
+// ForgetTenant drops a changed or deleted tenant from the runtime's tenant
+// cache (the composition root subscribes it to tenants.TopicTenantChanged).
+func (r *Runtime) ForgetTenant(tenantID string) { r.tcache.forget(tenantID) }
 
 // KeyRotation is the signing-key rotation policy, built once here (it needs
 // the auditor) and shared with the HTTP surfaces.

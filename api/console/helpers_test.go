@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -18,11 +17,11 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/internal/testkit"
+	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/accounts"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
-	"github.com/gatehouse/gatehouse/tenants/keys"
-	"github.com/gatehouse/gatehouse/tenants/testdb"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -40,6 +39,7 @@ var fast = accounts.Params{Memory: 64, Time: 1, Threads: 1}
 // env is a running console on a real store.
 type env struct {
 	t     *testing.T
+	kit   *testkit.Kit
 	srv   *httptest.Server
 	d     *httpx.Deps
 	store *gormstore.Store
@@ -76,49 +76,41 @@ type envOpts struct {
 	publicURL    string // default: the test server's URL
 }
 
+// newEnv serves the console over services the test kit builds as the
+// composition root does.
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
-	if o.dsn == "" {
-		o.dsn = testdb.SQLite(t)
-	}
-	store, err := gormstore.Open(context.Background(), o.dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	sealer, err := tenants.NewSealer([][]byte{testSecretKey})
-	if err != nil {
-		t.Fatal(err)
+	if o.signup == "" {
+		o.signup = accounts.SignupOpen
 	}
 	logs := &syncBuf{}
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	pages, err := web.Parse()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: store, clock: &clock{now: time.Now()}, logs: logs, opts: o}
+	e := &env{t: t, clock: &clock{now: time.Now()}, logs: logs, opts: o}
 	// The server URL is known only after it starts; the handler is set late.
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.handler.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
-	e.d = &httpx.Deps{Store: store, Sealer: sealer, Keys: keys.New(store, sealer, nil),
-		Auditor: &tenants.SyncAuditor{Store: store, Logger: logger}, Logger: logger,
-		Sites:     httpx.NewSites(store, e.srv.URL, o.tenantDomain),
-		PublicURL: e.srv.URL, TenantDomain: o.tenantDomain, AllowDevIdP: !o.noDev,
-		AdminTokenHash: tenants.HashSecret(testAdminToken), Version: "test", Pages: pages}
-	e.prov = &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: e.d.Auditor, AllowDevIdP: true}
-	if o.signup == "" {
-		o.signup = accounts.SignupOpen
-	}
+	publicURL := e.srv.URL
 	if o.publicURL != "" {
-		e.d.PublicURL = o.publicURL
+		publicURL = o.publicURL
 	}
-	e.d.PlatformIdPs = o.platformIdPs
-	e.d.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	e.acc = &accounts.Service{Store: store, Sealer: sealer, Auditor: e.d.Auditor, Prov: e.d.Provisioner(), Logger: logger,
-		PublicURL: e.srv.URL, Signup: o.signup, Params: fast, Now: e.clock.Now}
-	e.d.Accounts = e.acc
+	e.kit = testkit.New(t, testkit.Options{DSN: o.dsn, SecretKeys: [][]byte{testSecretKey}, PublicURL: publicURL,
+		TenantDomain: o.tenantDomain, NoDevIdP: o.noDev, AdminToken: testAdminToken, Logs: logs,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		Wiring: wiring.Options{Accounts: func(a *accounts.Service) {
+			a.PublicURL, a.Signup, a.Params, a.Now = e.srv.URL, o.signup, fast, e.clock.Now
+		}}})
+	e.kit.Deps.Pages, e.kit.Deps.PlatformIdPs = pages, o.platformIdPs
+	e.adopt(e.kit.Deps)
 	e.serve()
 	return e
+}
+
+// adopt makes d the env's deps (a new process after rekey).
+func (e *env) adopt(d *httpx.Deps) {
+	e.d, e.store, e.prov, e.acc = d, e.kit.DB, d.Provisioner, d.Accounts
 }
 
 // serve builds the console over e.d and makes it the server's handler.
@@ -140,17 +132,7 @@ func (e *env) serve() {
 // first seals and MACs; every one opens and verifies).
 func (e *env) rekey(secretKeys ...[]byte) {
 	e.t.Helper()
-	sealer, err := tenants.NewSealer(secretKeys)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	d := *e.d
-	d.Sealer, d.Keys = sealer, keys.New(e.store, sealer, nil)
-	acc := *e.acc
-	acc.Sealer = sealer
-	d.Accounts = &acc
-	e.d, e.acc = &d, &acc
-	e.prov.Sealer = sealer
+	e.adopt(e.kit.Rekey(secretKeys...))
 	e.serve()
 }
 

@@ -90,7 +90,7 @@ func (u *ui) apiKeyDelete(c *gin.Context) {
 // now"); the old key stays in the JWKS until every token it signed expired.
 func (u *ui) rotateKeys(c *gin.Context) {
 	t := tenantOf(c)
-	res, err := u.d.KeyRotation().RotateNow(c.Request.Context(), t)
+	res, err := u.d.Rotation.RotateNow(c.Request.Context(), t)
 	if err != nil {
 		u.fail(c, err)
 		return

@@ -73,7 +73,7 @@ func newUI(d *httpx.Deps, o *options) *ui {
 	if o.LoginWindow == 0 {
 		o.LoginWindow = 10 * time.Minute
 	}
-	u := &ui{d: d, now: o.Now, acc: d.Accounts, prov: d.Provisioner(),
+	u := &ui{d: d, now: o.Now, acc: d.Accounts, prov: d.Provisioner,
 		selfCheck:       doctor.NewSelfCheckClient(8*time.Second, d.AllowPrivateFetch),
 		upstreamCheck:   newUpstreamCheckClient(d.RefusePrivateUpstreams),
 		signupLimit:     newLimiter(d, "signup", o.SignupLimit, o.SignupWindow, o.Now),

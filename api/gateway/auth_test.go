@@ -67,7 +67,7 @@ func TestNoToken401OnEveryMethod_RFC9728_5_1(t *testing.T) {
 		t.Fatalf("upstream was called %d times without a token", n)
 	}
 	// The connection doctor reads these: reason no_header with the caller's User-Agent.
-	ev := e.audit.last(tenants.ActMCPDenied)
+	ev := e.audit.Last(tenants.ActMCPDenied)
 	if ev == nil || ev.Reason != tenants.ReasonNoHeader || ev.UserAgent != "Claude-User" || ev.TenantID != tn.ID || ev.Outcome != tenants.OutcomeFailure {
 		t.Fatalf("audit event for no_header: %+v", ev)
 	}
@@ -218,7 +218,7 @@ func TestDenials_RFC6750_3_1(t *testing.T) {
 				if strings.Contains(body, good) || (len(tc.auth) > 0 && len(tc.auth[0]) > 20 && strings.Contains(body, strings.TrimPrefix(tc.auth[0], "Bearer "))) {
 					t.Fatalf("%s: the token was echoed in the body", m)
 				}
-				ev := e.audit.last(tenants.ActMCPDenied)
+				ev := e.audit.Last(tenants.ActMCPDenied)
 				if ev == nil || ev.Reason != tc.reason || ev.TenantID != tn.ID {
 					t.Fatalf("%s: audit %+v, want reason %s", m, ev, tc.reason)
 				}

@@ -37,7 +37,7 @@ func TestAuditContract_GatewayEventsReadByDoctor(t *testing.T) {
 		t.Helper()
 		evs := []tenants.AuditEvent{{ID: tenants.OrderedID(since), TenantID: tn.ID, Time: since, Action: tenants.ActTokenIssued,
 			ClientID: g.ClientID, Subject: g.Subject, Outcome: tenants.OutcomeSuccess, Details: tenants.JSONMap{tenants.DetailGrantID: g.ID}}}
-		for _, ev := range e.audit.all() {
+		for _, ev := range e.audit.All() {
 			if ev.TenantID == tn.ID && !ev.Time.Before(since) {
 				evs = append(evs, ev)
 			}

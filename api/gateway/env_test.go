@@ -16,45 +16,13 @@ import (
 
 	"github.com/gatehouse/gatehouse/api/gateway"
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/internal/testkit"
+	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/gormstore"
+	"github.com/gatehouse/gatehouse/tenants/access"
 	"github.com/gatehouse/gatehouse/tenants/keys"
-	"github.com/gatehouse/gatehouse/tenants/testdb"
 	"github.com/gatehouse/gatehouse/tenants/tokens"
 )
-
-// recAuditor keeps audit events in memory (and checks none carries a token).
-type recAuditor struct {
-	mu  sync.Mutex
-	evs []tenants.AuditEvent
-}
-
-func (a *recAuditor) Record(ctx context.Context, ev tenants.AuditEvent) {
-	ev.Complete(ctx)
-	a.mu.Lock()
-	a.evs = append(a.evs, ev)
-	a.mu.Unlock()
-}
-
-func (a *recAuditor) find(action string) []tenants.AuditEvent {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []tenants.AuditEvent
-	for _, e := range a.evs {
-		if e.Action == action {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func (a *recAuditor) last(action string) *tenants.AuditEvent {
-	evs := a.find(action)
-	if len(evs) == 0 {
-		return nil
-	}
-	return &evs[len(evs)-1]
-}
 
 type env struct {
 	t       testing.TB
@@ -65,11 +33,9 @@ type env struct {
 	gw      *gateway.Gateway
 	srv     *httptest.Server
 	base    string
-	audit   *recAuditor
+	audit   *testkit.Auditor
 	reg     *prometheus.Registry
-	domain  string
 	prov    *tenants.Provisioner
-	bus     tenants.Bus
 	options *gateway.Options
 }
 
@@ -77,60 +43,46 @@ type envOpts struct {
 	dsn          string // default: a fresh SQLite file
 	store        tenants.Store
 	gw           *gateway.Options
+	liveTTL      time.Duration // grant liveness cache (default access.DefaultLiveTTL)
 	bus          tenants.Bus
 	tenantDomain string
-	sealer       *tenants.Sealer
+	secretKey    []byte
 	logs         io.Writer // default: discarded
 	mcpQuota     httpx.MCPQuota
 }
 
+// newEnv serves the gateway alone, built and subscribed by the test kit as
+// the composition root does.
 func newEnv(t testing.TB, o *envOpts) *env {
 	t.Helper()
 	if o == nil {
 		o = &envOpts{}
 	}
 	gin.SetMode(gin.ReleaseMode)
-	e := &env{t: t, audit: &recAuditor{}, reg: prometheus.NewRegistry(), domain: o.tenantDomain, bus: o.bus, options: o.gw}
-	e.store = o.store
-	if e.store == nil {
-		dsn := o.dsn
-		if dsn == "" {
-			dsn = testdb.SQLite(t)
-		}
-		s, err := gormstore.Open(context.Background(), dsn, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		e.store = s
-	}
-	e.sealer = o.sealer
-	if e.sealer == nil {
-		key := make([]byte, 32)
-		key[0] = 7
-		e.sealer, _ = tenants.NewSealer([][]byte{key})
-	}
-	e.keys = keys.New(e.store, e.sealer, nil)
-	e.prov = &tenants.Provisioner{Store: e.store, Sealer: e.sealer, Auditor: e.audit, AllowDevIdP: true}
-
-	e.srv = httptest.NewUnstartedServer(nil)
-	e.base = "http://" + e.srv.Listener.Addr().String()
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
 	logw := o.logs
 	if logw == nil {
 		logw = io.Discard
 	}
-	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.deps = &httpx.Deps{
-		Store: e.store, Sealer: e.sealer, Keys: e.keys, Auditor: e.audit, Logger: logger,
-		Sites: httpx.NewSites(e.store, e.base, o.tenantDomain), Bus: o.bus,
-		PublicURL: e.base, TenantDomain: o.tenantDomain, AllowDevIdP: true, MCPQuota: o.mcpQuota,
+	ko := testkit.Options{DSN: o.dsn, Store: o.store, PublicURL: base, TenantDomain: o.tenantDomain, Bus: o.bus,
+		Logger: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})), AuditInMemory: true, MCPQuota: o.mcpQuota, Wiring: wiring.Options{Verifier: &access.Options{LiveTTL: o.liveTTL}}}
+	if o.secretKey != nil {
+		ko.SecretKeys = [][]byte{o.secretKey}
 	}
+	if o.gw != nil {
+		ko.Wiring.Verifier.Now = o.gw.Now
+	}
+	k := testkit.New(t, ko)
+	e := &env{t: t, store: k.Store, keys: k.Keys, sealer: k.Sealer, deps: k.Deps, srv: srv, base: base, audit: k.Audit,
+		reg: prometheus.NewRegistry(), prov: k.Deps.Provisioner, options: o.gw}
 	r := gin.New()
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
-	r.Use(httpx.Recover(logger), httpx.RequestInfo(), httpx.AccessLog(logger))
+	r.Use(httpx.Recover(k.Logger), httpx.RequestInfo(), httpx.AccessLog(k.Logger))
 	e.gw = gateway.New(e.deps, e.reg, o.gw)
+	k.Subscribe(e.gw)
 	e.gw.Mount(r)
 	e.srv.Config.Handler = e.deps.Sites.HostMode(r)
 	e.srv.Start()
@@ -327,35 +279,4 @@ func (u *upstreamRec) all() []recReq {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return append([]recReq(nil), u.reqs...)
-}
-
-// memBus delivers notices synchronously, in subscription order.
-type memBus struct {
-	mu sync.Mutex
-	h  map[string][]func(string)
-}
-
-func (b *memBus) Publish(_ context.Context, topic, payload string) error {
-	b.mu.Lock()
-	hs := append([]func(string){}, b.h[topic]...)
-	b.mu.Unlock()
-	for _, h := range hs {
-		h(payload)
-	}
-	return nil
-}
-
-func (b *memBus) Subscribe(topic string, fn func(string)) {
-	b.mu.Lock()
-	if b.h == nil {
-		b.h = map[string][]func(string){}
-	}
-	b.h[topic] = append(b.h[topic], fn)
-	b.mu.Unlock()
-}
-
-func (a *recAuditor) all() []tenants.AuditEvent {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]tenants.AuditEvent(nil), a.evs...)
 }

@@ -50,9 +50,8 @@ type Options struct {
 	ConnectTimeout        time.Duration
 	ResponseHeaderTimeout time.Duration
 	IdleTimeout           time.Duration
-	// LiveTTL is the grant liveness cache TTL (default access.DefaultLiveTTL).
-	LiveTTL time.Duration
-	// Now is the clock for token checks (tests).
+	// Now is the clock of the identity assertion (tests; the token checks
+	// use Deps.Verifier's).
 	Now func() time.Time
 	// Transport replaces the upstream transport (tests); it is still wrapped
 	// to follow same-origin redirects.
@@ -91,14 +90,9 @@ type Gateway struct {
 	active   inflight
 }
 
-// Register mounts the MCP endpoint and protected resource metadata with
-// default options.
-func Register(r *gin.Engine, d *httpx.Deps, reg prometheus.Registerer) {
-	New(d, reg, &Options{RefusePrivateUpstreams: d.RefusePrivateUpstreams}).Mount(r)
-}
-
-// New builds a gateway. It subscribes to grant revocations on d.Bus, so call
-// it before the bus starts.
+// New builds a gateway around d.Verifier (internal/wiring.Build). The
+// composition root subscribes CutStreams to grant revocations
+// (internal/wiring.Subscribe).
 func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 	g := &Gateway{d: d, log: d.Logger}
 	if opts != nil {
@@ -133,15 +127,8 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 	if o.DrainGrace <= 0 {
 		o.DrainGrace = DefaultDrainGrace
 	}
-	g.verifier = access.NewVerifier(d.Store, d.Keys, &access.Options{LiveTTL: o.LiveTTL, Now: o.Now})
-	g.verifier.Listen(d.Bus)
+	g.verifier = d.Verifier
 	g.streams = &streamRegistry{open: map[string]map[*reqState]struct{}{}}
-	if d.Bus != nil {
-		// Open streams outlive the token check that started them: a revoked
-		// grant's streams are cut on the notice (and by the per-stream
-		// liveness re-check when a notice is lost).
-		d.Bus.Subscribe(tenants.TopicGrantRevoked, g.streams.cut)
-	}
 	g.drain.grace = o.DrainGrace
 	g.quotas = d.RateLimiter()
 	if d.Draining != nil {
@@ -173,6 +160,11 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 	}
 	return g
 }
+
+// CutStreams ends the open streams of the grant a grant-revoked notice
+// names: open streams outlive the token check that started them (a lost
+// notice is caught by the per-stream liveness re-check).
+func (g *Gateway) CutStreams(payload string) { g.streams.cut(payload) }
 
 // Verifier exposes the token verifier (tests, and other surfaces that want
 // the same liveness cache).

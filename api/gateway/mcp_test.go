@@ -179,10 +179,10 @@ func TestSDKClientThroughGateway(t *testing.T) {
 			if _, err := verifyAssertion(jwks, reqs[0].Header.Get("X-Gatehouse-Assertion"), us.URL+"/mcp", time.Now().Add(2*time.Minute)); err == nil {
 				t.Fatal("assertion accepted after it expired")
 			}
-			if n := len(e.audit.find(tenants.ActMCPToolCalled)); n != 2 {
+			if n := len(e.audit.Find(tenants.ActMCPToolCalled)); n != 2 {
 				t.Fatalf("mcp.tool_called events = %d, want 2 (default audit level tools)", n)
 			}
-			if ev := e.audit.last(tenants.ActMCPToolCalled); ev.Details["tool"] != "whoami" || ev.ClientID != "client-acme" || ev.Subject != g.Subject {
+			if ev := e.audit.Last(tenants.ActMCPToolCalled); ev.Details["tool"] != "whoami" || ev.ClientID != "client-acme" || ev.Subject != g.Subject {
 				t.Fatalf("tool_called event: %+v", ev)
 			}
 		})

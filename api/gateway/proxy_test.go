@@ -204,7 +204,7 @@ func TestUpstreamFailures(t *testing.T) {
 			if resp.Header.Get("Location") != "" || resp.Header.Get("WWW-Authenticate") != "" {
 				t.Fatalf("upstream headers leaked: %v", resp.Header)
 			}
-			ev := e.audit.last(tenants.ActUpstreamFailed)
+			ev := e.audit.Last(tenants.ActUpstreamFailed)
 			if ev == nil || ev.TenantID != tn.ID || ev.Reason != tc.cause || ev.ClientID == "" {
 				t.Fatalf("audit: %+v", ev)
 			}
@@ -326,7 +326,7 @@ func TestAuditLevels(t *testing.T) {
 	}
 	count := func(tn *tenants.Tenant, action string) int {
 		n := 0
-		for _, ev := range e.audit.find(action) {
+		for _, ev := range e.audit.Find(action) {
 			if ev.TenantID == tn.ID {
 				n++
 			}

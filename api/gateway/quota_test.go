@@ -48,7 +48,7 @@ func TestMCPQuotas(t *testing.T) {
 	if got := e.counter("acme", "rate_limited", "tenant_quota"); got != 1 {
 		t.Fatalf("tenant quota refusals counted %v", got)
 	}
-	ev := e.audit.last(tenants.ActMCPDenied)
+	ev := e.audit.Last(tenants.ActMCPDenied)
 	if ev == nil || ev.Reason != tenants.ReasonQuota || ev.ClientID == "" {
 		t.Fatalf("quota refusal not audited: %+v", ev)
 	}

@@ -52,7 +52,7 @@ func TestRevocationTTLFallback(t *testing.T) {
 	if s := call(); s != 401 {
 		t.Fatalf("after the TTL without a notice: %d, want 401", s)
 	}
-	if ev := e.audit.last(tenants.ActMCPDenied); ev == nil || ev.Reason != tenants.ReasonRevoked {
+	if ev := e.audit.Last(tenants.ActMCPDenied); ev == nil || ev.Reason != tenants.ReasonRevoked {
 		t.Fatalf("audit %+v", ev)
 	}
 }
@@ -73,15 +73,13 @@ func TestRevocationReachesOtherReplicaOverBus(t *testing.T) {
 	busA, busB := newBus(), newBus()
 	key := make([]byte, 32)
 	key[3] = 9
-	sealer, _ := tenants.NewSealer([][]byte{key})
-	long := &gateway.Options{LiveTTL: time.Hour}
-	a := newEnv(t, &envOpts{dsn: dsn, bus: busA, gw: long, sealer: sealer})
+	a := newEnv(t, &envOpts{dsn: dsn, bus: busA, liveTTL: time.Hour, secretKey: key})
 	storeB, err := gormstore.Open(context.Background(), dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { storeB.Close() })
-	b := newEnv(t, &envOpts{store: storeB, bus: busB, gw: long, sealer: sealer})
+	b := newEnv(t, &envOpts{store: storeB, bus: busB, liveTTL: time.Hour, secretKey: key})
 
 	// Registered after the gateway's own handler, so it runs after it.
 	revokedSeen := make(chan string, 4)
@@ -183,8 +181,8 @@ func streamingUpstream(t *testing.T) (url string, cancelled <-chan struct{}) {
 // A revoked grant's open streams (the GET stream, subscriptions/listen) are
 // cut when the notice arrives: revocation is not only for new requests.
 func TestRevocationCutsOpenStreams(t *testing.T) {
-	bus := &memBus{}
-	e := newEnv(t, &envOpts{bus: bus, gw: &gateway.Options{LiveTTL: time.Hour}})
+	bus := &testdb.Bus{}
+	e := newEnv(t, &envOpts{bus: bus, liveTTL: time.Hour})
 	url, cancelled := streamingUpstream(t)
 	tn := e.tenant("acme", url, nil)
 	tok, g := e.token(tn, nil)
@@ -205,7 +203,7 @@ func TestRevocationCutsOpenStreams(t *testing.T) {
 	wait(t, cancelled, "the upstream stream to be cancelled on revocation")
 	wait(t, ended, "the client stream to end on revocation")
 	var found bool
-	for _, ev := range e.audit.find(tenants.ActMCPDenied) {
+	for _, ev := range e.audit.Find(tenants.ActMCPDenied) {
 		if ev.Reason == tenants.ReasonRevoked && ev.Details["stream_closed"] == true {
 			found = true
 		}
@@ -220,7 +218,7 @@ func TestRevocationCutsOpenStreams(t *testing.T) {
 
 // Without any notice, the per-stream liveness re-check cuts the stream.
 func TestRevocationCutsOpenStreamsWithoutNotice(t *testing.T) {
-	e := newEnv(t, &envOpts{gw: &gateway.Options{LiveTTL: 50 * time.Millisecond}})
+	e := newEnv(t, &envOpts{liveTTL: 50 * time.Millisecond})
 	url, cancelled := streamingUpstream(t)
 	tn := e.tenant("acme", url, nil)
 	tok, g := e.token(tn, nil)

@@ -65,7 +65,7 @@ func TestUpstreamDiesMidStream(t *testing.T) {
 	if !strings.HasPrefix(last, "event: message\ndata: ") || !strings.Contains(last, `"id":7`) || !strings.Contains(last, `"error"`) || !strings.Contains(last, `"code":-32010`) {
 		t.Fatalf("stream does not end with a JSON-RPC error event for id 7:\n%s", s)
 	}
-	ev := e.audit.last(tenants.ActUpstreamFailed)
+	ev := e.audit.Last(tenants.ActUpstreamFailed)
 	if ev == nil || ev.TenantID != tn.ID || ev.ClientID == "" {
 		t.Fatalf("no mcp.upstream_failed audit event: %+v", ev)
 	}

@@ -8,14 +8,14 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/access"
 	"github.com/gatehouse/gatehouse/tenants/accounts"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/limits"
+	as "github.com/gatehouse/gatehouse/tenants/oauth"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -25,8 +25,7 @@ type Deps struct {
 	Store  tenants.Store
 	Sealer *tenants.Sealer
 	Keys   *keys.Manager
-	// Rotation is the signing-key rotation policy (nil: one built from
-	// Keys, Bus and Auditor; see KeyRotation).
+	// Rotation is the one signing-key rotation policy (console, API, worker).
 	Rotation *keys.Rotation
 	Auditor  tenants.Auditor
 	Logger   *slog.Logger
@@ -71,8 +70,18 @@ type Deps struct {
 	// then ends open streams cleanly (nil: never).
 	Draining <-chan struct{}
 
-	// Accounts signs people in to the console and holds teams and roles
-	// (nil: api.New builds one with open sign-up and no mailer).
+	// The domain services, built once per process by internal/wiring.Build
+	// (cmd/gatehouse and the test kit) and shared by every surface.
+	//
+	// Provisioner creates, changes and deletes tenants and their parts.
+	Provisioner *tenants.Provisioner
+	// AuthServer is the authorization server behind every tenant's OAuth
+	// endpoints.
+	AuthServer *as.Server
+	// Verifier checks bearer tokens and grant liveness (gateway, and
+	// introspection while notices keep its cache current).
+	Verifier *access.Verifier
+	// Accounts signs people in to the console and holds teams and roles.
 	Accounts *accounts.Service
 	// PlatformIdPs offer console sign-in with GitHub, Google or OIDC
 	// (GATEHOUSE_PLATFORM_IDP_*).
@@ -97,28 +106,6 @@ func (d *Deps) IdPClient() *http.Client {
 		return d.HTTPClient
 	}
 	return idp.NewHTTPClient(d.AllowPrivateFetch)
-}
-
-// Provisioner is the one way an HTTP surface builds the provisioning
-// domain service from Deps.
-func (d *Deps) Provisioner() *tenants.Provisioner {
-	p := &tenants.Provisioner{Store: d.Store, Sealer: d.Sealer, Auditor: d.Auditor, AllowDevIdP: d.AllowDevIdP,
-		AllowPrivateFetch: d.AllowPrivateFetch, Bus: d.Bus, TenantDomain: d.TenantDomain}
-	if d.Sites != nil {
-		p.TenantDomain = d.Sites.TenantDomain()
-	}
-	if u, err := url.Parse(d.PublicURL); err == nil {
-		p.PublicHost = strings.ToLower(u.Hostname())
-	}
-	return p
-}
-
-// KeyRotation returns the one key rotation policy the surfaces rotate through.
-func (d *Deps) KeyRotation() *keys.Rotation {
-	if d.Rotation != nil {
-		return d.Rotation
-	}
-	return &keys.Rotation{Keys: d.Keys, Bus: d.Bus, Auditor: d.Auditor, Logger: d.Logger}
 }
 
 // MCPQuota is a plan's default MCP requests per minute, per tenant and per

@@ -72,12 +72,11 @@ func hostOnly(h string) string {
 	return h
 }
 
-// KeepCurrent drops cached tenants on every tenant.changed notice (any
-// replica's change) and, since changes then arrive at once, keeps answers
-// a minute instead of tenantTTL: requests spread over 10,000 tenants then
-// cost no store read (docs/PERFORMANCE.md). Call before the bus starts.
-func (s *Sites) KeepCurrent(bus tenants.Bus) {
-	bus.Subscribe(tenants.TopicTenantChanged, func(string) { s.Invalidate() })
+// KeepCurrent keeps answers a minute instead of tenantTTL, for a Sites
+// whose Invalidate the composition root subscribes to every tenant.changed
+// notice (any replica's change arrives at once): requests spread over
+// 10,000 tenants then cost no store read (docs/PERFORMANCE.md).
+func (s *Sites) KeepCurrent() {
 	s.bySlug.SetTTL(keptTTL)
 	s.byHost.SetTTL(keptTTL)
 }

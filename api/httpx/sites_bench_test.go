@@ -35,7 +35,7 @@ func BenchmarkSites(b *testing.B) {
 	}
 	sites := NewSites(store, "https://connect.example.com", "connect.example.com")
 	kept := NewSites(store, "https://connect.example.com", "connect.example.com")
-	kept.KeepCurrent(&testdb.Bus{})
+	kept.KeepCurrent()
 	for _, slug := range slugs {
 		if _, err := kept.BySlug(ctx, slug); err != nil {
 			b.Fatal(err)

@@ -32,7 +32,8 @@ func TestSitesKeptCurrentByTheBus(t *testing.T) {
 	st.name.Store("Acme")
 	s := NewSites(st, "https://connect.example.com", "")
 	bus := &testdb.Bus{}
-	s.KeepCurrent(bus)
+	s.KeepCurrent()
+	bus.Subscribe(tenants.TopicTenantChanged, func(string) { s.Invalidate() })
 	if s.bySlug.TTL() != keptTTL || s.byHost.TTL() != keptTTL {
 		t.Fatalf("ttl %v / %v, want %v once the bus keeps the cache current", s.bySlug.TTL(), s.byHost.TTL(), keptTTL)
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"html"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -23,38 +22,32 @@ import (
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/api/demo"
 	"github.com/gatehouse/gatehouse/api/httpx"
-	apioauth "github.com/gatehouse/gatehouse/api/oauth"
+	"github.com/gatehouse/gatehouse/internal/testkit"
+	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/idp"
-	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/limits"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
-func TestMain(m *testing.M) {
-	// One factory for the whole package: the fake upstream for issuer
-	// https://fake-idp.test, the real providers otherwise.
-	apioauth.SetProviderFactory(func(ctx context.Context, cfg idp.Config) (idp.Provider, error) {
-		if cfg.IdP != nil && cfg.IdP.IssuerURL == fakeIssuer {
-			return &fakeProvider{redirect: cfg.RedirectURL}, nil
-		}
-		if cfg.IdP != nil && cfg.IdP.Type == tenants.IdPGitHub && githubEndpoints != nil {
-			cfg.Endpoints = githubEndpoints
-		}
-		return idp.New(ctx, cfg)
-	})
-	m.Run()
+// testProviders builds upstream IdPs for every test env: the fake upstream
+// for issuer https://fake-idp.test, the real providers otherwise.
+func testProviders(ctx context.Context, cfg idp.Config) (idp.Provider, error) {
+	if cfg.IdP != nil && cfg.IdP.IssuerURL == fakeIssuer {
+		return &fakeProvider{redirect: cfg.RedirectURL}, nil
+	}
+	if cfg.IdP != nil && cfg.IdP.Type == tenants.IdPGitHub && githubEndpoints != nil {
+		cfg.Endpoints = githubEndpoints
+	}
+	return idp.New(ctx, cfg)
 }
 
 // githubEndpoints points GitHub tenants at a test GitHub (set by that test).
 var githubEndpoints *idp.Endpoints
 
 // backends runs fn on SQLite and on Postgres.
-func backends(t *testing.T, fn func(t *testing.T, dsn func(t *testing.T) string)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, func(t *testing.T) string { return testdb.SQLite(t) }) })
-	t.Run("postgres", func(t *testing.T) { fn(t, func(t *testing.T) string { return testdb.Postgres(t) }) })
-}
+var backends = testkit.Backends
 
 type envOpts struct {
 	tenantDomain string // host mode (TLS server, *.example.com certificate)
@@ -66,13 +59,16 @@ type envOpts struct {
 }
 
 type env struct {
-	t     testing.TB
-	store *gormstore.Store
-	deps  *httpx.Deps
-	srv   *httptest.Server
-	base  string
-	prov  *tenants.Provisioner
-	up    *httptest.Server // demo upstream MCP server
+	t   testing.TB
+	kit *testkit.Kit
+	// auditor sees every audit event and fails the test on a leaked secret.
+	auditor *testkit.Auditor
+	store   *gormstore.Store
+	deps    *httpx.Deps
+	srv     *httptest.Server
+	base    string
+	prov    *tenants.Provisioner
+	up      *httptest.Server // demo upstream MCP server
 	// follow lists other hosts (upstream IdPs) the browser follows redirects to.
 	follow map[string]bool
 	// key is the secret key the env started with (restart rotates it).
@@ -84,22 +80,10 @@ type env struct {
 	anyTLSName bool
 }
 
+// newEnv serves the whole platform (api.New) over services the test kit
+// builds as the composition root does.
 func newEnv(t testing.TB, dsn string, o envOpts) *env {
 	t.Helper()
-	ctx := context.Background()
-	store, err := gormstore.Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	sealer, err := tenants.NewSealer([][]byte{key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	auditor := &tenants.SyncAuditor{Store: store, Logger: logger}
 	srv := httptest.NewUnstartedServer(nil)
 	scheme := "http"
 	if o.tenantDomain != "" {
@@ -114,25 +98,20 @@ func newEnv(t testing.TB, dsn string, o envOpts) *env {
 	if o.private != nil {
 		allowPrivate = *o.private
 	}
-	d := &httpx.Deps{
-		Store: store, Sealer: sealer, Keys: keys.New(store, sealer, nil), Auditor: auditor, Logger: logger,
-		Sites: httpx.NewSites(store, base, o.tenantDomain), PublicURL: base, TenantDomain: o.tenantDomain,
+	ko := testkit.Options{DSN: dsn, PublicURL: base, TenantDomain: o.tenantDomain, AllowPrivateFetch: allowPrivate,
 		// HTTPClient nil: upstream IdP calls go through the outbound address
 		// policy client (idp.NewHTTPClient) with the private-fetch switch.
-		AllowDevIdP: true, AllowPrivateFetch: allowPrivate,
-	}
+		Limits: o.limits, Wiring: wiring.Options{NewProvider: testProviders}}
 	if o.cimdTrust != nil {
-		d.CIMDClient = trustingClient(o.cimdTrust)
+		ko.CIMDClient = trustingClient(o.cimdTrust)
 	}
-	if o.limits != nil {
-		d.Limits = o.limits
-	}
-	h, err := api.New(d, nil)
+	k := testkit.New(t, ko)
+	e := &env{t: t, kit: k, store: k.DB, deps: k.Deps, srv: srv, base: base, key: k.Key, handler: &atomic.Pointer[http.Handler]{},
+		prov: k.Deps.Provisioner, auditor: k.Audit}
+	h, err := api.New(e.deps, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: store, deps: d, srv: srv, base: base, key: key, handler: &atomic.Pointer[http.Handler]{},
-		prov: &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: auditor, AllowDevIdP: true, AllowPrivateFetch: allowPrivate}}
 	e.handler.Store(&h)
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.handler.Load()).ServeHTTP(w, r) })
 	if o.tenantDomain != "" {
@@ -151,19 +130,12 @@ func newEnv(t testing.TB, dsn string, o envOpts) *env {
 // first seals and MACs, every one opens and verifies).
 func (e *env) restart(secretKeys ...[]byte) {
 	e.t.Helper()
-	sealer, err := tenants.NewSealer(secretKeys)
+	e.deps = e.kit.Rekey(secretKeys...)
+	e.prov = e.deps.Provisioner
+	h, err := api.New(e.deps, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	d := *e.deps
-	d.Sealer, d.Keys = sealer, keys.New(e.store, sealer, nil)
-	d.Sites = httpx.NewSites(e.store, e.base, d.TenantDomain)
-	h, err := api.New(&d, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.deps = &d
-	e.prov.Sealer = sealer
 	e.handler.Store(&h)
 }
 
@@ -418,6 +390,7 @@ func (e *env) refresh(site tenants.Site, clientID, rt string, extra url.Values) 
 // apiKey makes a tenant API key (for introspection).
 func (e *env) apiKey(t *tenants.Tenant) string {
 	key, _, err := e.prov.CreateAPIKey(context.Background(), t, tenants.APIKeyInput{Name: "test"})
+	e.auditor.Watch(key)
 	if err != nil {
 		e.t.Fatal(err)
 	}

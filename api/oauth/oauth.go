@@ -10,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
-	"github.com/gatehouse/gatehouse/tenants/access"
 	as "github.com/gatehouse/gatehouse/tenants/oauth"
 )
 
@@ -22,30 +21,9 @@ type handler struct {
 	as *as.Server
 }
 
-// newServer builds the domain server from the platform dependencies.
-func newServer(d *httpx.Deps) *as.Server {
-	s := &as.Server{
-		Store: d.Store, Sealer: d.Sealer, Keys: d.Keys, Auditor: d.Auditor, Bus: d.Bus, AllowDevIdP: d.AllowDevIdP,
-		CIMD:        as.NewCIMDResolver(&as.CIMDOptions{Client: d.CIMDClient, AllowPrivate: d.AllowPrivateFetch}),
-		KeySets:     as.NewKeySets(&as.KeySetOptions{Client: d.CIMDClient, AllowPrivate: d.AllowPrivateFetch}),
-		DCRLimiter:  d.RateLimiter(),
-		NewProvider: providerFactory,
-		HTTPClient:  d.IdPClient(),
-	}
-	if d.Bus != nil {
-		// Introspection checks grant liveness through the same bus-kept
-		// cache as the gateway (no read per introspection of a live token).
-		v := access.NewVerifier(d.Store, d.Keys, nil)
-		v.Listen(d.Bus)
-		s.Liveness = v
-	}
-	s.Listen()
-	return s
-}
-
 // Register mounts the authorization server routes for every tenant.
 func Register(r *gin.Engine, d *httpx.Deps) {
-	h := &handler{d: d, as: newServer(d)}
+	h := &handler{d: d, as: d.AuthServer}
 	site := d.RequireLiveSite(h.tenantNotFoundJSON, h.suspendedJSON)
 	page := d.RequireLiveSite(h.tenantNotFoundPage, h.suspendedPage)
 	cors := httpx.CORS("GET, POST, OPTIONS", "WWW-Authenticate")

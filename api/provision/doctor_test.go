@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/doctor"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // GET /api/v1/tenants/{slug}/doctor returns the doctor's report for the
@@ -79,7 +80,7 @@ func TestDoctorEndpoint(t *testing.T) {
 // The self-check runs by default, once per URL mode: path mode always.
 // This server serves only the API, so its discovery checks fail — and say so.
 func TestDoctorEndpointRunsSelfCheck(t *testing.T) {
-	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e := newEnv(t, testdb.SQLite(t), nil)
 	e.mkTenant("acme", nil)
 	r := e.admin("GET", "/api/v1/tenants/acme/doctor", nil)
 	if r.status != http.StatusOK {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/tenants/egress/egresstest"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // Hole 2 (docs/SECURITY.md §2): PUT /idp validates issuer_url when it is
@@ -15,7 +16,7 @@ import (
 func TestSecurity_02_IssuerURLSSRF_SavedIssuerURLRules(t *testing.T) {
 	trap := egresstest.NewTrap(t)
 	tlsTrap := strings.Replace(trap.URL, "http://", "https://", 1)
-	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e := newEnv(t, testdb.SQLite(t), nil)
 	e.mkTenant("acme", nil)
 	put := func(issuer string) resp {
 		return e.admin("PUT", "/api/v1/tenants/acme/idp", map[string]any{"type": "oidc", "client_id": "c", "client_secret": "s", "issuer_url": issuer})
@@ -37,7 +38,7 @@ func TestSecurity_02_IssuerURLSSRF_SavedIssuerURLRules(t *testing.T) {
 	trap.Untouched(t)
 
 	// With private fetch allowed (tests), http is accepted; a query is not.
-	e.deps.AllowPrivateFetch = true // read per request
+	e.deps.Provisioner.AllowPrivateFetch = true // the one provisioner, built at start
 	if r := put(trap.URL); r.status != http.StatusOK {
 		t.Fatalf("http issuer with private fetch allowed: %d %s", r.status, r.body)
 	}

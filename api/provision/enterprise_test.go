@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // POST/GET/DELETE …/enterprise-idps (docs/RULES.md §11): validation as
@@ -86,7 +87,7 @@ func TestEnterpriseIdPs(t *testing.T) {
 // Changing the tenant's upstream IdP never touches enterprise users
 // (they are admitted by the enterprise IdP list, not the login IdP).
 func TestEnterpriseUsersSurviveIdPChange(t *testing.T) {
-	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e := newEnv(t, testdb.SQLite(t), nil)
 	e.mkTenant("acme", nil)
 	ctx := context.Background()
 	tn := e.tenant("acme")
@@ -118,7 +119,7 @@ func (e *env) enterpriseGrant(tn *tenants.Tenant, issuer string) *tenants.Grant 
 // POST …/clients with private_key_jwt (RFC 7523 §2.2): jwks or jwks_uri,
 // public keys only, no secret; the keys are shown back, never a secret.
 func TestPrivateKeyJWTClients(t *testing.T) {
-	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e := newEnv(t, testdb.SQLite(t), nil)
 	e.mkTenant("acme", map[string]any{"settings": map[string]any{"client_credentials": true}})
 	base := "/api/v1/tenants/acme/clients"
 	pub := map[string]any{"keys": []any{map[string]any{"kty": "EC", "crv": "P-256", "kid": "k1",

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,10 +22,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/api/provision"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
-	"github.com/gatehouse/gatehouse/tenants/keys"
-	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 const (
@@ -73,6 +71,8 @@ type env struct {
 	bus     *recBus
 	engine  *gin.Engine
 	handler http.Handler
+	// audit sees every audit event and fails the test on a leaked secret.
+	auditor *testkit.Auditor
 }
 
 type envOpts struct {
@@ -80,56 +80,34 @@ type envOpts struct {
 	noDevIdP     bool
 }
 
-func backends() []string { return []string{"sqlite", "postgres"} }
-
-func dsnFor(t *testing.T, backend string) string {
-	if backend == "postgres" {
-		return testdb.Postgres(t)
-	}
-	return testdb.SQLite(t)
-}
-
 // eachBackend runs fn against SQLite and Postgres.
 func eachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
-	for _, b := range backends() {
-		t.Run(b, func(t *testing.T) { fn(t, newEnv(t, dsnFor(t, b), nil)) })
-	}
+	testkit.Backends(t, func(t *testing.T, dsn func(t *testing.T) string) { fn(t, newEnv(t, dsn(t), nil)) })
 }
 
+// newEnv serves the provisioning API over services the test kit builds as
+// the composition root does.
 func newEnv(t *testing.T, dsn string, o *envOpts) *env {
 	t.Helper()
 	if o == nil {
 		o = &envOpts{}
 	}
-	store, err := gormstore.Open(context.Background(), dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
 	keyBytes, err := tenants.ParseSecretKeys([]string{secretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, err := tenants.NewSealer(keyBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bus := &recBus{}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d := &httpx.Deps{
-		Store: store, Sealer: sealer, Keys: keys.New(store, sealer, nil), Auditor: &tenants.SyncAuditor{Store: store, Logger: logger},
-		Logger: logger, Sites: httpx.NewSites(store, publicURL, o.tenantDomain), Bus: bus, PublicURL: publicURL,
-		TenantDomain: o.tenantDomain, AllowDevIdP: !o.noDevIdP, AdminTokenHash: tenants.HashSecret(adminToken),
-	}
+	k := testkit.New(t, testkit.Options{DSN: dsn, SecretKeys: keyBytes, PublicURL: publicURL, TenantDomain: o.tenantDomain,
+		NoDevIdP: o.noDevIdP, AdminToken: adminToken, Bus: bus})
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
 	// The same router settings as api.New.
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
-	r.Use(httpx.Recover(logger), httpx.RequestInfo())
-	provision.Register(r, d)
-	return &env{t: t, dsn: dsn, store: store, sealer: sealer, deps: d, bus: bus, engine: r, handler: d.Sites.HostMode(r)}
+	r.Use(httpx.Recover(k.Logger), httpx.RequestInfo())
+	provision.Register(r, k.Deps)
+	return &env{t: t, dsn: dsn, store: k.DB, sealer: k.Sealer, deps: k.Deps, bus: bus, engine: r, handler: k.Deps.Sites.HostMode(r), auditor: k.Audit}
 }
 
 // resp is an answer, already checked against openapi.yaml.

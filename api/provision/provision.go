@@ -73,7 +73,7 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 
 // provisioner is the domain service for this request's caller.
 func (h *handler) provisioner() *tenants.Provisioner {
-	return h.d.Provisioner()
+	return h.d.Provisioner
 }
 
 // changed tells this replica's caches and every other replica that a tenant changed.

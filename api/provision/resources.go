@@ -247,7 +247,7 @@ func (h *handler) rotateKeys(c *gin.Context) {
 	}
 	t := tenantOf(c)
 	ctx := c.Request.Context()
-	res, err := h.d.KeyRotation().RotateNow(ctx, t)
+	res, err := h.d.Rotation.RotateNow(ctx, t)
 	if err != nil {
 		h.fail(c, err, "")
 		return

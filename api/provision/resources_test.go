@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // PUT/GET …/idp: the client secret is sealed, never returned, and kept
@@ -77,7 +78,7 @@ func TestIdP(t *testing.T) {
 // The dev IdP is refused where it is disabled (production without
 // GATEHOUSE_ALLOW_DEV_IDP).
 func TestDevIdPDisabled(t *testing.T) {
-	e := newEnv(t, dsnFor(t, "sqlite"), &envOpts{noDevIdP: true})
+	e := newEnv(t, testdb.SQLite(t), &envOpts{noDevIdP: true})
 	r := e.admin("POST", "/api/v1/tenants", map[string]any{"slug": "acme", "upstream_mcp_url": "https://u.example/mcp"})
 	fieldErr(t, r.problem(t, 400), "idp", "required")
 	r = e.admin("POST", "/api/v1/tenants", map[string]any{"slug": "acme", "upstream_mcp_url": "https://u.example/mcp", "idp": map[string]any{"type": "dev"}})
@@ -468,7 +469,7 @@ func TestAPIKeys(t *testing.T) {
 // MaxHeaderBytes does it (as cmd/gatehouse/serve.go configures); this runs
 // the API behind a real server with that setting.
 func TestHeadersOver64KiB(t *testing.T) {
-	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e := newEnv(t, testdb.SQLite(t), nil)
 	srv := newHTTPServer(t, e.handler)
 	send := func(n int) int {
 		hr, _ := http.NewRequest("GET", srv+"/api/v1/tenants", nil)
@@ -491,7 +492,7 @@ func TestHeadersOver64KiB(t *testing.T) {
 
 // Unknown routes under /api/v1 and wrong methods never reach a handler.
 func TestMethodNotAllowed(t *testing.T) {
-	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e := newEnv(t, testdb.SQLite(t), nil)
 	e.mkTenant("acme", nil)
 	if r := e.admin("PUT", "/api/v1/tenants/acme", map[string]any{}); r.status != http.StatusMethodNotAllowed {
 		t.Fatalf("PUT tenant: %d", r.status)
@@ -505,7 +506,7 @@ func TestMethodNotAllowed(t *testing.T) {
 // front of the router, which cleans "//" out of raw paths with a redirect;
 // a percent-encoded URL client id passes through it intact.
 func TestCIMDClientIDThroughServeMux(t *testing.T) {
-	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e := newEnv(t, testdb.SQLite(t), nil)
 	e.mkTenant("acme", nil)
 	tn := e.tenant("acme")
 	cimd := "https://claude.ai/oauth/mcp-oauth-client-metadata"
@@ -534,7 +535,7 @@ func TestCIMDClientIDThroughServeMux(t *testing.T) {
 // refused any change; an expired key stops working; both are listed with
 // their scope and expiry.
 func TestAPIKeyReadOnlyAndExpiry(t *testing.T) {
-	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e := newEnv(t, testdb.SQLite(t), nil)
 	e.mkTenant("acme", nil)
 	r := e.admin("POST", "/api/v1/tenants/acme/api-keys", map[string]any{"name": "reader", "read_only": true})
 	if r.status != 201 || r.json(t)["read_only"] != true {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // newHTTPServer serves h the way cmd/gatehouse/serve.go does (MaxHeaderBytes
@@ -40,7 +42,7 @@ var ginParam = regexp.MustCompile(`[:*]([A-Za-z_]+)`)
 // every operation in openapi.yaml is a registered route.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	doc, _ := spec(t)
-	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e := newEnv(t, testdb.SQLite(t), nil)
 	registered := map[string]bool{}
 	for _, r := range e.engine.Routes() {
 		if !strings.HasPrefix(r.Path, "/api/v1") {
@@ -74,7 +76,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 
 // The spec is served, is OpenAPI 3.1, and parses as YAML.
 func TestOpenAPIServed(t *testing.T) {
-	e := newEnv(t, dsnFor(t, "sqlite"), nil)
+	e := newEnv(t, testdb.SQLite(t), nil)
 	r := e.do(req{method: "GET", path: "/api/v1/openapi.yaml"}) // no credentials needed
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/yaml") {
 		t.Fatalf("%d %s", r.status, r.header.Get("Content-Type"))

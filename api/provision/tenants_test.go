@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
@@ -485,43 +486,41 @@ func TestCustomDomain(t *testing.T) {
 // With GATEHOUSE_TENANT_DOMAIN the view has host-mode URLs (docs/RULES.md §4) and
 // names under the tenant domain are refused as custom domains.
 func TestTenantViewHostMode(t *testing.T) {
-	for _, b := range backends() {
-		t.Run(b, func(t *testing.T) {
-			e := newEnv(t, dsnFor(t, b), &envOpts{tenantDomain: "connect.example.com"})
-			m := e.mkTenant("acme", nil)
-			// docs/RULES.md §4: host mode keeps the public URL's scheme and port.
-			want := map[string]any{
-				"issuer":   "http://acme.connect.example.com:8080",
-				"resource": "http://acme.connect.example.com:8080/mcp",
+	testkit.Backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
+		e := newEnv(t, dsn(t), &envOpts{tenantDomain: "connect.example.com"})
+		m := e.mkTenant("acme", nil)
+		// docs/RULES.md §4: host mode keeps the public URL's scheme and port.
+		want := map[string]any{
+			"issuer":   "http://acme.connect.example.com:8080",
+			"resource": "http://acme.connect.example.com:8080/mcp",
+		}
+		for k, v := range want {
+			if m[k] != v {
+				t.Fatalf("%s = %v, want %v", k, m[k], v)
 			}
-			for k, v := range want {
-				if m[k] != v {
-					t.Fatalf("%s = %v, want %v", k, m[k], v)
-				}
-			}
-			pm := m["path_mode"].(map[string]any)
-			if pm["issuer"] != publicURL+"/t/acme" || pm["resource"] != publicURL+"/t/acme/mcp" ||
-				pm["authorization_server_metadata"] != publicURL+"/.well-known/oauth-authorization-server/t/acme" ||
-				pm["jwks_uri"] != publicURL+"/t/acme/jwks.json" {
-				t.Fatalf("path mode: %v", pm)
-			}
-			prm := pm["protected_resource_metadata"].([]any)
-			if prm[0] != publicURL+"/.well-known/oauth-protected-resource/t/acme/mcp" {
-				t.Fatalf("PRM: %v", prm)
-			}
-			hm := m["host_mode"].(map[string]any)
-			if hm["protected_resource_metadata"].([]any)[0] != "http://acme.connect.example.com:8080/.well-known/oauth-protected-resource/mcp" {
-				t.Fatalf("host PRM: %v", hm)
-			}
-			r := e.admin("POST", "/api/v1/tenants", map[string]any{"slug": "bravo", "upstream_mcp_url": "https://u.example/mcp", "custom_domain": "evil.connect.example.com"})
-			fieldErr(t, r.problem(t, 400), "custom_domain", "tenant domain")
-			// The API is not served on tenant hosts.
-			r = e.do(req{method: "GET", path: "/api/v1/tenants/acme", token: adminToken, hdr: map[string]string{"Host": "acme.connect.example.com"}})
-			if r.status != 404 {
-				t.Fatalf("API on a tenant host: %d", r.status)
-			}
-		})
-	}
+		}
+		pm := m["path_mode"].(map[string]any)
+		if pm["issuer"] != publicURL+"/t/acme" || pm["resource"] != publicURL+"/t/acme/mcp" ||
+			pm["authorization_server_metadata"] != publicURL+"/.well-known/oauth-authorization-server/t/acme" ||
+			pm["jwks_uri"] != publicURL+"/t/acme/jwks.json" {
+			t.Fatalf("path mode: %v", pm)
+		}
+		prm := pm["protected_resource_metadata"].([]any)
+		if prm[0] != publicURL+"/.well-known/oauth-protected-resource/t/acme/mcp" {
+			t.Fatalf("PRM: %v", prm)
+		}
+		hm := m["host_mode"].(map[string]any)
+		if hm["protected_resource_metadata"].([]any)[0] != "http://acme.connect.example.com:8080/.well-known/oauth-protected-resource/mcp" {
+			t.Fatalf("host PRM: %v", hm)
+		}
+		r := e.admin("POST", "/api/v1/tenants", map[string]any{"slug": "bravo", "upstream_mcp_url": "https://u.example/mcp", "custom_domain": "evil.connect.example.com"})
+		fieldErr(t, r.problem(t, 400), "custom_domain", "tenant domain")
+		// The API is not served on tenant hosts.
+		r = e.do(req{method: "GET", path: "/api/v1/tenants/acme", token: adminToken, hdr: map[string]string{"Host": "acme.connect.example.com"}})
+		if r.status != 404 {
+			t.Fatalf("API on a tenant host: %d", r.status)
+		}
+	})
 }
 
 // DELETE /tenants/{slug} removes everything the tenant holds.

@@ -22,7 +22,7 @@ for the old token to stop working.`
 const adminTokenKey = "admin_token_sha256"
 
 // newAdminToken is the one place an admin token is minted.
-func newAdminToken() string { return "gha_" + tenants.RandomToken() }
+func newAdminToken() string { return tenants.AdminTokenPrefix + tenants.RandomToken() }
 
 func adminTokenCmd(ctx context.Context, cfg *Config, args []string, stdout io.Writer, terminal bool) error {
 	fs := newFlagSet("admin-token", adminTokenUsage)

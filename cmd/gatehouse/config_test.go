@@ -153,7 +153,7 @@ func TestDemoTenantShowsConsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.close()
-	if err := ensureDemoTenant(ctx, p, 8080); err != nil {
+	if err := ensureDemoTenant(ctx, p, p.deps("").Provisioner, 8080); err != nil {
 		t.Fatal(err)
 	}
 	demo, err := p.store.GetTenantBySlug(ctx, "demo")

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/accounts"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
@@ -208,9 +209,6 @@ func (p *platform) close() {
 // deps builds the HTTP dependencies.
 func (p *platform) deps(adminHash string) *httpx.Deps {
 	sites := httpx.NewSites(p.store, p.cfg.PublicURL, p.cfg.TenantDomain)
-	// Another replica changed a tenant: drop this replica's cached tenants
-	// at once instead of waiting out the cache TTL.
-	sites.KeepCurrent(p.bus)
 	// Limits: Redis in production, so every replica shares them; in memory
 	// in the embedded default (one process).
 	var lim limits.Limiter = limits.NewMemory(nil)
@@ -232,21 +230,20 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 		traced.Transport = telemetry.Transport(traced.Transport)
 		d.HTTPClient = &traced
 	}
-	d.Accounts = p.accounts(d.Provisioner())
+	wiring.Build(d, &wiring.Options{Accounts: p.configureAccounts})
 	return d
 }
 
-// accounts builds the account service. Without GATEHOUSE_SMTP_URL, mail
-// waits in the operator view; with text logs (a person at a terminal) the
-// link of unsent mail is also logged on one marked line.
-func (p *platform) accounts(prov *tenants.Provisioner) *accounts.Service {
-	svc := &accounts.Service{Store: p.store, Sealer: p.sealer, Auditor: p.runtime.Auditor(), Prov: prov, Logger: p.logger,
-		PublicURL: p.cfg.PublicURL, Signup: p.cfg.signup(), LogLinks: p.textLogs}
+// configureAccounts applies the deployment's sign-up policy and mail to the
+// account service. Without GATEHOUSE_SMTP_URL, mail waits in the operator
+// view; with text logs (a person at a terminal) the link of unsent mail is
+// also logged on one marked line.
+func (p *platform) configureAccounts(svc *accounts.Service) {
+	svc.Signup, svc.LogLinks = p.cfg.signup(), p.textLogs
 	if p.cfg.SMTPURL != "" {
 		m, _ := accounts.ParseSMTPURL(p.cfg.SMTPURL) // validated with the configuration
 		svc.Mailer = m
 	}
-	return svc
 }
 
 // adminToken returns the admin token hash. GATEHOUSE_ADMIN_TOKEN, when set,

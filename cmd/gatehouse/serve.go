@@ -15,7 +15,9 @@ import (
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/api/admin"
 	"github.com/gatehouse/gatehouse/api/demo"
+	"github.com/gatehouse/gatehouse/api/gateway"
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/telemetry"
 )
@@ -67,7 +69,13 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 	draining := make(chan struct{})
 	deps.Draining = draining
 	tenantSeries := admin.NewTenantSeries(p.registry)
-	handler, err := api.New(deps, &api.Options{Registry: p.registry, TenantMetrics: tenantSeries, TrustedProxies: cfg.TrustedProxies})
+	gw := gateway.New(deps, tenantSeries, &gateway.Options{RefusePrivateUpstreams: deps.RefusePrivateUpstreams})
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	// Every cache another replica's change invalidates, in one place.
+	wiring.Subscribe(p.bus, wiring.Receivers{Deps: deps, Gateway: gw, Keys: p.keys, Workers: p.runtime,
+		TenantChanged: p.pruneTenantSeries(workCtx, tenantSeries)})
+	handler, err := api.New(deps, &api.Options{Registry: p.registry, TenantMetrics: tenantSeries, TrustedProxies: cfg.TrustedProxies, Gateway: gw})
 	if err != nil {
 		return err
 	}
@@ -89,14 +97,11 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 		})
 	}
 	if cfg.demoTenant() {
-		if err := ensureDemoTenant(ctx, p, ln.Addr().(*net.TCPAddr).Port); err != nil {
+		if err := ensureDemoTenant(ctx, p, deps.Provisioner, ln.Addr().(*net.TCPAddr).Port); err != nil {
 			return fmt.Errorf("demo tenant: %w", err)
 		}
 	}
 
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
-	p.pruneTenantSeries(workCtx, tenantSeries)
 	p.bus.Start(workCtx)
 	workDone := make(chan error, 1)
 	if cfg.inProcessWorkers() {
@@ -142,7 +147,7 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 
 // ensureDemoTenant creates the demo tenant (dev IdP, built-in upstream) on
 // first start, and re-points its upstream at this process's port after.
-func ensureDemoTenant(ctx context.Context, p *platform, port int) error {
+func ensureDemoTenant(ctx context.Context, p *platform, prov *tenants.Provisioner, port int) error {
 	upstream := fmt.Sprintf("http://127.0.0.1:%d%s", port, demo.Path)
 	t, err := p.store.GetTenantBySlug(ctx, "demo")
 	if err == nil {
@@ -155,7 +160,6 @@ func ensureDemoTenant(ctx context.Context, p *platform, port int) error {
 	if !errors.Is(err, tenants.ErrNotFound) {
 		return err
 	}
-	prov := &tenants.Provisioner{Store: p.store, Sealer: p.sealer, Auditor: p.runtime.Auditor(), AllowDevIdP: true}
 	// Default settings: skip_consent stays off, so a trial shows the
 	// consent page once, as users of a real tenant will see it (docs/RULES.md §5).
 	_, err = prov.CreateTenant(ctx, tenants.TenantInput{

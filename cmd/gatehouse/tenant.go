@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/workers"
 )
@@ -243,11 +244,9 @@ func openTenantEnv(ctx context.Context, cfg *Config, out io.Writer) (*tenantEnv,
 	if err != nil {
 		return nil, err
 	}
-	e := &tenantEnv{
-		store: store, out: out, sites: httpx.NewSites(store, cfg.PublicURL, cfg.TenantDomain),
-		prov: &tenants.Provisioner{Store: store, Sealer: sealer, Auditor: &tenants.SyncAuditor{Store: store}, AllowDevIdP: cfg.devIdP(),
-			AllowPrivateFetch: cfg.AllowPrivateFetch},
-	}
+	e := &tenantEnv{store: store, out: out, sites: httpx.NewSites(store, cfg.PublicURL, cfg.TenantDomain)}
+	base := &httpx.Deps{Store: store, Sealer: sealer, Auditor: &tenants.SyncAuditor{Store: store}, Sites: e.sites,
+		AllowDevIdP: cfg.devIdP(), AllowPrivateFetch: cfg.AllowPrivateFetch, PublicURL: cfg.PublicURL, TenantDomain: cfg.TenantDomain}
 	// With a shared Redis, changes made here reach every running replica at
 	// once (cache invalidation, revocations), as they do from the API.
 	if cfg.RedisURL != "" {
@@ -258,8 +257,10 @@ func openTenantEnv(ctx context.Context, cfg *Config, out io.Writer) (*tenantEnv,
 		}
 		rdb := target.client()
 		e.close = append(e.close, func() { rdb.Close() })
-		e.prov.Bus = workers.NewRedisBus(rdb, workers.BusPrefix, slog.Default())
+		base.Bus = workers.NewRedisBus(rdb, workers.BusPrefix, slog.Default())
 	}
+	// The same provisioner as the API's (internal/wiring), bus included.
+	e.prov = wiring.Provisioner(base)
 	return e, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/api/admin"
+	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
@@ -36,6 +37,8 @@ func worker(ctx context.Context, cfg *Config, _ []string) error {
 	srv := p.adminServer(true, nil)
 	go srv.Serve(ln)
 	defer srv.Close()
+	// Every cache another replica's change invalidates, in one place.
+	wiring.Subscribe(p.bus, wiring.Receivers{Keys: p.keys, Workers: p.runtime})
 	p.bus.Start(ctx)
 	p.resealOnKeyChange(ctx)
 	p.logger.Info("gatehouse worker running", "database", p.store.Dialect(), "admin_addr", ln.Addr().String(), "version", version)
@@ -52,10 +55,11 @@ func (p *platform) adminServer(queueRequired bool, routes map[string]http.Handle
 	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second}
 }
 
-// pruneTenantSeries deletes the metric series of deleted tenants: on every
-// tenant-changed notice (a delete on any replica) and every 10 minutes (a
-// lost notice), until ctx ends.
-func (p *platform) pruneTenantSeries(ctx context.Context, ts *admin.TenantSeries) {
+// pruneTenantSeries deletes the metric series of deleted tenants every 10
+// minutes (a lost notice) and whenever the returned func is called (serve
+// subscribes it to tenant-changed notices: a delete on any replica), until
+// ctx ends.
+func (p *platform) pruneTenantSeries(ctx context.Context, ts *admin.TenantSeries) func(tenantID string) {
 	exists := func(ctx context.Context, slug string) (bool, error) {
 		_, err := p.store.GetTenantBySlug(ctx, slug)
 		if errors.Is(err, tenants.ErrNotFound) {
@@ -64,12 +68,6 @@ func (p *platform) pruneTenantSeries(ctx context.Context, ts *admin.TenantSeries
 		return err == nil, err
 	}
 	kick := make(chan struct{}, 1)
-	p.bus.Subscribe(tenants.TopicTenantChanged, func(string) {
-		select {
-		case kick <- struct{}{}:
-		default:
-		}
-	})
 	go func() {
 		tick := time.NewTicker(10 * time.Minute)
 		defer tick.Stop()
@@ -87,4 +85,10 @@ func (p *platform) pruneTenantSeries(ctx context.Context, ts *admin.TenantSeries
 			}
 		}
 	}()
+	return func(string) {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
 }

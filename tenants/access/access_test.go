@@ -121,30 +121,6 @@ func TestToolNamesAndPolicy(t *testing.T) {
 	}
 }
 
-type memBus struct {
-	mu sync.Mutex
-	h  map[string][]func(string)
-}
-
-func (b *memBus) Publish(_ context.Context, topic, payload string) error {
-	b.mu.Lock()
-	hs := append([]func(string){}, b.h[topic]...)
-	b.mu.Unlock()
-	for _, h := range hs {
-		h(payload)
-	}
-	return nil
-}
-
-func (b *memBus) Subscribe(topic string, fn func(string)) {
-	b.mu.Lock()
-	if b.h == nil {
-		b.h = map[string][]func(string){}
-	}
-	b.h[topic] = append(b.h[topic], fn)
-	b.mu.Unlock()
-}
-
 type fixture struct {
 	store  *gormstore.Store
 	keys   *keys.Manager
@@ -206,9 +182,9 @@ func TestVerifierLivenessCache(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	bus := &memBus{}
+	bus := &testdb.Bus{}
 	v := access.NewVerifier(f.store, f.keys, &access.Options{LiveTTL: time.Hour, Now: clock})
-	v.Listen(bus)
+	bus.Subscribe(tenants.TopicGrantRevoked, v.ForgetGrant)
 	g, tok := f.grant(t, "")
 	if p, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tok}); err != nil || d != nil || p.Grant.ID != g.ID {
 		t.Fatalf("%+v %+v %v", p, d, err)

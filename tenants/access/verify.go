@@ -105,19 +105,13 @@ func NewVerifier(store tenants.OAuthStore, km *keys.Manager, opts *Options) *Ver
 	return v
 }
 
-// Listen subscribes to grant revocations on bus (call before the bus
-// starts). Every replica does this, so a revocation through any replica
-// drops the cached state everywhere.
-func (v *Verifier) Listen(bus tenants.Bus) {
-	if bus == nil {
-		return
+// ForgetGrant drops the cached state of the grant a grant-revoked notice
+// names (tenants.GrantRevokedPayload). The composition root subscribes it,
+// so a revocation through any replica drops the state everywhere.
+func (v *Verifier) ForgetGrant(payload string) {
+	if tenantID, grantID, ok := tenants.ParseGrantRevoked(payload); ok {
+		v.Forget(tenantID, grantID)
 	}
-	bus.Subscribe(tenants.TopicGrantRevoked, func(payload string) {
-		tenantID, grantID, ok := tenants.ParseGrantRevoked(payload)
-		if ok {
-			v.Forget(tenantID, grantID)
-		}
-	})
 }
 
 // Forget drops a grant's cached state.

@@ -39,14 +39,20 @@ func (c *apiKeys) forget(match func(*tenants.APIKey) bool) {
 	c.mu.Unlock()
 }
 
-func (c *apiKeys) listen(bus tenants.Bus) {
-	bus.Subscribe(tenants.TopicAPIKeyDeleted, func(payload string) {
-		tenantID, id, _ := strings.Cut(payload, " ")
-		c.forget(func(k *tenants.APIKey) bool { return k.TenantID == tenantID && k.ID == id })
-	})
-	bus.Subscribe(tenants.TopicTenantChanged, func(tenantID string) {
-		c.forget(func(k *tenants.APIKey) bool { return k.TenantID == tenantID })
-	})
+// ForgetAPIKey drops a deleted API key ("<tenant id> <key id>") from the
+// cache.
+func (s *Server) ForgetAPIKey(payload string) {
+	tenantID, id, _ := strings.Cut(payload, " ")
+	if s.keyCache != nil {
+		s.keyCache.forget(func(k *tenants.APIKey) bool { return k.TenantID == tenantID && k.ID == id })
+	}
+}
+
+// ForgetTenant drops a changed or deleted tenant's API keys from the cache.
+func (s *Server) ForgetTenant(tenantID string) {
+	if s.keyCache != nil {
+		s.keyCache.forget(func(k *tenants.APIKey) bool { return k.TenantID == tenantID })
+	}
 }
 
 // apiKey finds the key with hash, through the cache when there is one. The

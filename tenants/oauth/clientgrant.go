@@ -42,20 +42,21 @@ type clientGrantEntry struct {
 	fetched time.Time
 }
 
-// Listen turns on the caches the bus keeps current (client grants, API
-// keys) and subscribes them. Call it before the bus starts; without a bus
-// nothing is cached (every request reads).
-func (s *Server) Listen() {
-	if s.Bus == nil {
-		return
-	}
+// CacheWithNotices turns on the caches bus notices keep current (client
+// grants, API keys); the caller subscribes ForgetGrant, ForgetAPIKey and
+// ForgetTenant. Without it nothing is cached (every request reads).
+func (s *Server) CacheWithNotices() {
 	s.ccGrants = &clientGrants{entries: map[string]clientGrantEntry{}}
-	s.Bus.Subscribe(tenants.TopicGrantRevoked, func(payload string) {
-		tenantID, grantID, _ := strings.Cut(payload, " ")
-		s.ccGrants.forget(tenantID, grantID)
-	})
 	s.keyCache = &apiKeys{entries: map[string]*apiKeyEntry{}}
-	s.keyCache.listen(s.Bus)
+}
+
+// ForgetGrant drops a revoked grant (tenants.GrantRevokedPayload) from the
+// client-grant cache.
+func (s *Server) ForgetGrant(payload string) {
+	tenantID, grantID, ok := tenants.ParseGrantRevoked(payload)
+	if ok && s.ccGrants != nil {
+		s.ccGrants.forget(tenantID, grantID)
+	}
 }
 
 func (c *clientGrants) forget(tenantID, grantID string) {

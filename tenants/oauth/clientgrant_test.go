@@ -25,8 +25,10 @@ func TestClientCredentialsShareTheClientGrant(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				a := newBenchAS(t, db.dsn(t))
 				if withBus {
-					a.s.Bus = &testdb.Bus{}
-					a.s.Listen()
+					bus := &testdb.Bus{}
+					a.s.Bus = bus
+					a.s.CacheWithNotices()
+					bus.Subscribe(tenants.TopicGrantRevoked, a.s.ForgetGrant)
 				}
 				secret, c := a.client(t, tenants.AuthClientSecretPost, tenants.GrantClientCredentials)
 				token := func() (string, string) {
@@ -86,9 +88,13 @@ func TestIntrospectionCachesFollowTheBus(t *testing.T) {
 	bus := &testdb.Bus{}
 	a.s.Bus, a.prov.Bus = bus, bus
 	v := access.NewVerifier(a.s.Store, a.s.Keys, &access.Options{LiveTTL: time.Hour})
-	v.Listen(bus)
 	a.s.Liveness = v
-	a.s.Listen()
+	a.s.CacheWithNotices()
+	// As internal/wiring.Subscribe does in every process.
+	bus.Subscribe(tenants.TopicGrantRevoked, v.ForgetGrant)
+	bus.Subscribe(tenants.TopicGrantRevoked, a.s.ForgetGrant)
+	bus.Subscribe(tenants.TopicAPIKeyDeleted, a.s.ForgetAPIKey)
+	bus.Subscribe(tenants.TopicTenantChanged, a.s.ForgetTenant)
 	key, k, err := a.prov.CreateAPIKey(ctx, a.tn, tenants.APIKeyInput{Name: "introspect"})
 	if err != nil {
 		t.Fatal(err)

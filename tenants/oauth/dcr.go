@@ -93,7 +93,7 @@ func (s *Server) Register(ctx context.Context, site tenants.Site, ip string, req
 	c.CreatedAt = s.now()
 	secret := ""
 	if confidential {
-		secret = "ghs_" + tenants.RandomToken()
+		secret = tenants.ClientSecretPrefix + tenants.RandomToken()
 		c.SecretHash = tenants.HashSecret(secret)
 	}
 	if err := s.Store.CreateClient(ctx, c); err != nil {

@@ -53,8 +53,8 @@ type Server struct {
 	// bus-kept cache (access.Verifier); nil reads the grant each time.
 	Liveness GrantLiveness
 
-	ccGrants *clientGrants // set by Listen
-	keyCache *apiKeys      // set by Listen
+	ccGrants *clientGrants // set by CacheWithNotices
+	keyCache *apiKeys      // set by CacheWithNotices
 }
 
 func (s *Server) now() time.Time {
