@@ -13,13 +13,8 @@ import (
 // (Authorization: Bearer <key>) and pre-registered confidential clients.
 func (h *handler) introspect(c *gin.Context) {
 	site := httpx.Site(c)
-	form, e := readForm(c, true)
-	if e != nil {
-		h.jsonError(c, e)
-		return
-	}
-	if rep := repeated(form, "token", "token_type_hint"); len(rep) > 0 {
-		h.jsonError(c, &as.Error{Code: as.ErrInvalidRequest, Description: "parameter " + rep[0] + " was sent more than once"})
+	form, ok := h.backChannelForm(c, "token", "token_type_hint")
+	if !ok {
 		return
 	}
 	if key, ok := bearer(c); ok {

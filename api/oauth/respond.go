@@ -61,6 +61,23 @@ func readForm(c *gin.Context, bodyOnly bool) (url.Values, *as.Error) {
 	return c.Request.Form, nil
 }
 
+// backChannelForm reads the form body of a back-channel request (token,
+// revocation, introspection) and refuses any of params sent more than once
+// (RFC 6749 §3.2); when it returns false it has answered.
+func (h *handler) backChannelForm(c *gin.Context, params ...string) (url.Values, bool) {
+	form, e := readForm(c, true)
+	if e == nil {
+		if rep := repeated(form, params...); len(rep) > 0 {
+			e = &as.Error{Code: as.ErrInvalidRequest, Description: "parameter " + rep[0] + " was sent more than once"}
+		}
+	}
+	if e != nil {
+		h.jsonError(c, e)
+		return nil, false
+	}
+	return form, true
+}
+
 // repeated lists the names among params that occur more than once (RFC 6749
 // §3.1, §3.2: parameters must not be repeated).
 func repeated(v url.Values, params ...string) []string {

@@ -12,13 +12,8 @@ import (
 // token is the token endpoint (RFC 6749 §3.2): authorization_code (+PKCE),
 // refresh_token (rotation), client_credentials. JSON, no-store, §5.2 errors.
 func (h *handler) token(c *gin.Context) {
-	form, e := readForm(c, true)
-	if e != nil {
-		h.jsonError(c, e)
-		return
-	}
-	if rep := repeated(form, "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "resource", "assertion"); len(rep) > 0 {
-		h.jsonError(c, &as.Error{Code: as.ErrInvalidRequest, Description: "parameter " + rep[0] + " was sent more than once"})
+	form, ok := h.backChannelForm(c, "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "resource", "assertion")
+	if !ok {
 		return
 	}
 	client, e := h.authenticate(c, form)

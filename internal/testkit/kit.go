@@ -157,6 +157,3 @@ func (k *Kit) Rekey(secretKeys ...[]byte) *httpx.Deps {
 func (k *Kit) Subscribe(gw *gateway.Gateway) {
 	wiring.Subscribe(k.Deps.Bus, wiring.Receivers{Deps: k.Deps, Gateway: gw, Keys: k.Keys})
 }
-
-// Provisioner is the kit's provisioning service.
-func (k *Kit) Provisioner() *tenants.Provisioner { return k.Deps.Provisioner }
