@@ -71,7 +71,8 @@ func TestKeyRotationKeepsOldTokensValidAndSignsWithNewKey(t *testing.T) {
 			w := newEnv(t, store, redisOpt, func(o *Options) {
 				o.Sealer, o.Keys, o.Bus, o.Now = sealer, workerKeys, busW, clock.Now
 			})
-			newEnv(t, store, redisOpt, func(o *Options) { o.Sealer, o.Keys, o.Bus = sealer, gatewayKeys, busG })
+			// As internal/wiring.Subscribe does in every process.
+			busG.Subscribe(tenants.TopicKeysRotated, gatewayKeys.Invalidate)
 			bctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			busG.Start(bctx)

@@ -94,29 +94,26 @@ func (h *handler) rootToken(c *gin.Context) {
 		return
 	}
 	cred, _ := clientCredentials(c, form)
-	site, ok, err := h.rootSite(c.Request.Context(), form.Get("resource"), cred.ClientID)
-	if err != nil {
-		h.jsonError(c, as.AsError(err))
-		return
-	}
-	if !ok {
-		h.jsonError(c, &as.Error{Code: as.ErrInvalidClient, Description: "unknown client; use the token endpoint from the connector's metadata", Status: http.StatusUnauthorized})
-		return
-	}
-	withSite(c, site)
-	h.token(c)
+	h.atRootSite(c, form.Get("resource"), cred.ClientID, h.token,
+		&as.Error{Code: as.ErrInvalidClient, Description: "unknown client; use the token endpoint from the connector's metadata", Status: http.StatusUnauthorized})
 }
 
 func (h *handler) rootRegister(c *gin.Context) {
-	site, ok, err := h.rootSite(c.Request.Context(), c.Query("resource"), "")
-	if err != nil {
+	h.atRootSite(c, c.Query("resource"), "", h.register,
+		&as.Error{Code: as.ErrInvalidRequest, Description: "this server hosts many connectors; use the registration endpoint from the connector's metadata", Status: http.StatusNotFound})
+}
+
+// atRootSite serves a root-level request with next at the tenant its
+// resource or client id names (docs/RULES.md §10), or answers notFound.
+func (h *handler) atRootSite(c *gin.Context, resource, clientID string, next gin.HandlerFunc, notFound *as.Error) {
+	site, ok, err := h.rootSite(c.Request.Context(), resource, clientID)
+	switch {
+	case err != nil:
 		h.jsonError(c, as.AsError(err))
-		return
+	case !ok:
+		h.jsonError(c, notFound)
+	default:
+		withSite(c, site)
+		next(c)
 	}
-	if !ok {
-		h.jsonError(c, &as.Error{Code: as.ErrInvalidRequest, Description: "this server hosts many connectors; use the registration endpoint from the connector's metadata", Status: http.StatusNotFound})
-		return
-	}
-	withSite(c, site)
-	h.register(c)
 }
