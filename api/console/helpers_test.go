@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/accounts"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
+	"github.com/gatehouse/gatehouse/tenants/limits"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -98,7 +99,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	e.kit = testkit.New(t, testkit.Options{DSN: o.dsn, SecretKeys: [][]byte{testSecretKey}, PublicURL: publicURL,
 		TenantDomain: o.tenantDomain, NoDevIdP: o.noDev, AdminToken: testAdminToken, Logs: logs,
-		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Limits: limits.NewMemory(e.clock.Now), // limits follow the test clock
 		Wiring: wiring.Options{Accounts: func(a *accounts.Service) {
 			a.PublicURL, a.Signup, a.Params, a.Now = e.srv.URL, o.signup, fast, e.clock.Now
 		}}})
