@@ -40,7 +40,13 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 
 func newEnv(t *testing.T, mode string) *env {
 	t.Helper()
-	store, err := gormstore.Open(ctx, testdb.SQLite(t), nil)
+	return newEnvOn(t, mode, testdb.SQLite(t))
+}
+
+// newEnvOn is newEnv on the database dsn (a SQLite path or a Postgres URL).
+func newEnvOn(t *testing.T, mode, dsn string) *env {
+	t.Helper()
+	store, err := gormstore.Open(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
