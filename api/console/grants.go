@@ -3,7 +3,6 @@ package console
 import (
 	"errors"
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -67,8 +66,6 @@ func (u *ui) grantsPage(c *gin.Context) {
 		}
 		d.Grants = append(d.Grants, grantRow{Grant: g, Live: g.Live(now), ClientName: clients[g.ClientID], Person: firstNonEmpty(people[g.UserID], g.Subject)})
 	}
-	// Newest first within the page (the store pages by id).
-	sort.SliceStable(d.Grants, func(i, j int) bool { return d.Grants[i].CreatedAt.After(d.Grants[j].CreatedAt) })
 	v.Data = d
 	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
 		v.Flash = f
