@@ -39,12 +39,30 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"days": func(d time.Duration) string {
-		n := int(d / (24 * time.Hour))
-		if n == 1 {
-			return "1 day"
+	"days": func(d time.Duration) string { return Duration(d.Round(24 * time.Hour)) },
+	// seconds says a setting in seconds in hours or days ("1 hour").
+	"seconds": func(n any) string {
+		switch v := n.(type) {
+		case int:
+			return Duration(time.Duration(v) * time.Second)
+		case *int:
+			if v != nil {
+				return Duration(time.Duration(*v) * time.Second)
+			}
 		}
-		return strconv.Itoa(n) + " days"
+		return ""
+	},
+	// ago says how long ago t was ("3 hours ago"); "never" when unset.
+	"ago": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			return Ago(v, time.Now())
+		case *time.Time:
+			if v != nil {
+				return Ago(*v, time.Now())
+			}
+		}
+		return "never"
 	},
 	"join": func(sep string, items []string) string { return strings.Join(items, sep) },
 	// idpName says an IdP type in words.
@@ -111,4 +129,59 @@ func (s *Set) Execute(w io.Writer, name string, data any) error {
 func Static() fs.FS {
 	sub, _ := fs.Sub(assets, "static")
 	return sub
+}
+
+// Duration says d in the largest whole unit that fits it exactly (days,
+// hours, minutes, seconds), else approximately in the largest unit.
+func Duration(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	units := []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}}
+	for _, u := range units {
+		if d >= u.d && d%u.d == 0 {
+			return plural(int(d/u.d), u.name)
+		}
+	}
+	for _, u := range units {
+		if d >= u.d {
+			return "about " + plural(int((d+u.d/2)/u.d), u.name)
+		}
+	}
+	return "0 seconds"
+}
+
+// Ago says how long before now t was, in the largest sensible unit.
+func Ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "in " + roughly(-d)
+	case d < time.Minute:
+		return "just now"
+	}
+	return roughly(d) + " ago"
+}
+
+func roughly(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return plural(max(int(d/time.Minute), 1), "minute")
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour")
+	}
+	return plural(int(d/(24*time.Hour)), "day")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
 }

@@ -204,6 +204,7 @@ func (u *ui) register(r *gin.Engine) {
 	t.GET("/grants", viewer, u.grantsPage)
 	t.POST("/grants/:id/revoke", admin, u.grantRevoke)
 	t.GET("/users", viewer, u.usersPage)
+	t.GET("/users/:id", viewer, u.userPage)
 	t.POST("/users/:id/revoke", admin, u.userRevoke)
 	t.GET("/audit", viewer, u.auditPage)
 	t.GET("/doctor", viewer, u.doctorPage)
