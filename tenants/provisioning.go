@@ -367,6 +367,35 @@ func (p *Provisioner) PutIdP(ctx context.Context, t *Tenant, in IdPInput, replac
 	return cfg, nil
 }
 
+// RemoveIdP removes the tenant's IdP of type typ. The last one stays (the
+// connector could sign no one in): add another first. The users it
+// admitted lose their grants and consents (RevokeUnadmitted), as when the
+// IdP is replaced.
+func (p *Provisioner) RemoveIdP(ctx context.Context, t *Tenant, typ string) error {
+	cfgs, err := p.Store.ListIdPs(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	keep := make([]IdPConfig, 0, len(cfgs))
+	for _, c := range cfgs {
+		if c.Type != typ {
+			keep = append(keep, c)
+		}
+	}
+	if len(keep) == len(cfgs) {
+		return ErrNotFound
+	}
+	if len(keep) == 0 {
+		return &ValidationError{Errors: []FieldError{{Field: "type", Detail: "is the team's only identity provider; add another one before removing it"}}}
+	}
+	if err := p.Store.ReplaceIdPs(ctx, t.ID, keep); err != nil {
+		return err
+	}
+	users, grants, err := p.RevokeUnadmitted(ctx, t)
+	p.audit(ctx, t.ID, ActIdPRemoved, JSONMap{DetailType: typ, DetailRevokedUsers: users, DetailRevokedGrants: grants})
+	return err
+}
+
 // APIKeyInput describes an automation key (DESIGN §12: named, optional
 // expiry, optional read-only).
 type APIKeyInput struct {

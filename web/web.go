@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,21 +65,10 @@ var funcs = template.FuncMap{
 		}
 		return "never"
 	},
-	"join": func(sep string, items []string) string { return strings.Join(items, sep) },
-	// idpName says an IdP type in words.
-	"idpName": func(typ string) string {
-		switch typ {
-		case "dev":
-			return "Development login"
-		case "github":
-			return "GitHub"
-		case "google":
-			return "Google"
-		case "oidc":
-			return "OpenID Connect"
-		}
-		return typ
-	},
+	"join":    func(sep string, items []string) string { return strings.Join(items, sep) },
+	"idpName": IdPName,
+	// among reports whether item is one of the space-separated list.
+	"among": func(list, item string) bool { return slices.Contains(strings.Fields(list), item) },
 	// dict3 passes a form field's name, label and default with the page.
 	"dict3": func(name, label, def string, v any) map[string]any {
 		return map[string]any{"Name": name, "Label": label, "Default": def, "V": v}
@@ -184,4 +174,19 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// IdPName says an IdP type in words.
+func IdPName(typ string) string {
+	switch typ {
+	case "dev":
+		return "Development login"
+	case "github":
+		return "GitHub"
+	case "google":
+		return "Google"
+	case "oidc":
+		return "OpenID Connect"
+	}
+	return typ
 }

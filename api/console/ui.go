@@ -197,6 +197,7 @@ func (u *ui) register(r *gin.Engine) {
 	t.GET("/settings", viewer, u.settingsPage)
 	t.POST("/idp", admin, u.idpSubmit)
 	t.POST("/idp/:type/test", admin, u.idpTest)
+	t.POST("/idp/:type/remove", admin, u.idpRemove)
 	t.POST("/settings", admin, u.settingsSubmit)
 	t.GET("/clients", viewer, u.clientsPage)
 	t.POST("/clients", admin, u.clientCreate)

@@ -29,6 +29,19 @@
     var btn = ev.target.closest ? ev.target.closest("button.copy") : null;
     if (btn) { copyText(btn.getAttribute("data-copy") || "", btn); }
   });
+  // IdP form: show (and submit) only the chosen provider's fields; the
+  // server renders the same choice, and links switch it without script.
+  var idpType = document.getElementById("idp_type");
+  if (idpType) {
+    idpType.addEventListener("change", function () {
+      var fs = document.querySelectorAll("fieldset[data-idp]");
+      for (var i = 0; i < fs.length; i++) {
+        var on = (" " + fs[i].getAttribute("data-idp") + " ").indexOf(" " + idpType.value + " ") >= 0;
+        fs[i].hidden = !on;
+        fs[i].disabled = !on;
+      }
+    });
+  }
   document.addEventListener("submit", function (ev) {
     var f = ev.target;
     if (f.classList && f.classList.contains("confirm")) {
