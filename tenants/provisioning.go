@@ -8,6 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Provisioner is the domain behind the provisioning API and the CLI: it
@@ -49,6 +53,41 @@ func ValidateSlug(s string) string {
 		return "must not contain '--'"
 	case reservedSlugs[s]:
 		return "is reserved"
+	}
+	return ""
+}
+
+// SuggestSlug makes a valid slug from a team name ("Café Ürban Labs" →
+// "cafe-urban-labs"): accents dropped, other runs of characters become one
+// '-', cut to 40; a reserved or too short result gets "-team". "" when no
+// letter or digit is left.
+func SuggestSlug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range norm.NFKD.String(strings.ToLower(name)) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		default:
+			dash = true
+		}
+	}
+	s := b.String()
+	if s == "" {
+		return ""
+	}
+	for _, cand := range []string{s, s + "-team"} {
+		if len(cand) > 40 {
+			cand = strings.TrimRight(cand[:40], "-")
+		}
+		if ValidateSlug(cand) == "" {
+			return cand
+		}
 	}
 	return ""
 }

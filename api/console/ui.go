@@ -183,6 +183,7 @@ func (u *ui) register(r *gin.Engine) {
 	con.GET("/", u.home)
 	con.GET("/teams/new", u.teamNewForm)
 	con.POST("/teams/new", u.teamCreate)
+	con.GET("/teams/slug", u.slugSuggestion)
 	op := con.Group("/operator", u.requireOperator())
 	op.GET("", u.operatorTeams)
 	op.POST("/teams/:slug/suspend", u.operatorSuspend)

@@ -42,6 +42,24 @@
       }
     });
   }
+  // New team: suggest the slug from the name (the server's rule, asked at
+  // /console/teams/slug) until the person types a slug of their own.
+  var slug = document.querySelector("input[data-suggest-from]");
+  if (slug && window.fetch) {
+    var from = document.getElementById(slug.getAttribute("data-suggest-from"));
+    var own = slug.value !== "", timer = null;
+    slug.addEventListener("input", function () { own = slug.value !== ""; });
+    from.addEventListener("input", function () {
+      if (own) { return; }
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        fetch("/console/teams/slug?name=" + encodeURIComponent(from.value), { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (d) { if (d && !own) { slug.value = d.slug; } })
+          .catch(function () { /* the server fills an empty slug anyway */ });
+      }, 200);
+    });
+  }
   document.addEventListener("submit", function (ev) {
     var f = ev.target;
     if (f.classList && f.classList.contains("confirm")) {
