@@ -41,17 +41,14 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"days": func(d time.Duration) string { return Duration(d.Round(24 * time.Hour)) },
-	// seconds says a setting in seconds in hours or days ("1 hour").
-	"seconds": func(n any) string {
-		switch v := n.(type) {
-		case int:
-			return Duration(time.Duration(v) * time.Second)
-		case *int:
-			if v != nil {
-				return Duration(time.Duration(*v) * time.Second)
-			}
+	// seconds says a number of seconds (a form value) in hours or days
+	// ("3600" → "1 hour"); "" when it is not a number.
+	"seconds": func(v string) string {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			return ""
 		}
-		return ""
+		return Duration(time.Duration(n) * time.Second)
 	},
 	// ago says how long ago t was ("3 hours ago"); "never" when unset.
 	"ago": func(t any) string {
@@ -122,7 +119,8 @@ func Static() fs.FS {
 }
 
 // Duration says d in the largest whole unit that fits it exactly (days,
-// hours, minutes, seconds), else approximately in the largest unit.
+// hours, minutes), in seconds under two minutes, else approximately in the
+// largest unit ("about 2 days").
 func Duration(d time.Duration) string {
 	if d < 0 {
 		d = -d
@@ -130,18 +128,21 @@ func Duration(d time.Duration) string {
 	units := []struct {
 		d    time.Duration
 		name string
-	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}}
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}}
 	for _, u := range units {
 		if d >= u.d && d%u.d == 0 {
 			return plural(int(d/u.d), u.name)
 		}
+	}
+	if d < 2*time.Minute {
+		return plural(int(d.Round(time.Second)/time.Second), "second")
 	}
 	for _, u := range units {
 		if d >= u.d {
 			return "about " + plural(int((d+u.d/2)/u.d), u.name)
 		}
 	}
-	return "0 seconds"
+	return ""
 }
 
 // Ago says how long before now t was, in the largest sensible unit.

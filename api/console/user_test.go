@@ -103,3 +103,22 @@ func TestUserDetailPage(t *testing.T) {
 	e.tenant("other", "Other")
 	wantStatus(t, b.get("/console/t/other/users/"+ada.ID), http.StatusNotFound)
 }
+
+// Token lifetimes are set in seconds and read in hours and days.
+func TestSettingsLifetimesInWords(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	_, owner := e.tenant("acme", "Acme")
+	b := e.browser()
+	b.login(owner)
+	page := b.get("/console/t/acme/settings").Body
+	for _, want := range []string{"Default: 1 hour", "Default: 30 days", "Default: 14 days", "Default: 1 minute"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("settings page lacks %q", want)
+		}
+	}
+	r := b.submit("/console/t/acme/settings", "/console/t/acme/settings", map[string][]string{"name": {"Acme"}, "upstream_mcp_url": {"http://127.0.0.1:9/mcp"}, "settings.access_token_ttl": {"7200"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	if page := b.get("/console/t/acme/settings").Body; !strings.Contains(page, ">2 hours</p>") {
+		t.Error("a set lifetime is not shown in words")
+	}
+}
