@@ -162,7 +162,9 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	connector := s.base + "/t/acme/mcp"
 	arg := map[string]any{"base": s.base, "spki": spki, "outDir": shots, "upstream": s.direct + "/_demo/mcp", "connector": connector,
-		"mock": map[string]string{"issuer": m.Issuer(), "clientID": m.ClientID, "clientSecret": m.ClientSecret}}
+		"mock": map[string]string{"issuer": m.Issuer(), "clientID": m.ClientID, "clientSecret": m.ClientSecret},
+		// `gatehouse admin grant` confirms the first account, as at the terminal.
+		"gatehouse": binPath, "gatehouseEnv": s.env, "gatehouseDir": s.dir}
 	runConsole(t, "setup", arg)
 
 	tools := connectThroughIdP(t, connector)

@@ -46,6 +46,7 @@ const (
 	ActMemberJoined           = "team.member_joined"
 	ActMemberRoleChanged      = "team.member_role_changed"
 	ActMemberRemoved          = "team.member_removed"
+	ActIdPRemoved             = "admin.idp.removed"
 	ActTeamSuspended          = "team.suspended"
 	ActTeamResumed            = "team.resumed"
 	ActTeamDeleted            = "team.deleted"

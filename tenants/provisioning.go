@@ -8,6 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Provisioner is the domain behind the provisioning API and the CLI: it
@@ -49,6 +53,41 @@ func ValidateSlug(s string) string {
 		return "must not contain '--'"
 	case reservedSlugs[s]:
 		return "is reserved"
+	}
+	return ""
+}
+
+// SuggestSlug makes a valid slug from a team name ("Café Ürban Labs" →
+// "cafe-urban-labs"): accents dropped, other runs of characters become one
+// '-', cut to 40; a reserved or too short result gets "-team". "" when no
+// letter or digit is left.
+func SuggestSlug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range norm.NFKD.String(strings.ToLower(name)) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		default:
+			dash = true
+		}
+	}
+	s := b.String()
+	if s == "" {
+		return ""
+	}
+	for _, cand := range []string{s, s + "-team"} {
+		if len(cand) > 40 {
+			cand = strings.TrimRight(cand[:40], "-")
+		}
+		if ValidateSlug(cand) == "" {
+			return cand
+		}
 	}
 	return ""
 }
@@ -365,6 +404,35 @@ func (p *Provisioner) PutIdP(ctx context.Context, t *Tenant, in IdPInput, replac
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// RemoveIdP removes the tenant's IdP of type typ. The last one stays (the
+// connector could sign no one in): add another first. The users it
+// admitted lose their grants and consents (RevokeUnadmitted), as when the
+// IdP is replaced.
+func (p *Provisioner) RemoveIdP(ctx context.Context, t *Tenant, typ string) error {
+	cfgs, err := p.Store.ListIdPs(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	keep := make([]IdPConfig, 0, len(cfgs))
+	for _, c := range cfgs {
+		if c.Type != typ {
+			keep = append(keep, c)
+		}
+	}
+	if len(keep) == len(cfgs) {
+		return ErrNotFound
+	}
+	if len(keep) == 0 {
+		return &ValidationError{Errors: []FieldError{{Field: "type", Detail: "is the team's only identity provider; add another one before removing it"}}}
+	}
+	if err := p.Store.ReplaceIdPs(ctx, t.ID, keep); err != nil {
+		return err
+	}
+	users, grants, err := p.RevokeUnadmitted(ctx, t)
+	p.audit(ctx, t.ID, ActIdPRemoved, JSONMap{DetailType: typ, DetailRevokedUsers: users, DetailRevokedGrants: grants})
+	return err
 }
 
 // APIKeyInput describes an automation key (DESIGN §12: named, optional

@@ -53,6 +53,8 @@ type AccountStore interface {
 	ListMembers(ctx context.Context, tenantID string) ([]MemberView, error)
 	// ListMemberships lists the account's teams.
 	ListMemberships(ctx context.Context, accountID string) ([]Membership, error)
+	// CountOwners counts the team's owners; inside InTx it holds them
+	// (a row lock where the database has one) until the transaction ends.
 	CountOwners(ctx context.Context, tenantID string) (int64, error)
 
 	CreateInvitation(ctx context.Context, inv *Invitation) error

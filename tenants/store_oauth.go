@@ -47,7 +47,10 @@ type OAuthStore interface {
 	// Grants.
 	CreateGrant(ctx context.Context, g *Grant) error
 	GetGrant(ctx context.Context, tenantID, id string) (*Grant, error)
+	// ListGrants and ListGrantsForUser page newest first (created_at, then
+	// id, descending) across pages.
 	ListGrants(ctx context.Context, tenantID string, p Page) (items []Grant, next string, err error)
+	ListGrantsForUser(ctx context.Context, tenantID, userID string, p Page) (items []Grant, next string, err error)
 	UpdateGrant(ctx context.Context, g *Grant) error
 	// TouchGrant records use of an unrevoked grant (and moves its expiry when
 	// expiresAt is set) without writing any other column, so it can never

@@ -218,3 +218,23 @@ func TestScopeDescriptionsValidated(t *testing.T) {
 		}
 	}
 }
+
+func TestSuggestSlug(t *testing.T) {
+	for name, want := range map[string]string{
+		"Acme":                     "acme",
+		"Café Ürban Labs":          "cafe-urban-labs",
+		"  ACME -- Widgets, Inc. ": "acme-widgets-inc",
+		"AI":                       "ai-team",
+		"Admin":                    "admin-team",
+		"日本":                       "",
+		"A very long team name that goes on and on and on": "a-very-long-team-name-that-goes-on-and-o",
+	} {
+		got := tenants.SuggestSlug(name)
+		if got != want {
+			t.Errorf("SuggestSlug(%q) = %q, want %q", name, got, want)
+		}
+		if got != "" && tenants.ValidateSlug(got) != "" {
+			t.Errorf("SuggestSlug(%q) = %q is not a valid slug", name, got)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,28 +40,32 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"days": func(d time.Duration) string {
-		n := int(d / (24 * time.Hour))
-		if n == 1 {
-			return "1 day"
+	"days": func(d time.Duration) string { return Duration(d.Round(24 * time.Hour)) },
+	// seconds says a number of seconds (a form value) in hours or days
+	// ("3600" → "1 hour"); "" when it is not a number.
+	"seconds": func(v string) string {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			return ""
 		}
-		return strconv.Itoa(n) + " days"
+		return Duration(time.Duration(n) * time.Second)
 	},
-	"join": func(sep string, items []string) string { return strings.Join(items, sep) },
-	// idpName says an IdP type in words.
-	"idpName": func(typ string) string {
-		switch typ {
-		case "dev":
-			return "Development login"
-		case "github":
-			return "GitHub"
-		case "google":
-			return "Google"
-		case "oidc":
-			return "OpenID Connect"
+	// ago says how long ago t was ("3 hours ago"); "never" when unset.
+	"ago": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			return Ago(v, time.Now())
+		case *time.Time:
+			if v != nil {
+				return Ago(*v, time.Now())
+			}
 		}
-		return typ
+		return "never"
 	},
+	"join":    func(sep string, items []string) string { return strings.Join(items, sep) },
+	"idpName": IdPName,
+	// among reports whether item is one of the space-separated list.
+	"among": func(list, item string) bool { return slices.Contains(strings.Fields(list), item) },
 	// dict3 passes a form field's name, label and default with the page.
 	"dict3": func(name, label, def string, v any) map[string]any {
 		return map[string]any{"Name": name, "Label": label, "Default": def, "V": v}
@@ -111,4 +116,78 @@ func (s *Set) Execute(w io.Writer, name string, data any) error {
 func Static() fs.FS {
 	sub, _ := fs.Sub(assets, "static")
 	return sub
+}
+
+// Duration says d in the largest whole unit that fits it exactly (days,
+// hours, minutes), in seconds under two minutes, else approximately in the
+// largest unit ("about 2 days").
+func Duration(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	units := []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}}
+	for _, u := range units {
+		if d >= u.d && d%u.d == 0 {
+			return plural(int(d/u.d), u.name)
+		}
+	}
+	if d < 2*time.Minute {
+		return plural(int(d.Round(time.Second)/time.Second), "second")
+	}
+	for _, u := range units {
+		if d >= u.d {
+			return "about " + plural(int((d+u.d/2)/u.d), u.name)
+		}
+	}
+	return ""
+}
+
+// Ago says how long before now t was, in the largest sensible unit.
+func Ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "in " + roughly(-d)
+	case d < time.Minute:
+		return "just now"
+	}
+	return roughly(d) + " ago"
+}
+
+func roughly(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return plural(max(int(d/time.Minute), 1), "minute")
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour")
+	}
+	return plural(int(d/(24*time.Hour)), "day")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// IdPName says an IdP type in words.
+func IdPName(typ string) string {
+	switch typ {
+	case "dev":
+		return "Development login"
+	case "github":
+		return "GitHub"
+	case "google":
+		return "Google"
+	case "oidc":
+		return "OpenID Connect"
+	}
+	return typ
 }

@@ -2,10 +2,13 @@ package web
 
 import (
 	"bytes"
+	"io/fs"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func TestParseEmbeddedDefinesEveryPage(t *testing.T) {
@@ -65,6 +68,51 @@ func TestWebIsALeaf(t *testing.T) {
 	for _, p := range strings.Fields(string(out)) {
 		if strings.HasPrefix(p, "github.com/gatehouse/gatehouse/") && p != "github.com/gatehouse/gatehouse/web" {
 			t.Errorf("web imports %s", p)
+		}
+	}
+}
+
+// Customer-facing pages name no environment variable and show no
+// unfilled {placeholder}: the words are for the people running a team, not
+// for the operator's shell.
+func TestTemplatesHaveNoEnvNamesOrPlaceholders(t *testing.T) {
+	placeholder := regexp.MustCompile(`(^|[^{])\{[a-zA-Z_.]+\}($|[^}])`)
+	files, err := fs.Glob(assets, "templates/*.html")
+	if err != nil || len(files) == 0 {
+		t.Fatal(files, err)
+	}
+	for _, f := range files {
+		b, _ := fs.ReadFile(assets, f)
+		// Template comments are for us.
+		text := regexp.MustCompile(`(?s)\{\{/\*.*?\*/\}\}`).ReplaceAllString(string(b), "")
+		for i, line := range strings.Split(text, "\n") {
+			if strings.Contains(line, "GATEHOUSE_") {
+				t.Errorf("%s:%d names an environment variable: %s", f, i+1, strings.TrimSpace(line))
+			}
+			if m := placeholder.FindString(line); m != "" {
+				t.Errorf("%s:%d has a placeholder %q", f, i+1, m)
+			}
+		}
+	}
+}
+
+func TestDurationAndAgoInWords(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Hour: "1 hour", 3600 * 24 * 30 * time.Second: "30 days", 1209600 * time.Second: "14 days",
+		60 * time.Second: "1 minute", 90 * time.Second: "90 seconds", 2*time.Hour + 30*time.Minute: "150 minutes",
+		36*time.Hour + time.Second: "about 2 days", 0: "0 seconds",
+	} {
+		if got := Duration(d); got != want {
+			t.Errorf("Duration(%s) = %q, want %q", d, got, want)
+		}
+	}
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	for at, want := range map[time.Time]string{
+		now.Add(-3 * time.Hour): "3 hours ago", now.Add(-20 * time.Second): "just now", now.Add(-5 * time.Minute): "5 minutes ago",
+		now.Add(-72 * time.Hour): "3 days ago", now.Add(30 * 24 * time.Hour): "in 30 days", {}: "never",
+	} {
+		if got := Ago(at, now); got != want {
+			t.Errorf("Ago(%s) = %q, want %q", at, got, want)
 		}
 	}
 }

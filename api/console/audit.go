@@ -48,6 +48,7 @@ var actionWords = map[string]string{
 	tenants.ActMemberRoleChanged: "changed a member's role", tenants.ActMemberRemoved: "removed a member",
 	tenants.ActTeamSuspended: "suspended the team", tenants.ActTeamResumed: "resumed the team", tenants.ActTeamDeleted: "deleted the team",
 	"admin.tenant.created": "created the team", "admin.tenant.updated": "changed the settings", "admin.idp.updated": "changed the identity provider",
+	tenants.ActIdPRemoved:   "removed an identity provider",
 	"admin.api_key.created": "created an API key", "admin.api_key.deleted": "deleted an API key", "admin.tenant.deleted": "deleted the team",
 }
 
@@ -115,7 +116,7 @@ var knownActions = []string{
 	tenants.ActCodeIssued, tenants.ActTokenIssued, tenants.ActTokenRefreshed, tenants.ActRefreshReused,
 	tenants.ActTokenRevoked, tenants.ActGrantRevoked, tenants.ActKeyRotated, tenants.ActMCPDenied,
 	tenants.ActMCPToolCalled, tenants.ActMCPRequest, tenants.ActUpstreamFailed,
-	"admin.tenant.created", "admin.tenant.updated", "admin.idp.updated", "admin.api_key.created", "admin.api_key.deleted",
+	"admin.tenant.created", "admin.tenant.updated", "admin.idp.updated", tenants.ActIdPRemoved, "admin.api_key.created", "admin.api_key.deleted",
 }
 
 func (u *ui) auditPage(c *gin.Context) {

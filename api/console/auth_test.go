@@ -146,12 +146,21 @@ func TestInviteOnlySignupRefusedWithoutInvitation(t *testing.T) {
 	}
 }
 
-// The first account of a fresh deployment is its operator and signs in at once.
+// The first account of a fresh deployment is its operator, but it confirms
+// its address by the link like every account before it can sign in.
 func TestFirstAccountBecomesOperator(t *testing.T) {
 	e := newEnv(t, envOpts{signup: accounts.SignupClosed})
 	b := e.browser()
 	r := signup(b, "root@example.com", testPassword)
-	wantStatus(t, r, http.StatusSeeOther)
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(r.Body, "Check your email") {
+		t.Fatalf("first sign-up did not ask to confirm the address:\n%.1500s", r.Body)
+	}
+	wantStatus(t, b.get("/console/operator"), http.StatusSeeOther) // not signed in
+	r = b.submit("/console/login", "/console/login", url.Values{"email": {"root@example.com"}, "password": {testPassword}})
+	wantStatus(t, r, http.StatusUnauthorized)
+	wantStatus(t, b.submit("/account/verify?token=x", "/account/verify", url.Values{"token": {e.lastLink("root@example.com", "/account/verify")}}), http.StatusSeeOther)
+	b.login("root@example.com")
 	wantStatus(t, b.get("/console/operator"), http.StatusOK)
 }
 

@@ -1,9 +1,10 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
-	"sort"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,13 +47,23 @@ func (u *ui) grantsPage(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	now := u.now()
-	ctx := c.Request.Context()
 	d := grantsData{Next: next, Cursor: cursor, All: c.Query("all") == "1"}
+	d.Grants, d.Hidden = u.grantRows(c.Request.Context(), t, items, d.All)
+	v.Data = d
+	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
+		v.Flash = f
+	}
+	u.render(c, http.StatusOK, "console_grants", v)
+}
+
+// grantRows names each grant's client and person for the page; unless all,
+// code-stage grants are left out and counted in hidden.
+func (u *ui) grantRows(ctx context.Context, t *tenants.Tenant, items []tenants.Grant, all bool) (rows []grantRow, hidden int) {
+	now := u.now()
 	clients, people := map[string]string{}, map[string]string{}
 	for _, g := range items {
-		if !d.All && codeStage(&g, now) {
-			d.Hidden++
+		if !all && codeStage(&g, now) {
+			hidden++
 			continue
 		}
 		if _, ok := clients[g.ClientID]; !ok {
@@ -65,15 +76,9 @@ func (u *ui) grantsPage(c *gin.Context) {
 				people[g.UserID] = firstNonEmpty(usr.Name, usr.Email, usr.Username)
 			}
 		}
-		d.Grants = append(d.Grants, grantRow{Grant: g, Live: g.Live(now), ClientName: clients[g.ClientID], Person: firstNonEmpty(people[g.UserID], g.Subject)})
+		rows = append(rows, grantRow{Grant: g, Live: g.Live(now), ClientName: clients[g.ClientID], Person: firstNonEmpty(people[g.UserID], g.Subject)})
 	}
-	// Newest first within the page (the store pages by id).
-	sort.SliceStable(d.Grants, func(i, j int) bool { return d.Grants[i].CreatedAt.After(d.Grants[j].CreatedAt) })
-	v.Data = d
-	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
-		v.Flash = f
-	}
-	u.render(c, http.StatusOK, "console_grants", v)
+	return rows, hidden
 }
 
 // grantRevoke revokes through tenants.RevokeGrant: every replica hears of it.
@@ -89,7 +94,11 @@ func (u *ui) grantRevoke(c *gin.Context) {
 		return
 	}
 	u.notice(c, "Grant revoked: its access and refresh tokens no longer work.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/grants"))
+	back := "/grants"
+	if id := c.PostForm("user"); id != "" { // revoked from the user's page
+		back = "/users/" + url.PathEscape(id)
+	}
+	c.Redirect(http.StatusSeeOther, u.tenantURL(t, back))
 }
 
 func firstNonEmpty(vs ...string) string {

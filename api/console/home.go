@@ -72,6 +72,13 @@ func (u *ui) teamNewForm(c *gin.Context) {
 	u.render(c, http.StatusOK, "console_team_new", v)
 }
 
+// slugSuggestion answers the slug SuggestSlug makes of ?name=, for the
+// new-team page's script (the same rule the form applies when the slug is
+// left empty).
+func (u *ui) slugSuggestion(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"slug": tenants.SuggestSlug(c.Query("name"))})
+}
+
 // teamCreate creates the team (the tenant) with the account as its owner.
 // It never touches the session: an operator creating a team stays who they are.
 func (u *ui) teamCreate(c *gin.Context) {
@@ -83,6 +90,9 @@ func (u *ui) teamCreate(c *gin.Context) {
 		v.Notice = "Too many teams created from your address. Try again in an hour."
 		u.render(c, http.StatusTooManyRequests, "console_team_new", v)
 		return
+	}
+	if v.Form["slug"] == "" { // suggested from the name (the page's script shows it as one types)
+		v.Form["slug"] = tenants.SuggestSlug(v.Form["name"])
 	}
 	in := tenants.TenantInput{Slug: strings.ToLower(v.Form["slug"]), Name: v.Form["name"], UpstreamMCPURL: v.Form["upstream_mcp_url"],
 		IdP: &tenants.IdPInput{Type: v.Form["idp_type"], ClientID: v.Form["idp_client_id"], ClientSecret: c.PostForm("idp_client_secret"),

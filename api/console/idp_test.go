@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oauth2-proxy/mockoidc"
 
@@ -125,4 +126,91 @@ func TestPlatformOIDCSignIn(t *testing.T) {
 	m.QueueUser(&mockoidc.MockUser{Subject: "sub-eve", Email: "first@example.com", EmailVerified: false})
 	_, r = login()
 	wantStatus(t, r, http.StatusForbidden)
+}
+
+// Remove takes one provider off the team (admin+, CSRF, confirmation,
+// audited) and revokes the access of the people it let in; the last
+// provider stays; a viewer may not remove.
+func TestIdPRemoveButton(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ten, owner := e.tenant("acme", "Acme")
+	ctx := context.Background()
+	if _, err := e.prov.PutIdP(ctx, ten, tenants.IdPInput{Type: tenants.IdPGitHub, ClientID: "gh-client", ClientSecret: "gh-secret"}, false); err != nil {
+		t.Fatal(err)
+	}
+	usr := &tenants.User{TenantID: ten.ID, IdP: tenants.IdPGitHub, IdPSubject: "42", Name: "Gita Hub"}
+	if err := e.store.UpsertUser(ctx, usr); err != nil {
+		t.Fatal(err)
+	}
+	g := &tenants.Grant{TenantID: ten.ID, ID: "g-gh", UserID: usr.ID, Subject: usr.ID, ClientID: "c", CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Hour)}
+	if err := e.store.CreateGrant(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	viewer := e.account("vic@example.com", "Vic")
+	e.member(ten, viewer, tenants.RoleViewer)
+	vb := e.browser()
+	vb.login(viewer.Email)
+	if strings.Contains(vb.get("/console/t/acme/settings").Body, "/idp/github/remove") {
+		t.Fatal("a viewer is offered Remove")
+	}
+	wantStatus(t, vb.submit("/console/t/acme/settings", "/console/t/acme/idp/github/remove", nil), http.StatusForbidden)
+
+	b := e.browser()
+	b.login(owner)
+	page := b.get("/console/t/acme/settings")
+	if !strings.Contains(page.Body, `action="/console/t/acme/idp/github/remove" class="inline confirm" data-confirm=`) {
+		t.Fatalf("no confirmed Remove form on the GitHub card:\n%.4000s", page.Body)
+	}
+	// Without the CSRF token nothing is removed.
+	wantStatus(t, b.post("/console/t/acme/idp/github/remove", url.Values{}), http.StatusForbidden)
+	if _, err := e.store.GetIdP(ctx, ten.ID, tenants.IdPGitHub); err != nil {
+		t.Fatal("removed without a CSRF token")
+	}
+	wantStatus(t, b.submit("/console/t/acme/settings", "/console/t/acme/idp/github/remove", nil), http.StatusSeeOther)
+	if _, err := e.store.GetIdP(ctx, ten.ID, tenants.IdPGitHub); err == nil {
+		t.Fatal("GitHub still configured")
+	}
+	if got, _ := e.store.GetGrant(ctx, ten.ID, "g-gh"); got.RevokedAt == nil {
+		t.Fatal("the GitHub user's grant survived the removal")
+	}
+	if evs, _, _ := e.store.ListAuditEvents(ctx, ten.ID, tenants.AuditFilter{Action: tenants.ActIdPRemoved}); len(evs) != 1 || evs[0].Actor != "account:"+owner {
+		t.Fatalf("audit: %+v", evs)
+	}
+	if !strings.Contains(b.get("/console/t/acme/settings").Body, "GitHub removed") {
+		t.Fatal("no notice after removal")
+	}
+	// The last provider stays; an unknown one is 404.
+	wantStatus(t, b.submit("/console/t/acme/settings", "/console/t/acme/idp/dev/remove", nil), http.StatusConflict)
+	wantStatus(t, b.submit("/console/t/acme/settings", "/console/t/acme/idp/google/remove", nil), http.StatusNotFound)
+}
+
+// The IdP form shows only the chosen provider's fields; hidden ones are
+// disabled too, so they are not submitted.
+func TestIdPFormShowsChosenProviderFields(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	_, owner := e.tenant("acme", "Acme")
+	b := e.browser()
+	b.login(owner)
+	visible := func(body, field string) bool {
+		i := strings.Index(body, `name="`+field+`"`)
+		if i < 0 {
+			t.Fatalf("no field %s", field)
+		}
+		fs := strings.LastIndex(body[:i], "<fieldset")
+		tag := body[fs : fs+strings.Index(body[fs:], ">")]
+		return !strings.Contains(tag, "hidden")
+	}
+	for typ, want := range map[string]map[string]bool{
+		"":       {"idp_auto_login": true, "idp_client_id": false, "idp_issuer_url": false, "idp_allowed_orgs": false},
+		"github": {"idp_auto_login": false, "idp_client_id": true, "idp_issuer_url": false, "idp_allowed_orgs": true},
+		"oidc":   {"idp_auto_login": false, "idp_client_id": true, "idp_issuer_url": true, "idp_allowed_orgs": false},
+		"google": {"idp_client_secret": true, "idp_issuer_url": false, "idp_allowed_domains": true},
+	} {
+		page := b.get("/console/t/acme/settings?" + url.Values{"idp_type": {typ}}.Encode())
+		for field, on := range want {
+			if visible(page.Body, field) != on {
+				t.Errorf("type %q: field %s visible=%v, want %v", typ, field, !on, on)
+			}
+		}
+	}
 }

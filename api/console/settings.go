@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/idp"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 type settingsData struct {
@@ -68,10 +70,19 @@ func (u *ui) settingsView(c *gin.Context) (*view, error) {
 	}
 	v.Form["settings.tool_scopes"] = pairLines(st.ToolScopes)
 	v.Form["settings.scope_descriptions"] = pairLines(st.ScopeDescriptions)
+	// The form shows the chosen provider (?idp_type=…, else the first
+	// configured) with its saved values.
 	v.Form["idp_type"] = tenants.IdPDev
 	if len(idps) > 0 {
-		cur := idps[0]
-		v.Form["idp_type"] = cur.Type
+		v.Form["idp_type"] = idps[0].Type
+	}
+	if q := c.Query("idp_type"); slices.Contains(types, q) {
+		v.Form["idp_type"] = q
+	}
+	for _, cur := range idps {
+		if cur.Type != v.Form["idp_type"] {
+			continue
+		}
 		v.Form["idp_client_id"] = cur.ClientID
 		v.Form["idp_issuer_url"] = cur.IssuerURL
 		v.Form["idp_scopes"] = strings.Join(cur.Scopes, " ")
@@ -124,6 +135,28 @@ func (u *ui) idpSubmit(c *gin.Context) {
 	}
 	u.changed(c, t)
 	u.notice(c, "Identity provider saved.")
+	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/settings"))
+}
+
+// idpRemove removes one configured IdP (Provisioner.RemoveIdP: audited, its
+// users' access revoked; the last one stays).
+func (u *ui) idpRemove(c *gin.Context) {
+	t := tenantOf(c)
+	err := u.prov.RemoveIdP(c.Request.Context(), t, c.Param("type"))
+	if errors.Is(err, tenants.ErrNotFound) {
+		u.errorPage(c, http.StatusNotFound, "No such identity provider on this team.")
+		return
+	}
+	if fe, ok := fieldErrors(err); ok {
+		u.errorPage(c, http.StatusConflict, "Not removed: this "+strings.Join(fe["type"], "; ")+".")
+		return
+	}
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	u.changed(c, t)
+	u.notice(c, web.IdPName(c.Param("type"))+" removed; the people who signed in with it lost their access.")
 	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/settings"))
 }
 

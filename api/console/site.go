@@ -95,7 +95,7 @@ func (u *ui) signupSubmit(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	if res.Account != nil { // first account, or invited: the address is proven
+	if res.Account != nil { // invited: the link proved the address
 		if err := u.signIn(c, res.Account, accounts.MethodPassword); err != nil {
 			u.fail(c, err)
 			return

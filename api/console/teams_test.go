@@ -156,3 +156,31 @@ func TestOperatorMailViewShowsUnsentLinks(t *testing.T) {
 		t.Fatal("the JSON log carries a link token")
 	}
 }
+
+// Left empty, the slug is made from the team name (tenants.SuggestSlug);
+// the page's script asks the same rule at /console/teams/slug as one types,
+// from a same-origin file (the CSP allows no inline script).
+func TestTeamSlugSuggestedFromName(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	a := e.account("ada@example.com", "Ada")
+	b := e.browser()
+	b.login(a.Email)
+	form := b.get("/console/teams/new")
+	if !strings.Contains(form.Body, `data-suggest-from="name"`) || !strings.Contains(form.Body, `<script src="/static/app.js`) || strings.Contains(form.Body, "<script>") {
+		t.Fatalf("no progressive slug suggestion from a script file:\n%.3000s", form.Body)
+	}
+	r := b.get("/console/teams/slug?" + url.Values{"name": {"Café Ürban Labs"}}.Encode())
+	wantStatus(t, r, http.StatusOK)
+	if strings.TrimSpace(r.Body) != `{"slug":"cafe-urban-labs"}` {
+		t.Fatalf("suggestion %s", r.Body)
+	}
+	r = b.submit("/console/teams/new", "/console/teams/new", url.Values{"name": {"Café Ürban Labs"}, "slug": {""}, "upstream_mcp_url": {"https://x.example/mcp"}, "idp_type": {"dev"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, "/console/t/cafe-urban-labs") {
+		t.Fatalf("created at %q", loc)
+	}
+	// Signed out, the suggestion endpoint is not served.
+	if r := e.browser().get("/console/teams/slug?name=x"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signed out: %d", r.StatusCode)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -52,5 +54,87 @@ func (u *ui) userRevoke(c *gin.Context) {
 		return
 	}
 	u.notice(c, fmt.Sprintf("All of this user's access was revoked (%d grants); their next sign-in asks for consent again.", n))
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/users"))
+	back := "/users"
+	if c.PostForm("from") == "user" {
+		back += "/" + url.PathEscape(c.Param("id"))
+	}
+	c.Redirect(http.StatusSeeOther, u.tenantURL(t, back))
+}
+
+type userData struct {
+	User         *tenants.User
+	Clients      []userClient
+	Grants       []grantRow
+	Next, Cursor string
+	All          bool
+	Hidden       int
+}
+
+// userClient is one client the user authorized, summed over its grants on
+// the page: when first authorized and when last used.
+type userClient struct {
+	ID, Name  string
+	CreatedAt time.Time
+	LastUsed  *time.Time
+	Live      int
+}
+
+// userPage shows one person: their clients and grants, newest first, with
+// a revoke button per grant and "revoke all of this user's access".
+func (u *ui) userPage(c *gin.Context) {
+	t := tenantOf(c)
+	ctx := c.Request.Context()
+	usr, err := u.d.Store.GetUser(ctx, t.ID, c.Param("id"))
+	if errors.Is(err, tenants.ErrNotFound) {
+		u.errorPage(c, http.StatusNotFound, "No such user in this team.")
+		return
+	}
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	cursor := c.Query("cursor")
+	items, next, err := u.d.Store.ListGrantsForUser(ctx, t.ID, usr.ID, tenants.Page{Limit: 50, Cursor: cursor})
+	v := u.page(c, firstNonEmpty(usr.Name, usr.Email, usr.Username, "User")+" — "+t.Name, "users")
+	if errors.Is(err, tenants.ErrBadCursor) {
+		v.Notice = "That page link is no longer valid; showing the first page."
+		cursor = ""
+		items, next, err = u.d.Store.ListGrantsForUser(ctx, t.ID, usr.ID, tenants.Page{Limit: 50})
+	}
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	d := userData{User: usr, Next: next, Cursor: cursor, All: c.Query("all") == "1"}
+	d.Grants, d.Hidden = u.grantRows(ctx, t, items, d.All)
+	d.Clients = clientsOf(d.Grants)
+	v.Data = d
+	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
+		v.Flash = f
+	}
+	u.render(c, http.StatusOK, "console_user", v)
+}
+
+// clientsOf sums grants (newest first) per client, in that order.
+func clientsOf(rows []grantRow) []userClient {
+	var out []userClient
+	at := map[string]int{}
+	for _, g := range rows {
+		i, ok := at[g.ClientID]
+		if !ok {
+			i, at[g.ClientID] = len(out), len(out)
+			out = append(out, userClient{ID: g.ClientID, Name: g.ClientName, CreatedAt: g.CreatedAt})
+		}
+		cl := &out[i]
+		if g.CreatedAt.Before(cl.CreatedAt) {
+			cl.CreatedAt = g.CreatedAt
+		}
+		if g.LastUsedAt != nil && (cl.LastUsed == nil || g.LastUsedAt.After(*cl.LastUsed)) {
+			cl.LastUsed = g.LastUsedAt
+		}
+		if g.Live {
+			cl.Live++
+		}
+	}
+	return out
 }

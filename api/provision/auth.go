@@ -129,6 +129,12 @@ func (h *handler) tenantScope(c *gin.Context) {
 		h.fail(c, err, "")
 		return
 	}
+	// A suspended team's own keys stop with its connector; the operator's
+	// admin token still reads and changes it (to resume or delete it).
+	if t.Suspended() && !who(c).admin {
+		problem(c, http.StatusForbidden, probSuspended, "the team "+t.Slug+" is suspended by the platform operator, so its API keys are refused until it is resumed; contact the operator", nil)
+		return
+	}
 	c.Set(ctxTenant, t)
 	// Handlers shared with other packages (the doctor) read the site here.
 	c.Request = c.Request.WithContext(httpx.WithSite(c.Request.Context(), h.d.Sites.Path(t)))

@@ -34,6 +34,7 @@ const (
 	probMalformed     = "urn:gatehouse:problem:malformed-json"
 	probUnauthorized  = "urn:gatehouse:problem:unauthorized"
 	probForbidden     = "urn:gatehouse:problem:forbidden"
+	probSuspended     = "urn:gatehouse:problem:team-suspended"
 	probNotFound      = "urn:gatehouse:problem:not-found"
 	probConflict      = "urn:gatehouse:problem:conflict"
 	probTooLarge      = "urn:gatehouse:problem:body-too-large"
@@ -48,6 +49,7 @@ var problemTitles = map[string]string{
 	probMalformed:            "The request body is not valid JSON",
 	probUnauthorized:         "Authentication required",
 	probForbidden:            "Not allowed with this credential",
+	probSuspended:            "The team is suspended",
 	probNotFound:             "Not found",
 	probConflict:             "Already exists",
 	probTooLarge:             "Request body too large",

@@ -572,3 +572,38 @@ func TestAPIKeyReadOnlyAndExpiry(t *testing.T) {
 		t.Fatalf("detail %q", p.Detail)
 	}
 }
+
+// A suspended team's API keys are refused with a problem naming the
+// suspension; the operator's admin token still reads it; resuming restores
+// the key.
+func TestSuspendedTeamAPIKeysRefused(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.mkTenant("acme", nil)
+		key, _ := e.mkKey("acme")
+		ten := e.tenant("acme")
+		now := time.Now().UTC()
+		ten.SuspendedAt = &now
+		if err := e.store.UpdateTenant(context.Background(), ten); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []req{
+			{method: "GET", path: "/api/v1/tenants/acme/grants", token: key},
+			{method: "POST", path: "/api/v1/tenants/acme/api-keys", token: key, body: map[string]any{"name": "another"}},
+		} {
+			p := e.do(r).problem(t, 403)
+			if p.Type != "urn:gatehouse:problem:team-suspended" || !strings.Contains(p.Detail, "suspended by the platform operator") {
+				t.Fatalf("%s %s: %+v", r.method, r.path, p)
+			}
+		}
+		if r := e.admin("GET", "/api/v1/tenants/acme/grants", nil); r.status != 200 {
+			t.Fatalf("admin token on a suspended team: %d %s", r.status, r.body)
+		}
+		ten.SuspendedAt = nil
+		if err := e.store.UpdateTenant(context.Background(), ten); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.do(req{method: "GET", path: "/api/v1/tenants/acme/grants", token: key}); r.status != 200 {
+			t.Fatalf("key after resume: %d %s", r.status, r.body)
+		}
+	})
+}

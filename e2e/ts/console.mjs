@@ -13,6 +13,7 @@
 // team, the connector answers a clear error. Screenshots at 1280 px and
 // 390 px go to outDir.
 // Output: one JSON line {ok, steps, overflow, ...}.
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
@@ -119,12 +120,19 @@ try {
   const op = await person('operator');
   const ada = await person('ada');
   if (args.phase === 'setup') {
-    // The first account of a fresh deployment is the operator.
+    // The first account of a fresh deployment is the operator; it confirms
+    // its address too. No SMTP and JSON logs here: the person at the
+    // terminal confirms it with `gatehouse admin grant`.
     await op.goto(`${base}/signup`);
     await op.getByLabel('Email address').fill('op@example.com');
     await op.getByLabel('Password').fill(PW);
     await op.getByRole('button', { name: 'Create account' }).click();
-    await op.waitForURL(/\/console\/teams\/new/);
+    await expectText(op, 'Check your email');
+    await shot(op, 'operator-check-email');
+    const env = Object.fromEntries(args.gatehouseEnv.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    execFileSync(args.gatehouse, ['admin', 'grant', 'op@example.com'], { env, cwd: args.gatehouseDir, stdio: 'pipe' });
+    await signIn(op, 'op@example.com', PW);
+    await op.waitForURL(/\/console/);
     await shot(op, 'operator-first-account');
 
     // Ada signs up: "check your email"; the link reaches her through the
@@ -204,6 +212,40 @@ try {
     await shot(ada, 'grants');
     await ada.goto(`${base}/console/t/acme/audit`);
     await shot(ada, 'audit-log');
+
+    // The person's own page: their clients and grants, newest first.
+    await ada.goto(`${base}/console/t/acme/users`);
+    await ada.locator('td a[href*="/console/t/acme/users/"]').first().click();
+    await expectText(ada, 'Grants, newest first');
+    await expectText(ada, args.userEmail);
+    await shot(ada, 'user-detail');
+
+    // A custom domain (its TXT challenge shown) and an audit webhook (its
+    // signing secret shown once).
+    await ada.goto(`${base}/console/t/acme/integrations`);
+    await ada.locator('#custom_domain').fill('mcp.acme-corp.example');
+    await ada.getByRole('button', { name: 'Save domain' }).click();
+    await expectText(ada, 'waiting for the DNS record');
+    await expectText(ada, '_gatehouse-challenge.mcp.acme-corp.example');
+    await shot(ada, 'custom-domain');
+    await ada.locator('#audit_webhook_url').fill('https://hooks.acme-corp.example/gatehouse');
+    await ada.getByRole('button', { name: 'Add webhook' }).click();
+    await expectText(ada, 'Webhook signing secret — shown once');
+    await shot(ada, 'webhook-added');
+
+    // A second provider (GitHub) added beside OpenID Connect, then removed.
+    await ada.goto(`${base}/console/t/acme/settings`);
+    await ada.locator('#idp_type').selectOption('github');
+    await ada.locator('#idp_client_id').fill('Iv1.e2e-github-app');
+    await ada.locator('#idp_client_secret').fill('e2e-github-secret');
+    await ada.locator('#idp_keep_others').check();
+    await ada.getByRole('button', { name: 'Save identity provider' }).click();
+    await expectText(ada, 'Identity provider saved');
+    await shot(ada, 'idp-two-providers');
+    await ada.getByRole('button', { name: 'Remove GitHub' }).click();
+    await expectText(ada, 'GitHub removed');
+    await expectText(ada, 'Test OpenID Connect');
+    await shot(ada, 'idp-removed');
 
     // Ada resets her password by the emailed link.
     await signOut(ada);

@@ -12,15 +12,38 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/accounts"
 )
 
-func TestFirstAccountIsVerifiedOperator(t *testing.T) {
-	e := newEnv(t, accounts.SignupInvite)
-	op := e.operator()
-	if !op.Operator() || !op.Verified() {
-		t.Fatalf("first account: operator=%v verified=%v", op.Operator(), op.Verified())
-	}
-	// The second is neither, and invite mode refuses it without a link.
-	if _, err := e.svc.SignUp(ctx, accounts.SignupInput{Email: "b@example.com", Password: "correct horse battery"}); !errors.Is(err, accounts.ErrSignupClosed) {
-		t.Fatalf("invite mode sign-up without invitation: %v", err)
+// The first account of a fresh deployment becomes the operator but proves
+// its address like every other: it cannot sign in until it uses the link
+// (mailed, or on the terminal), or until the person at the terminal runs
+// `gatehouse admin grant EMAIL`, which confirms it.
+func TestFirstAccountMustVerifyItsAddress(t *testing.T) {
+	for _, via := range []string{"link", "admin grant"} {
+		t.Run(via, func(t *testing.T) {
+			e := newEnv(t, accounts.SignupInvite)
+			r, err := e.svc.SignUp(ctx, accounts.SignupInput{Email: "op@example.com", Password: "correct horse battery"})
+			if err != nil || !r.CheckEmail || r.Account != nil {
+				t.Fatalf("first sign-up must answer check-your-email: %v %+v", err, r)
+			}
+			if _, err := e.svc.Login(ctx, "op@example.com", "correct horse battery"); !errors.Is(err, accounts.ErrUnverified) {
+				t.Fatalf("unverified first account signed in: %v", err)
+			}
+			var op *tenants.Account
+			if via == "link" {
+				op, err = e.svc.VerifyEmail(ctx, e.lastLink("op@example.com", "/account/verify"))
+			} else {
+				op, err = e.svc.GrantOperator(ctx, "op@example.com")
+			}
+			if err != nil || !op.Operator() || !op.Verified() {
+				t.Fatalf("after %s: %v operator=%v verified=%v", via, err, op != nil && op.Operator(), op != nil && op.Verified())
+			}
+			if _, err := e.svc.Login(ctx, "op@example.com", "correct horse battery"); err != nil {
+				t.Fatalf("sign-in after %s: %v", via, err)
+			}
+			// The second is neither, and invite mode refuses it without a link.
+			if _, err := e.svc.SignUp(ctx, accounts.SignupInput{Email: "b@example.com", Password: "correct horse battery"}); !errors.Is(err, accounts.ErrSignupClosed) {
+				t.Fatalf("invite mode sign-up without invitation: %v", err)
+			}
+		})
 	}
 }
 
@@ -40,7 +63,7 @@ func TestSignupSameAnswerForKnownAndUnknownEmail(t *testing.T) {
 	if *known != *fresh || !known.CheckEmail || known.Account != nil {
 		t.Fatalf("answers differ: known=%+v fresh=%+v", known, fresh)
 	}
-	if m := e.mails("op@example.com"); len(m) != 1 || !strings.Contains(m[0], "already has one") {
+	if m := e.mails("op@example.com"); len(m) != 2 || !strings.Contains(m[1], "already has one") { // [0] is its verification
 		t.Fatalf("known address mail: %q", m)
 	}
 	a, _ := e.store.GetAccountByEmail(ctx, "op@example.com")

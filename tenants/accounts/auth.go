@@ -23,8 +23,8 @@ type SignupInput struct {
 // account or not (no account enumeration); the mail itself differs.
 type SignupResult struct {
 	CheckEmail bool
-	// Account is set when the account may sign in now: the first account of
-	// a fresh deployment (it becomes the operator), or an invited one.
+	// Account is set when the account may sign in now: an invited one (the
+	// invitation link proved the mailbox).
 	Account *tenants.Account
 	// Team is the team an invitation joined.
 	Team *tenants.Tenant
@@ -87,10 +87,12 @@ func (s *Service) SignUp(ctx context.Context, in SignupInput) (*SignupResult, er
 	a := &tenants.Account{ID: tenants.RandomID(), Email: email, Name: name, PasswordHash: hash, PasswordChangedAt: &now, CreatedAt: now, UpdatedAt: now}
 	if first {
 		// The first account of a fresh deployment is its operator
-		// (DESIGN §12). Nobody else can have an account yet, so starting
-		// it verified reveals nothing about other addresses.
+		// (DESIGN §12). It still proves its address like every account:
+		// whoever reaches a fresh public deployment first must not become
+		// its operator with an address that is not theirs. Without SMTP
+		// the link is on the terminal (text logs), or the person at the
+		// terminal confirms it with `gatehouse admin grant EMAIL`.
 		a.PlatformRole = tenants.PlatformOperator
-		a.EmailVerifiedAt = &now
 	}
 	if inv != nil {
 		a.EmailVerifiedAt = &now
@@ -104,7 +106,6 @@ func (s *Service) SignUp(ctx context.Context, in SignupInput) (*SignupResult, er
 	s.audit(ctx, "", tenants.ActAccountCreated, a, "", "", tenants.JSONMap{tenants.DetailOperator: first, tenants.DetailInvited: inv != nil})
 	if first {
 		s.audit(ctx, "", tenants.ActOperatorGranted, a, "", "first_account", nil)
-		return &SignupResult{Account: a}, nil
 	}
 	if inv != nil {
 		t, err := s.join(ctx, a, in.InviteToken)

@@ -40,7 +40,13 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 
 func newEnv(t *testing.T, mode string) *env {
 	t.Helper()
-	store, err := gormstore.Open(ctx, testdb.SQLite(t), nil)
+	return newEnvOn(t, mode, testdb.SQLite(t))
+}
+
+// newEnvOn is newEnv on the database dsn (a SQLite path or a Postgres URL).
+func newEnvOn(t *testing.T, mode, dsn string) *env {
+	t.Helper()
+	store, err := gormstore.Open(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,10 +104,14 @@ func (e *env) lastLink(addr, path string) string {
 func (e *env) operator() *tenants.Account {
 	e.t.Helper()
 	r, err := e.svc.SignUp(ctx, accounts.SignupInput{Email: "op@example.com", Password: "correct horse battery"})
-	if err != nil || r.Account == nil {
+	if err != nil || !r.CheckEmail {
 		e.t.Fatalf("first sign-up: %v %+v", err, r)
 	}
-	return r.Account
+	a, err := e.svc.VerifyEmail(ctx, e.lastLink("op@example.com", "/account/verify"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
 }
 
 // verified signs up and verifies an account.

@@ -8,7 +8,9 @@ import (
 )
 
 // GrantOperator gives the platform role to the account with email
-// (`gatehouse admin grant EMAIL`).
+// (`gatehouse admin grant EMAIL`) and confirms its address: the person at
+// the deployment's terminal vouches for it (how the first account of a
+// deployment without SMTP and with JSON logs gets in).
 func (s *Service) GrantOperator(ctx context.Context, rawEmail string) (*tenants.Account, error) {
 	email, ok := NormalizeEmail(rawEmail)
 	if !ok {
@@ -16,6 +18,9 @@ func (s *Service) GrantOperator(ctx context.Context, rawEmail string) (*tenants.
 	}
 	a, err := s.Store.GetAccountByEmail(ctx, email)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.markVerified(ctx, a); err != nil {
 		return nil, err
 	}
 	if a.Operator() {

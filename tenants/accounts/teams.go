@@ -22,7 +22,11 @@ func Allows(role, need string) bool { return roleRank[role] > 0 && roleRank[role
 // operator without one (operators support every team read-only; they
 // suspend and delete from the operator view). "" means no access.
 func (s *Service) Role(ctx context.Context, t *tenants.Tenant, a *tenants.Account) (string, error) {
-	m, err := s.Store.GetMembership(ctx, t.ID, a.ID)
+	return roleIn(ctx, s.Store, t, a)
+}
+
+func roleIn(ctx context.Context, st tenants.Store, t *tenants.Tenant, a *tenants.Account) (string, error) {
+	m, err := st.GetMembership(ctx, t.ID, a.ID)
 	if err == nil {
 		return m.Role, nil
 	}
@@ -36,7 +40,11 @@ func (s *Service) Role(ctx context.Context, t *tenants.Tenant, a *tenants.Accoun
 }
 
 func (s *Service) require(ctx context.Context, t *tenants.Tenant, a *tenants.Account, need string) error {
-	r, err := s.Role(ctx, t, a)
+	return requireIn(ctx, s.Store, t, a, need)
+}
+
+func requireIn(ctx context.Context, st tenants.Store, t *tenants.Tenant, a *tenants.Account, need string) error {
+	r, err := roleIn(ctx, st, t, a)
 	if err != nil {
 		return err
 	}
@@ -164,26 +172,12 @@ func (s *Service) join(ctx context.Context, a *tenants.Account, token string) (*
 
 // SetRole changes a member's role; owners only; the last owner stays owner.
 func (s *Service) SetRole(ctx context.Context, actor *tenants.Account, t *tenants.Tenant, accountID, role string) error {
-	if err := s.require(ctx, t, actor, tenants.RoleOwner); err != nil {
-		return err
-	}
 	if !ValidRole(role) {
 		return &tenants.ValidationError{Errors: []tenants.FieldError{{Field: "role", Detail: "must be owner, admin or viewer"}}}
 	}
-	// The check and the change share one transaction; the audit event is
-	// written after it (the auditor has its own connection).
-	err := s.Store.InTx(ctx, func(st tenants.Store) error {
-		m, err := st.GetMembership(ctx, t.ID, accountID)
-		if err != nil {
-			return err
-		}
-		if m.Role == tenants.RoleOwner && role != tenants.RoleOwner {
-			if err := lastOwnerCheck(ctx, st, t.ID); err != nil {
-				return err
-			}
-		}
+	err := s.changeMember(ctx, actor, t, accountID, true, func(st tenants.Store, m *tenants.Membership) (bool, error) {
 		m.Role = role
-		return st.PutMembership(ctx, m)
+		return role != tenants.RoleOwner, st.PutMembership(ctx, m)
 	})
 	if err == nil {
 		s.audit(ctx, t.ID, tenants.ActMemberRoleChanged, actor, "", "", tenants.JSONMap{tenants.DetailMember: accountID, tenants.DetailRole: role})
@@ -194,22 +188,8 @@ func (s *Service) SetRole(ctx context.Context, actor *tenants.Account, t *tenant
 // RemoveMember removes a member (owners), or the actor itself (leaving);
 // the last owner can neither leave nor be removed.
 func (s *Service) RemoveMember(ctx context.Context, actor *tenants.Account, t *tenants.Tenant, accountID string) error {
-	if accountID != actor.ID {
-		if err := s.require(ctx, t, actor, tenants.RoleOwner); err != nil {
-			return err
-		}
-	}
-	err := s.Store.InTx(ctx, func(st tenants.Store) error {
-		m, err := st.GetMembership(ctx, t.ID, accountID)
-		if err != nil {
-			return err
-		}
-		if m.Role == tenants.RoleOwner {
-			if err := lastOwnerCheck(ctx, st, t.ID); err != nil {
-				return err
-			}
-		}
-		return st.DeleteMembership(ctx, t.ID, accountID)
+	err := s.changeMember(ctx, actor, t, accountID, accountID != actor.ID, func(st tenants.Store, _ *tenants.Membership) (bool, error) {
+		return true, st.DeleteMembership(ctx, t.ID, accountID)
 	})
 	if err == nil {
 		s.audit(ctx, t.ID, tenants.ActMemberRemoved, actor, "", "", tenants.JSONMap{tenants.DetailMember: accountID})
@@ -217,15 +197,39 @@ func (s *Service) RemoveMember(ctx context.Context, actor *tenants.Account, t *t
 	return err
 }
 
-func lastOwnerCheck(ctx context.Context, st tenants.Store, tenantID string) error {
-	n, err := st.CountOwners(ctx, tenantID)
-	if err != nil {
-		return err
-	}
-	if n <= 1 {
-		return ErrLastOwner
-	}
-	return nil
+// changeMember applies change to a membership in one transaction that first
+// locks the team's owners (Store.CountOwners), then checks the actor's role
+// (when ownerOnly) and the last-owner rule: two owners demoting or removing
+// each other at once are serialised, and the second finds the first's change
+// (it is no longer an owner, or its target is the last one). change reports
+// whether the member stops being an owner. The audit event is written after
+// the transaction (the auditor has its own connection).
+func (s *Service) changeMember(ctx context.Context, actor *tenants.Account, t *tenants.Tenant, accountID string, ownerOnly bool,
+	change func(tenants.Store, *tenants.Membership) (bool, error)) error {
+	return s.Store.InTx(ctx, func(st tenants.Store) error {
+		owners, err := st.CountOwners(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		if ownerOnly {
+			if err := requireIn(ctx, st, t, actor, tenants.RoleOwner); err != nil {
+				return err
+			}
+		}
+		m, err := st.GetMembership(ctx, t.ID, accountID)
+		if err != nil {
+			return err
+		}
+		wasOwner := m.Role == tenants.RoleOwner
+		stops, err := change(st, m)
+		if err != nil {
+			return err
+		}
+		if wasOwner && stops && owners <= 1 {
+			return ErrLastOwner // the transaction rolls the change back
+		}
+		return nil
+	})
 }
 
 // Teams lists the account's teams with its role in each.

@@ -199,10 +199,20 @@ func (s *Store) ListMemberships(ctx context.Context, accountID string) ([]tenant
 	return out, translate(err)
 }
 
-// CountOwners counts the team's owners.
+// CountOwners counts the team's owners. On Postgres it also locks their rows
+// (SELECT … FOR UPDATE) until the surrounding transaction ends, so two
+// last-owner checks (tenants/accounts) cannot both pass on the same owners;
+// a transaction that waited re-reads the rows and no longer counts an owner
+// the other demoted or removed. SQLite's InTx holds the write lock already.
 func (s *Store) CountOwners(ctx context.Context, tenantID string) (int64, error) {
+	q := s.with(ctx).Model(&tenants.Membership{}).Where("tenant_id = ? AND role = ?", tenantID, tenants.RoleOwner)
+	if s.dialect == "postgres" {
+		var ids []string
+		err := q.Clauses(clause.Locking{Strength: "UPDATE"}).Pluck("account_id", &ids).Error
+		return int64(len(ids)), translate(err)
+	}
 	var n int64
-	err := s.with(ctx).Model(&tenants.Membership{}).Where("tenant_id = ? AND role = ?", tenantID, tenants.RoleOwner).Count(&n).Error
+	err := q.Count(&n).Error
 	return n, translate(err)
 }
 

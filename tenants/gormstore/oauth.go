@@ -3,6 +3,8 @@ package gormstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -162,9 +164,45 @@ func (s *Store) GetGrant(ctx context.Context, tenantID, id string) (*tenants.Gra
 	return first[tenants.Grant](s.with(ctx), "tenant_id = ? AND id = ?", tenantID, id)
 }
 
-// ListGrants pages by id.
+// ListGrants pages the tenant's grants newest first.
 func (s *Store) ListGrants(ctx context.Context, tenantID string, p tenants.Page) ([]tenants.Grant, string, error) {
-	return page(s.with(ctx).Model(&tenants.Grant{}).Where("tenant_id = ?", tenantID), "id", false, p, func(g *tenants.Grant) string { return g.ID })
+	return grantsNewestFirst(s.with(ctx).Model(&tenants.Grant{}).Where("tenant_id = ?", tenantID), p)
+}
+
+// ListGrantsForUser pages one user's grants newest first.
+func (s *Store) ListGrantsForUser(ctx context.Context, tenantID, userID string, p tenants.Page) ([]tenants.Grant, string, error) {
+	return grantsNewestFirst(s.with(ctx).Model(&tenants.Grant{}).Where("tenant_id = ? AND user_id = ?", tenantID, userID), p)
+}
+
+// grantsNewestFirst pages q by (created_at, id) descending — a keyset, so
+// the order holds across pages, not only within one (index
+// idx_grants_tenant_created). The cursor is the last row's key.
+func grantsNewestFirst(q *gorm.DB, p tenants.Page) ([]tenants.Grant, string, error) {
+	p = p.Normalize()
+	after, err := decodeCursor(p.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	if after != "" {
+		at, id, ok := strings.Cut(after, " ")
+		t, terr := time.Parse(time.RFC3339Nano, at)
+		if !ok || terr != nil {
+			return nil, "", fmt.Errorf("%w: malformed cursor", ErrBadCursor)
+		}
+		t = t.UTC()
+		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", t, t, id)
+	}
+	var items []tenants.Grant
+	if err := q.Order("created_at DESC, id DESC").Limit(p.Limit + 1).Find(&items).Error; err != nil {
+		return nil, "", translate(err)
+	}
+	next := ""
+	if len(items) > p.Limit {
+		items = items[:p.Limit]
+		last := items[len(items)-1]
+		next = encodeCursor(last.CreatedAt.UTC().Format(time.RFC3339Nano) + " " + last.ID)
+	}
+	return items, next, nil
 }
 
 // UpdateGrant saves a grant.
