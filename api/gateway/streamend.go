@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -110,49 +109,4 @@ func idOrNull(id json.RawMessage) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	return id
-}
-
-// drainer ends open streams when the replica shuts down.
-type drainer struct {
-	grace time.Duration
-	mu    sync.Mutex
-	on    bool
-}
-
-// Drain starts the shutdown policy: GET streams end now, streams answering
-// a request get the grace period. Streams that open later follow the same
-// policy at once.
-func (g *Gateway) Drain() {
-	g.drain.mu.Lock()
-	g.drain.on = true
-	g.drain.mu.Unlock()
-	for _, st := range g.streams.all() {
-		g.drainStream(st)
-	}
-}
-
-func (g *Gateway) draining() bool {
-	g.drain.mu.Lock()
-	defer g.drain.mu.Unlock()
-	return g.drain.on
-}
-
-func (g *Gateway) drainStream(st *reqState) {
-	if st.method == http.MethodGet {
-		st.cancel(errDraining)
-		return
-	}
-	time.AfterFunc(g.drain.grace, func() { st.cancel(errDraining) })
-}
-
-func (s *streamRegistry) all() []*reqState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*reqState
-	for _, m := range s.open {
-		for st := range m {
-			out = append(out, st)
-		}
-	}
-	return out
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"net/http"
 	"time"
 
@@ -42,4 +43,39 @@ func (t *timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	t.hist.WithLabelValues(slug, outcome).Observe(time.Since(start).Seconds())
 	return resp, err
+}
+
+// followRedirects re-sends a request the upstream redirected within its own
+// origin (e.g. /mcp → /mcp/, as Starlette does) instead of handing the
+// client a Location with an internal address. Other redirects are left for
+// modifyResponse to refuse.
+type followRedirects struct{ base http.RoundTripper }
+
+func (f *followRedirects) RoundTrip(req *http.Request) (*http.Response, error) {
+	for hop := 0; ; hop++ {
+		resp, err := f.base.RoundTrip(req)
+		if err != nil || hop == 3 {
+			return resp, err
+		}
+		switch resp.StatusCode {
+		case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		default:
+			return resp, nil
+		}
+		loc, perr := req.URL.Parse(resp.Header.Get("Location"))
+		if perr != nil || loc.Scheme != req.URL.Scheme || loc.Host != req.URL.Host || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+			return resp, nil
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		next := req.Clone(req.Context())
+		next.URL = loc
+		next.Host = ""
+		if req.GetBody != nil {
+			if next.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+		req = next
+	}
 }

@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/access"
+)
+
+// MCP transport headers passed both ways (docs/RULES.md §6).
+const (
+	hdrSessionID       = "Mcp-Session-Id"
+	hdrProtocolVersion = "Mcp-Protocol-Version"
+	hdrMethod          = "Mcp-Method"
+	hdrName            = "Mcp-Name"
+)
+
+// reqState travels with a forwarded request from the handler to the proxy
+// callbacks.
+type reqState struct {
+	site     tenants.Site
+	target   *url.URL
+	body     []byte // POST body (already read and checked); nil otherwise
+	id       json.RawMessage
+	identity http.Header
+	clientIP string
+	reqID    string
+	cancel   context.CancelCauseFunc
+	idle     time.Duration
+	// failed is set by the error handler (the upstream call failed).
+	failed bool
+	method string
+	p      *access.Principal
+}
+
+type stateKey struct{}
+
+func stateFrom(r *http.Request) *reqState {
+	st, _ := r.Context().Value(stateKey{}).(*reqState)
+	return st
+}
+
+// serveMCP is the connector URL: authenticate, apply tool scopes, forward.
+func (g *Gateway) serveMCP(c *gin.Context) {
+	site := httpx.Site(c)
+	t := site.Tenant
+	r := c.Request
+	ctx := r.Context()
+
+	if r.Header.Get("Upgrade") != "" {
+		// Streamable HTTP never upgrades; a 101 would hand the client a raw
+		// tunnel to the upstream past every check below.
+		g.metrics.requests.WithLabelValues(t.Slug, "rejected", "upgrade").Inc()
+		writeRPCError(c.Writer, http.StatusBadRequest, nil, codeInvalidRequest,
+			"protocol upgrades (e.g. WebSocket) are not supported on the MCP endpoint; use Streamable HTTP", nil)
+		return
+	}
+
+	p, den, err := g.verifier.AuthenticateRequest(ctx, site, access.Request{Authorization: r.Header.Values("Authorization"),
+		DPoP: r.Header.Values("DPoP"), Method: r.Method})
+	if err != nil {
+		g.d.Sites.Outage().Down(err) // logged once per outage, not per request
+		g.metrics.requests.WithLabelValues(t.Slug, "error", "auth_unavailable").Inc()
+		httpx.WriteUnavailable(c.Writer, c.Request)
+		return
+	}
+	if den != nil {
+		g.deny(c, site, den, nil, nil)
+		return
+	}
+	if g.overQuota(c, site, p) {
+		return
+	}
+	done := g.admit(c, site, p)
+	if done == nil {
+		return
+	}
+	defer done()
+
+	var body []byte
+	var parsed *access.Body
+	if r.Method == http.MethodPost {
+		if r.ContentLength > g.opts.MaxBodyBytes {
+			g.tooLarge(c, site, p)
+			return
+		}
+		body, err = io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, g.opts.MaxBodyBytes))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				g.tooLarge(c, site, p)
+				return
+			}
+			// The client went away mid-body; nothing to answer.
+			g.metrics.requests.WithLabelValues(t.Slug, "client_gone", "body_read").Inc()
+			c.Abort()
+			return
+		}
+		if parsed, err = access.ParseBody(body); err != nil {
+			g.metrics.requests.WithLabelValues(t.Slug, "rejected", "parse_error").Inc()
+			writeRPCError(c.Writer, http.StatusBadRequest, nil, codeParseError, "parse error: the request body is not valid JSON", nil)
+			return
+		}
+	}
+
+	tools := access.ToolNames(parsed, r.Header.Get(hdrMethod), r.Header.Get(hdrName))
+	if missing := access.MissingToolScopes(t.Settings.ToolScopes, tools, p.Claims); len(missing) > 0 {
+		g.deny(c, site, access.ScopeDenial(missing, tools, p.Claims), parsed, tools)
+		return
+	}
+
+	target, err := url.Parse(t.UpstreamMCPURL)
+	if err != nil || target.Host == "" {
+		g.upstreamFailed(c, site, p, parsed.SingleID(), "bad_upstream_url", http.StatusBadGateway, "the tenant's upstream MCP URL is invalid")
+		return
+	}
+	fwd, err := g.identity.Build(ctx, site, p, t.UpstreamMCPURL)
+	if err != nil {
+		g.log.Error("mcp: building upstream identity failed", "tenant", t.Slug, "err", err)
+		writeRPCError(c.Writer, http.StatusInternalServerError, parsed.SingleID(), codeInternal, "internal error while forwarding", nil)
+		return
+	}
+	if fwd.UpstreamTokenErr != nil {
+		g.log.Warn("mcp: upstream IdP token not forwarded", "tenant", t.Slug, "grant", p.Grant.ID, "err", fwd.UpstreamTokenErr)
+	}
+	if fwd.StaticHeadersErr != nil {
+		g.log.Error("mcp: tenant upstream_headers not forwarded", "tenant", t.Slug, "err", fwd.StaticHeadersErr)
+	}
+
+	g.allowed(ctx, site, p, r.Method, parsed, tools)
+
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	st := &reqState{site: site, target: target, body: body, id: parsed.SingleID(), identity: fwd.Header,
+		clientIP: c.ClientIP(), reqID: c.GetString("request_id"), cancel: cancel, idle: g.opts.IdleTimeout, p: p, method: r.Method}
+	out := r.WithContext(context.WithValue(pctx, stateKey{}, st))
+	w := &deadlineWriter{ResponseWriter: c.Writer, rc: http.NewResponseController(c.Writer), idle: g.opts.IdleTimeout}
+	defer w.clear()
+	defer func() {
+		// A stream the gateway cut ends in the proxy's abort panic; account
+		// for it on the way out.
+		switch cause := context.Cause(pctx); {
+		case st.failed:
+		case errors.Is(cause, errIdle):
+			g.metrics.requests.WithLabelValues(t.Slug, "stream_closed", "idle_timeout").Inc()
+		case errors.Is(cause, errRevoked):
+			g.metrics.requests.WithLabelValues(t.Slug, "stream_closed", tenants.ReasonRevoked).Inc()
+			if g.d.Auditor != nil {
+				g.d.Auditor.Record(context.WithoutCancel(ctx), tenants.AuditEvent{TenantID: t.ID, Action: tenants.ActMCPDenied,
+					ClientID: p.Claims.ClientID, Subject: p.Claims.Subject, Outcome: tenants.OutcomeFailure, Reason: tenants.ReasonRevoked,
+					Details: tenants.JSONMap{tenants.DetailHTTPMethod: r.Method, tenants.DetailStreamClosed: true, tenants.DetailGrantID: p.Claims.GrantID}})
+			}
+		}
+	}()
+	g.proxy.ServeHTTP(w, out)
+}
+
+func (g *Gateway) tooLarge(c *gin.Context, site tenants.Site, p *access.Principal) {
+	g.metrics.requests.WithLabelValues(site.Tenant.Slug, "rejected", "body_too_large").Inc()
+	c.Header("Connection", "close")
+	writeRPCError(c.Writer, http.StatusRequestEntityTooLarge, nil, codeInvalidRequest,
+		"request body exceeds the "+humanBytes(g.opts.MaxBodyBytes)+" limit of this MCP endpoint", nil)
+}
