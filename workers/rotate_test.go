@@ -130,7 +130,8 @@ func TestKeyRotationKeepsOldTokensValidAndSignsWithNewKey(t *testing.T) {
 			clock.Add(time.Hour)
 			must(t, w.rt.rotateKeys(ctx))
 			eventually(t, "the retired key to be dropped on the gateway replica", 30*time.Second, func() bool {
-				return errors.Is(verify(old), tokens.ErrUnknownKey)
+				var ve *tokens.VerifyError
+				return errors.As(verify(old), &ve) && ve.Reason == tenants.ReasonUnknownKey
 			})
 			if err := verify(fresh); err != nil {
 				t.Fatalf("current key must keep verifying: %v", err)

@@ -112,9 +112,9 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 		}
 	}
 
-	tools := access.ToolNames(parsed, r.Header.Get(hdrMethod), r.Header.Get(hdrName))
-	if missing := access.MissingToolScopes(t.Settings.ToolScopes, tools, p.Claims); len(missing) > 0 {
-		g.deny(c, site, access.ScopeDenial(missing, tools, p.Claims), parsed, tools)
+	tools, den := access.CheckToolScopes(t.Settings.ToolScopes, parsed, r.Header.Get(hdrMethod), r.Header.Get(hdrName), p.Claims)
+	if den != nil {
+		g.deny(c, site, den, parsed, tools)
 		return
 	}
 

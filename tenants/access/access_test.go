@@ -107,17 +107,31 @@ func TestToolNamesAndPolicy(t *testing.T) {
 	if strings.Join(got, ",") != "a,b" {
 		t.Fatalf("folded/duplicate keys: %v", got)
 	}
-	c := &tokens.AccessClaims{Scope: "mcp read"}
+	c := &tokens.AccessClaims{Scope: "mcp read", ClientID: "c1", Subject: "u1"}
 	policy := map[string]string{"a": "admin", "b": "read", "c": "write"}
-	if m := access.MissingToolScopes(policy, got, c); strings.Join(m, " ") != "admin" {
-		t.Fatalf("missing %v", m)
+	tools, d := access.CheckToolScopes(policy, dup, "tools/list", "", c)
+	if strings.Join(tools, ",") != "a,b" || d == nil {
+		t.Fatalf("tools %v denial %+v", tools, d)
 	}
-	if m := access.MissingToolScopes(policy, []string{"b", "zzz"}, c); len(m) != 0 {
-		t.Fatalf("missing %v", m)
-	}
-	d := access.ScopeDenial([]string{"admin"}, []string{"a"}, c)
-	if d.Status != 403 || d.Code != access.ErrCodeInsufficientScope || d.Scope != "admin" || d.Reason != tenants.ReasonScope {
+	if d.Status != 403 || d.Code != access.ErrCodeInsufficientScope || d.Scope != "admin" || d.Reason != tenants.ReasonScope ||
+		d.ClientID != "c1" || d.Subject != "u1" {
 		t.Fatalf("denial %+v", d)
+	}
+	// The header alone names a tool the body does not call: it counts.
+	tools, d = access.CheckToolScopes(policy, list, "tools/call", "c", c)
+	if strings.Join(tools, ",") != "c" || d == nil || d.Scope != "write" {
+		t.Fatalf("header tool: %v %+v", tools, d)
+	}
+	// The body alone calls a tool the header does not name: it counts too.
+	callA, _ := access.ParseBody([]byte(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"a"}}`))
+	if tools, d = access.CheckToolScopes(policy, callA, "tools/call", "b", c); strings.Join(tools, ",") != "b,a" || d == nil || d.Scope != "admin" {
+		t.Fatalf("body tool behind a harmless header: %v %+v", tools, d)
+	}
+	if tools, d = access.CheckToolScopes(policy, nil, "tools/call", "b", c); d != nil || len(tools) != 1 {
+		t.Fatalf("allowed: %v %+v", tools, d)
+	}
+	if _, d = access.CheckToolScopes(nil, callA, "", "", c); d != nil {
+		t.Fatalf("no policy: %+v", d)
 	}
 }
 
@@ -284,5 +298,68 @@ func TestIdentityBuild(t *testing.T) {
 	fw5, _ := id.Build(ctx, f.site, p5, f.tn.UpstreamMCPURL)
 	if fw5.Header.Get(access.HeaderUpstreamToken) != "" || fw5.UpstreamTokenErr == nil {
 		t.Fatal("expired upstream token forwarded")
+	}
+}
+
+// Each verification reason answers the same WWW-Authenticate error and
+// description and the same audit reason as before the one-error change;
+// expired and wrong-audience denials name the token's client, subject (and
+// audience) from the claims carried on the error — also on the cached path.
+func TestAuthenticate_VerifyErrorToDenial(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	v := access.NewVerifier(f.store, f.keys, &access.Options{Now: clock})
+	g, valid := f.grant(t, "")
+	sign := func(edit func(*tokens.AccessClaims)) string {
+		c := tokens.AccessClaims{Subject: "u1", Audience: f.site.Resource, ClientID: "c1", Scope: "mcp", JTI: "j",
+			IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix(), GrantID: g.ID}
+		edit(&c)
+		tok, err := tokens.IssueAccessToken(ctx, f.keys, f.site, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	parts := strings.Split(valid, ".")
+	cases := []struct {
+		name, token, reason, desc string
+		named                     bool
+		audience                  string
+	}{
+		{"malformed", "a.b.c", tenants.ReasonMalformed, "the access token is malformed", false, ""},
+		{"bad signature", parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2])), tenants.ReasonBadSignature,
+			"the access token signature is invalid or its algorithm is not allowed", false, ""},
+		{"wrong audience", sign(func(c *tokens.AccessClaims) { c.Audience = "https://elsewhere.example/mcp" }), tenants.ReasonWrongAud,
+			"the access token was not issued for this resource", true, "https://elsewhere.example/mcp"},
+		{"expired", sign(func(c *tokens.AccessClaims) { c.ExpiresAt = now.Add(-time.Hour).Unix() }), tenants.ReasonExpired,
+			"the access token expired", true, ""},
+	}
+	for _, tc := range cases {
+		p, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tc.token})
+		if err != nil || p != nil || d == nil {
+			t.Fatalf("%s: %+v %+v %v", tc.name, p, d, err)
+		}
+		want := `error="invalid_token", error_description="` + tc.desc + `"`
+		if d.Status != 401 || d.Reason != tc.reason || !strings.HasSuffix(d.Challenge(f.site), want) {
+			t.Errorf("%s: %d %q %s; want 401 %q …%s", tc.name, d.Status, d.Reason, d.Challenge(f.site), tc.reason, want)
+		}
+		if named := d.ClientID == "c1" && d.Subject == "u1"; named != tc.named || d.Audience != tc.audience {
+			t.Errorf("%s: client %q subject %q audience %q", tc.name, d.ClientID, d.Subject, d.Audience)
+		}
+	}
+
+	// The cached path: verified once, then past exp (and the skew).
+	if _, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + valid}); err != nil || d != nil {
+		t.Fatalf("valid: %+v %v", d, err)
+	}
+	mu.Lock()
+	now = now.Add(time.Hour + tokens.Skew + time.Second)
+	mu.Unlock()
+	_, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + valid})
+	if err != nil || d == nil || d.Reason != tenants.ReasonExpired || d.Description != "the access token expired" || d.ClientID != "c1" || d.Subject != "u1" {
+		t.Fatalf("cached token past exp: %+v %v", d, err)
 	}
 }

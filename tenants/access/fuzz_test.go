@@ -3,6 +3,7 @@ package access_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -96,7 +97,7 @@ func FuzzVerifyAccessToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		c, err := tokens.VerifyAccessToken(context.Background(), fx.keys, fx.site, raw, time.Now())
 		if err != nil {
-			if tokens.Reason(err) == "" {
+			if ve := (*tokens.VerifyError)(nil); !errors.As(err, &ve) || ve.Reason == "" {
 				t.Fatalf("verification error without an audit reason: %v", err)
 			}
 			return

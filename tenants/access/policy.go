@@ -282,9 +282,21 @@ func ToolNames(body *Body, mcpMethod, mcpName string) []string {
 	return out
 }
 
-// MissingToolScopes returns the scopes the tenant's tool policy requires
+// CheckToolScopes is the per-tool scope policy in one call: the tools the
+// request calls (ToolNames: the Mcp-Method/Mcp-Name headers and the body
+// both count) and, when the token lacks a scope the tenant's policy
+// requires for one of them, the 403 step-up denial; nil means allowed.
+func CheckToolScopes(policy map[string]string, body *Body, mcpMethod, mcpName string, c *tokens.AccessClaims) (tools []string, d *Denial) {
+	tools = ToolNames(body, mcpMethod, mcpName)
+	if missing := missingToolScopes(policy, tools, c); len(missing) > 0 {
+		return tools, scopeDenial(missing, tools, c)
+	}
+	return tools, nil
+}
+
+// missingToolScopes returns the scopes the tenant's tool policy requires
 // for tools that the token lacks (sorted, distinct); empty means allowed.
-func MissingToolScopes(policy map[string]string, tools []string, c *tokens.AccessClaims) []string {
+func missingToolScopes(policy map[string]string, tools []string, c *tokens.AccessClaims) []string {
 	if len(policy) == 0 {
 		return nil
 	}
@@ -306,9 +318,9 @@ func MissingToolScopes(policy map[string]string, tools []string, c *tokens.Acces
 	return missing
 }
 
-// ScopeDenial is the 403 step-up denial for missing scopes (RFC 6750 §3.1
+// scopeDenial is the 403 step-up denial for missing scopes (RFC 6750 §3.1
 // insufficient_scope; MCP scope challenge): scope names what is needed.
-func ScopeDenial(missing []string, tools []string, c *tokens.AccessClaims) *Denial {
+func scopeDenial(missing []string, tools []string, c *tokens.AccessClaims) *Denial {
 	desc := "calling " + strings.Join(tools, ", ") + " requires scope " + strings.Join(missing, " ")
 	if len(desc) > 200 {
 		desc = desc[:200]

@@ -13,8 +13,6 @@ package access
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -25,7 +23,6 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/stale"
 	"github.com/gatehouse/gatehouse/tenants/tokens"
-	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // DefaultLiveTTL bounds how long a replica trusts a cached grant state when
@@ -245,18 +242,15 @@ func (v *Verifier) Authenticate(ctx context.Context, site tenants.Site, authoriz
 	now := v.now()
 	claims, err := v.verify(ctx, site, raw, now)
 	if err != nil {
-		if !isTokenError(err) {
+		var ve *tokens.VerifyError
+		if !errors.As(err, &ve) {
 			return nil, nil, err
 		}
-		reason := tokens.Reason(err)
-		d := deny(http.StatusUnauthorized, reason, ErrCodeInvalidToken, descriptions[reason])
-		if reason == tenants.ReasonExpired || reason == tenants.ReasonWrongAud {
-			// The signature verified before these checks, so the claims are
-			// the tenant's own: safe to name in the audit event.
-			var aud []string
-			d.ClientID, d.Subject, aud = unverifiedIdentity(raw)
-			if reason == tenants.ReasonWrongAud {
-				d.Audience = strings.Join(aud, " ")
+		d := deny(http.StatusUnauthorized, ve.Reason, ErrCodeInvalidToken, descriptions[ve.Reason])
+		if c := ve.Claims; c != nil {
+			d.ClientID, d.Subject = c.ClientID, c.Subject
+			if ve.Reason == tenants.ReasonWrongAud {
+				d.Audience = c.Audience
 			}
 		}
 		return nil, d, nil
@@ -289,11 +283,11 @@ func (v *Verifier) verify(ctx context.Context, site tenants.Site, raw string, no
 	c := v.verified[key]
 	v.mu.Unlock()
 	if c != nil {
-		if now.After(time.Unix(c.ExpiresAt, 0).Add(tokens.Skew)) {
+		if c.Expired(now) {
 			v.mu.Lock()
 			delete(v.verified, key)
 			v.mu.Unlock()
-			return nil, tokens.ErrExpired
+			return nil, &tokens.VerifyError{Reason: tenants.ReasonExpired, Claims: c, Detail: "expired"}
 		}
 		return c, nil
 	}
@@ -308,38 +302,6 @@ func (v *Verifier) verify(ctx context.Context, site tenants.Site, raw string, no
 	v.verified[key] = c
 	v.mu.Unlock()
 	return c, nil
-}
-
-func isTokenError(err error) bool {
-	for _, e := range []error{tokens.ErrMalformed, tokens.ErrBadSignature, tokens.ErrUnknownKey, tokens.ErrWrongIssuer,
-		tokens.ErrWrongAud, tokens.ErrExpired, tokens.ErrRevoked} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
-// unverifiedIdentity reads client_id and sub from a token whose signature
-// was already verified.
-func unverifiedIdentity(raw string) (clientID, subject string, audience []string) {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return "", "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "", "", nil
-	}
-	var c struct {
-		ClientID string       `json:"client_id"`
-		Subject  string       `json:"sub"`
-		Audience jwt.Audience `json:"aud"`
-	}
-	if json.Unmarshal(b, &c) != nil {
-		return "", "", nil
-	}
-	return c.ClientID, c.Subject, c.Audience
 }
 
 // GrantLive reports whether a grant is still live, through the same cache

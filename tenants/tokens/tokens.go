@@ -68,33 +68,34 @@ func (c *AccessClaims) HasScope(s string) bool {
 	return false
 }
 
-// Verification failures, each mapped to an mcp.denied reason.
-var (
-	ErrMalformed    = errors.New("malformed token")
-	ErrBadSignature = errors.New("bad signature")
-	ErrUnknownKey   = errors.New("unknown signing key")
-	ErrWrongIssuer  = errors.New("token issued by another issuer")
-	ErrWrongAud     = errors.New("token audience is not this resource")
-	ErrExpired      = errors.New("token expired")
-	ErrRevoked      = errors.New("token revoked")
-)
+// Expired reports whether the token is past exp (within Skew) at now; a
+// token without exp is expired.
+func (c *AccessClaims) Expired(now time.Time) bool {
+	return c.ExpiresAt == 0 || now.After(time.Unix(c.ExpiresAt, 0).Add(Skew))
+}
 
-// Reason maps a verification error to the audit reason of docs/RULES.md §8.
-func Reason(err error) string {
-	switch {
-	case errors.Is(err, ErrBadSignature):
-		return tenants.ReasonBadSignature
-	case errors.Is(err, ErrUnknownKey):
-		return tenants.ReasonUnknownKey
-	case errors.Is(err, ErrWrongAud), errors.Is(err, ErrWrongIssuer):
-		return tenants.ReasonWrongAud
-	case errors.Is(err, ErrExpired):
-		return tenants.ReasonExpired
-	case errors.Is(err, ErrRevoked):
-		return tenants.ReasonRevoked
-	default:
-		return tenants.ReasonMalformed
+// VerifyError is a refused access token, the one value every caller reads
+// (errors.As): Reason is the mcp.denied audit reason (tenants.Reason*,
+// docs/RULES.md §8). Claims are the token's claims, decoded once, when its
+// signature verified and a later check failed (issuer, audience, expiry,
+// iat, required claims): the tenant's own, safe to name in an audit event;
+// nil otherwise.
+type VerifyError struct {
+	Reason string
+	Claims *AccessClaims
+	// Detail says which check failed (logs and tests, never the client).
+	Detail string
+}
+
+func (e *VerifyError) Error() string {
+	if e.Detail == "" {
+		return "access token refused: " + e.Reason
 	}
+	return "access token refused: " + e.Reason + ": " + e.Detail
+}
+
+func refuse(reason, detail string, c *AccessClaims) *VerifyError {
+	return &VerifyError{Reason: reason, Claims: c, Detail: detail}
 }
 
 // IssueAccessToken signs an access token for site with the tenant's active key.
@@ -110,40 +111,37 @@ func IssueAccessToken(ctx context.Context, km *keys.Manager, site tenants.Site, 
 // tenant's other URL mode fails on iss/aud.
 func VerifyAccessToken(ctx context.Context, km *keys.Manager, site tenants.Site, token string, now time.Time) (*AccessClaims, error) {
 	if token == "" || len(token) > 8192 || strings.Count(token, ".") != 2 {
-		return nil, ErrMalformed
+		return nil, refuse(tenants.ReasonMalformed, "not a compact JWS", nil)
 	}
 	v, err := km.Verify(ctx, site.Tenant.ID, token)
 	switch {
 	case errors.Is(err, keys.ErrUnknownKey):
-		return nil, ErrUnknownKey
+		return nil, refuse(tenants.ReasonUnknownKey, err.Error(), nil)
 	case errors.Is(err, keys.ErrBadSignature), errors.Is(err, keys.ErrAlg):
-		return nil, ErrBadSignature
+		return nil, refuse(tenants.ReasonBadSignature, err.Error(), nil)
 	case errors.Is(err, keys.ErrMalformed):
-		return nil, ErrMalformed
+		return nil, refuse(tenants.ReasonMalformed, err.Error(), nil)
 	case err != nil:
-		return nil, err
+		return nil, err // keys unreachable: not a verdict on the token
 	}
 	if !strings.EqualFold(v.Typ, TypAccessToken) && !strings.EqualFold(v.Typ, "application/at+jwt") {
-		return nil, ErrMalformed
+		return nil, refuse(tenants.ReasonMalformed, "typ is not at+jwt", nil)
 	}
 	var c AccessClaims
 	if err := json.Unmarshal(v.Payload, &c); err != nil {
-		return nil, ErrMalformed
+		return nil, refuse(tenants.ReasonMalformed, "claims are not valid JSON", nil)
 	}
-	if c.Issuer != site.Issuer {
-		return nil, ErrWrongIssuer
-	}
-	if !site.MatchesResource(c.Audience) {
-		return nil, ErrWrongAud
-	}
-	if c.ExpiresAt == 0 || now.After(time.Unix(c.ExpiresAt, 0).Add(Skew)) {
-		return nil, ErrExpired
-	}
-	if c.IssuedAt > now.Add(Skew).Unix() {
-		return nil, ErrMalformed
-	}
-	if c.GrantID == "" || c.Subject == "" || c.ClientID == "" {
-		return nil, ErrMalformed
+	switch {
+	case c.Issuer != site.Issuer:
+		return nil, refuse(tenants.ReasonWrongAud, "issued by another issuer", &c)
+	case !site.MatchesResource(c.Audience):
+		return nil, refuse(tenants.ReasonWrongAud, "audience is not this resource", &c)
+	case c.Expired(now):
+		return nil, refuse(tenants.ReasonExpired, "expired", &c)
+	case c.IssuedAt > now.Add(Skew).Unix():
+		return nil, refuse(tenants.ReasonMalformed, "issued in the future", &c)
+	case c.GrantID == "" || c.Subject == "" || c.ClientID == "":
+		return nil, refuse(tenants.ReasonMalformed, "gid, sub or client_id missing", &c)
 	}
 	return &c, nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/tokens"
 )
 
-func fixture(b *testing.B) (*keys.Manager, tenants.Site, tokens.AccessClaims) {
+func fixture(b testing.TB) (*keys.Manager, tenants.Site, tokens.AccessClaims) {
 	s, err := gormstore.Open(context.Background(), testdb.SQLite(b), nil)
 	if err != nil {
 		b.Fatal(err)
