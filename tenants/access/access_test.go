@@ -135,6 +135,18 @@ func TestToolNamesAndPolicy(t *testing.T) {
 	}
 }
 
+// testClock is a settable clock for the verifier (Options.Now).
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: time.Now()} }
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
 type fixture struct {
 	store  *gormstore.Store
 	keys   *keys.Manager
@@ -193,11 +205,9 @@ func (f *fixture) grant(t testing.TB, upstreamToken string) (*tenants.Grant, str
 func TestVerifierLivenessCache(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	clock := newTestClock()
 	bus := &testdb.Bus{}
-	v := access.NewVerifier(f.store, f.keys, &access.Options{LiveTTL: time.Hour, Now: clock})
+	v := access.NewVerifier(f.store, f.keys, &access.Options{LiveTTL: time.Hour, Now: clock.Now})
 	bus.Subscribe(tenants.TopicGrantRevoked, v.ForgetGrant)
 	g, tok := f.grant(t, "")
 	if p, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tok}); err != nil || d != nil || p.Grant.ID != g.ID {
@@ -219,15 +229,13 @@ func TestVerifierLivenessCache(t *testing.T) {
 	}
 
 	// Default TTL path: no bus.
-	v2 := access.NewVerifier(f.store, f.keys, &access.Options{Now: clock})
+	v2 := access.NewVerifier(f.store, f.keys, &access.Options{Now: clock.Now})
 	g2, tok2 := f.grant(t, "")
 	if _, d, _ := v2.Authenticate(ctx, f.site, []string{"Bearer " + tok2}); d != nil {
 		t.Fatal(d)
 	}
 	_ = f.store.RevokeGrant(ctx, f.tn.ID, g2.ID, "x", time.Now())
-	mu.Lock()
-	now = now.Add(access.DefaultLiveTTL)
-	mu.Unlock()
+	clock.Advance(access.DefaultLiveTTL)
 	if _, d, _ := v2.Authenticate(ctx, f.site, []string{"Bearer " + tok2}); d == nil || d.Reason != tenants.ReasonRevoked {
 		t.Fatalf("after TTL: %+v", d)
 	}
@@ -308,10 +316,9 @@ func TestIdentityBuild(t *testing.T) {
 func TestAuthenticate_VerifyErrorToDenial(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	v := access.NewVerifier(f.store, f.keys, &access.Options{Now: clock})
+	clock := newTestClock()
+	v := access.NewVerifier(f.store, f.keys, &access.Options{Now: clock.Now})
+	now := clock.Now()
 	g, valid := f.grant(t, "")
 	sign := func(edit func(*tokens.AccessClaims)) string {
 		c := tokens.AccessClaims{Subject: "u1", Audience: f.site.Resource, ClientID: "c1", Scope: "mcp", JTI: "j",
@@ -355,9 +362,7 @@ func TestAuthenticate_VerifyErrorToDenial(t *testing.T) {
 	if _, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + valid}); err != nil || d != nil {
 		t.Fatalf("valid: %+v %v", d, err)
 	}
-	mu.Lock()
-	now = now.Add(time.Hour + tokens.Skew + time.Second)
-	mu.Unlock()
+	clock.Advance(time.Hour + tokens.Skew + time.Second)
 	_, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + valid})
 	if err != nil || d == nil || d.Reason != tenants.ReasonExpired || d.Description != "the access token expired" || d.ClientID != "c1" || d.Subject != "u1" {
 		t.Fatalf("cached token past exp: %+v %v", d, err)

@@ -3,7 +3,6 @@ package access_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,19 +40,16 @@ func (f *failingGrants) GetGrant(ctx context.Context, tenantID, id string) (*ten
 func TestVerifierServesCachedGrantsDuringOutage(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock := newTestClock()
 	fs := &failingGrants{OAuthStore: f.store}
-	v := access.NewVerifier(fs, f.keys, &access.Options{Now: clock, MaxStale: time.Minute, Budget: 100 * time.Millisecond})
+	v := access.NewVerifier(fs, f.keys, &access.Options{Now: clock.Now, MaxStale: time.Minute, Budget: 100 * time.Millisecond})
 	g, tok := f.grant(t, "")
 	if _, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tok}); err != nil || d != nil {
 		t.Fatalf("warm-up: %+v %v", d, err)
 	}
 
 	fs.down.Store(true)
-	advance(10 * time.Second) // past the 4 s liveness TTL
+	clock.Advance(10 * time.Second) // past the 4 s liveness TTL
 	p, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tok})
 	if err != nil || d != nil || p.Grant.ID != g.ID {
 		t.Fatalf("cached grant not served during the outage: %+v %v", d, err)
@@ -62,7 +58,7 @@ func TestVerifierServesCachedGrantsDuringOutage(t *testing.T) {
 	// Hung database: answered from cache within the budget.
 	fs.down.Store(false)
 	fs.hang.Store(true)
-	advance(10 * time.Second)
+	clock.Advance(10 * time.Second)
 	start := time.Now()
 	if _, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tok}); err != nil || d != nil {
 		t.Fatalf("hung database: %+v %v", d, err)
@@ -74,7 +70,7 @@ func TestVerifierServesCachedGrantsDuringOutage(t *testing.T) {
 	fs.down.Store(true)
 
 	// Past MaxStale: an error, not a verdict.
-	advance(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	if _, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tok}); !errors.Is(err, tenants.ErrUnavailable) || d != nil {
 		t.Fatalf("past MaxStale want ErrUnavailable, got %+v %v", d, err)
 	}
@@ -92,7 +88,7 @@ func TestVerifierServesCachedGrantsDuringOutage(t *testing.T) {
 	}
 	fs.down.Store(true)
 	v.Forget(f.tn.ID, g.ID)
-	advance(10 * time.Second)
+	clock.Advance(10 * time.Second)
 	if _, _, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tok}); !errors.Is(err, tenants.ErrUnavailable) {
 		t.Fatalf("a forgotten grant was served from cache: %v", err)
 	}
