@@ -49,8 +49,23 @@ func stateFrom(r *http.Request) *reqState {
 	return st
 }
 
-// serveMCP is the connector URL: authenticate, apply tool scopes, forward.
+// serveMCP is the connector URL: parse, verify and apply the policy
+// (authorize), then forward. Two steps so that the frame a stream keeps on
+// its goroutine's stack while it waits for events is forward's small one,
+// not the checks' (docs/PERFORMANCE.md: stream memory).
 func (g *Gateway) serveMCP(c *gin.Context) {
+	st, done := g.authorize(c)
+	if st == nil {
+		return
+	}
+	defer done()
+	g.forward(c, st)
+}
+
+// authorize runs every check of a request and returns its state for the
+// proxy and the function that releases its concurrency slot; on a refusal
+// it answers and returns nil.
+func (g *Gateway) authorize(c *gin.Context) (*reqState, func()) {
 	site := httpx.Site(c)
 	t := site.Tenant
 	r := c.Request
@@ -62,7 +77,7 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 		g.metrics.requests.WithLabelValues(t.Slug, "rejected", "upgrade").Inc()
 		writeRPCError(c.Writer, http.StatusBadRequest, nil, codeInvalidRequest,
 			"protocol upgrades (e.g. WebSocket) are not supported on the MCP endpoint; use Streamable HTTP", nil)
-		return
+		return nil, nil
 	}
 
 	p, den, err := g.verifier.AuthenticateRequest(ctx, site, access.Request{Authorization: r.Header.Values("Authorization"),
@@ -71,63 +86,70 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 		g.d.Sites.Outage().Down(err) // logged once per outage, not per request
 		g.metrics.requests.WithLabelValues(t.Slug, "error", "auth_unavailable").Inc()
 		httpx.WriteUnavailable(c.Writer, c.Request)
-		return
+		return nil, nil
 	}
 	if den != nil {
 		g.deny(c, site, den, nil, nil)
-		return
+		return nil, nil
 	}
 	if g.overQuota(c, site, p) {
-		return
+		return nil, nil
 	}
 	done := g.admit(c, site, p)
 	if done == nil {
-		return
+		return nil, nil
 	}
-	defer done()
+	// The slot is the caller's once the state is returned; every refusal
+	// below releases it here.
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			done()
+		}
+	}()
 
 	var body []byte
 	var parsed *access.Body
 	if r.Method == http.MethodPost {
 		if r.ContentLength > g.opts.MaxBodyBytes {
 			g.tooLarge(c, site, p)
-			return
+			return nil, nil
 		}
 		body, err = io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, g.opts.MaxBodyBytes))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
 				g.tooLarge(c, site, p)
-				return
+				return nil, nil
 			}
 			// The client went away mid-body; nothing to answer.
 			g.metrics.requests.WithLabelValues(t.Slug, "client_gone", "body_read").Inc()
 			c.Abort()
-			return
+			return nil, nil
 		}
 		if parsed, err = access.ParseBody(body); err != nil {
 			g.metrics.requests.WithLabelValues(t.Slug, "rejected", "parse_error").Inc()
 			writeRPCError(c.Writer, http.StatusBadRequest, nil, codeParseError, "parse error: the request body is not valid JSON", nil)
-			return
+			return nil, nil
 		}
 	}
 
 	tools, den := access.CheckToolScopes(t.Settings.ToolScopes, parsed, r.Header.Get(hdrMethod), r.Header.Get(hdrName), p.Claims)
 	if den != nil {
 		g.deny(c, site, den, parsed, tools)
-		return
+		return nil, nil
 	}
 
 	target, err := url.Parse(t.UpstreamMCPURL)
 	if err != nil || target.Host == "" {
 		g.upstreamFailed(c, site, p, parsed.SingleID(), "bad_upstream_url", http.StatusBadGateway, "the tenant's upstream MCP URL is invalid")
-		return
+		return nil, nil
 	}
 	fwd, err := g.identity.Build(ctx, site, p, t.UpstreamMCPURL)
 	if err != nil {
 		g.log.Error("mcp: building upstream identity failed", "tenant", t.Slug, "err", err)
 		writeRPCError(c.Writer, http.StatusInternalServerError, parsed.SingleID(), codeInternal, "internal error while forwarding", nil)
-		return
+		return nil, nil
 	}
 	if fwd.UpstreamTokenErr != nil {
 		g.log.Warn("mcp: upstream IdP token not forwarded", "tenant", t.Slug, "grant", p.Grant.ID, "err", fwd.UpstreamTokenErr)
@@ -138,16 +160,25 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 
 	g.allowed(ctx, site, p, r.Method, parsed, tools)
 
+	handedOver = true
+	return &reqState{site: site, target: target, body: body, id: parsed.SingleID(), identity: fwd.Header,
+		clientIP: c.ClientIP(), reqID: c.GetString("request_id"), idle: g.opts.IdleTimeout, p: p, method: r.Method}, done
+}
+
+// forward proxies an authorized request and accounts for a stream the
+// gateway cut (idle, revoked) on the way out.
+func (g *Gateway) forward(c *gin.Context, st *reqState) {
+	ctx := c.Request.Context()
 	pctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	st := &reqState{site: site, target: target, body: body, id: parsed.SingleID(), identity: fwd.Header,
-		clientIP: c.ClientIP(), reqID: c.GetString("request_id"), cancel: cancel, idle: g.opts.IdleTimeout, p: p, method: r.Method}
-	out := r.WithContext(context.WithValue(pctx, stateKey{}, st))
+	st.cancel = cancel
+	out := c.Request.WithContext(context.WithValue(pctx, stateKey{}, st))
 	w := &deadlineWriter{ResponseWriter: c.Writer, rc: http.NewResponseController(c.Writer), idle: g.opts.IdleTimeout}
 	defer w.clear()
 	defer func() {
 		// A stream the gateway cut ends in the proxy's abort panic; account
 		// for it on the way out.
+		t, p := st.site.Tenant, st.p
 		switch cause := context.Cause(pctx); {
 		case st.failed:
 		case errors.Is(cause, errIdle):
@@ -157,7 +188,7 @@ func (g *Gateway) serveMCP(c *gin.Context) {
 			if g.d.Auditor != nil {
 				g.d.Auditor.Record(context.WithoutCancel(ctx), tenants.AuditEvent{TenantID: t.ID, Action: tenants.ActMCPDenied,
 					ClientID: p.Claims.ClientID, Subject: p.Claims.Subject, Outcome: tenants.OutcomeFailure, Reason: tenants.ReasonRevoked,
-					Details: tenants.JSONMap{tenants.DetailHTTPMethod: r.Method, tenants.DetailStreamClosed: true, tenants.DetailGrantID: p.Claims.GrantID}})
+					Details: tenants.JSONMap{tenants.DetailHTTPMethod: st.method, tenants.DetailStreamClosed: true, tenants.DetailGrantID: p.Claims.GrantID}})
 			}
 		}
 	}()

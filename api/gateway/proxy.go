@@ -156,11 +156,13 @@ func rpcCodeFor(status int) int {
 }
 
 // copyBuffers are the proxy's response copy buffers. An open stream holds
-// one while it waits for the next event, so they are small (the default is
-// 32 KiB per response): events are flushed as they arrive anyway.
+// one for as long as it waits for the next event, so they are small (the
+// default is 32 KiB per response; 2 KiB keeps an idle stream within its
+// memory budget, docs/PERFORMANCE.md): events are flushed as they arrive
+// anyway, and a JSON answer is only written in more pieces.
 type copyBuffers struct{ pool sync.Pool }
 
-const copyBufferSize = 8 << 10
+const copyBufferSize = 2 << 10
 
 func (b *copyBuffers) Get() []byte {
 	if p, ok := b.pool.Get().(*[]byte); ok {

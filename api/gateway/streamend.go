@@ -63,6 +63,12 @@ func (b *endingBody) Read(p []byte) (int, error) {
 	if err == nil || err == io.EOF {
 		return n, err
 	}
+	return b.broke(n, err)
+}
+
+// broke handles a read that failed (kept out of Read, whose frame an idle
+// stream keeps on its stack).
+func (b *endingBody) broke(n int, err error) (int, error) {
 	cause := context.Cause(b.ctx)
 	switch {
 	case errors.Is(cause, errDraining):
