@@ -383,21 +383,8 @@ func TestForwardUpstreamTokenAndStaticHeaders(t *testing.T) {
 // goes silent is closed and its upstream request cancelled.
 func TestIdleStreamClosed(t *testing.T) {
 	e := newEnv(t, &envOpts{gw: &gateway.Options{IdleTimeout: 300 * time.Millisecond}})
-	cancelled := make(chan struct{})
-	release := make(chan struct{})
-	us := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprint(w, ": ok\n\n")
-		w.(http.Flusher).Flush()
-		select {
-		case <-r.Context().Done():
-			close(cancelled)
-		case <-release:
-		}
-	}))
-	defer us.Close()
-	defer close(release)
-	tn := e.tenant("acme", us.URL+"/mcp", nil)
+	url, cancelled := streamingUpstream(t)
+	tn := e.tenant("acme", url, nil)
 	tok, _ := e.token(tn, nil)
 	resp := e.do(http.MethodGet, e.mcpURL(tn), "", map[string]string{"Authorization": "Bearer " + tok})
 	if resp.StatusCode != 200 {
