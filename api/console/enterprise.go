@@ -52,9 +52,7 @@ func (u *ui) enterprisePage(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
-		v.Flash = f
-	}
+	v.Flash = u.takeNotice(c)
 	u.render(c, http.StatusOK, "console_enterprise", v)
 }
 

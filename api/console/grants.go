@@ -50,9 +50,7 @@ func (u *ui) grantsPage(c *gin.Context) {
 	d := grantsData{Next: next, Cursor: cursor, All: c.Query("all") == "1"}
 	d.Grants, d.Hidden = u.grantRows(c.Request.Context(), t, items, d.All)
 	v.Data = d
-	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
-		v.Flash = f
-	}
+	v.Flash = u.takeNotice(c)
 	u.render(c, http.StatusOK, "console_grants", v)
 }
 

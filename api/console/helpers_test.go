@@ -266,6 +266,26 @@ func (e *env) tenant(slug, name string) (*tenants.Tenant, string) {
 	return t, owner.Email
 }
 
+// ownerBrowser creates a team and returns it with a browser signed in as
+// its owner.
+func (e *env) ownerBrowser(slug, name string) (*tenants.Tenant, *browser) {
+	e.t.Helper()
+	t, owner := e.tenant(slug, name)
+	b := e.browser()
+	b.login(owner)
+	return t, b
+}
+
+// viewerBrowser adds a viewer to t and returns a browser signed in as it.
+func (e *env) viewerBrowser(t *tenants.Tenant) *browser {
+	e.t.Helper()
+	a := e.account("vic-"+t.Slug+"@example.com", "Vic Viewer")
+	e.member(t, a, tenants.RoleViewer)
+	b := e.browser()
+	b.login(a.Email)
+	return b
+}
+
 var linkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/[a-z/]+\?token=[A-Za-z0-9_-]+`)
 
 // lastLink is the token of the newest link mailed to addr under path (the

@@ -146,10 +146,7 @@ func TestIdPRemoveButton(t *testing.T) {
 	if err := e.store.CreateGrant(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	viewer := e.account("vic@example.com", "Vic")
-	e.member(ten, viewer, tenants.RoleViewer)
-	vb := e.browser()
-	vb.login(viewer.Email)
+	vb := e.viewerBrowser(ten)
 	if strings.Contains(vb.get("/console/t/acme/settings").Body, "/idp/github/remove") {
 		t.Fatal("a viewer is offered Remove")
 	}
@@ -188,9 +185,7 @@ func TestIdPRemoveButton(t *testing.T) {
 // disabled too, so they are not submitted.
 func TestIdPFormShowsChosenProviderFields(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	_, owner := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(owner)
+	_, b := e.ownerBrowser("acme", "Acme")
 	visible := func(body, field string) bool {
 		i := strings.Index(body, `name="`+field+`"`)
 		if i < 0 {

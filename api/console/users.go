@@ -34,9 +34,7 @@ func (u *ui) usersPage(c *gin.Context) {
 		return
 	}
 	v.Data = usersData{Users: items, Next: next, Cursor: cursor}
-	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
-		v.Flash = f
-	}
+	v.Flash = u.takeNotice(c)
 	u.render(c, http.StatusOK, "console_users", v)
 }
 
@@ -109,9 +107,7 @@ func (u *ui) userPage(c *gin.Context) {
 	d.Grants, d.Hidden = u.grantRows(ctx, t, items, d.All)
 	d.Clients = clientsOf(d.Grants)
 	v.Data = d
-	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
-		v.Flash = f
-	}
+	v.Flash = u.takeNotice(c)
 	u.render(c, http.StatusOK, "console_user", v)
 }
 
