@@ -567,10 +567,7 @@ func TestDiscoveryCachedWithTTL(t *testing.T) {
 	hc, ct := newCountingClient()
 	var mu sync.Mutex
 	now := time.Now()
-	providers.mu.Lock()
-	providers.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	providers.mu.Unlock()
-	t.Cleanup(func() { providers.mu.Lock(); providers.now = time.Now; providers.mu.Unlock() })
+	withProviderClock(t, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
 
 	const disc = "/oidc/.well-known/openid-configuration"
 	for i := 0; i < 3; i++ {
