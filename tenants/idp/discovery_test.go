@@ -3,13 +3,14 @@ package idp
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/tenants/stale/staletest"
 )
 
 // withProviderClock gives the discovery cache a clock (and an entry bound)
@@ -25,73 +26,44 @@ func withProviderClock(t *testing.T, now func() time.Time, max ...int) {
 	t.Cleanup(func() { providers = old })
 }
 
-// countedIssuer serves an OIDC discovery document for every issuer path
-// below it and counts the fetches; fail makes it answer 500, gate (when
-// set) holds each answer until it is closed.
-type countedIssuer struct {
-	*httptest.Server
-	fetches atomic.Int32
-	fail    atomic.Bool
-	gate    chan struct{}
-}
-
-func startCountedIssuer(t *testing.T, gate chan struct{}) *countedIssuer {
+// startIssuers serves an OIDC discovery document for every issuer path
+// below it, behind origin.
+func startIssuers(t *testing.T, origin *staletest.Origin) *httptest.Server {
 	t.Helper()
-	d := &countedIssuer{gate: gate}
-	d.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		issuer, ok := strings.CutSuffix(r.URL.Path, "/.well-known/openid-configuration")
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
-		d.fetches.Add(1)
-		if d.gate != nil {
-			<-d.gate
-		}
-		if d.fail.Load() {
-			http.Error(w, "down", http.StatusInternalServerError)
+		if !origin.Serve(w) {
 			return
 		}
-		iss := d.URL + issuer
+		iss := srv.URL + issuer
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": iss, "authorization_endpoint": iss + "/authorize",
 			"token_endpoint": iss + "/token", "jwks_uri": iss + "/jwks"})
 	}))
-	t.Cleanup(d.Close)
-	return d
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // Many sign-ins arriving at once for an issuer not yet discovered share
 // one discovery.
 func TestConcurrentFirstDiscoveriesFetchOnce(t *testing.T) {
 	withProviderClock(t, time.Now)
-	gate := make(chan struct{})
-	d := startCountedIssuer(t, gate)
-	const n = 20
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p, err := discover(context.Background(), d.Client(), d.URL+"/iss")
-			if err == nil && p.Endpoint().TokenURL != d.URL+"/iss/token" {
-				t.Errorf("token endpoint %q", p.Endpoint().TokenURL)
-			}
-			errs <- err
-		}()
-	}
-	time.Sleep(200 * time.Millisecond) // let the callers pile up behind the held answer
-	close(gate)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	origin := staletest.NewOrigin(true)
+	srv := startIssuers(t, origin)
+	origin.Together(t, 20, func() error {
+		p, err := discover(context.Background(), srv.Client(), srv.URL+"/iss")
+		if err == nil && p.Endpoint().TokenURL != srv.URL+"/iss/token" {
+			return fmt.Errorf("token endpoint %q", p.Endpoint().TokenURL)
 		}
-	}
-	if got := d.fetches.Load(); got != 1 {
-		t.Fatalf("%d concurrent first discoveries fetched the document %d times, want 1", n, got)
+		return err
+	})
+	if got := origin.Fetches(); got != 1 {
+		t.Fatalf("20 concurrent first discoveries fetched the document %d times, want 1", got)
 	}
 }
 
@@ -99,21 +71,19 @@ func TestConcurrentFirstDiscoveriesFetchOnce(t *testing.T) {
 // sign-in discovers again, and its success is what is cached.
 func TestFailedDiscoveryIsNotCached(t *testing.T) {
 	withProviderClock(t, time.Now)
-	d := startCountedIssuer(t, nil)
-	d.fail.Store(true)
-	if _, err := discover(context.Background(), d.Client(), d.URL+"/iss"); err == nil {
-		t.Fatal("a 500 discovery answer was accepted")
-	}
-	if _, err := discover(context.Background(), d.Client(), d.URL+"/iss"); err == nil {
-		t.Fatal("the failure was cached as a success")
-	}
-	d.fail.Store(false)
-	for i := 0; i < 2; i++ {
-		if _, err := discover(context.Background(), d.Client(), d.URL+"/iss"); err != nil {
-			t.Fatal(err)
+	origin := staletest.NewOrigin(false)
+	srv := startIssuers(t, origin)
+	origin.Fail(true)
+	for i := 0; i < 4; i++ {
+		if i == 2 {
+			origin.Fail(false)
+		}
+		_, err := discover(context.Background(), srv.Client(), srv.URL+"/iss")
+		if failing := i < 2; failing != (err != nil) {
+			t.Fatalf("discovery %d (issuer failing: %v): %v", i, failing, err)
 		}
 	}
-	if got := d.fetches.Load(); got != 3 {
+	if got := origin.Fetches(); got != 3 {
 		t.Fatalf("fetches = %d, want 3 (two failures, then one success reused)", got)
 	}
 }
@@ -121,9 +91,9 @@ func TestFailedDiscoveryIsNotCached(t *testing.T) {
 // The cache holds a bounded number of issuers.
 func TestDiscoveryCacheIsBounded(t *testing.T) {
 	withProviderClock(t, time.Now, 3)
-	d := startCountedIssuer(t, nil)
+	srv := startIssuers(t, staletest.NewOrigin(false))
 	for i := 0; i < 10; i++ {
-		if _, err := discover(context.Background(), d.Client(), d.URL+"/iss"+string(rune('a'+i))); err != nil {
+		if _, err := discover(context.Background(), srv.Client(), fmt.Sprintf("%s/iss%d", srv.URL, i)); err != nil {
 			t.Fatal(err)
 		}
 		if n := providers.Len(); n > 3 {
