@@ -8,12 +8,13 @@ import (
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/jsonx"
 )
 
 // fail maps a domain error to its problem.
 func (h *handler) fail(c *gin.Context, err error, notFoundWhat string) {
 	var ve *tenants.ValidationError
-	var se *tenants.JSONSyntaxError
+	var se *jsonx.SyntaxError
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ve):
