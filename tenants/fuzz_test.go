@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/tenants/jsonx"
 )
 
 // FuzzRedirectURI: validation never panics; a URI it accepts has no '*',
@@ -60,14 +62,14 @@ func FuzzMergePatch(f *testing.F) {
 	f.Add(`{"a":{"b":[1,2]}}`, `{"a":{"b":{"c":1}}}`)
 	f.Add(`{}`, `{"access_token_ttl":"x","mcp_requests_per_minute":-1}`)
 	f.Fuzz(func(t *testing.T, target, patch string) {
-		out, err := MergePatch(json.RawMessage(target), json.RawMessage(patch))
+		out, err := jsonx.MergePatch(json.RawMessage(target), json.RawMessage(patch))
 		if err != nil {
 			return
 		}
 		if !json.Valid(out) {
 			t.Fatalf("merge produced invalid JSON %q", out)
 		}
-		again, err := MergePatch(out, json.RawMessage(patch))
+		again, err := jsonx.MergePatch(out, json.RawMessage(patch))
 		if err != nil {
 			t.Fatalf("re-applying the patch failed: %v", err)
 		}

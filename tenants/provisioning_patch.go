@@ -5,127 +5,33 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/tenants/jsonx"
 )
 
-// DecodeStrict decodes one JSON value from data into v: unknown object
-// fields, wrong types and trailing data are errors. Field problems come back
-// as a *ValidationError naming the field (with prefix, e.g. "settings.");
-// malformed JSON comes back as a *JSONSyntaxError.
+// DecodeStrict decodes one JSON value from data into v (jsonx.DecodeStrict:
+// unknown object fields, wrong types and trailing data are errors). A field
+// problem comes back as a *ValidationError naming the field with prefix
+// (e.g. "settings."); malformed JSON as a *jsonx.SyntaxError.
 func DecodeStrict(data []byte, v any, prefix string) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if fe, ok := JSONFieldError(err, prefix); ok {
-			return &ValidationError{Errors: []FieldError{fe}}
-		}
-		return &JSONSyntaxError{Err: err}
+	err := jsonx.DecodeStrict(data, v)
+	var fe *jsonx.FieldError
+	if !errors.As(err, &fe) {
+		return err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &JSONSyntaxError{Err: errors.New("unexpected data after the JSON value")}
-	}
-	return nil
-}
-
-// JSONSyntaxError is malformed JSON (not a problem of one field).
-type JSONSyntaxError struct{ Err error }
-
-func (e *JSONSyntaxError) Error() string {
-	var se *json.SyntaxError
-	if errors.As(e.Err, &se) {
-		return fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error())
-	}
-	if errors.Is(e.Err, io.EOF) || errors.Is(e.Err, io.ErrUnexpectedEOF) {
-		return "the JSON value is empty or truncated"
-	}
-	return e.Err.Error()
-}
-
-func (e *JSONSyntaxError) Unwrap() error { return e.Err }
-
-// JSONFieldError turns an encoding/json decode error about one field (wrong
-// type, unknown field) into a FieldError.
-func JSONFieldError(err error, prefix string) (FieldError, bool) {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		field := strings.TrimPrefix(prefix+te.Field, ".")
-		if te.Field == "" {
+	field := prefix + fe.Field
+	if !fe.Unknown {
+		field = strings.TrimPrefix(field, ".")
+		if fe.Field == "" {
 			field = strings.TrimSuffix(prefix, ".")
 		}
 		if field == "" {
 			field = "(body)"
 		}
-		return FieldError{Field: field, Detail: fmt.Sprintf("must be %s, not %s", jsonTypeName(te.Type), te.Value)}, true
 	}
-	if msg := err.Error(); strings.HasPrefix(msg, `json: unknown field "`) {
-		name := strings.TrimSuffix(strings.TrimPrefix(msg, `json: unknown field "`), `"`)
-		return FieldError{Field: prefix + name, Detail: "is not a known field"}, true
-	}
-	return FieldError{}, false
-}
-
-func jsonTypeName(t reflect.Type) string {
-	if t == nil {
-		return "a different type"
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	}
-	return "a " + t.String()
-}
-
-// MergePatch applies an RFC 7396 JSON merge patch to a JSON document.
-func MergePatch(target, patch json.RawMessage) (json.RawMessage, error) {
-	var p any
-	if err := json.Unmarshal(patch, &p); err != nil {
-		return nil, err
-	}
-	var t any
-	if len(bytes.TrimSpace(target)) > 0 {
-		if err := json.Unmarshal(target, &t); err != nil {
-			return nil, err
-		}
-	}
-	return json.Marshal(mergeValue(t, p))
-}
-
-// mergeValue is RFC 7396 §2 MergePatch(Target, Patch).
-func mergeValue(target, patch any) any {
-	pm, ok := patch.(map[string]any)
-	if !ok {
-		return patch
-	}
-	tm, ok := target.(map[string]any)
-	if !ok {
-		tm = map[string]any{}
-	}
-	for k, v := range pm {
-		if v == nil {
-			delete(tm, k)
-		} else {
-			tm[k] = mergeValue(tm[k], v)
-		}
-	}
-	return tm
+	return &ValidationError{Errors: []FieldError{{Field: field, Detail: fe.Detail}}}
 }
 
 // PatchOptions says what the caller may change.
@@ -289,7 +195,7 @@ func (p *Provisioner) patchSettings(t *Tenant, raw json.RawMessage, v *Validatio
 	cur.UpstreamHeaders, cur.AuditWebhookSecret = nil, ""
 	curJSON, _ := json.Marshal(cur)
 	rest, _ := json.Marshal(obj)
-	merged, err := MergePatch(curJSON, rest)
+	merged, err := jsonx.MergePatch(curJSON, rest)
 	if err != nil {
 		v.Add("settings", "must be an object")
 		return

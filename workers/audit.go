@@ -451,7 +451,7 @@ func (r *Runtime) planDeliveries(ctx context.Context, evs []tenants.AuditEvent) 
 		if tid == "" {
 			continue
 		}
-		t, err := r.tcache.get(ctx, r.opts.Store, tid)
+		t, _, err := r.tcache.Get(ctx, tid, func(ctx context.Context) (*tenants.Tenant, error) { return r.opts.Store.GetTenant(ctx, tid) })
 		if err != nil || t.Settings.AuditWebhookURL == "" {
 			continue
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/egress"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/tenants/stale"
 )
 
 // Queue names.
@@ -130,7 +131,9 @@ type Runtime struct {
 	webhooks *http.Client
 	refresh  UpstreamRefresher
 	sched    []periodic
-	tcache   tenantCache
+	// tcache keeps tenants briefly for per-event work (webhook fan-out);
+	// a tenant-changed notice drops one at once.
+	tcache *stale.Cache[*tenants.Tenant]
 
 	// observe, when set (tests), is told of every periodic task run.
 	observe func(typ string, slot int64, err error)
@@ -174,7 +177,7 @@ func New(opts Options) (*Runtime, error) {
 			Timeout: opts.WebhookTimeout, HTTPSOnly: !opts.AllowPrivateFetch, Redirects: egress.NoRedirects}),
 		refresh: opts.UpstreamRefresher,
 	}
-	r.tcache.ttl = 10 * time.Second
+	r.tcache = stale.New[*tenants.Tenant](stale.Options{TTL: 10 * time.Second, MaxEntries: 10_000})
 	if r.refresh == nil {
 		r.refresh = &IdPRefresher{Store: opts.Store, Sealer: opts.Sealer, HTTPClient: opts.HTTPClient}
 	}
@@ -255,7 +258,7 @@ func (r *Runtime) Auditor() tenants.Auditor { return r.auditor }
 
 // ForgetTenant drops a changed or deleted tenant from the runtime's tenant
 // cache (the composition root subscribes it to tenants.TopicTenantChanged).
-func (r *Runtime) ForgetTenant(tenantID string) { r.tcache.forget(tenantID) }
+func (r *Runtime) ForgetTenant(tenantID string) { r.tcache.Forget(tenantID) }
 
 // KeyRotation is the signing-key rotation policy, built once here (it needs
 // the auditor) and shared with the HTTP surfaces.
@@ -387,42 +390,4 @@ func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "compone
 func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
 func (a asynqLogger) Fatal(args ...any) {
 	a.l.Error(fmt.Sprint(args...), "component", "asynq", "fatal", true)
-}
-
-// tenantCache keeps tenants briefly for per-event work (webhook fan-out).
-type tenantCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]cachedTenant
-}
-
-type cachedTenant struct {
-	t  *tenants.Tenant
-	at time.Time
-}
-
-func (c *tenantCache) get(ctx context.Context, s tenants.Store, id string) (*tenants.Tenant, error) {
-	c.mu.Lock()
-	if e, ok := c.m[id]; ok && time.Since(e.at) < c.ttl {
-		c.mu.Unlock()
-		return e.t, nil
-	}
-	c.mu.Unlock()
-	t, err := s.GetTenant(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[string]cachedTenant{}
-	}
-	c.m[id] = cachedTenant{t: t, at: time.Now()}
-	c.mu.Unlock()
-	return t, nil
-}
-
-func (c *tenantCache) forget(id string) {
-	c.mu.Lock()
-	delete(c.m, id)
-	c.mu.Unlock()
 }

@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -38,16 +37,7 @@ func (u *ui) doctorPage(c *gin.Context) {
 		}
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		rep.SelfCheck = make([]doctor.SelfCheckResult, len(sites))
-		var wg sync.WaitGroup
-		for i, s := range sites {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rep.SelfCheck[i] = doctor.SelfCheck(cctx, u.selfCheck, s)
-			}()
-		}
-		wg.Wait()
+		rep.SelfCheck = doctor.SelfCheckSites(cctx, u.selfCheck, sites)
 	}
 	v := u.page(c, "Connection doctor — "+t.Name, "doctor")
 	v.Data = d

@@ -325,7 +325,11 @@ func TestDoctorPageRendersDiagnosis(t *testing.T) {
 	b.login(key)
 	r := b.get("/console/t/acme/doctor?self_check=1")
 	wantStatus(t, r, http.StatusOK)
-	for _, want := range []string{"Claude", "badge-failing", "class=\"problem\"", "Access token issued", "no Authorization header",
+	// Pills in words from the doctor's tables (issue 11), never the codes.
+	if strings.Contains(r.Body, ">failing<") || strings.Contains(r.Body, ">done<") || strings.Contains(r.Body, "step: mcp,") {
+		t.Error("doctor page shows a status, state or step code instead of words")
+	}
+	for _, want := range []string{"Claude", "badge-failing", ">Not working</span>", ">Done</span>", "class=\"problem\"", "Access token issued", "no Authorization header",
 		"<strong>Claude.ai</strong>", // the client software named in the timeline
 		// The self-check ran against this server's public URLs (only the
 		// console is mounted here, so its checks fail; they are listed).

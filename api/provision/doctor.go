@@ -3,7 +3,6 @@ package provision
 import (
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -65,16 +64,7 @@ func doctorHandler(d *httpx.Deps) gin.HandlerFunc {
 			if hs, ok := d.Sites.Host(t); ok {
 				sites = append(sites, hs)
 			}
-			rep.SelfCheck = make([]doctor.SelfCheckResult, len(sites))
-			var wg sync.WaitGroup
-			for i, s := range sites {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					rep.SelfCheck[i] = doctor.SelfCheck(ctx, selfCheckClient, s)
-				}()
-			}
-			wg.Wait()
+			rep.SelfCheck = doctor.SelfCheckSites(ctx, selfCheckClient, sites)
 		}
 		c.JSON(http.StatusOK, rep)
 	}

@@ -2,8 +2,6 @@ package conformance
 
 import (
 	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,21 +139,13 @@ func testAccountTokenRace(t *testing.T, s tenants.Store) {
 	if _, err := s.UseAccountToken(ctx, "old", tenants.PurposeResetPassword, now); !errors.Is(err, tenants.ErrNotFound) {
 		t.Fatalf("expired token used: %v", err)
 	}
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if tk, err := s.UseAccountToken(ctx, "live", tenants.PurposeResetPassword, now); err == nil && tk.AccountID == a.ID {
-				wins.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("token used %d times, want exactly once", wins.Load())
-	}
+	onlyOneWins(t, "uses of one account token", 8, func(int) error {
+		tk, err := s.UseAccountToken(ctx, "live", tenants.PurposeResetPassword, now)
+		if err == nil && tk.AccountID != a.ID {
+			return errors.New("token of another account")
+		}
+		return err
+	}, tenants.ErrNotFound)
 	if _, err := s.PeekAccountToken(ctx, "live", tenants.PurposeResetPassword, now); !errors.Is(err, tenants.ErrNotFound) {
 		t.Fatalf("peek used token: %v", err)
 	}
@@ -175,21 +165,13 @@ func testTOTPOnce(t *testing.T, s tenants.Store) {
 			t.Fatalf("step %d accepted after 100", step)
 		}
 	}
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if ok, err := s.UseRecoveryCode(ctx, a.ID, "r1"); ok && err == nil {
-				wins.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("recovery code used %d times", wins.Load())
-	}
+	onlyOneWins(t, "uses of one recovery code", 6, func(int) error {
+		ok, err := s.UseRecoveryCode(ctx, a.ID, "r1")
+		if err == nil && !ok {
+			return errLost
+		}
+		return err
+	})
 	got, _ := s.GetAccount(ctx, a.ID)
 	if len(got.RecoveryCodes) != 1 || got.RecoveryCodes[0] != "r2" {
 		t.Fatalf("codes left: %v", got.RecoveryCodes)
@@ -261,21 +243,13 @@ func testInvitationRace(t *testing.T, s tenants.Store) {
 	if _, err := s.AcceptInvitation(ctx, "ih-old", now); !errors.Is(err, tenants.ErrNotFound) {
 		t.Fatalf("expired invitation accepted: %v", err)
 	}
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if got, err := s.AcceptInvitation(ctx, "ih", now); err == nil && got.TenantID == tn.ID {
-				wins.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("invitation accepted %d times", wins.Load())
-	}
+	onlyOneWins(t, "acceptances of one invitation", 8, func(int) error {
+		got, err := s.AcceptInvitation(ctx, "ih", now)
+		if err == nil && got.TenantID != tn.ID {
+			return errors.New("invitation of another tenant")
+		}
+		return err
+	}, tenants.ErrNotFound)
 	if _, err := s.GetInvitationByHash(ctx, "ih", now); !errors.Is(err, tenants.ErrNotFound) {
 		t.Fatalf("accepted invitation still found: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -123,32 +122,10 @@ func testTenantCRUD(t *testing.T, s tenants.Store) {
 }
 
 func testTenantSlugRace(t *testing.T, s tenants.Store) {
-	const n = 8
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			now := time.Now().UTC()
-			errs[i] = s.CreateTenant(ctx, &tenants.Tenant{ID: tenants.RandomID(), Slug: "race", CreatedAt: now, UpdatedAt: now})
-		}(i)
-	}
-	wg.Wait()
-	wins, conflicts := 0, 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case errors.Is(err, tenants.ErrConflict):
-			conflicts++
-		default:
-			t.Errorf("unexpected error: %v", err)
-		}
-	}
-	if wins != 1 || conflicts != n-1 {
-		t.Fatalf("concurrent creates of one slug: %d won, %d conflicted; want 1 and %d", wins, conflicts, n-1)
-	}
+	onlyOneWins(t, "creates of one slug", 8, func(int) error {
+		now := time.Now().UTC()
+		return s.CreateTenant(ctx, &tenants.Tenant{ID: tenants.RandomID(), Slug: "race", CreatedAt: now, UpdatedAt: now})
+	}, tenants.ErrConflict)
 }
 
 func testTenantPaging(t *testing.T, s tenants.Store) {
@@ -368,57 +345,20 @@ func testAuthCodeRace(t *testing.T, s tenants.Store) {
 	tn := NewTenant(t, s, "codes")
 	now := time.Now().UTC()
 	must(t, s.CreateAuthCode(ctx, &tenants.AuthCode{TenantID: tn.ID, Hash: "code", GrantID: "g", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}))
-	const n = 6
-	var wg sync.WaitGroup
-	results := make([]error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, results[i] = s.ConsumeAuthCode(ctx, tn.ID, "code", time.Now())
-		}(i)
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range results {
-		if err == nil {
-			wins++
-		} else if !errors.Is(err, tenants.ErrConflict) {
-			t.Fatalf("unexpected: %v", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("a code redeemed concurrently was accepted %d times; want exactly 1", wins)
-	}
+	onlyOneWins(t, "redemptions of one code", 6, func(int) error {
+		_, err := s.ConsumeAuthCode(ctx, tn.ID, "code", time.Now())
+		return err
+	}, tenants.ErrConflict)
 }
 
 func testRefreshRace(t *testing.T, s tenants.Store) {
 	tn := NewTenant(t, s, "refresh")
 	now := time.Now().UTC()
 	must(t, s.CreateRefreshToken(ctx, &tenants.RefreshToken{TenantID: tn.ID, Hash: "r0", GrantID: "g", CreatedAt: now, ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour)}))
-	const n = 5
-	var wg sync.WaitGroup
-	results := make([]error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			next := &tenants.RefreshToken{TenantID: tn.ID, Hash: fmt.Sprintf("r1-%d", i), GrantID: "g", Generation: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour)}
-			results[i] = s.RotateRefreshToken(ctx, tn.ID, "r0", next, time.Now())
-		}(i)
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range results {
-		if err == nil {
-			wins++
-		} else if !errors.Is(err, tenants.ErrConflict) {
-			t.Fatalf("unexpected: %v", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("concurrent rotations: %d won; want 1", wins)
-	}
+	onlyOneWins(t, "rotations of one refresh token", 5, func(i int) error {
+		next := &tenants.RefreshToken{TenantID: tn.ID, Hash: fmt.Sprintf("r1-%d", i), GrantID: "g", Generation: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour)}
+		return s.RotateRefreshToken(ctx, tn.ID, "r0", next, time.Now())
+	}, tenants.ErrConflict)
 	old, err := s.GetRefreshToken(ctx, tn.ID, "r0")
 	must(t, err)
 	if old.RotatedAt == nil || old.SuccessorHash == "" {

@@ -3,7 +3,6 @@ package doctor
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
 )
@@ -61,15 +60,8 @@ func (d *diagnosis) enterpriseRefused(att []tenants.AuditEvent) *Problem {
 	if bad == nil {
 		return nil
 	}
-	for _, st := range []string{StepAuthorize, StepLogin, StepConsent, StepCode} {
-		d.mark(st, StateSkipped, time.Time{})
-	}
+	d.markBeforeToken(StateSkipped)
 	d.mark(StepToken, StateFailed, bad.Time)
-	return &Problem{Code: ProblemEnterpriseRefused, Step: StepToken, At: bad.Time,
-		Title:  "The enterprise ID-JAG was refused",
-		Detail: fmt.Sprintf("client %s presented an ID-JAG at %s: %s.", quoteName(d.name), fmtTime(bad.Time, d.in.Now), strings.TrimPrefix(enterpriseLabel(*bad), "Enterprise ID-JAG refused")),
-		Fix: "At the enterprise IdP, the MCP server's audience must be this connector's issuer and its resource the connector URL " +
-			"(GET /api/v1/tenants/{slug}/enterprise-idps shows both per URL mode); the IdP must be trusted by this tenant with the " +
-			"client in allowed_clients; ID-JAGs are single use and short-lived. See docs/ENTERPRISE.md.",
-	}
+	return newProblem(ProblemEnterpriseRefused, bad.Time, fmt.Sprintf("client %s presented an ID-JAG at %s: %s.",
+		quoteName(d.name), fmtTime(bad.Time, d.in.Now), strings.TrimPrefix(enterpriseLabel(*bad), "Enterprise ID-JAG refused")))
 }

@@ -66,27 +66,16 @@ func Diagnosis(ctx context.Context, r Reader, t *tenants.Tenant, opts *LoadOptio
 		}
 		f.Cursor = next
 	}
-	for p := (tenants.Page{Limit: 200}); ; {
-		items, next, err := r.ListClients(ctx, t.ID, p)
-		if err != nil {
-			return Report{}, err
-		}
-		in.Clients = append(in.Clients, items...)
-		if next == "" || len(in.Clients) >= o.MaxClients {
-			break
-		}
-		p.Cursor = next
+	var err error
+	if in.Clients, err = readPages(ctx, o.MaxClients, func(ctx context.Context, p tenants.Page) ([]tenants.Client, string, error) {
+		return r.ListClients(ctx, t.ID, p)
+	}); err != nil {
+		return Report{}, err
 	}
-	for p := (tenants.Page{Limit: 200}); ; {
-		items, next, err := r.ListGrants(ctx, t.ID, p)
-		if err != nil {
-			return Report{}, err
-		}
-		in.Grants = append(in.Grants, items...)
-		if next == "" || len(in.Grants) >= o.MaxGrants {
-			break
-		}
-		p.Cursor = next
+	if in.Grants, err = readPages(ctx, o.MaxGrants, func(ctx context.Context, p tenants.Page) ([]tenants.Grant, string, error) {
+		return r.ListGrants(ctx, t.ID, p)
+	}); err != nil {
+		return Report{}, err
 	}
 	rep := Diagnose(in)
 	rep.Truncated = truncated
@@ -95,4 +84,20 @@ func Diagnosis(ctx context.Context, r Reader, t *tenants.Tenant, opts *LoadOptio
 		rep.Window.From = in.Events[len(in.Events)-1].Time // the oldest event read
 	}
 	return rep, nil
+}
+
+// readPages reads a list page by page until it ends or holds max items.
+func readPages[T any](ctx context.Context, max int, list func(context.Context, tenants.Page) ([]T, string, error)) ([]T, error) {
+	var out []T
+	for p := (tenants.Page{Limit: 200}); ; {
+		items, next, err := list(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if next == "" || len(out) >= max {
+			return out, nil
+		}
+		p.Cursor = next
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
@@ -197,6 +198,22 @@ func SelfCheck(ctx context.Context, hc *http.Client, site tenants.Site) SelfChec
 	c.checkJWKS()
 	c.checkMCP()
 	return res
+}
+
+// SelfCheckSites runs SelfCheck for each of a tenant's sites (its URL
+// modes) at once; the results are in the order of sites.
+func SelfCheckSites(ctx context.Context, hc *http.Client, sites []tenants.Site) []SelfCheckResult {
+	out := make([]SelfCheckResult, len(sites))
+	var wg sync.WaitGroup
+	for i, s := range sites {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = SelfCheck(ctx, hc, s)
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 func (c *checker) checkPRM(u string) {

@@ -119,6 +119,26 @@ type flow struct {
 	state, nonce, verifier string
 }
 
+// mockProvider starts mockoidc (with mw) and the generic OIDC provider
+// configured against it.
+func mockProvider(t *testing.T, mw ...func(http.Handler) http.Handler) (*mockoidc.MockOIDC, Provider) {
+	t.Helper()
+	m := startMock(t, mw...)
+	hc, _ := newCountingClient()
+	p, err := New(context.Background(), mockConfig(m, hc, tenants.IdPOIDC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, p
+}
+
+// authorize starts a flow at p and returns it with the callback's query.
+func authorize(t *testing.T, p Provider) (flow, url.Values) {
+	t.Helper()
+	f := newFlow()
+	return f, browse(t, p.AuthCodeURL(f.state, f.nonce, f.verifier))
+}
+
 func newFlow() flow {
 	return flow{state: tenants.RandomToken(), nonce: tenants.RandomToken(), verifier: oauth2.GenerateVerifier()}
 }
@@ -189,15 +209,9 @@ func TestOIDCLoginFlowPKCEAndNonce(t *testing.T) {
 // RFC 7636 §4.6: the upstream checks our verifier; a wrong one fails the
 // exchange, so the challenge really was sent and bound to the code.
 func TestOIDCPKCEWrongVerifierRefused(t *testing.T) {
-	m := startMock(t)
-	hc, _ := newCountingClient()
-	p, err := New(context.Background(), mockConfig(m, hc, tenants.IdPOIDC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFlow()
-	cb := browse(t, p.AuthCodeURL(f.state, f.nonce, f.verifier))
-	_, _, err = p.Exchange(context.Background(), cb.Get("code"), f.nonce, oauth2.GenerateVerifier())
+	_, p := mockProvider(t)
+	f, cb := authorize(t, p)
+	_, _, err := p.Exchange(context.Background(), cb.Get("code"), f.nonce, oauth2.GenerateVerifier())
 	le := loginError(t, err, ReasonUpstreamError)
 	if strings.Contains(le.Error(), cb.Get("code")) {
 		t.Fatalf("error text carries the code: %v", le)
@@ -207,33 +221,21 @@ func TestOIDCPKCEWrongVerifierRefused(t *testing.T) {
 // OIDC Core §3.1.3.7 step 11: an id_token whose nonce is not this flow's is
 // refused (a replayed or injected code).
 func TestOIDCNonceMismatchRefused(t *testing.T) {
-	m := startMock(t)
-	hc, _ := newCountingClient()
-	p, err := New(context.Background(), mockConfig(m, hc, tenants.IdPOIDC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFlow()
-	cb := browse(t, p.AuthCodeURL(f.state, f.nonce, f.verifier))
-	_, _, err = p.Exchange(context.Background(), cb.Get("code"), "another-flows-nonce", f.verifier)
+	_, p := mockProvider(t)
+	f, cb := authorize(t, p)
+	_, _, err := p.Exchange(context.Background(), cb.Get("code"), "another-flows-nonce", f.verifier)
 	loginError(t, err, ReasonNonceMismatch)
 }
 
 // A code is single use upstream; the error surfaced must not echo it
 // (mockoidc's error_description does: "Invalid code: <code>").
 func TestOIDCCodeReuseErrorIsSafe(t *testing.T) {
-	m := startMock(t)
-	hc, _ := newCountingClient()
-	p, err := New(context.Background(), mockConfig(m, hc, tenants.IdPOIDC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFlow()
-	cb := browse(t, p.AuthCodeURL(f.state, f.nonce, f.verifier))
+	_, p := mockProvider(t)
+	f, cb := authorize(t, p)
 	if _, _, err := p.Exchange(context.Background(), cb.Get("code"), f.nonce, f.verifier); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = p.Exchange(context.Background(), cb.Get("code"), f.nonce, f.verifier)
+	_, _, err := p.Exchange(context.Background(), cb.Get("code"), f.nonce, f.verifier)
 	le := loginError(t, err, ReasonUpstreamError)
 	if strings.Contains(le.Error(), cb.Get("code")) || strings.Contains(le.Message, cb.Get("code")) {
 		t.Fatalf("error text carries the code: %q", le.Error())
@@ -285,15 +287,9 @@ func tamperIDToken(on *bool, mu *sync.Mutex) func(http.Handler) http.Handler {
 func TestOIDCTamperedIDTokenRefused(t *testing.T) {
 	var mu sync.Mutex
 	on := true
-	m := startMock(t, tamperIDToken(&on, &mu))
-	hc, _ := newCountingClient()
-	p, err := New(context.Background(), mockConfig(m, hc, tenants.IdPOIDC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFlow()
-	cb := browse(t, p.AuthCodeURL(f.state, f.nonce, f.verifier))
-	_, _, err = p.Exchange(context.Background(), cb.Get("code"), f.nonce, f.verifier)
+	_, p := mockProvider(t, tamperIDToken(&on, &mu))
+	f, cb := authorize(t, p)
+	_, _, err := p.Exchange(context.Background(), cb.Get("code"), f.nonce, f.verifier)
 	loginError(t, err, ReasonBadIDToken)
 
 	// Same server untampered: the login works (the refusal was the tamper).
@@ -317,8 +313,7 @@ func TestOIDCWrongAudienceRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFlow()
-	cb := browse(t, p.AuthCodeURL(f.state, f.nonce, f.verifier))
+	f, cb := authorize(t, p)
 	// Build a provider that expects another audience, same upstream.
 	o := p.(*oidcProvider)
 	other := *o
@@ -335,8 +330,7 @@ func TestOIDCRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFlow()
-	cb := browse(t, p.AuthCodeURL(f.state, f.nonce, f.verifier))
+	f, cb := authorize(t, p)
 	_, tok, err := p.Exchange(ctx, cb.Get("code"), f.nonce, f.verifier)
 	if err != nil {
 		t.Fatal(err)
@@ -396,8 +390,7 @@ func queueUser(m *mockoidc.MockOIDC, email string, verified bool) {
 
 func loginAs(t *testing.T, p Provider) (*Identity, error) {
 	t.Helper()
-	f := newFlow()
-	cb := browse(t, p.AuthCodeURL(f.state, f.nonce, f.verifier))
+	f, cb := authorize(t, p)
 	id, _, err := p.Exchange(context.Background(), cb.Get("code"), f.nonce, f.verifier)
 	return id, err
 }
@@ -567,10 +560,7 @@ func TestDiscoveryCachedWithTTL(t *testing.T) {
 	hc, ct := newCountingClient()
 	var mu sync.Mutex
 	now := time.Now()
-	providers.mu.Lock()
-	providers.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	providers.mu.Unlock()
-	t.Cleanup(func() { providers.mu.Lock(); providers.now = time.Now; providers.mu.Unlock() })
+	withProviderClock(t, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
 
 	const disc = "/oidc/.well-known/openid-configuration"
 	for i := 0; i < 3; i++ {
@@ -642,14 +632,9 @@ func (u *multiAudUser) Claims(_ []string, base *mockoidc.IDTokenClaims) (jwt.Cla
 // OIDC Core §3.1.3.7 steps 4-5: with several audiences, azp must be our
 // client id.
 func TestOIDCMultipleAudiencesNeedAZP(t *testing.T) {
-	m := startMock(t)
-	hc, _ := newCountingClient()
-	p, err := New(context.Background(), mockConfig(m, hc, tenants.IdPOIDC))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, p := mockProvider(t)
 	m.QueueUser(&multiAudUser{azp: "another-client"})
-	_, err = loginAs(t, p)
+	_, err := loginAs(t, p)
 	loginError(t, err, ReasonBadIDToken)
 	m.QueueUser(&multiAudUser{azp: m.ClientID})
 	if _, err := loginAs(t, p); err != nil {
@@ -670,8 +655,7 @@ func TestSecurity_11_OIDCDomainRecheckedAtRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFlow()
-	cb := browse(t, p.AuthCodeURL(f.state, f.nonce, f.verifier))
+	f, cb := authorize(t, p)
 	_, tok, err := p.Exchange(ctx, cb.Get("code"), f.nonce, f.verifier)
 	if err != nil {
 		t.Fatal(err)

@@ -10,11 +10,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/egress"
+	stalecache "github.com/gatehouse/gatehouse/tenants/stale"
 )
 
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document,
@@ -27,6 +27,7 @@ const (
 	CIMDTimeout    = 5 * time.Second
 	cimdDefaultTTL = 5 * time.Minute // no caching headers: a short heuristic lifetime
 	cimdMaxTTL     = 24 * time.Hour
+	cimdMaxEntries = 10_000
 )
 
 // CIMDDocument is the part of a client metadata document we use.
@@ -73,19 +74,13 @@ func ValidateCIMDURL(raw string) error {
 	return nil
 }
 
-// CIMDResolver fetches and caches metadata documents. The cache honours
-// Cache-Control max-age (capped at a day); no-store/no-cache are not cached.
+// CIMDResolver fetches and caches metadata documents (tenants/stale: one
+// fetch per URL however many requests wait for it, a bounded number of
+// documents, failures never kept). The cache honours Cache-Control max-age
+// (capped at a day); no-store/no-cache are not cached.
 type CIMDResolver struct {
 	client *http.Client
-	now    func() time.Time
-
-	mu    sync.Mutex
-	cache map[string]cimdEntry
-}
-
-type cimdEntry struct {
-	doc     *CIMDDocument
-	expires time.Time
+	cache  *stalecache.Cache[*CIMDDocument]
 }
 
 // CIMDOptions for NewCIMDResolver; nil means defaults.
@@ -97,6 +92,8 @@ type CIMDOptions struct {
 	Client       *http.Client
 	AllowPrivate bool
 	Now          func() time.Time
+	// MaxEntries bounds the documents kept (default 10 000).
+	MaxEntries int
 }
 
 // NewCIMDResolver returns a resolver.
@@ -113,11 +110,14 @@ func NewCIMDResolver(opts *CIMDOptions) *CIMDResolver {
 	// an open redirect on an allowed host (cimd_allowed_hosts) vouch for a
 	// document served elsewhere, under the allowed host's name.
 	c = egress.WithoutRedirects(c)
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	max := opts.MaxEntries
+	if max <= 0 {
+		max = cimdMaxEntries
 	}
-	return &CIMDResolver{client: c, now: now, cache: map[string]cimdEntry{}}
+	// No stale serving: a document is the client's own statement of its
+	// redirect URIs, so a fetch that fails is an error, not the old copy.
+	return &CIMDResolver{client: c, cache: stalecache.New[*CIMDDocument](stalecache.Options{
+		TTL: cimdDefaultTTL, LoadTimeout: CIMDTimeout, MaxEntries: max, Now: opts.Now})}
 }
 
 // Resolve returns the document at clientID, from cache when fresh.
@@ -125,29 +125,9 @@ func (r *CIMDResolver) Resolve(ctx context.Context, clientID string) (*CIMDDocum
 	if err := ValidateCIMDURL(clientID); err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	e, ok := r.cache[clientID]
-	r.mu.Unlock()
-	if ok && r.now().Before(e.expires) {
-		return e.doc, nil
-	}
-	doc, ttl, err := r.fetch(ctx, clientID)
-	if err != nil {
-		return nil, err
-	}
-	if ttl > 0 {
-		r.mu.Lock()
-		if len(r.cache) > 10000 { // bound memory: drop everything expired
-			for k, v := range r.cache {
-				if !r.now().Before(v.expires) {
-					delete(r.cache, k)
-				}
-			}
-		}
-		r.cache[clientID] = cimdEntry{doc: doc, expires: r.now().Add(ttl)}
-		r.mu.Unlock()
-	}
-	return doc, nil
+	return r.cache.GetFor(ctx, clientID, func(ctx context.Context) (*CIMDDocument, time.Duration, error) {
+		return r.fetch(ctx, clientID)
+	})
 }
 
 func (r *CIMDResolver) fetch(ctx context.Context, clientID string) (*CIMDDocument, time.Duration, error) {

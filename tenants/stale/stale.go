@@ -14,7 +14,13 @@
 //   - a refresh that fails leaves the old value in place and serves it
 //     while it is younger than MaxStale; past that the error is returned;
 //   - Forget drops a key at once (a revocation notice): a load that started
-//     before the Forget is not cached, so it cannot resurrect the old state.
+//     before the Forget is not cached, so it cannot resurrect the old state;
+//   - a failed load is never cached;
+//   - the entries are bounded (MaxEntries).
+//
+// GetFor serves sources that say themselves how long a value stays fresh
+// (HTTP documents with Cache-Control: client metadata documents, OIDC
+// discovery).
 package stale
 
 import (
@@ -39,7 +45,17 @@ type Cache[V any] struct {
 type entry[V any] struct {
 	v       V
 	at      time.Time
-	expired bool // ExpireAll: refresh on next use, still usable as stale
+	ttl     time.Duration // the value's own lifetime (GetFor); 0: the cache's TTL
+	expired bool          // ExpireAll: refresh on next use, still usable as stale
+}
+
+// fresh reports whether e may be served without a refresh.
+func (e *entry[V]) fresh(now time.Time, ttl time.Duration) bool {
+	if e.ttl > 0 {
+		ttl = e.ttl
+	}
+	age := now.Sub(e.at)
+	return !e.expired && age >= 0 && age < ttl
 }
 
 type call[V any] struct {
@@ -61,7 +77,9 @@ type Options struct {
 	// LoadTimeout bounds a load (default 10 s); loads run detached from the
 	// caller's cancellation so a departed caller does not fail the others.
 	LoadTimeout time.Duration
-	// MaxEntries: past it the cache is cleared (default 100 000).
+	// MaxEntries bounds the entries (default 100 000): when it is reached,
+	// values past their freshness and MaxStale are dropped, and if that is
+	// not enough, all of them.
 	MaxEntries int
 	// Now is the clock (tests).
 	Now func() time.Time
@@ -98,21 +116,36 @@ func (c *Cache[V]) SetTTL(d time.Duration) {
 // older than TTL. Stale reports that an old value was served because the
 // source failed or was slow.
 func (c *Cache[V]) Get(ctx context.Context, key string, load func(context.Context) (V, error)) (v V, stale bool, err error) {
+	return c.get(ctx, key, func(ctx context.Context) (V, time.Duration, error) {
+		v, err := load(ctx)
+		return v, 0, err
+	}, false)
+}
+
+// GetFor is Get for a source that says how long each value stays fresh
+// (an HTTP Cache-Control max-age, RFC 9111 §5.2.2.1): load returns the
+// value and its lifetime. A lifetime of zero or less (no-store) serves the
+// value to the callers sharing that load and keeps nothing.
+func (c *Cache[V]) GetFor(ctx context.Context, key string, load func(context.Context) (V, time.Duration, error)) (V, error) {
+	v, _, err := c.get(ctx, key, load, true)
+	return v, err
+}
+
+// get is Get; own says that load's lifetime is the value's own.
+func (c *Cache[V]) get(ctx context.Context, key string, load func(context.Context) (V, time.Duration, error), own bool) (v V, stale bool, err error) {
 	now := c.now()
 	c.mu.Lock()
 	e := c.entries[key]
-	if e != nil && !e.expired {
-		if age := now.Sub(e.at); age >= 0 && age < c.ttl {
-			c.mu.Unlock()
-			return e.v, false, nil
-		}
+	if e != nil && e.fresh(now, c.ttl) {
+		c.mu.Unlock()
+		return e.v, false, nil
 	}
 	usable := e != nil && c.maxStale > 0 && now.Sub(e.at) < c.maxStale
 	cl := c.inflight[key]
 	if cl == nil {
 		cl = &call[V]{done: make(chan struct{})}
 		c.inflight[key] = cl
-		go c.run(ctx, key, cl, c.epoch, now, load)
+		go c.run(ctx, key, cl, c.epoch, now, load, own)
 	}
 	c.mu.Unlock()
 
@@ -139,22 +172,44 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load func(context.Contex
 	}
 }
 
-func (c *Cache[V]) run(ctx context.Context, key string, cl *call[V], epoch uint64, started time.Time, load func(context.Context) (V, error)) {
+func (c *Cache[V]) run(ctx context.Context, key string, cl *call[V], epoch uint64, started time.Time,
+	load func(context.Context) (V, time.Duration, error), own bool) {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)
 	defer cancel()
-	cl.v, cl.err = load(lctx)
+	var ttl time.Duration
+	cl.v, ttl, cl.err = load(lctx)
 	c.mu.Lock()
 	if c.inflight[key] == cl {
 		delete(c.inflight, key)
 	}
-	if cl.err == nil && c.epoch == epoch {
-		if len(c.entries) >= c.max {
-			c.entries = map[string]*entry[V]{}
+	if cl.err == nil && c.epoch == epoch && (!own || ttl > 0) {
+		if _, have := c.entries[key]; !have && len(c.entries) >= c.max {
+			c.makeRoom(started)
 		}
-		c.entries[key] = &entry[V]{v: cl.v, at: started}
+		c.entries[key] = &entry[V]{v: cl.v, at: started, ttl: ttl}
 	}
 	c.mu.Unlock()
 	close(cl.done)
+}
+
+// makeRoom drops the values that can no longer be served, or all of them
+// if none can go; c.mu is held.
+func (c *Cache[V]) makeRoom(now time.Time) {
+	for k, e := range c.entries {
+		if !e.fresh(now, c.ttl) && now.Sub(e.at) >= c.maxStale {
+			delete(c.entries, k)
+		}
+	}
+	if len(c.entries) >= c.max {
+		c.entries = map[string]*entry[V]{}
+	}
+}
+
+// Len is the number of values held.
+func (c *Cache[V]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }
 
 // Forget drops key; a load already running for it is not cached.
@@ -182,7 +237,7 @@ func (c *Cache[V]) Clear() {
 func (c *Cache[V]) ExpireAll() {
 	c.mu.Lock()
 	for k, e := range c.entries {
-		c.entries[k] = &entry[V]{v: e.v, at: e.at, expired: true}
+		c.entries[k] = &entry[V]{v: e.v, at: e.at, ttl: e.ttl, expired: true}
 	}
 	c.inflight = map[string]*call[V]{}
 	c.epoch++
