@@ -78,6 +78,22 @@ func (h *handler) backChannelForm(c *gin.Context, params ...string) (url.Values,
 	return form, true
 }
 
+// clientForm is backChannelForm followed by client authentication (RFC 6749
+// §2.3) for the token and revocation endpoints; when it returns false it
+// has answered.
+func (h *handler) clientForm(c *gin.Context, params ...string) (url.Values, *tenants.Client, bool) {
+	form, ok := h.backChannelForm(c, params...)
+	if !ok {
+		return nil, nil, false
+	}
+	client, e := h.authenticate(c, form)
+	if e != nil {
+		h.jsonError(c, e)
+		return nil, nil, false
+	}
+	return form, client, true
+}
+
 // repeated lists the names among params that occur more than once (RFC 6749
 // §3.1, §3.2: parameters must not be repeated).
 func repeated(v url.Values, params ...string) []string {

@@ -8,13 +8,8 @@ import (
 
 // revoke is token revocation (RFC 7009 §2.1); 200 with an empty body.
 func (h *handler) revoke(c *gin.Context) {
-	form, ok := h.backChannelForm(c, "token", "token_type_hint")
+	form, client, ok := h.clientForm(c, "token", "token_type_hint")
 	if !ok {
-		return
-	}
-	client, e := h.authenticate(c, form)
-	if e != nil {
-		h.jsonError(c, e)
 		return
 	}
 	if e := h.as.Revoke(c.Request.Context(), httpx.Site(c), client, form.Get("token"), form.Get("token_type_hint")); e != nil {

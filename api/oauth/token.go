@@ -12,13 +12,8 @@ import (
 // token is the token endpoint (RFC 6749 §3.2): authorization_code (+PKCE),
 // refresh_token (rotation), client_credentials. JSON, no-store, §5.2 errors.
 func (h *handler) token(c *gin.Context) {
-	form, ok := h.backChannelForm(c, "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "resource", "assertion")
+	form, client, ok := h.clientForm(c, "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "resource", "assertion")
 	if !ok {
-		return
-	}
-	client, e := h.authenticate(c, form)
-	if e != nil {
-		h.jsonError(c, e)
 		return
 	}
 	resp, e := h.as.Token(c.Request.Context(), httpx.Site(c), client, as.TokenRequest{
