@@ -105,7 +105,7 @@ func (s *countingStore) Ping(ctx context.Context) error {
 	return s.Store.Ping(ctx)
 }
 
-func wrappedServer(t *testing.T, cs *countingStore, tenantDomain string, logs io.Writer) (*httptest.Server, *httpx.Deps) {
+func wrappedServer(t *testing.T, cs *countingStore, tenantDomain string, logs io.Writer, opts ...*api.Options) (*httptest.Server, *httpx.Deps) {
 	t.Helper()
 	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
 	if err != nil {
@@ -120,7 +120,11 @@ func wrappedServer(t *testing.T, cs *countingStore, tenantDomain string, logs io
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Sites: httpx.NewSites(cs, base, tenantDomain), PublicURL: base, AllowDevIdP: true,
 		AdminTokenHash: tenants.HashSecret("admin-token-for-tests-0123456789"), Version: "test"}
 	wiring.Build(d, nil)
-	h, err := api.New(d, nil)
+	var o *api.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	h, err := api.New(d, o)
 	if err != nil {
 		t.Fatal(err)
 	}
