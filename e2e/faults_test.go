@@ -258,12 +258,7 @@ type signedIn struct {
 func signIn(t *testing.T, s *server, prefix string) signedIn {
 	t.Helper()
 	tn := newTenant(t, s, prefix, nil)
-	f := newFlow(t, tn.urls("path"), "Claude-User")
-	f.discover(f.probe(http.MethodPost))
-	f.register(map[string]any{"client_name": "Claude", "redirect_uris": []string{"https://claude.ai/api/mcp/auth_callback"},
-		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"}, "token_endpoint_auth_method": "none"})
-	code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
-	access, rt := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
+	f, access, rt := oauthDone(t, tn, "path", "Claude-User", "Claude")
 	return signedIn{tn: tn, f: f, access: access, rt: rt}
 }
 
@@ -514,13 +509,8 @@ func TestFaultRollingRestart(t *testing.T) {
 	t.Parallel()
 	rs := productionServers(t, 2)
 	a, b := rs[0], rs[1]
-	tn := newTenant(t, a, "rolling", nil)
-	f := newFlow(t, tn.urls("path"), "Claude-User")
-	f.discover(f.probe(http.MethodPost))
-	f.register(map[string]any{"client_name": "Claude", "redirect_uris": []string{"https://claude.ai/api/mcp/auth_callback"},
-		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"}, "token_endpoint_auth_method": "none"})
-	code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
-	access, rt := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
+	si := signIn(t, a, "rolling")
+	f, access, rt := si.f, si.access, si.rt
 	mcpHdr := map[string]string{"Authorization": "Bearer " + access, "Content-Type": "application/json",
 		"Accept": "application/json, text/event-stream", "Mcp-Protocol-Version": "2025-06-18"}
 

@@ -148,7 +148,7 @@ func TestConsoleAndMCPLimitsAcrossTwoReplicas(t *testing.T) {
 		t.Run(q.name, func(t *testing.T) {
 			const perMinute = 12
 			tn := newTenant(t, rs[0], "quota", map[string]any{"settings": map[string]any{q.setting: perMinute}})
-			f, access := oauthDone(t, tn, tenants.ModePath, "Claude-User", "Claude")
+			f, access, _ := oauthDone(t, tn, tenants.ModePath, "Claude-User", "Claude")
 			acrossReplicas(t, q.name, rs, limits.PerMinute(perMinute), perMinute+10, func(r *server, _ int) refusal {
 				resp, err := direct(r, http.MethodPost, f.site.Resource, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, map[string]string{
 					"Authorization": "Bearer " + access, "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})

@@ -69,7 +69,7 @@ func TestTwoReplicasShareTokensAndRevocation(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
 			tn := newTenant(t, a, "replica", nil)
-			f, access := oauthDone(t, tn, mode, "Claude-User", "Claude")
+			f, access, _ := oauthDone(t, tn, mode, "Claude-User", "Claude")
 			if st, body := via(a, f.site.Resource, access); st != http.StatusOK {
 				t.Fatalf("first replica: %d %s", st, body)
 			}

@@ -92,6 +92,9 @@ type Config struct {
 	// TestDNSAddr sends custom-domain TXT lookups to this DNS server and
 	// checks them every second (testhooks.go).
 	TestDNSAddr string `env:"GATEHOUSE_TEST_DNS_ADDR"`
+	// TestUpstreamRefreshEvery runs the upstream IdP token refresh this
+	// often instead of every 2 min (testhooks.go).
+	TestUpstreamRefreshEvery time.Duration `env:"GATEHOUSE_TEST_UPSTREAM_REFRESH_EVERY"`
 
 	// warnings found while loading (unknown variables); printed at start.
 	warnings []string
@@ -298,6 +301,9 @@ func (c *Config) validate() error {
 		} else if _, _, err := net.SplitHostPort(c.TestDNSAddr); err != nil {
 			bad("GATEHOUSE_TEST_DNS_ADDR", "%q is not host:port", c.TestDNSAddr)
 		}
+	}
+	if c.TestUpstreamRefreshEvery != 0 && !c.AllowPrivateFetch {
+		bad("GATEHOUSE_TEST_UPSTREAM_REFRESH_EVERY", "is test-only and needs GATEHOUSE_ALLOW_PRIVATE_FETCH=true")
 	}
 	if (c.TestCAFile != "" || c.TestHostMap != "") && !c.AllowPrivateFetch {
 		bad("GATEHOUSE_TEST_CA_FILE", "GATEHOUSE_TEST_CA_FILE and GATEHOUSE_TEST_HOST_MAP are test-only and need GATEHOUSE_ALLOW_PRIVATE_FETCH=true")

@@ -186,9 +186,12 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 	}
 	p.stop = append(p.stop, func() { p.redis.Close() })
 	p.bus = workers.NewRedisBus(p.redis, workers.BusChannelPrefix(cfg.redisKeyPrefix(), redisDB), p.logger)
-	resolver, schedule := cfg.testDNS()
+	resolver, schedule := cfg.testHooks()
 	if resolver != nil {
 		p.logger.Warn("TEST HOOK ON: custom-domain TXT lookups go to GATEHOUSE_TEST_DNS_ADDR. Never use this in production.", "dns", cfg.TestDNSAddr)
+	}
+	if cfg.TestUpstreamRefreshEvery > 0 && schedule != nil {
+		p.logger.Warn("TEST HOOK ON: upstream tokens refreshed every GATEHOUSE_TEST_UPSTREAM_REFRESH_EVERY. Never use this in production.", "every", cfg.TestUpstreamRefreshEvery)
 	}
 	p.runtime, err = workers.New(workers.Options{
 		Store: p.store, Keys: p.keys, Sealer: p.sealer, Logger: p.logger, Redis: p.redisOpt,
