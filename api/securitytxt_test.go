@@ -19,16 +19,7 @@ func TestSecurityTxt(t *testing.T) {
 	contacts := []string{"mailto:security@operator.example", "https://operator.example/security"}
 	srv, _ := wrappedServer(t, cs, "tenants.example", io.Discard, &api.Options{SecurityContacts: contacts})
 	for _, host := range []string{"", "acme.tenants.example", "custom.example.org"} {
-		req, _ := http.NewRequest("GET", srv.URL+"/.well-known/security.txt", nil)
-		if host != "" {
-			req.Host = host
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := getAtHost(t, srv.URL+"/.well-known/security.txt", host)
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
 			t.Fatalf("host %q: %d %q", host, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}

@@ -137,22 +137,7 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	m, err := mockoidc.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream := &upstreamTokens{}
-	if err := m.AddMiddleware(upstream.record); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
+	m, upstream := startUpstreamIdP(t)
 
 	s := ownServer(t, serverOpts{Env: []string{"GATEHOUSE_SIGNUP=open", "GATEHOUSE_LOG_LEVEL=debug"}})
 	spki, err := frontSPKI(s)
@@ -186,6 +171,29 @@ func TestConsoleInChromium(t *testing.T) {
 	secrets := append(append(append([]string{m.ClientSecret}, r.Secrets...), setup.Secrets...), upstream.all()...)
 	t.Logf("secrets: %d from the pages, %d upstream IdP tokens", len(r.Secrets)+len(setup.Secrets), len(upstream.all()))
 	assertNoSecretsInLog(t, s, secrets)
+}
+
+// startUpstreamIdP starts an OpenID Connect provider (mockoidc) on a
+// loopback port for a team's sign-in, recording the tokens it issues.
+func startUpstreamIdP(t *testing.T) (*mockoidc.MockOIDC, *upstreamTokens) {
+	t.Helper()
+	m, err := mockoidc.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := &upstreamTokens{}
+	if err := m.AddMiddleware(upstream.record); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ln, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Shutdown() })
+	return m, upstream
 }
 
 // upstreamTokens records every token the upstream IdP (mockoidc) hands to

@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/gatehouse/gatehouse/tenants"
 )
@@ -89,22 +86,7 @@ func TestNoSecretsInDebugLogs(t *testing.T) {
 	// the upstream IdP's tokens pass through the callback, are sealed on
 	// the grant, and are renewed by the upstream refresh worker (mockoidc's
 	// 10 min tokens are inside the 10 min refresh window at once).
-	m, err := mockoidc.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream := &upstreamTokens{}
-	if err := m.AddMiddleware(upstream.record); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
+	m, upstream := startUpstreamIdP(t)
 	keep("IdP client secret", m.ClientSecret)
 	oidcTeam := newTenant(t, s, "upstream", map[string]any{"idp": map[string]any{"type": "oidc", "issuer_url": m.Issuer(),
 		"client_id": m.ClientID, "client_secret": m.ClientSecret}})
