@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return nil
 	}
 	switch cmd {
-	case "serve", "worker", "migrate", "tenant", "admin-token", "healthcheck", "secrets":
+	case "serve", "worker", "migrate", "tenant", "admin-token", "admin", "healthcheck", "secrets":
 	default:
 		fmt.Fprint(stdout, usage)
 		return fmt.Errorf("unknown subcommand %q", cmd)
