@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,9 @@ type Options struct {
 	// to grant revocations (internal/wiring.Subscribe). Nil: one is built
 	// here, which is allowed only without a bus (no notice to miss).
 	Gateway *gateway.Gateway
+	// SecurityContacts are the operator's RFC 9116 Contact URIs
+	// (GATEHOUSE_SECURITY_CONTACT); none: no /.well-known/security.txt.
+	SecurityContacts []string
 }
 
 // New returns the platform's HTTP handler.
@@ -76,6 +80,15 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 	// listener (api/admin), where tenant slugs and dependency state are not
 	// published.
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "version": d.Version}) })
+	// security.txt names the operator, not a tenant: the same file on every
+	// host, outside the tenant lookup (a researcher may only know a
+	// tenant's connector URL). Without a configured contact there is no
+	// file (404): a made-up address would send reports nowhere.
+	if len(opts.SecurityContacts) > 0 {
+		security := gin.WrapF(securityTxt(opts.SecurityContacts, time.Now))
+		r.GET(securityTxtPath, security)
+		r.HEAD(securityTxtPath, security)
+	}
 
 	provision.Register(r, d)
 	oauth.Register(r, d)
@@ -102,10 +115,11 @@ func New(d *httpx.Deps, opts *Options) (http.Handler, error) {
 	r.NoMethod(methodNotAllowed)
 
 	// Liveness never touches the tenant lookup: a probe must answer even
-	// when the database cannot, and whatever the Host header names.
+	// when the database cannot, and whatever the Host header names. Nor
+	// does security.txt.
 	hostMode := d.Sites.HostMode(httpx.RefuseNUL(r))
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.URL.Path == "/healthz" {
+		if req.URL.Path == "/healthz" || req.URL.Path == securityTxtPath {
 			r.ServeHTTP(w, req)
 			return
 		}

@@ -105,7 +105,7 @@ func (s *countingStore) Ping(ctx context.Context) error {
 	return s.Store.Ping(ctx)
 }
 
-func wrappedServer(t *testing.T, cs *countingStore, tenantDomain string, logs io.Writer) (*httptest.Server, *httpx.Deps) {
+func wrappedServer(t *testing.T, cs *countingStore, tenantDomain string, logs io.Writer, opts ...*api.Options) (*httptest.Server, *httpx.Deps) {
 	t.Helper()
 	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
 	if err != nil {
@@ -120,7 +120,11 @@ func wrappedServer(t *testing.T, cs *countingStore, tenantDomain string, logs io
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Sites: httpx.NewSites(cs, base, tenantDomain), PublicURL: base, AllowDevIdP: true,
 		AdminTokenHash: tenants.HashSecret("admin-token-for-tests-0123456789"), Version: "test"}
 	wiring.Build(d, nil)
-	h, err := api.New(d, nil)
+	var o *api.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	h, err := api.New(d, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,19 +135,28 @@ func wrappedServer(t *testing.T, cs *countingStore, tenantDomain string, logs io
 }
 
 // Liveness never resolves a tenant, whatever the Host header says.
+// getAtHost GETs url with Host set to host (the server's own when "") and
+// returns the answer with its body read.
+func getAtHost(t *testing.T, url, host string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, body
+}
+
 func TestHealthzNoTenantLookup(t *testing.T) {
 	cs := &countingStore{}
 	srv, _ := wrappedServer(t, cs, "tenants.example", io.Discard)
 	for _, host := range []string{"acme.tenants.example", "custom.example.org", ""} {
-		req, _ := http.NewRequest("GET", srv.URL+"/healthz", nil)
-		if host != "" {
-			req.Host = host
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := getAtHost(t, srv.URL+"/healthz", host)
 		if resp.StatusCode != 200 {
 			t.Errorf("host %q: %d", host, resp.StatusCode)
 		}

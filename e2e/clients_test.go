@@ -363,6 +363,23 @@ func addUniqueStr(list []string, v string) []string {
 }
 
 // jsonLine decodes the driver's result: its last stdout line.
+// runDriver runs a Node driver script to its end and decodes its last
+// stdout line (the driver's JSON result) into out; the driver's stderr is
+// returned for failure messages.
+func runDriver(ctx context.Context, script, arg string, out any) (stderr string, err error) {
+	drv, err := startNode(ctx, nil, nil, script, arg)
+	if err != nil {
+		return "", err
+	}
+	defer drv.stop()
+	var last string
+	for l := range drv.lines {
+		last = l
+	}
+	<-drv.done
+	return drv.stderrText(), jsonLine(last, out)
+}
+
 func jsonLine(last string, v any) error {
 	if err := json.Unmarshal([]byte(last), v); err != nil {
 		return fmt.Errorf("driver output is not JSON (%v): %.2000s", err, last)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -29,19 +28,14 @@ func problemOf(m map[string]any, clientID string) *doctor.Problem {
 }
 
 // oauthDone runs a complete DCR + authorization + token flow as the given
-// client and returns the flow and its access token.
-func oauthDone(t *testing.T, tn tenant, mode, ua, name string) (*flow, string) {
+// client and returns the flow and its access and refresh tokens.
+func oauthDone(t *testing.T, tn tenant, mode, ua, name string) (f *flow, access, refresh string) {
 	t.Helper()
-	f := newFlow(t, tn.urls(mode), ua)
+	f = newFlow(t, tn.urls(mode), ua)
 	f.discover(f.probe(http.MethodPost))
-	f.register(map[string]any{
-		"client_name": name, "redirect_uris": []string{"https://claude.ai/api/mcp/auth_callback"},
-		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
-		"token_endpoint_auth_method": "none",
-	})
-	code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
-	access, _ := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
-	return f, access
+	f.registerPublic(name, []string{"https://claude.ai/api/mcp/auth_callback"}, nil)
+	access, refresh = f.connect(nil)
+	return f, access, refresh
 }
 
 // The failure reported in modelcontextprotocol/modelcontextprotocol#2157,
@@ -53,7 +47,7 @@ func TestDoctorNamesTokenNotSent(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
 			tn := newTenant(t, s, "nohdr", nil)
-			f, _ := oauthDone(t, tn, mode, "Claude-User", "Claude")
+			f, _, _ := oauthDone(t, tn, mode, "Claude-User", "Claude")
 			// The token was issued; the client sends neither request with it.
 			f.probe(http.MethodGet)
 			f.probe(http.MethodPost)
@@ -87,7 +81,7 @@ func TestDoctorNamesWrongAudience(t *testing.T) {
 	t.Parallel()
 	s := sharedServer(t)
 	tn := newTenant(t, s, "wrongaud", nil)
-	f, access := oauthDone(t, tn, "path", "Claude-User", "Claude")
+	f, access, _ := oauthDone(t, tn, "path", "Claude-User", "Claude")
 	f.useToken(access, "ok in path mode")
 	st, hdr, _ := rawMCP(tn.host.Resource, access)
 	if st != http.StatusUnauthorized || !strings.Contains(hdr.Get("WWW-Authenticate"), `error="invalid_token"`) {
@@ -108,7 +102,7 @@ func TestDoctorNamesUpstreamDown(t *testing.T) {
 	port, _ := freePort() // nothing listens there
 	upstream := fmt.Sprintf("http://127.0.0.1:%d/mcp", port)
 	tn := newTenant(t, s, "updown", map[string]any{"upstream_mcp_url": upstream})
-	f, access := oauthDone(t, tn, "host", "Claude-User", "Claude")
+	f, access, _ := oauthDone(t, tn, "host", "Claude-User", "Claude")
 	st, _, body := rawMCP(f.site.Resource, access)
 	if st != http.StatusBadGateway && st != http.StatusGatewayTimeout {
 		t.Fatalf("upstream down: %d %s", st, body)

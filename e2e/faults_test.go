@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -246,6 +247,73 @@ func window(rs []loadResult, from, to time.Time) []loadResult {
 	return out
 }
 
+// signedIn is a tenant with one public DCR client (Claude's registration)
+// that has completed the code flow: an access and a refresh token.
+type signedIn struct {
+	tn         tenant
+	f          *flow
+	access, rt string
+}
+
+func signIn(t *testing.T, s *server, prefix string) signedIn {
+	t.Helper()
+	tn := newTenant(t, s, prefix, nil)
+	f, access, rt := oauthDone(t, tn, "path", "Claude-User", "Claude")
+	return signedIn{tn: tn, f: f, access: access, rt: rt}
+}
+
+// underLoad refreshes the grant every 250 ms and calls the gateway with its
+// access token every 50 ms until stop, which waits for both loops.
+func underLoad(s *server, si signedIn) (tl *tokenLoad, gl *gatewayLoad, stop func()) {
+	tl = &tokenLoad{endpoint: si.f.endpoint("token_endpoint"), clientID: si.f.clientID, hc: httpClient()}
+	tl.rt.Store(si.rt)
+	gl = &gatewayLoad{srv: s, resource: si.f.site.Resource, token: si.access}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, fn := range []func(){func() { tl.run(ctx, 250*time.Millisecond) }, func() { gl.run(ctx, 50*time.Millisecond) }} {
+		wg.Add(1)
+		go func(fn func()) { defer wg.Done(); fn() }(fn)
+	}
+	return tl, gl, func() { cancel(); wg.Wait() }
+}
+
+// firstOK is how long after since the first 200 in rs arrived (0: none).
+func firstOK(mu *sync.Mutex, rs *[]loadResult, since time.Time) time.Duration {
+	mu.Lock()
+	defer mu.Unlock()
+	for _, r := range window(*rs, since, time.Now()) {
+		if r.status == 200 {
+			return r.at.Sub(since)
+		}
+	}
+	return 0
+}
+
+// checkNoHalfWrittenGrants: every redeemed grant has its refresh tokens,
+// every refresh token its grant, and the live chain is exactly one
+// unrotated token. redeemed is the dialect's condition for a grant that
+// was redeemed (its lifetime is the refresh lifetime, not a pending
+// authorization's minutes).
+func checkNoHalfWrittenGrants(t *testing.T, dbh *sql.DB, redeemed string) {
+	t.Helper()
+	var orphans, rtOrphans, live int
+	if err := dbh.QueryRow(`SELECT count(*) FROM grants g WHERE ` + redeemed + `
+		AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.tenant_id = g.tenant_id AND r.grant_id = g.id)`).Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbh.QueryRow(`SELECT count(*) FROM refresh_tokens r WHERE NOT EXISTS
+		(SELECT 1 FROM grants g WHERE g.tenant_id = r.tenant_id AND g.id = r.grant_id)`).Scan(&rtOrphans); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbh.QueryRow(`SELECT count(*) FROM refresh_tokens WHERE rotated_at IS NULL`).Scan(&live); err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 0 || rtOrphans != 0 || live != 1 {
+		t.Fatalf("half-written rows: %d grants without refresh tokens, %d refresh tokens without grant, %d unrotated tokens (want 0, 0, 1)", orphans, rtOrphans, live)
+	}
+	t.Logf("MEASURED: rows checked after the fault: 0 half-written grants, 0 orphan refresh tokens, 1 live refresh token")
+}
+
 // Issue 13: Postgres stopped for 10 s under token and gateway load. During
 // the outage the token endpoint answers 503 temporarily_unavailable (never
 // 404, 500 or invalid_client) and the gateway keeps serving the token it
@@ -257,23 +325,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 	addr, db := testdb.Redis(t)
 	s := ownServer(t, serverOpts{DatabaseURL: pg.url(), RedisURL: fmt.Sprintf("redis://%s/%d", addr, db),
 		Env: []string{"GATEHOUSE_INPROCESS_WORKERS=true", "GATEHOUSE_DB_QUERY_TIMEOUT=2s"}})
-	tn := newTenant(t, s, "pgfault", nil)
-	f := newFlow(t, tn.urls("path"), "Claude-User")
-	f.discover(f.probe(http.MethodPost))
-	f.register(map[string]any{"client_name": "Claude", "redirect_uris": []string{"https://claude.ai/api/mcp/auth_callback"},
-		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"}, "token_endpoint_auth_method": "none"})
-	code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
-	access, rt := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
-
-	tl := &tokenLoad{endpoint: f.endpoint("token_endpoint"), clientID: f.clientID, hc: httpClient()}
-	tl.rt.Store(rt)
-	gl := &gatewayLoad{srv: s, resource: f.site.Resource, token: access}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, fn := range []func(){func() { tl.run(ctx, 250*time.Millisecond) }, func() { gl.run(ctx, 50*time.Millisecond) }} {
-		wg.Add(1)
-		go func(fn func()) { defer wg.Done(); fn() }(fn)
-	}
+	tl, gl, stopLoad := underLoad(s, signIn(t, s, "pgfault"))
 	time.Sleep(2 * time.Second)
 	// The outage window starts once the server has stopped (a fast stop
 	// still checkpoints; a request it let finish is not an outage answer).
@@ -289,24 +341,10 @@ func TestFaultPostgresStopped(t *testing.T) {
 	var tokenBack, gatewayBack time.Duration
 	for time.Since(up) < 30*time.Second && (tokenBack == 0 || gatewayBack == 0) {
 		time.Sleep(50 * time.Millisecond)
-		tl.mu.Lock()
-		for _, r := range window(tl.results, up, time.Now()) {
-			if r.status == 200 && tokenBack == 0 {
-				tokenBack = r.at.Sub(up)
-			}
-		}
-		tl.mu.Unlock()
-		gl.mu.Lock()
-		for _, r := range window(gl.results, up, time.Now()) {
-			if r.status == 200 && gatewayBack == 0 {
-				gatewayBack = r.at.Sub(up)
-			}
-		}
-		gl.mu.Unlock()
+		tokenBack, gatewayBack = firstOK(&tl.mu, &tl.results, up), firstOK(&gl.mu, &gl.results, up)
 	}
 	time.Sleep(time.Second)
-	cancel()
-	wg.Wait()
+	stopLoad()
 
 	// During the outage: token requests sent after the stop completed and
 	// answered before the start (a request whose transaction committed
@@ -348,30 +386,12 @@ func TestFaultPostgresStopped(t *testing.T) {
 	t.Logf("MEASURED: Postgres down 10 s: %d token requests all 503 temporarily_unavailable, gateway %d/%d OK; recovery after restart: token %v, gateway %v",
 		len(outTok), gwOK, len(outGw), tokenBack.Round(time.Millisecond), gatewayBack.Round(time.Millisecond))
 
-	// No half-written grant: every redeemed grant has its refresh tokens,
-	// every refresh token its grant, and the live chain is exactly one
-	// unrotated token.
 	dbh, err := sql.Open("pgx", pg.url())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dbh.Close()
-	var orphans, rtOrphans, live int
-	if err := dbh.QueryRow(`SELECT count(*) FROM grants g WHERE g.expires_at > g.created_at + interval '10 minutes'
-		AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.tenant_id = g.tenant_id AND r.grant_id = g.id)`).Scan(&orphans); err != nil {
-		t.Fatal(err)
-	}
-	if err := dbh.QueryRow(`SELECT count(*) FROM refresh_tokens r WHERE NOT EXISTS
-		(SELECT 1 FROM grants g WHERE g.tenant_id = r.tenant_id AND g.id = r.grant_id)`).Scan(&rtOrphans); err != nil {
-		t.Fatal(err)
-	}
-	if err := dbh.QueryRow(`SELECT count(*) FROM refresh_tokens WHERE rotated_at IS NULL`).Scan(&live); err != nil {
-		t.Fatal(err)
-	}
-	if orphans != 0 || rtOrphans != 0 || live != 1 {
-		t.Fatalf("half-written rows: %d grants without refresh tokens, %d refresh tokens without grant, %d unrotated tokens (want 0, 0, 1)", orphans, rtOrphans, live)
-	}
-	t.Logf("MEASURED: rows checked after the outage: 0 half-written grants, 0 orphan refresh tokens, 1 live refresh token")
+	checkNoHalfWrittenGrants(t, dbh, `g.expires_at > g.created_at + interval '10 minutes'`)
 }
 
 // countAudit counts a tenant's audit events with action (all pages).
@@ -406,23 +426,9 @@ func TestFaultRedisStopped(t *testing.T) {
 	rd := startOwnRedis(t)
 	s := ownServer(t, serverOpts{DatabaseURL: testdb.Postgres(t), RedisURL: fmt.Sprintf("redis://127.0.0.1:%d/0", rd.port),
 		Env: []string{"GATEHOUSE_INPROCESS_WORKERS=true"}})
-	tn := newTenant(t, s, "redisfault", nil)
-	f := newFlow(t, tn.urls("path"), "Claude-User")
-	f.discover(f.probe(http.MethodPost))
-	f.register(map[string]any{"client_name": "Claude", "redirect_uris": []string{"https://claude.ai/api/mcp/auth_callback"},
-		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"}, "token_endpoint_auth_method": "none"})
-	code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
-	access, rt := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
-
-	tl := &tokenLoad{endpoint: f.endpoint("token_endpoint"), clientID: f.clientID, hc: httpClient()}
-	tl.rt.Store(rt)
-	gl := &gatewayLoad{srv: s, resource: f.site.Resource, token: access}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, fn := range []func(){func() { tl.run(ctx, 250*time.Millisecond) }, func() { gl.run(ctx, 50*time.Millisecond) }} {
-		wg.Add(1)
-		go func(fn func()) { defer wg.Done(); fn() }(fn)
-	}
+	si := signIn(t, s, "redisfault")
+	tn := si.tn
+	tl, gl, stopLoad := underLoad(s, si)
 	time.Sleep(2 * time.Second)
 	down := time.Now()
 	rd.kill()
@@ -430,8 +436,7 @@ func TestFaultRedisStopped(t *testing.T) {
 	rd.start()
 	up := time.Now()
 	time.Sleep(3 * time.Second)
-	cancel()
-	wg.Wait()
+	stopLoad()
 
 	outTok := window(tl.results, down, up)
 	outGw := window(gl.results, down, up)
@@ -504,13 +509,8 @@ func TestFaultRollingRestart(t *testing.T) {
 	t.Parallel()
 	rs := productionServers(t, 2)
 	a, b := rs[0], rs[1]
-	tn := newTenant(t, a, "rolling", nil)
-	f := newFlow(t, tn.urls("path"), "Claude-User")
-	f.discover(f.probe(http.MethodPost))
-	f.register(map[string]any{"client_name": "Claude", "redirect_uris": []string{"https://claude.ai/api/mcp/auth_callback"},
-		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"}, "token_endpoint_auth_method": "none"})
-	code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
-	access, rt := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
+	si := signIn(t, a, "rolling")
+	f, access, rt := si.f, si.access, si.rt
 	mcpHdr := map[string]string{"Authorization": "Bearer " + access, "Content-Type": "application/json",
 		"Accept": "application/json, text/event-stream", "Mcp-Protocol-Version": "2025-06-18"}
 
@@ -644,13 +644,8 @@ func wait[T any](t *testing.T, ch <-chan T, what string) T {
 func TestFaultReadOnlySQLite(t *testing.T) {
 	t.Parallel()
 	s := ownServer(t, serverOpts{})
-	tn := newTenant(t, s, "rofault", nil)
-	f := newFlow(t, tn.urls("path"), "Claude-User")
-	f.discover(f.probe(http.MethodPost))
-	f.register(map[string]any{"client_name": "Claude", "redirect_uris": []string{"https://claude.ai/api/mcp/auth_callback"},
-		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"}, "token_endpoint_auth_method": "none"})
-	code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
-	access, rt := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
+	si := signIn(t, s, "rofault")
+	f, access, rt := si.f, si.access, si.rt
 
 	restart := func(extra ...string) {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
@@ -679,14 +674,126 @@ func TestFaultReadOnlySQLite(t *testing.T) {
 	if a.status != 200 {
 		t.Fatalf("refresh after the disk is writable again: %s", a)
 	}
-	dbh, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)")
+	openIntactSQLite(t, dbPath)
+	t.Logf("MEASURED: read-only SQLite: refresh 503 temporarily_unavailable, gateway 200, integrity_check ok, refresh works after recovery")
+}
+
+// openIntactSQLite opens the embedded database file and fails the test
+// unless PRAGMA integrity_check is ok.
+func openIntactSQLite(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	dbh, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dbh.Close()
+	t.Cleanup(func() { dbh.Close() })
 	var check string
 	if err := dbh.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
 		t.Fatalf("integrity_check: %q %v", check, err)
 	}
-	t.Logf("MEASURED: read-only SQLite: refresh 503 temporarily_unavailable, gateway 200, integrity_check ok, refresh works after recovery")
+	return dbh
+}
+
+// Issue 13: a real full disk under embedded SQLite. The database lives on
+// a 32 MiB tmpfs the test mounts (tests run as root); under token and
+// gateway load a filler file takes the last byte. Writes answer 503
+// temporarily_unavailable (never 500) with "database or disk is full" in
+// the log, the gateway keeps serving, a failed rotation leaves the refresh
+// token usable; once the filler is removed writes work again without a
+// restart, integrity_check is ok and no grant is half-written.
+func TestFaultDiskFullSQLite(t *testing.T) {
+	t.Parallel()
+	disk := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Fatalf("mounting a tmpfs for a real full disk needs root (tests run as root): %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", disk).Run() })
+	dbPath := filepath.Join(disk, "gatehouse.db")
+	s := ownServer(t, serverOpts{Env: []string{"GATEHOUSE_SQLITE_PATH=" + dbPath}})
+	pid := s.cmd.Process.Pid
+	tl, gl, stopLoad := underLoad(s, signIn(t, s, "diskfull"))
+	time.Sleep(time.Second)
+
+	filler := filepath.Join(disk, "filler")
+	fh, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err = fh.Write(buf); err != nil {
+			break
+		}
+	}
+	fh.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling the tmpfs ended with %v, want ENOSPC", err)
+	}
+	full := time.Now()
+	// SQLite reuses WAL space it already has: a write or two may still
+	// fit. Wait for the first refused write (bounded), then hold 3 s more.
+	deadline := full.Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		tl.mu.Lock()
+		refused := false
+		for _, r := range window(tl.results, full, time.Now()) {
+			refused = refused || r.status == 503
+		}
+		tl.mu.Unlock()
+		if refused {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	freeing := time.Now()
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	var tokenBack time.Duration
+	for time.Since(freeing) < 20*time.Second && tokenBack == 0 {
+		time.Sleep(50 * time.Millisecond)
+		tokenBack = firstOK(&tl.mu, &tl.results, freeing)
+	}
+	time.Sleep(time.Second)
+	stopLoad()
+
+	answers, gwOK := map[string]int{}, 0
+	for _, r := range window(tl.results, full, freeing) {
+		answers[fmt.Sprintf("%d %s", r.status, r.errc)]++
+	}
+	outGw := window(gl.results, full, freeing)
+	for _, r := range outGw {
+		if r.status == 200 {
+			gwOK++
+		}
+	}
+	if answers["503 temporarily_unavailable"] == 0 {
+		t.Fatalf("no token request was refused while the disk was full: %v", answers)
+	}
+	for a, n := range answers {
+		if a != "503 temporarily_unavailable" && a != "200 " {
+			t.Errorf("token endpoint on a full disk answered %q %d times; want 503 temporarily_unavailable (or 200 while a write still fits)", a, n)
+		}
+	}
+	if gwOK != len(outGw) || len(outGw) == 0 {
+		t.Errorf("gateway served %d of %d requests while the disk was full", gwOK, len(outGw))
+	}
+	if lines := s.logLines("database unavailable"); !strings.Contains(strings.Join(lines, "\n"), "database or disk is full") {
+		t.Errorf("no clear log line naming the full disk:\n%s", s.logTail(20))
+	}
+	if tokenBack == 0 {
+		t.Fatalf("token endpoint did not recover within 20 s of freeing space:\n%s", s.logTail(20))
+	}
+	if s.cmd.Process.Pid != pid {
+		t.Fatal("premise: the server was restarted")
+	}
+	select {
+	case <-s.done:
+		t.Fatal("the server exited on a full disk")
+	default:
+	}
+	checkNoHalfWrittenGrants(t, openIntactSQLite(t, dbPath), `julianday(g.expires_at) > julianday(g.created_at) + 10.0/1440`)
+	t.Logf("MEASURED: disk full (tmpfs) for %v: token answers %v, gateway %d/%d OK; first token 200 %v after freeing space, no restart; integrity_check ok",
+		freeing.Sub(full).Round(time.Millisecond), answers, gwOK, len(outGw), tokenBack.Round(time.Millisecond))
 }

@@ -152,20 +152,10 @@ func TestInspectorInChromium(t *testing.T) {
 			}
 			arg := fmt.Sprintf(`{"inspector":%q,"connector":%q,"issuer":%q,"outDir":%q,"spki":%q,"profileDir":%q}`,
 				inspector, site.Resource, site.Issuer, shots, spki, t.TempDir())
-			drv, err := startNode(ctx, nil, nil, "ts/inspector.mjs", arg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer drv.stop()
-			var last string
-			for l := range drv.lines {
-				last = l
-			}
-			<-drv.done
 			var r inspectorResult
-			if err := jsonLine(last, &r); err != nil || !r.OK {
+			if stderr, err := runDriver(ctx, "ts/inspector.mjs", arg, &r); err != nil || !r.OK {
 				t.Fatalf("Inspector flow failed: %v %s\npage: %s\nsteps: %+v\nnavigations: %v\ndriver: %s\ninspector: %s\nwire:\n%s",
-					err, r.Error, r.Text, r.Steps, r.Navigations, tail(drv.stderrText(), 1500), tail(insp.stderrText(), 1500), wireFor(site.Resource))
+					err, r.Error, r.Text, r.Steps, r.Navigations, tail(stderr, 1500), tail(insp.stderrText(), 1500), wireFor(site.Resource))
 			}
 			var names []string
 			for _, st := range r.Steps {

@@ -160,6 +160,40 @@ func (f *flow) endpoint(name string) string {
 }
 
 // register does RFC 7591 dynamic registration with meta.
+// registerPublic registers a public client (PKCE, no secret) by DCR the way
+// MCP clients do: code and refresh grants, redirects, and extra metadata.
+func (f *flow) registerPublic(name string, redirects []string, extra map[string]any) map[string]any {
+	f.t.Helper()
+	meta := map[string]any{"client_name": name, "redirect_uris": redirects, "grant_types": []string{"authorization_code", "refresh_token"},
+		"response_types": []string{"code"}, "token_endpoint_auth_method": "none"}
+	for k, v := range extra {
+		meta[k] = v
+	}
+	return f.register(meta)
+}
+
+// connect authorizes for the connector (resource, plus extra parameters)
+// and exchanges the code: the access and refresh tokens.
+func (f *flow) connect(extra url.Values) (access, refresh string) {
+	f.t.Helper()
+	q := url.Values{"resource": {f.site.Resource}}
+	for k, v := range extra {
+		q[k] = v
+	}
+	code := f.authorize(f.endpoint("authorization_endpoint"), q)
+	return f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
+}
+
+// discoveredFlow is a new tenant's flow as a client with User-Agent ua
+// starts it: the 401 from the connector, then the metadata it names.
+func discoveredFlow(t *testing.T, s *server, prefix, mode, ua string) *flow {
+	t.Helper()
+	tn := newTenant(t, s, prefix, nil)
+	f := newFlow(t, tn.urls(mode), ua)
+	f.discover(f.probe(http.MethodPost))
+	return f
+}
+
 func (f *flow) register(meta map[string]any) map[string]any {
 	f.t.Helper()
 	a := f.postJSON(f.endpoint("registration_endpoint"), meta)

@@ -14,18 +14,18 @@ import (
 
 // productionServers starts n `gatehouse serve` processes on one fresh
 // Postgres database and one reserved Redis DB, sharing one public URL (the
-// first one's TLS front), as replicas behind a load balancer. The first
-// also runs the workers (audit writes).
-func productionServers(t *testing.T, n int) []*server {
+// first one's TLS front), as replicas behind a load balancer, each with env
+// added. The first also runs the workers (audit writes).
+func productionServers(t *testing.T, n int, env ...string) []*server {
 	t.Helper()
 	dbURL := testdb.Postgres(t)
 	addr, db := testdb.Redis(t)
 	redisURL := fmt.Sprintf("redis://%s/%d", addr, db)
-	first := ownServer(t, serverOpts{DatabaseURL: dbURL, RedisURL: redisURL, Env: []string{"GATEHOUSE_INPROCESS_WORKERS=true"}})
+	first := ownServer(t, serverOpts{DatabaseURL: dbURL, RedisURL: redisURL, Env: append([]string{"GATEHOUSE_INPROCESS_WORKERS=true"}, env...)})
 	out := []*server{first}
 	for i := 1; i < n; i++ {
 		out = append(out, ownServer(t, serverOpts{DatabaseURL: dbURL, RedisURL: redisURL, PublicURL: first.base,
-			Env: []string{"GATEHOUSE_INPROCESS_WORKERS=false"}}))
+			Env: append([]string{"GATEHOUSE_INPROCESS_WORKERS=false"}, env...)}))
 	}
 	return out
 }
@@ -69,7 +69,7 @@ func TestTwoReplicasShareTokensAndRevocation(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
 			tn := newTenant(t, a, "replica", nil)
-			f, access := oauthDone(t, tn, mode, "Claude-User", "Claude")
+			f, access, _ := oauthDone(t, tn, mode, "Claude-User", "Claude")
 			if st, body := via(a, f.site.Resource, access); st != http.StatusOK {
 				t.Fatalf("first replica: %d %s", st, body)
 			}

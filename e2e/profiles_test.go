@@ -26,9 +26,7 @@ func TestProfileClaudeAI(t *testing.T) {
 	const ua = "Claude-User"
 	for _, mode := range modes {
 		t.Run(mode+"/cimd", func(t *testing.T) {
-			tn := newTenant(t, s, "claude", nil)
-			f := newFlow(t, tn.urls(mode), ua)
-			f.discover(f.probe(http.MethodPost))
+			f := discoveredFlow(t, s, "claude", mode, ua)
 			if f.as["client_id_metadata_document_supported"] != true {
 				t.Fatalf("metadata does not advertise CIMD: %v", f.as)
 			}
@@ -86,9 +84,7 @@ func TestProfileClaudeAI(t *testing.T) {
 		t.Run(mode+"/dcr-client_secret_post", func(t *testing.T) {
 			// Claude.ai's DCR asks for client_secret_post and reads the
 			// method from the response (docs/RULES.md §5).
-			tn := newTenant(t, s, "claudedcr", nil)
-			f := newFlow(t, tn.urls(mode), ua)
-			f.discover(f.probe(http.MethodPost))
+			f := discoveredFlow(t, s, "claudedcr", mode, ua)
 			reg := f.register(map[string]any{
 				"client_name": "Claude", "redirect_uris": []string{"https://claude.ai/api/mcp/auth_callback"},
 				"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
@@ -108,8 +104,7 @@ func TestProfileClaudeAI(t *testing.T) {
 				t.Fatalf("token_endpoint_auth_method %q", method)
 			}
 			t.Logf("DCR asked client_secret_post, got %q", method)
-			code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
-			access, refresh := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
+			access, refresh := f.connect(nil)
 			f.useToken(access, "dcr")
 			a2, _ := f.tokens(f.refresh(refresh, nil))
 			f.useToken(a2, "dcr refreshed")
@@ -120,120 +115,79 @@ func TestProfileClaudeAI(t *testing.T) {
 // ChatGPT: only the path-inserted PRM (no fallback), its redirect URI, and
 // no scope when it reconnects.
 func TestProfileChatGPT(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
 	const ua = "openai-mcp/1.0.0"
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) {
-			tn := newTenant(t, s, "chatgpt", nil)
-			f := newFlow(t, tn.urls(mode), ua)
-			prm := f.probe(http.MethodPost)
-			if prm != f.site.ProtectedResourceMetadata[0] {
-				t.Fatalf("401 names %s, want the path-inserted PRM %s", prm, f.site.ProtectedResourceMetadata[0])
-			}
-			f.discover(prm) // fails the test on anything but 200 there
-			f.register(map[string]any{
-				"client_name": "ChatGPT", "redirect_uris": []string{"https://chatgpt.com/connector_platform_oauth_redirect"},
-				"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
-				"token_endpoint_auth_method": "none",
-			})
-			code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}, "scope": {"mcp"}})
-			access, _ := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
-			f.useToken(access, "chatgpt")
-			// Reconnect: no scope parameter at all; the default scopes apply.
-			f.newPKCE()
-			code = f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
-			a := f.exchange(code, url.Values{"resource": {f.site.Resource}})
-			access, _ = f.tokens(a)
-			if sc, _ := a.json()["scope"].(string); sc != "" && sc != "mcp" {
-				t.Errorf("scope without a scope request: %q, want the default mcp", sc)
-			}
-			f.useToken(access, "chatgpt again")
-		})
-	}
+	inEachMode(t, func(t *testing.T, s *server, mode string) {
+		tn := newTenant(t, s, "chatgpt", nil)
+		f := newFlow(t, tn.urls(mode), ua)
+		prm := f.probe(http.MethodPost)
+		if prm != f.site.ProtectedResourceMetadata[0] {
+			t.Fatalf("401 names %s, want the path-inserted PRM %s", prm, f.site.ProtectedResourceMetadata[0])
+		}
+		f.discover(prm) // fails the test on anything but 200 there
+		f.registerPublic("ChatGPT", []string{"https://chatgpt.com/connector_platform_oauth_redirect"}, nil)
+		access, _ := f.connect(url.Values{"scope": {"mcp"}})
+		f.useToken(access, "chatgpt")
+		// Reconnect: no scope parameter at all; the default scopes apply.
+		f.newPKCE()
+		code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}})
+		a := f.exchange(code, url.Values{"resource": {f.site.Resource}})
+		access, _ = f.tokens(a)
+		if sc, _ := a.json()["scope"].(string); sc != "" && sc != "mcp" {
+			t.Errorf("scope without a scope request: %q, want the default mcp", sc)
+		}
+		f.useToken(access, "chatgpt again")
+	})
 }
 
 // Claude Code: a localhost callback, and resource sent with a trailing
 // slash (claude-code #52871): accepted as the same resource.
 func TestProfileClaudeCode(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
 	const ua = "claude-code/2.0.14"
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) {
-			tn := newTenant(t, s, "claudecode", nil)
-			f := newFlow(t, tn.urls(mode), ua)
-			f.discover(f.probe(http.MethodPost))
-			f.register(map[string]any{
-				"client_name": "Claude Code", "redirect_uris": []string{"http://localhost:54545/callback"},
-				"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
-				"token_endpoint_auth_method": "none",
-			})
-			slash := f.site.Resource + "/"
-			code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {slash}, "scope": {"mcp"}})
-			access, refresh := f.tokens(f.exchange(code, url.Values{"resource": {slash}}))
-			f.useToken(access, "claude code")
-			// Both spellings of the connector URL take the token; no redirect between them.
-			for _, u := range []string{f.site.Resource, slash} {
-				if st, _, body := rawMCP(u, access); st != http.StatusOK {
-					t.Errorf("POST %s with the token: %d %s", u, st, body)
-				}
+	inEachMode(t, func(t *testing.T, s *server, mode string) {
+		f := discoveredFlow(t, s, "claudecode", mode, ua)
+		f.registerPublic("Claude Code", []string{"http://localhost:54545/callback"}, nil)
+		slash := f.site.Resource + "/"
+		code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {slash}, "scope": {"mcp"}})
+		access, refresh := f.tokens(f.exchange(code, url.Values{"resource": {slash}}))
+		f.useToken(access, "claude code")
+		// Both spellings of the connector URL take the token; no redirect between them.
+		for _, u := range []string{f.site.Resource, slash} {
+			if st, _, body := rawMCP(u, access); st != http.StatusOK {
+				t.Errorf("POST %s with the token: %d %s", u, st, body)
 			}
-			a2, _ := f.tokens(f.refresh(refresh, url.Values{"resource": {slash}}))
-			f.useToken(a2, "refreshed")
-		})
-	}
+		}
+		a2, _ := f.tokens(f.refresh(refresh, url.Values{"resource": {slash}}))
+		f.useToken(a2, "refreshed")
+	})
 }
 
 // Cursor: a private-use scheme redirect with application_type "web".
 func TestProfileCursor(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
 	const ua = "Cursor/1.7.0"
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) {
-			tn := newTenant(t, s, "cursor", nil)
-			f := newFlow(t, tn.urls(mode), ua)
-			f.discover(f.probe(http.MethodPost))
-			f.register(map[string]any{
-				"client_name": "Cursor", "redirect_uris": []string{"cursor://anysphere.cursor-mcp/oauth/callback"},
-				"application_type": "web", "grant_types": []string{"authorization_code", "refresh_token"},
-				"response_types": []string{"code"}, "token_endpoint_auth_method": "none",
-			})
-			code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}, "scope": {"mcp"}})
-			access, refresh := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
-			f.useToken(access, "cursor")
-			a2, _ := f.tokens(f.refresh(refresh, nil))
-			f.useToken(a2, "cursor refreshed")
-		})
-	}
+	inEachMode(t, func(t *testing.T, s *server, mode string) {
+		f := discoveredFlow(t, s, "cursor", mode, ua)
+		f.registerPublic("Cursor", []string{"cursor://anysphere.cursor-mcp/oauth/callback"}, map[string]any{"application_type": "web"})
+		access, refresh := f.connect(url.Values{"scope": {"mcp"}})
+		f.useToken(access, "cursor")
+		a2, _ := f.tokens(f.refresh(refresh, nil))
+		f.useToken(a2, "cursor refreshed")
+	})
 }
 
 // VS Code: registers a 127.0.0.1 callback and https://vscode.dev/redirect,
 // then uses the loopback one on another port (RFC 8252 §7.3) and the web one.
 func TestProfileVSCode(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
 	const ua = "Visual Studio Code/1.105.0"
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) {
-			tn := newTenant(t, s, "vscode", nil)
-			f := newFlow(t, tn.urls(mode), ua)
-			f.discover(f.probe(http.MethodPost))
-			f.register(map[string]any{
-				"client_name": "Visual Studio Code", "redirect_uris": []string{"http://127.0.0.1:33418/", "https://vscode.dev/redirect"},
-				"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
-				"token_endpoint_auth_method": "none",
-			})
-			for _, redirect := range []string{"http://127.0.0.1:61234/", "https://vscode.dev/redirect"} {
-				f.redirectURI = redirect
-				f.newPKCE()
-				code := f.authorize(f.endpoint("authorization_endpoint"), url.Values{"resource": {f.site.Resource}, "scope": {"mcp"}})
-				access, _ := f.tokens(f.exchange(code, url.Values{"resource": {f.site.Resource}}))
-				f.useToken(access, "vscode "+redirect)
-			}
-		})
-	}
+	inEachMode(t, func(t *testing.T, s *server, mode string) {
+		f := discoveredFlow(t, s, "vscode", mode, ua)
+		f.registerPublic("Visual Studio Code", []string{"http://127.0.0.1:33418/", "https://vscode.dev/redirect"}, nil)
+		for _, redirect := range []string{"http://127.0.0.1:61234/", "https://vscode.dev/redirect"} {
+			f.redirectURI = redirect
+			f.newPKCE()
+			access, _ := f.connect(url.Values{"scope": {"mcp"}})
+			f.useToken(access, "vscode "+redirect)
+		}
+	})
 }
 
 // A client that, after the path-mode metadata 404s at the host root, calls
@@ -241,41 +195,41 @@ func TestProfileVSCode(t *testing.T) {
 // found from resource (or the client id). In host mode the root is the
 // tenant's own, so the 2025-03-26 default endpoints just work.
 func TestProfileRootAuthorizeFallback(t *testing.T) {
+	const ua = "Claude-User"
+	inEachMode(t, func(t *testing.T, s *server, mode string) {
+		f := discoveredFlow(t, s, "rootauth", mode, ua)
+		f.registerPublic("Claude", []string{"https://claude.ai/api/mcp/auth_callback"}, nil)
+		u, _ := url.Parse(f.site.Resource)
+		root := u.Scheme + "://" + u.Host
+		rootMeta := f.get(root + "/.well-known/oauth-authorization-server")
+		if mode == tenants.ModePath && rootMeta.status != http.StatusNotFound {
+			t.Fatalf("path mode root metadata: %s (the scenario needs its 404)", rootMeta)
+		}
+		for _, withResource := range []bool{true, false} {
+			f.newPKCE()
+			extra := url.Values{}
+			if withResource {
+				extra.Set("resource", f.site.Resource)
+			}
+			code := f.authorize(root+"/authorize", extra)
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {f.redirectURI},
+				"code_verifier": {f.verifier}, "client_id": {f.clientID}}
+			if withResource {
+				form.Set("resource", f.site.Resource)
+			}
+			access, _ := f.tokens(f.postForm(root+"/token", form, nil))
+			f.useToken(access, fmt.Sprintf("root resource=%v", withResource))
+		}
+	})
+}
+
+// inEachMode runs a client profile in both URL modes (docs/RULES.md §4),
+// in parallel, on the shared server.
+func inEachMode(t *testing.T, run func(t *testing.T, s *server, mode string)) {
 	t.Parallel()
 	s := sharedServer(t)
-	const ua = "Claude-User"
 	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) {
-			tn := newTenant(t, s, "rootauth", nil)
-			f := newFlow(t, tn.urls(mode), ua)
-			f.discover(f.probe(http.MethodPost))
-			f.register(map[string]any{
-				"client_name": "Claude", "redirect_uris": []string{"https://claude.ai/api/mcp/auth_callback"},
-				"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
-				"token_endpoint_auth_method": "none",
-			})
-			u, _ := url.Parse(f.site.Resource)
-			root := u.Scheme + "://" + u.Host
-			rootMeta := f.get(root + "/.well-known/oauth-authorization-server")
-			if mode == tenants.ModePath && rootMeta.status != http.StatusNotFound {
-				t.Fatalf("path mode root metadata: %s (the scenario needs its 404)", rootMeta)
-			}
-			for _, withResource := range []bool{true, false} {
-				f.newPKCE()
-				extra := url.Values{}
-				if withResource {
-					extra.Set("resource", f.site.Resource)
-				}
-				code := f.authorize(root+"/authorize", extra)
-				form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {f.redirectURI},
-					"code_verifier": {f.verifier}, "client_id": {f.clientID}}
-				if withResource {
-					form.Set("resource", f.site.Resource)
-				}
-				access, _ := f.tokens(f.postForm(root+"/token", form, nil))
-				f.useToken(access, fmt.Sprintf("root resource=%v", withResource))
-			}
-		})
+		t.Run(mode, func(t *testing.T) { run(t, s, mode) })
 	}
 }
 

@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,8 +24,16 @@ type RedisBus struct {
 	cancel   context.CancelFunc
 }
 
-// BusPrefix prefixes the Redis pub/sub channel of every bus topic.
-const BusPrefix = "gatehouse:bus:"
+// BusChannelPrefix is one deployment's pub/sub channel prefix. Redis
+// pub/sub ignores DB numbers — every client of a server hears every
+// channel — so deployments sharing one Redis server (each on its own DB, as
+// their queues require) would drop each other's cached tenants and grants.
+// The channel therefore carries the DB number, after keyPrefix (the
+// operator's GATEHOUSE_REDIS_PREFIX plus ":", or "") for deployments that
+// share a DB too, as on a Cluster.
+func BusChannelPrefix(keyPrefix string, db int) string {
+	return keyPrefix + "gatehouse:bus:" + strconv.Itoa(db) + ":"
+}
 
 // NewRedisBus returns a bus on client; channels are prefix+topic.
 func NewRedisBus(client redis.UniversalClient, prefix string, logger *slog.Logger) *RedisBus {

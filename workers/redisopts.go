@@ -18,10 +18,12 @@ const (
 	RequestRedisIOTimeout   = 500 * time.Millisecond
 )
 
-// TuneRequestRedis sets the timeouts above on o: socket reads and writes
+// tuneRequestRedis sets the timeouts above on o: socket reads and writes
 // honour the caller's context deadline, a pool wait is bounded, and a
-// timed-out call or refused dial is not retried.
-func TuneRequestRedis(o *redis.Options) *redis.Options {
+// timed-out call or refused dial is not retried. UniversalOptions carries
+// them to one node, a Sentinel-found master (and the sentinels) and every
+// Cluster node alike.
+func tuneRequestRedis(o *redis.UniversalOptions) *redis.UniversalOptions {
 	o.ContextTimeoutEnabled = true
 	o.DialTimeout = RequestRedisDialTimeout
 	o.ReadTimeout = RequestRedisIOTimeout
@@ -34,19 +36,29 @@ func TuneRequestRedis(o *redis.Options) *redis.Options {
 	return o
 }
 
-// requestRedis returns the client for enqueues from request paths: the
-// connection option's own settings with TuneRequestRedis applied, or nil
-// when the option is not a single-node one (then the shared client is used).
-func requestRedis(opt asynq.RedisConnOpt) *redis.Client {
-	var o asynq.RedisClientOpt
+// RequestRedis returns a client for calls made from request paths to the
+// Redis that opt names — one node, Sentinel or Cluster — with the
+// connection's own settings and the timeouts above.
+func RequestRedis(opt asynq.RedisConnOpt) redis.UniversalClient {
 	switch v := opt.(type) {
-	case asynq.RedisClientOpt:
-		o = v
 	case *asynq.RedisClientOpt:
-		o = *v
-	default:
-		return nil
+		return RequestRedis(*v)
+	case *asynq.RedisFailoverClientOpt:
+		return RequestRedis(*v)
+	case *asynq.RedisClusterClientOpt:
+		return RequestRedis(*v)
+	case asynq.RedisClientOpt:
+		o := tuneRequestRedis(&redis.UniversalOptions{Addrs: []string{v.Addr}, Username: v.Username, Password: v.Password,
+			DB: v.DB, TLSConfig: v.TLSConfig, PoolSize: v.PoolSize}).Simple()
+		o.Network = v.Network
+		return redis.NewClient(o)
+	case asynq.RedisFailoverClientOpt:
+		return redis.NewFailoverClient(tuneRequestRedis(&redis.UniversalOptions{MasterName: v.MasterName, Addrs: v.SentinelAddrs,
+			SentinelUsername: v.SentinelUsername, SentinelPassword: v.SentinelPassword, Username: v.Username, Password: v.Password,
+			DB: v.DB, TLSConfig: v.TLSConfig, PoolSize: v.PoolSize}).Failover())
+	case asynq.RedisClusterClientOpt:
+		return redis.NewClusterClient(tuneRequestRedis(&redis.UniversalOptions{Addrs: v.Addrs, Username: v.Username,
+			Password: v.Password, TLSConfig: v.TLSConfig, MaxRedirects: v.MaxRedirects}).Cluster())
 	}
-	return redis.NewClient(TuneRequestRedis(&redis.Options{Network: o.Network, Addr: o.Addr, Username: o.Username,
-		Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig, PoolSize: o.PoolSize}))
+	return nil
 }

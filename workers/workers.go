@@ -160,7 +160,7 @@ func New(opts Options) (*Runtime, error) {
 	// Enqueues happen while a request waits: they get their own client
 	// whose calls honour the 500 ms enqueue deadline (redisopts.go).
 	var qrdb redis.UniversalClient = rdb
-	if c := requestRedis(opts.Redis); c != nil {
+	if c := RequestRedis(opts.Redis); c != nil {
 		qrdb = c
 	}
 	r := &Runtime{

@@ -143,7 +143,7 @@ func TestAPIAndCLISeeTheSameTenants(t *testing.T) {
 			opt, _ := redis.ParseURL(url)
 			rdb := redis.NewClient(opt)
 			defer rdb.Close()
-			sub := rdb.Subscribe(context.Background(), workers.BusPrefix+tenants.TopicTenantChanged)
+			sub := rdb.Subscribe(context.Background(), workers.BusChannelPrefix("", opt.DB)+tenants.TopicTenantChanged)
 			defer sub.Close()
 			if _, err := sub.Receive(context.Background()); err != nil {
 				t.Fatal(err)

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -24,12 +27,15 @@ import (
 // Fields tagged secret:"true" also accept NAME_FILE (a path whose content is
 // the value: Docker and Kubernetes secrets mounted as files).
 type Config struct {
-	Addr              string   `env:"GATEHOUSE_ADDR" envDefault:":8080"`
-	AdminAddr         string   `env:"GATEHOUSE_ADMIN_ADDR" envDefault:"127.0.0.1:9090"`
-	PublicURL         string   `env:"GATEHOUSE_PUBLIC_URL"`
-	DatabaseURL       string   `env:"GATEHOUSE_DATABASE_URL" secret:"true"`
-	SQLitePath        string   `env:"GATEHOUSE_SQLITE_PATH" envDefault:"gatehouse.db"`
-	RedisURL          string   `env:"GATEHOUSE_REDIS_URL" secret:"true"`
+	Addr        string `env:"GATEHOUSE_ADDR" envDefault:":8080"`
+	AdminAddr   string `env:"GATEHOUSE_ADMIN_ADDR" envDefault:"127.0.0.1:9090"`
+	PublicURL   string `env:"GATEHOUSE_PUBLIC_URL"`
+	DatabaseURL string `env:"GATEHOUSE_DATABASE_URL" secret:"true"`
+	SQLitePath  string `env:"GATEHOUSE_SQLITE_PATH" envDefault:"gatehouse.db"`
+	RedisURL    string `env:"GATEHOUSE_REDIS_URL" secret:"true"`
+	// RedisPrefix namespaces this deployment's bus channels and rate-limit
+	// keys, for deployments sharing one Redis DB (redisKeyPrefix).
+	RedisPrefix       string   `env:"GATEHOUSE_REDIS_PREFIX"`
 	TenantDomain      string   `env:"GATEHOUSE_TENANT_DOMAIN"`
 	SecretKeys        []string `env:"GATEHOUSE_SECRET_KEY" envSeparator:"," secret:"true"`
 	AdminToken        string   `env:"GATEHOUSE_ADMIN_TOKEN" secret:"true"`
@@ -39,6 +45,9 @@ type Config struct {
 	LogFormat         string   `env:"GATEHOUSE_LOG_FORMAT"` // json | text (default: text on a terminal, else json)
 	LogLevel          string   `env:"GATEHOUSE_LOG_LEVEL" envDefault:"info"`
 	TrustedProxies    []string `env:"GATEHOUSE_TRUSTED_PROXIES" envSeparator:","`
+	// SecurityContacts: RFC 9116 Contact URIs for /.well-known/security.txt
+	// (mailto: or https:); unset, no security.txt is served.
+	SecurityContacts []string `env:"GATEHOUSE_SECURITY_CONTACT" envSeparator:","`
 	// DBQueryTimeout bounds every database statement (docs/SECURITY.md "Fault behaviour").
 	DBQueryTimeout time.Duration `env:"GATEHOUSE_DB_QUERY_TIMEOUT" envDefault:"5s"`
 	// Plan-level MCP quotas (requests per minute; 0 = unlimited); tenant
@@ -83,6 +92,9 @@ type Config struct {
 	// TestDNSAddr sends custom-domain TXT lookups to this DNS server and
 	// checks them every second (testhooks.go).
 	TestDNSAddr string `env:"GATEHOUSE_TEST_DNS_ADDR"`
+	// TestUpstreamRefreshEvery runs the upstream IdP token refresh this
+	// often instead of every 2 min (testhooks.go).
+	TestUpstreamRefreshEvery time.Duration `env:"GATEHOUSE_TEST_UPSTREAM_REFRESH_EVERY"`
 
 	// warnings found while loading (unknown variables); printed at start.
 	warnings []string
@@ -255,6 +267,16 @@ func (c *Config) validate() error {
 			bad("GATEHOUSE_REDIS_URL", "%v", err)
 		}
 	}
+	// An empty variable (compose's ${X:-}) or a trailing comma names no contact.
+	c.SecurityContacts = slices.DeleteFunc(c.SecurityContacts, func(v string) bool { return strings.TrimSpace(v) == "" })
+	for _, contact := range c.SecurityContacts {
+		if msg := securityContactProblem(contact); msg != "" {
+			bad("GATEHOUSE_SECURITY_CONTACT", "%q %s", contact, msg)
+		}
+	}
+	if !redisPrefixPattern.MatchString(c.RedisPrefix) {
+		bad("GATEHOUSE_REDIS_PREFIX", "must be at most 64 letters, digits, '.', '_' or '-'")
+	}
 	if c.DatabaseURL != "" && c.RedisURL == "" {
 		bad("GATEHOUSE_REDIS_URL", "is required with GATEHOUSE_DATABASE_URL (production mode)")
 	}
@@ -279,6 +301,9 @@ func (c *Config) validate() error {
 		} else if _, _, err := net.SplitHostPort(c.TestDNSAddr); err != nil {
 			bad("GATEHOUSE_TEST_DNS_ADDR", "%q is not host:port", c.TestDNSAddr)
 		}
+	}
+	if c.TestUpstreamRefreshEvery != 0 && !c.AllowPrivateFetch {
+		bad("GATEHOUSE_TEST_UPSTREAM_REFRESH_EVERY", "is test-only and needs GATEHOUSE_ALLOW_PRIVATE_FETCH=true")
 	}
 	if (c.TestCAFile != "" || c.TestHostMap != "") && !c.AllowPrivateFetch {
 		bad("GATEHOUSE_TEST_CA_FILE", "GATEHOUSE_TEST_CA_FILE and GATEHOUSE_TEST_HOST_MAP are test-only and need GATEHOUSE_ALLOW_PRIVATE_FETCH=true")
@@ -364,6 +389,43 @@ func (c *Config) validate() error {
 }
 
 // devIdP: on in the embedded default, off with a database URL unless allowed.
+// securityContactProblem says what is wrong with an RFC 9116 §2.5.3
+// Contact value, or "". Only the forms a researcher can act on: a mailto:
+// address or an https: page (RFC 9116 §2.5.3: web URIs MUST be https).
+func securityContactProblem(v string) string {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || strings.ContainsAny(v, " \t\r\n"):
+		return "is not a URI"
+	case u.Scheme == "mailto":
+		if _, err := mail.ParseAddress(u.Opaque); err != nil || u.RawQuery != "" || !strings.Contains(u.Opaque, "@") {
+			return "must be mailto:name@domain (one address, no query)"
+		}
+	case u.Scheme == "https":
+		if u.Host == "" || u.User != nil {
+			return "must be an absolute https:// URL without credentials"
+		}
+	default:
+		return "must be a mailto: or https: URI (RFC 9116 §2.5.3)"
+	}
+	return ""
+}
+
+// redisPrefixPattern: GATEHOUSE_REDIS_PREFIX goes into key and channel
+// names as is.
+var redisPrefixPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{0,64}$`)
+
+// redisKeyPrefix starts every Redis key and channel name Gatehouse chooses
+// (bus channels, rate limits): "" or GATEHOUSE_REDIS_PREFIX + ":".
+// asynq's queue keys cannot be prefixed; they are kept apart by the DB
+// number only (docs/OPERATIONS.md).
+func (c *Config) redisKeyPrefix() string {
+	if c.RedisPrefix == "" {
+		return ""
+	}
+	return c.RedisPrefix + ":"
+}
+
 func (c *Config) devIdP() bool {
 	if c.AllowDevIdP != nil {
 		return *c.AllowDevIdP

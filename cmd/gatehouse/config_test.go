@@ -33,12 +33,19 @@ func TestConfigValidation(t *testing.T) {
 		{"bad signup mode", map[string]string{"GATEHOUSE_SIGNUP": "everyone"}, []string{"GATEHOUSE_SIGNUP"}},
 		{"bad smtp url", map[string]string{"GATEHOUSE_SMTP_URL": "smtp://mail.example"}, []string{"GATEHOUSE_SMTP_URL", "from="}},
 		{"platform oidc without secret", map[string]string{"GATEHOUSE_PLATFORM_IDP_OIDC_ISSUER": "https://login.example.com", "GATEHOUSE_PLATFORM_IDP_OIDC_CLIENT_ID": "c"}, []string{"GATEHOUSE_PLATFORM_IDP_OIDC"}},
+		{"redis prefix with a space", map[string]string{"GATEHOUSE_REDIS_PREFIX": "my app"}, []string{"GATEHOUSE_REDIS_PREFIX"}},
+		{"security contact not a URI kind", map[string]string{"GATEHOUSE_SECURITY_CONTACT": "security@operator.example"}, []string{"GATEHOUSE_SECURITY_CONTACT", "mailto: or https:"}},
+		{"security contact over http", map[string]string{"GATEHOUSE_SECURITY_CONTACT": "mailto:sec@operator.example,http://operator.example/sec"}, []string{"GATEHOUSE_SECURITY_CONTACT", "http://operator.example/sec"}},
+		{"security contact mailto without address", map[string]string{"GATEHOUSE_SECURITY_CONTACT": "mailto:nobody"}, []string{"GATEHOUSE_SECURITY_CONTACT", "name@domain"}},
+		{"security contact empty (compose default)", map[string]string{"GATEHOUSE_SECURITY_CONTACT": ""}, nil},
+		{"security contacts valid", map[string]string{"GATEHOUSE_SECURITY_CONTACT": "mailto:sec@operator.example,https://operator.example/security"}, nil},
 		{"platform github without id", map[string]string{"GATEHOUSE_PLATFORM_IDP_GITHUB_CLIENT_SECRET": "s"}, []string{"GATEHOUSE_PLATFORM_IDP_GITHUB"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, k := range []string{"GATEHOUSE_ADDR", "GATEHOUSE_PUBLIC_URL", "GATEHOUSE_DATABASE_URL", "GATEHOUSE_REDIS_URL", "GATEHOUSE_SECRET_KEY", "GATEHOUSE_ALLOW_PRIVATE_FETCH", "GATEHOUSE_ADMIN_TOKEN", "GATEHOUSE_LOG_FORMAT",
-				"GATEHOUSE_SIGNUP", "GATEHOUSE_SMTP_URL", "GATEHOUSE_PLATFORM_IDP_OIDC_ISSUER", "GATEHOUSE_PLATFORM_IDP_OIDC_CLIENT_ID", "GATEHOUSE_PLATFORM_IDP_GITHUB_CLIENT_SECRET"} {
+				"GATEHOUSE_SIGNUP", "GATEHOUSE_SMTP_URL", "GATEHOUSE_PLATFORM_IDP_OIDC_ISSUER", "GATEHOUSE_PLATFORM_IDP_OIDC_CLIENT_ID", "GATEHOUSE_PLATFORM_IDP_GITHUB_CLIENT_SECRET",
+				"GATEHOUSE_REDIS_PREFIX", "GATEHOUSE_SECURITY_CONTACT"} {
 				t.Setenv(k, "")
 				os.Unsetenv(k)
 			}

@@ -154,12 +154,13 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 	}
 	p.keys = keys.New(p.store, p.sealer, nil)
 
+	redisDB := 0
 	if cfg.RedisURL != "" {
 		target, err := parseRedisURL(cfg.RedisURL)
 		if err != nil {
 			return nil, fmt.Errorf("GATEHOUSE_REDIS_URL: %w", err)
 		}
-		p.redisOpt, p.redis = target.conn, target.client()
+		p.redisOpt, p.redis, redisDB = target.conn, target.client(), target.db()
 	} else {
 		// Embedded default: an in-process Redis. miniredis only expires keys
 		// when told time has passed, so a ticker fast-forwards it.
@@ -181,13 +182,16 @@ func newPlatform(ctx context.Context, cfg *Config) (*platform, error) {
 		}()
 		p.stop = append(p.stop, func() { tick.Stop(); close(done); p.mini.Close() })
 		p.redisOpt = asynq.RedisClientOpt{Addr: p.mini.Addr()}
-		p.redis = redis.NewClient(workers.TuneRequestRedis(&redis.Options{Addr: p.mini.Addr()}))
+		p.redis = workers.RequestRedis(p.redisOpt)
 	}
 	p.stop = append(p.stop, func() { p.redis.Close() })
-	p.bus = workers.NewRedisBus(p.redis, workers.BusPrefix, p.logger)
-	resolver, schedule := cfg.testDNS()
+	p.bus = workers.NewRedisBus(p.redis, workers.BusChannelPrefix(cfg.redisKeyPrefix(), redisDB), p.logger)
+	resolver, schedule := cfg.testHooks()
 	if resolver != nil {
 		p.logger.Warn("TEST HOOK ON: custom-domain TXT lookups go to GATEHOUSE_TEST_DNS_ADDR. Never use this in production.", "dns", cfg.TestDNSAddr)
+	}
+	if cfg.TestUpstreamRefreshEvery > 0 && schedule != nil {
+		p.logger.Warn("TEST HOOK ON: upstream tokens refreshed every GATEHOUSE_TEST_UPSTREAM_REFRESH_EVERY. Never use this in production.", "every", cfg.TestUpstreamRefreshEvery)
 	}
 	p.runtime, err = workers.New(workers.Options{
 		Store: p.store, Keys: p.keys, Sealer: p.sealer, Logger: p.logger, Redis: p.redisOpt,
@@ -213,7 +217,7 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 	// in the embedded default (one process).
 	var lim limits.Limiter = limits.NewMemory(nil)
 	if p.cfg.RedisURL != "" {
-		lim = limits.NewRedis(p.redis, "gatehouse:rl:", p.logger)
+		lim = limits.NewRedis(p.redis, p.cfg.redisKeyPrefix()+"gatehouse:rl:", p.logger)
 	}
 	d := &httpx.Deps{
 		Limits: lim, MCPQuota: httpx.MCPQuota{PerTenant: p.cfg.MCPRequestsPerMinute, PerUser: p.cfg.MCPRequestsPerMinutePerUser},

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/workers"
 )
 
 // GATEHOUSE_REDIS_URL forms parse to the right connection kind; errors
@@ -56,6 +58,48 @@ func TestParseRedisURL(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_REDIS_URL") || strings.Contains(err.Error(), "secretpw") {
 		t.Errorf("validation: %v", err)
+	}
+}
+
+// Issue 13: the request-path timeouts (workers.RequestRedis) apply to every
+// kind of GATEHOUSE_REDIS_URL, not only one node: a hung Sentinel master or
+// Cluster node must cost a request at most 500 ms, and a refused dial is
+// not retried.
+func TestRequestRedisTimeoutsForEveryURLKind(t *testing.T) {
+	type tuned struct {
+		ctxTimeout               bool
+		dial, read, write, pool  time.Duration
+		retries, dialRetries, db int
+	}
+	want := tuned{true, workers.RequestRedisDialTimeout, workers.RequestRedisIOTimeout, workers.RequestRedisIOTimeout,
+		workers.RequestRedisIOTimeout, 1, 1, 0}
+	for raw, db := range map[string]int{
+		"redis://:pw@127.0.0.1:1/2": 2,
+		"redis-sentinel://:pw@127.0.0.1:1,127.0.0.1:2/mymaster/3?sentinel_password=sp": 3,
+		"redis-cluster://:pw@127.0.0.1:1,127.0.0.1:2":                                  0,
+	} {
+		tg, err := parseRedisURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := tg.client()
+		var got tuned
+		switch v := c.(type) {
+		case *redis.Client: // one node, or the Sentinel-found master
+			o := v.Options()
+			got = tuned{o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.MaxRetries, o.DialerRetries, o.DB}
+		case *redis.ClusterClient:
+			o := v.Options()
+			got = tuned{o.ContextTimeoutEnabled, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.MaxRetries, o.DialerRetries, 0}
+		default:
+			t.Fatalf("%s: client %T", raw, c)
+		}
+		_ = c.Close()
+		w := want
+		w.db = db
+		if got != w {
+			t.Errorf("%s: request-path client options %+v, want %+v", raw, got, w)
+		}
 	}
 }
 

@@ -22,8 +22,24 @@ import (
 //	redis-sentinel://[user:pass@]h1:p1[,h2:p2…]/master[/db][?sentinel_password=…&sentinel_username=…&tls=true]
 //	redis-cluster://[user:pass@]h1:p1[,h2:p2…][?tls=true]
 type redisTarget struct {
-	conn   asynq.RedisConnOpt
-	client func() redis.UniversalClient
+	conn asynq.RedisConnOpt
+}
+
+// client is the connection for the bus and rate limits. Bus publishes and
+// rate limits run while a request waits: bounded like the audit enqueue
+// for every kind of target (a hung Redis must not stall requests;
+// workers.RequestRedis).
+func (t *redisTarget) client() redis.UniversalClient { return workers.RequestRedis(t.conn) }
+
+// db is the Redis database number the target uses (a Cluster has only 0).
+func (t *redisTarget) db() int {
+	switch c := t.conn.(type) {
+	case asynq.RedisClientOpt:
+		return c.DB
+	case asynq.RedisFailoverClientOpt:
+		return c.DB
+	}
+	return 0
 }
 
 // parseRedisURL parses without connecting. Its errors never repeat the URL
@@ -41,10 +57,6 @@ func parseRedisURL(raw string) (*redisTarget, error) {
 		}
 		return &redisTarget{
 			conn: asynq.RedisClientOpt{Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig},
-			// Bus publishes and rate limits run while a request waits:
-			// bounded like the audit enqueue (a hung Redis must not stall
-			// requests; workers.TuneRequestRedis).
-			client: func() redis.UniversalClient { return redis.NewClient(workers.TuneRequestRedis(opt)) },
 		}, nil
 	case "redis-sentinel", "redis-cluster":
 	default:
@@ -88,12 +100,7 @@ func parseRedisURL(raw string) (*redisTarget, error) {
 		if path != "" {
 			return nil, errors.New("redis-cluster:// takes no database or path (a cluster has database 0 only)")
 		}
-		return &redisTarget{
-			conn: asynq.RedisClusterClientOpt{Addrs: addrs, Username: user, Password: pass, TLSConfig: tlsCfg},
-			client: func() redis.UniversalClient {
-				return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, Username: user, Password: pass, TLSConfig: tlsCfg})
-			},
-		}, nil
+		return &redisTarget{conn: asynq.RedisClusterClientOpt{Addrs: addrs, Username: user, Password: pass, TLSConfig: tlsCfg}}, nil
 	}
 	master, dbText, _ := strings.Cut(path, "/")
 	if master == "" {
@@ -106,12 +113,6 @@ func parseRedisURL(raw string) (*redisTarget, error) {
 		}
 	}
 	sUser, sPass := q.Get("sentinel_username"), q.Get("sentinel_password")
-	return &redisTarget{
-		conn: asynq.RedisFailoverClientOpt{MasterName: master, SentinelAddrs: addrs, SentinelUsername: sUser, SentinelPassword: sPass,
-			Username: user, Password: pass, DB: db, TLSConfig: tlsCfg},
-		client: func() redis.UniversalClient {
-			return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: addrs, SentinelUsername: sUser,
-				SentinelPassword: sPass, Username: user, Password: pass, DB: db, TLSConfig: tlsCfg})
-		},
-	}, nil
+	return &redisTarget{conn: asynq.RedisFailoverClientOpt{MasterName: master, SentinelAddrs: addrs, SentinelUsername: sUser,
+		SentinelPassword: sPass, Username: user, Password: pass, DB: db, TLSConfig: tlsCfg}}, nil
 }

@@ -75,7 +75,8 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 	// Every cache another replica's change invalidates, in one place.
 	wiring.Subscribe(p.bus, wiring.Receivers{Deps: deps, Gateway: gw, Keys: p.keys, Workers: p.runtime,
 		TenantChanged: p.pruneTenantSeries(workCtx, tenantSeries)})
-	handler, err := api.New(deps, &api.Options{Registry: p.registry, TenantMetrics: tenantSeries, TrustedProxies: cfg.TrustedProxies, Gateway: gw})
+	handler, err := api.New(deps, &api.Options{Registry: p.registry, TenantMetrics: tenantSeries, TrustedProxies: cfg.TrustedProxies, Gateway: gw,
+		SecurityContacts: cfg.SecurityContacts})
 	if err != nil {
 		return err
 	}

@@ -257,7 +257,7 @@ func openTenantEnv(ctx context.Context, cfg *Config, out io.Writer) (*tenantEnv,
 		}
 		rdb := target.client()
 		e.close = append(e.close, func() { rdb.Close() })
-		base.Bus = workers.NewRedisBus(rdb, workers.BusPrefix, slog.Default())
+		base.Bus = workers.NewRedisBus(rdb, workers.BusChannelPrefix(cfg.redisKeyPrefix(), target.db()), slog.Default())
 	}
 	// The same provisioner as the API's (internal/wiring), bus included.
 	e.prov = wiring.Provisioner(base)

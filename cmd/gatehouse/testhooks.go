@@ -80,14 +80,26 @@ func (c *Config) testCIMDClient() (*http.Client, error) {
 	return &http.Client{Transport: tr, Timeout: 5 * time.Second}, nil
 }
 
-// testDNS returns the resolver and schedule the DNS test hook asks for, or nils.
-func (c *Config) testDNS() (*net.Resolver, map[string]time.Duration) {
-	if c.TestDNSAddr == "" || !c.AllowPrivateFetch {
+// testHooks returns the resolver and schedule the test hooks ask for (the
+// DNS hook; a fast upstream token refresh), or nils.
+func (c *Config) testHooks() (*net.Resolver, map[string]time.Duration) {
+	if !c.AllowPrivateFetch {
 		return nil, nil
 	}
+	var schedule map[string]time.Duration
+	if c.TestUpstreamRefreshEvery > 0 {
+		schedule = map[string]time.Duration{workers.TypeRefreshUp: c.TestUpstreamRefreshEvery}
+	}
+	if c.TestDNSAddr == "" {
+		return nil, schedule
+	}
+	if schedule == nil {
+		schedule = map[string]time.Duration{}
+	}
+	schedule[workers.TypeVerifyDomains] = time.Second
 	addr := c.TestDNSAddr
 	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "udp", addr)
-	}}, map[string]time.Duration{workers.TypeVerifyDomains: time.Second}
+	}}, schedule
 }

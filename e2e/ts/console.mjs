@@ -12,7 +12,10 @@
 // all, password reset, TOTP on and signing in with it, operator suspends the
 // team, the connector answers a clear error. Screenshots at 1280 px and
 // 390 px go to outDir.
-// Output: one JSON line {ok, steps, overflow, ...}.
+// Output: one JSON line {ok, steps, overflow, secrets, ...}; secrets are
+// every secret value the pages handed out or took (passwords, link tokens,
+// session cookies, the TOTP secret, recovery codes, an API key), which the
+// Go test then looks for in the server's debug log.
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
@@ -22,10 +25,23 @@ const base = args.base;
 const steps = [];
 const overflow = []; // pages wider than a 390 px phone screen
 const dialogs = [];  // any alert() would be an XSS
-const out = { ok: true, steps, overflow, dialogs };
+const secrets = [];
+const out = { ok: true, steps, overflow, dialogs, secrets };
 const PW = 'correct horse battery staple';
 const PW2 = 'a brand new passphrase here';
 let current;
+secrets.push(PW, PW2);
+
+// keepSecrets notes the token of a link and the session cookies of pages.
+function keepLinkToken(link) {
+  secrets.push(new URL(link).searchParams.get('token'));
+  return link;
+}
+async function keepSessions(...pages) {
+  for (const p of pages) {
+    for (const c of await p.context().cookies()) if (c.name === 'gatehouse_console') secrets.push(c.value);
+  }
+}
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
@@ -144,7 +160,7 @@ try {
     await ada.getByRole('button', { name: 'Create account' }).click();
     await expectText(ada, 'Check your email');
     await shot(ada, 'signup-check-email');
-    await ada.goto(await mailLink(op, 'ada@example.com', '/account/verify'));
+    await ada.goto(keepLinkToken(await mailLink(op, 'ada@example.com', '/account/verify')));
     await ada.getByRole('button', { name: 'Confirm my email address' }).click();
     await expectText(ada, 'Your email address is confirmed');
     await ada.getByLabel('Password').fill(PW);
@@ -167,7 +183,7 @@ try {
     await ada.locator('#inv_email').fill('vic@example.com');
     await ada.locator('#inv_role').selectOption('viewer');
     await ada.getByRole('button', { name: 'Invite' }).click();
-    const invite = await ada.locator('button.copy[data-copy*="/invite?token="]').getAttribute('data-copy');
+    const invite = keepLinkToken(await ada.locator('button.copy[data-copy*="/invite?token="]').getAttribute('data-copy'));
     await shot(ada, 'members-invited');
     const vic = await person('vic');
     await vic.goto(invite);
@@ -182,6 +198,7 @@ try {
     await vic.getByRole('button', { name: 'Save settings' }).click();
     await expectText(vic, 'Your role in this team is viewer');
     await shot(vic, 'viewer-refused');
+    await keepSessions(op, ada, vic);
 
     // Ada configures the team's IdP (OpenID Connect) and tests it.
     await ada.goto(`${base}/console/t/acme/settings`);
@@ -254,7 +271,7 @@ try {
     await ada.getByRole('button', { name: 'Send the link' }).click();
     await expectText(ada, 'Check your email');
     await signIn(op, 'op@example.com', PW);
-    await ada.goto(await mailLink(op, 'ada@example.com', '/account/reset'));
+    await ada.goto(keepLinkToken(await mailLink(op, 'ada@example.com', '/account/reset')));
     await ada.getByLabel('New password').fill(PW2);
     await ada.getByRole('button', { name: 'Save the new password' }).click();
     await expectText(ada, 'Your password is changed');
@@ -265,10 +282,12 @@ try {
     // Ada turns on two-step sign-in and signs in with it.
     await ada.goto(`${base}/account/totp`);
     const secret = await ada.locator('button.copy').first().getAttribute('data-copy');
+    secrets.push(secret);
     const first = totp(secret);
     await ada.getByLabel('Code').fill(first);
     await ada.getByRole('button', { name: 'Turn on' }).click();
     await expectText(ada, 'your recovery codes, shown once');
+    for (const c of await ada.locator('ul.codes code').allInnerTexts()) secrets.push(c, c.replace('-', ''));
     await shot(ada, 'totp-on-recovery-codes');
     await signOut(ada);
     await signIn(ada, 'ada@example.com', PW2);
@@ -285,6 +304,15 @@ try {
     await ada.goto(`${base}/account`);
     await expectText(ada, 'password+totp');
     await shot(ada, 'account-sessions');
+
+    // Ada creates an API key for automation: shown once.
+    await ada.goto(`${base}/console/t/acme/keys`);
+    await ada.locator('#key_name').fill('CI deploy');
+    await ada.getByRole('button', { name: 'Create API key' }).click();
+    await expectText(ada, 'shown once');
+    secrets.push(await ada.locator('section.secret button.copy').getAttribute('data-copy'));
+    await shot(ada, 'api-key-created');
+    await keepSessions(op, ada);
 
     // The operator suspends the team; its connector answers a clear error.
     await op.goto(`${base}/console/operator?q=acme`);
