@@ -80,7 +80,7 @@ func TestAuditEventsAreBatched(t *testing.T) {
 					}(w)
 				}
 				wg.Wait()
-				eventually(t, "all events stored by batch tasks", 60*time.Second, func() bool {
+				eventually(t, "all events stored by batch tasks", 120*time.Second, func() bool {
 					_, events := histogram(t, e.rt.metrics.auditBatch)
 					return countEvents(t, s, tn.ID) == n && int(events) == n
 				})

@@ -166,7 +166,9 @@ func TestWebhookDeadLettersAfterRetries(t *testing.T) {
 			var d tenants.WebhookDelivery
 			eventually(t, "the delivery to be dead-lettered", 60*time.Second, func() bool {
 				ds, _, err := e.store.ListWebhookDeliveries(ctx, tn.ID, tenants.Page{})
-				must(t, err)
+				if err != nil { // a query deadline on a loaded machine: ask again
+					return false
+				}
 				if len(ds) == 1 && ds[0].Status == tenants.WebhookDead {
 					d = ds[0]
 					return true
