@@ -136,6 +136,27 @@ func TestSignupRateLimitedPerIP(t *testing.T) {
 	wantStatus(t, signup(b, "uz@example.com", testPassword), http.StatusOK)
 }
 
+// Each sign-up mails the address: three an hour per address, whoever asks
+// and whether or not it has an account (the same answer for both).
+func TestSignupRateLimitedPerEmail(t *testing.T) {
+	e := newEnv(t, envOpts{signupLimit: 50})
+	e.account("first@example.com", "")
+	e.account("known@example.com", "")
+	for _, email := range []string{"victim@example.com", "known@example.com"} {
+		for range 3 {
+			wantStatus(t, signup(e.browser(), email, testPassword), http.StatusOK)
+		}
+		r := signup(e.browser(), strings.ToUpper(email), testPassword)
+		wantStatus(t, r, http.StatusTooManyRequests)
+		if !strings.Contains(r.Body, "for this email address") || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s: %v\n%.1500s", email, r.Header, r.Body)
+		}
+	}
+	wantStatus(t, signup(e.browser(), "other@example.com", testPassword), http.StatusOK)
+	e.clock.now = e.clock.now.Add(2 * time.Hour)
+	wantStatus(t, signup(e.browser(), "victim@example.com", testPassword), http.StatusOK)
+}
+
 func TestInviteOnlySignupRefusedWithoutInvitation(t *testing.T) {
 	e := newEnv(t, envOpts{signup: accounts.SignupInvite})
 	e.account("first@example.com", "")

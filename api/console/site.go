@@ -78,6 +78,13 @@ func (u *ui) signupSubmit(c *gin.Context) {
 		u.render(c, http.StatusTooManyRequests, "site_signup", v)
 		return
 	}
+	// Counted for known and unknown addresses alike, so the answer says
+	// nothing about whether an account exists.
+	if !u.signupMailLimit.allowKey(c, strings.ToLower(v.Form["email"])) {
+		v.Notice = "Too many sign-ups for this email address. Try again in an hour."
+		u.render(c, http.StatusTooManyRequests, "site_signup", v)
+		return
+	}
 	res, err := u.acc.SignUp(c.Request.Context(), accounts.SignupInput{Email: v.Form["email"], Password: c.PostForm("password"),
 		Name: v.Form["name"], InviteToken: invite})
 	if err != nil {

@@ -46,6 +46,7 @@ type ui struct {
 	upstreamCheck *http.Client
 
 	signupLimit     *limiter // per IP
+	signupMailLimit *limiter // sign-ups per email: no mail bombing through the sign-up form
 	teamLimit       *limiter // teams created per IP
 	forgotLimit     *limiter // reset requests per IP
 	loginLimit      *limiter // per IP
@@ -77,6 +78,7 @@ func newUI(d *httpx.Deps, o *options) *ui {
 		selfCheck:       doctor.NewSelfCheckClient(8*time.Second, d.AllowPrivateFetch),
 		upstreamCheck:   newUpstreamCheckClient(d.RefusePrivateUpstreams),
 		signupLimit:     newLimiter(d, "signup", o.SignupLimit, o.SignupWindow, o.Now),
+		signupMailLimit: newLimiter(d, "signup_email", 3, time.Hour, o.Now),
 		teamLimit:       newLimiter(d, "team_create", o.SignupLimit, o.SignupWindow, o.Now),
 		forgotLimit:     newLimiter(d, "password_reset", o.LoginLimit, o.LoginWindow, o.Now),
 		loginLimit:      newLimiter(d, "console_login", o.LoginLimit, o.LoginWindow, o.Now),
