@@ -24,7 +24,13 @@ const (
 	TopicKeysRotated = "keys.rotated"
 	// TopicAPIKeyDeleted payload: "<tenant_id> <api_key_id>".
 	TopicAPIKeyDeleted = "apikey.deleted"
+	// TopicClientChanged payload: "<tenant_id> <client_id>" (ClientChangedPayload):
+	// the client was deleted or its registration changed.
+	TopicClientChanged = "client.changed"
 )
+
+// ClientChangedPayload is the TopicClientChanged payload.
+func ClientChangedPayload(tenantID, clientID string) string { return tenantID + " " + clientID }
 
 // RevokeGrant revokes a grant (its refresh tokens and codes go with it),
 // tells every replica, and audits it. Revoking an already revoked grant is

@@ -159,7 +159,8 @@ func (p *Provisioner) CreatePreregisteredClient(ctx context.Context, t *Tenant, 
 }
 
 // DeleteClient removes a client of the tenant and revokes its grants; every
-// replica is told about each revoked grant so its tokens stop at once.
+// replica is told about the client and each revoked grant so the client and
+// its tokens stop at once.
 func (p *Provisioner) DeleteClient(ctx context.Context, t *Tenant, clientID string) error {
 	if _, err := p.Store.GetClient(ctx, t.ID, clientID); err != nil {
 		return err
@@ -172,6 +173,9 @@ func (p *Provisioner) DeleteClient(ctx context.Context, t *Tenant, clientID stri
 		return err
 	}
 	if p.Bus != nil {
+		// Caches of the client (tenants/oauth) drop it first: a replica
+		// refuses it from the notice on.
+		_ = p.Bus.Publish(context.WithoutCancel(ctx), TopicClientChanged, ClientChangedPayload(t.ID, clientID))
 		for _, id := range live {
 			_ = p.Bus.Publish(context.WithoutCancel(ctx), TopicGrantRevoked, GrantRevokedPayload(t.ID, id))
 		}

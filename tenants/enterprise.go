@@ -166,6 +166,15 @@ func (in *EnterpriseIdPInput) Validate(s Settings) *ValidationError {
 	return v
 }
 
+// metadataChanged tells every replica that the tenant's authorization
+// server metadata changed (it advertises the jwt-bearer grant while the
+// tenant trusts an enterprise IdP): cached documents are dropped.
+func (p *Provisioner) metadataChanged(ctx context.Context, tenantID string) {
+	if p.Bus != nil {
+		_ = p.Bus.Publish(context.WithoutCancel(ctx), TopicTenantChanged, tenantID)
+	}
+}
+
 // CreateEnterpriseIdP makes the tenant trust an enterprise IdP.
 // ErrConflict when it trusts that issuer already.
 func (p *Provisioner) CreateEnterpriseIdP(ctx context.Context, t *Tenant, in EnterpriseIdPInput) (*EnterpriseIdP, error) {
@@ -179,6 +188,7 @@ func (p *Provisioner) CreateEnterpriseIdP(ctx context.Context, t *Tenant, in Ent
 		return nil, err
 	}
 	p.audit(ctx, t.ID, "admin.enterprise_idp.created", JSONMap{DetailID: e.ID, DetailIssuer: e.Issuer, DetailAllowedClients: e.AllowedClients})
+	p.metadataChanged(ctx, t.ID)
 	return e, nil
 }
 
@@ -192,6 +202,7 @@ func (p *Provisioner) DeleteEnterpriseIdP(ctx context.Context, t *Tenant, id str
 	if err := p.Store.DeleteEnterpriseIdP(ctx, t.ID, id); err != nil {
 		return 0, err
 	}
+	p.metadataChanged(ctx, t.ID)
 	grants := 0
 	cursor := ""
 	for {

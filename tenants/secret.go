@@ -64,3 +64,9 @@ func OrderedID(t time.Time) string {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// ETag is a strong entity tag of a document (RFC 9110 §8.8.3).
+func ETag(doc []byte) string {
+	sum := sha256.Sum256(doc)
+	return `"` + hex.EncodeToString(sum[:12]) + `"`
+}

@@ -26,15 +26,7 @@ func BenchmarkAuditWrite(b *testing.B) {
 			tn := newTenant(b, s, "bench")
 			addr, db := testdb.Redis(b)
 			e := newEnv(b, s, asynq.RedisClientOpt{Addr: addr, DB: db}, nil).start()
-			a := e.rt.Auditor()
-			b.SetParallelism(8)
-			start := time.Now()
-			b.StartTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					a.Record(ctx, tenants.AuditEvent{TenantID: tn.ID, Action: tenants.ActMCPToolCalled, ClientID: "c", Subject: "u"})
-				}
-			})
+			start := recordParallel(b, e.rt.Auditor(), tn)
 			for {
 				n, err := s.CountAuditEvents(ctx, tn.ID)
 				if err != nil {
@@ -57,15 +49,7 @@ func BenchmarkAuditWrite(b *testing.B) {
 			b.StopTimer()
 			s := openStore(b, sb.dsn(b))
 			tn := newTenant(b, s, "bench")
-			a := &tenants.SyncAuditor{Store: s}
-			b.SetParallelism(8)
-			start := time.Now()
-			b.StartTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					a.Record(ctx, tenants.AuditEvent{TenantID: tn.ID, Action: tenants.ActMCPToolCalled, ClientID: "c", Subject: "u"})
-				}
-			})
+			start := recordParallel(b, &tenants.SyncAuditor{Store: s}, tn)
 			b.StopTimer()
 			if n, _ := s.CountAuditEvents(ctx, tn.ID); n != int64(b.N) {
 				b.Fatalf("%d rows for %d events", n, b.N)
@@ -73,6 +57,20 @@ func BenchmarkAuditWrite(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 		})
 	}
+}
+
+// recordParallel starts the timer and records b.N events for tn through a
+// from 8 callers per CPU; it returns when the timer started.
+func recordParallel(b *testing.B, a tenants.Auditor, tn *tenants.Tenant) time.Time {
+	b.SetParallelism(8)
+	start := time.Now()
+	b.StartTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			a.Record(ctx, tenants.AuditEvent{TenantID: tn.ID, Action: tenants.ActMCPToolCalled, ClientID: "c", Subject: "u"})
+		}
+	})
+	return start
 }
 
 // BenchmarkAuditInsert isolates the database side: events/s written by

@@ -139,6 +139,9 @@ func (r *Runtime) sweepClients(ctx context.Context) error {
 				r.auditor.Record(ctx, tenants.AuditEvent{TenantID: t.ID, Action: tenants.ActClientExpired, Actor: "system",
 					ClientID: c.ID, Reason: "idle", Details: tenants.JSONMap{tenants.DetailKind: c.Kind, tenants.DetailLastUsedAt: last.UTC().Format(time.RFC3339),
 						tenants.DetailIdleTTLDays: int(t.Settings.ClientIdleTTL() / (24 * time.Hour))}})
+				if r.opts.Bus != nil { // replicas' client caches drop it
+					_ = r.opts.Bus.Publish(ctx, tenants.TopicClientChanged, tenants.ClientChangedPayload(t.ID, c.ID))
+				}
 			}
 			r.swept("clients", int64(len(cs)))
 			if err != nil || len(cs) < r.opts.SweepBatch {

@@ -66,6 +66,9 @@ type Deps struct {
 	// MCPQuota are the plan-level MCP quotas a tenant's settings may
 	// override (zero: unlimited).
 	MCPQuota MCPQuota
+	// APILimit is the provisioning API limit per credential (zero:
+	// limits.API).
+	APILimit limits.Limit
 	// Draining is closed when the server starts shutting down: the gateway
 	// then ends open streams cleanly (nil: never).
 	Draining <-chan struct{}

@@ -2,11 +2,18 @@ package oauth_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/limits"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
@@ -106,3 +113,44 @@ func BenchmarkBearerMCPRequest(b *testing.B) {
 type unlimited struct{}
 
 func (unlimited) Allow(context.Context, string, limits.Limit) (bool, time.Duration) { return true, 0 }
+
+// BenchmarkClientCredentials: a client_credentials token over HTTP on
+// SQLite with the bus-kept caches on, under the in-memory limiter and under
+// the Redis limiter production uses (real Redis; every request from its own
+// client address, as under load, so each is a new limiter key).
+func BenchmarkClientCredentials(b *testing.B) {
+	for _, lim := range []string{"memory", "redis"} {
+		b.Run(lim, func(b *testing.B) {
+			var l limits.Limiter = limits.NewMemory(nil)
+			if lim == "redis" {
+				addr, db := testdb.Redis(b)
+				rc := redis.NewClient(&redis.Options{Addr: addr, DB: db})
+				b.Cleanup(func() { rc.Close() })
+				l = limits.NewRedis(rc, "bench:"+tenants.RandomID()+":", nil)
+			}
+			e := newEnv(b, testdb.SQLite(b), envOpts{bus: &testdb.Bus{}, auditInMemory: true, limits: l, trustLoopbackProxy: true})
+			tn := e.tenant("bench", nil, &tenants.Settings{ClientCredentials: true})
+			form := e.ccForm(tn, e.pathSite(tn)).Encode()
+			endpoint := e.pathSite(tn).Endpoint("token")
+			var n atomic.Uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(form))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.0.%d.%d", (n.Add(1)>>8)&255, n.Load()&255))
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Fatalf("status %d", resp.StatusCode)
+					}
+				}
+			})
+		})
+	}
+}

@@ -19,8 +19,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/api/demo"
+	"github.com/gatehouse/gatehouse/api/gateway"
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/wiring"
@@ -56,6 +59,14 @@ type envOpts struct {
 	// limits replaces the default in-memory limiter (benchmarks run more
 	// flows per minute from one address than the per-client limits allow).
 	limits limits.Limiter
+	// bus, when set, is the replicas' bus: the caches it keeps current
+	// are on, as in production. auditInMemory keeps audit events out of
+	// the database (production enqueues them on Redis).
+	bus           tenants.Bus
+	auditInMemory bool
+	// trustLoopbackProxy believes X-Forwarded-For from 127.0.0.1 (loads
+	// that spread client addresses past the per-IP limits).
+	trustLoopbackProxy bool
 }
 
 type env struct {
@@ -78,6 +89,7 @@ type env struct {
 	// anyTLSName lets the clients reach hosts the test certificate does not
 	// name (custom domains in host mode).
 	anyTLSName bool
+	opts       envOpts
 }
 
 // newEnv serves the whole platform (api.New) over services the test kit
@@ -101,18 +113,15 @@ func newEnv(t testing.TB, dsn string, o envOpts) *env {
 	ko := testkit.Options{DSN: dsn, PublicURL: base, TenantDomain: o.tenantDomain, AllowPrivateFetch: allowPrivate,
 		// HTTPClient nil: upstream IdP calls go through the outbound address
 		// policy client (idp.NewHTTPClient) with the private-fetch switch.
-		Limits: o.limits, Wiring: wiring.Options{NewProvider: testProviders}}
+		Limits: o.limits, Wiring: wiring.Options{NewProvider: testProviders}, Bus: o.bus, AuditInMemory: o.auditInMemory}
 	if o.cimdTrust != nil {
 		ko.CIMDClient = trustingClient(o.cimdTrust)
 	}
 	k := testkit.New(t, ko)
 	e := &env{t: t, kit: k, store: k.DB, deps: k.Deps, srv: srv, base: base, key: k.Key, handler: &atomic.Pointer[http.Handler]{},
 		prov: k.Deps.Provisioner, auditor: k.Audit}
-	h, err := api.New(e.deps, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.handler.Store(&h)
+	e.opts = o
+	e.handler.Store(e.platform())
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.handler.Load()).ServeHTTP(w, r) })
 	if o.tenantDomain != "" {
 		srv.StartTLS()
@@ -125,6 +134,27 @@ func newEnv(t testing.TB, dsn string, o envOpts) *env {
 	return e
 }
 
+// platform is the whole platform's handler over e.deps, built as the
+// composition root does: with a bus, the services are subscribed to it and
+// the gateway is built here.
+func (e *env) platform() *http.Handler {
+	e.t.Helper()
+	opts := &api.Options{}
+	if e.opts.trustLoopbackProxy {
+		opts.TrustedProxies = []string{"127.0.0.1/32"}
+	}
+	if e.deps.Bus != nil {
+		opts.Registry = prometheus.NewRegistry()
+		opts.Gateway = gateway.New(e.deps, opts.Registry, nil)
+		e.kit.Subscribe(opts.Gateway)
+	}
+	h, err := api.New(e.deps, opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &h
+}
+
 // restart replaces the running server by a new process over the same
 // database and URL, configured with secretKeys (GATEHOUSE_SECRET_KEY: the
 // first seals and MACs, every one opens and verifies).
@@ -132,11 +162,7 @@ func (e *env) restart(secretKeys ...[]byte) {
 	e.t.Helper()
 	e.deps = e.kit.Rekey(secretKeys...)
 	e.prov = e.deps.Provisioner
-	h, err := api.New(e.deps, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.handler.Store(&h)
+	e.handler.Store(e.platform())
 }
 
 // trustingClient is a client trusting srv's certificate (the CIMD resolver

@@ -39,7 +39,11 @@ func Register(r *gin.Engine, d *httpx.Deps) {
 	})
 
 	// Per credential (admin token or API key), shared by every replica.
-	perKey := d.RateLimit("api", limits.API, func(c *gin.Context) string { return who(c).actor() })
+	apiLimit := d.APILimit
+	if apiLimit.Unlimited() {
+		apiLimit = limits.API
+	}
+	perKey := d.RateLimit("api", apiLimit, func(c *gin.Context) string { return who(c).actor() })
 	api := v1.Group("", h.authenticate, perKey)
 	api.POST("/tenants", h.adminOnly, h.createTenant)
 	api.GET("/tenants", h.adminOnly, h.listTenants)

@@ -25,12 +25,22 @@ import (
 // followed — the code is read from the Location header.
 const redirectURI = "http://127.0.0.1/gatehouse-bench/callback"
 
-// session is one worker's own grant: its access token and the head of its
-// refresh-token rotation chain.
+// session is one worker's own grant in tenant t: its access token and the
+// head of its refresh-token rotation chain.
 type session struct {
+	t      *benchTenant
 	at, rt string
 	br     *http.Client
 	user   string
+}
+
+// benchTenant is a tenant the tool provisioned, with its public client.
+type benchTenant struct {
+	slug     string
+	issuer   string // cfg.URL + the tenant's issuer path (path mode)
+	resource string // the tenant's connector URL as the server names it
+	mcpURL   string // cfg.URL + the connector URL's path
+	pubID    string // its DCR public client
 }
 
 type bench struct {
@@ -45,17 +55,16 @@ type bench struct {
 	upstream string // upstream MCP URL
 	bare     string // bare reverse proxy URL
 
-	slug     string
-	issuer   string // cfg.URL + the tenant's issuer path (path mode)
-	resource string // the tenant's connector URL as the server names it
-	mcpURL   string // cfg.URL + the connector URL's path
-	ccID     string
-	ccSecret string
-	ccErr    error
-	pubID    string
-	apiKey   string
-	sessions []*session
-	cleaned  bool
+	benchTenant // the bench tenant
+	ccID        string
+	ccSecret    string
+	ccErr       error
+	apiKey      string
+	sessions    []*session
+	cleaned     bool
+
+	spread   []*benchTenant // --tenants
+	spreadSs []*session     // one per spread tenant
 }
 
 func newBench(cfg *config, progress io.Writer) *bench {
@@ -268,7 +277,7 @@ func (b *bench) provision(ctx context.Context) error {
 	if !b.needs("token-refresh", "token-authcode", "introspect", "gateway", "gateway-stream") {
 		return nil
 	}
-	if err := b.register(ctx); err != nil {
+	if err := b.register(ctx, &b.benchTenant); err != nil {
 		return err
 	}
 	if !b.needs("token-refresh", "introspect", "gateway", "gateway-stream") {
@@ -277,11 +286,11 @@ func (b *bench) provision(ctx context.Context) error {
 	return b.startSessions(ctx)
 }
 
-// register registers the bench's public client once (DCR, RFC 7591).
-func (b *bench) register(ctx context.Context) error {
+// register registers t's public client once (DCR, RFC 7591).
+func (b *bench) register(ctx context.Context, t *benchTenant) error {
 	in, _ := json.Marshal(map[string]any{"client_name": "gatehouse-bench", "redirect_uris": []string{redirectURI},
 		"token_endpoint_auth_method": "none", "grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"}})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.issuer+"/oauth/register", bytes.NewReader(in))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.issuer+"/oauth/register", bytes.NewReader(in))
 	req.Header.Set("Content-Type", "application/json")
 	resp, raw, err := b.do(b.hc, req)
 	if err != nil {
@@ -296,7 +305,7 @@ func (b *bench) register(ctx context.Context) error {
 	if err := json.Unmarshal(raw, &out); err != nil || out.ClientID == "" {
 		return fmt.Errorf("registering the client: no client_id in %s", raw)
 	}
-	b.pubID = out.ClientID
+	t.pubID = out.ClientID
 	return nil
 }
 
@@ -309,7 +318,7 @@ func (b *bench) startSessions(ctx context.Context) error {
 	var first error
 	sem := make(chan struct{}, 4)
 	for i := range b.sessions {
-		s := &session{br: b.browser(), user: fmt.Sprintf("bench-user-%d", i)}
+		s := &session{t: &b.benchTenant, br: b.browser(), user: fmt.Sprintf("bench-user-%d", i)}
 		b.sessions[i] = s
 		wg.Add(1)
 		go func() {
@@ -317,7 +326,7 @@ func (b *bench) startSessions(ctx context.Context) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			var err error
-			if s.at, s.rt, err = b.flow(ctx, s.br, s.user); err != nil {
+			if s.at, s.rt, err = b.flow(ctx, s.t, s.br, s.user); err != nil {
 				mu.Lock()
 				if first == nil {
 					first = fmt.Errorf("authorization-code flow for a worker: %w", err)
@@ -348,13 +357,13 @@ func formFields(page []byte) (request, csrf string, ok bool) {
 // flow is a complete authorization-code flow with PKCE as a browser and its
 // client do it: authorize → dev IdP login form → (consent form, when shown)
 // → redirect with code → code exchange. It returns the tokens.
-func (b *bench) flow(ctx context.Context, br *http.Client, user string) (at, rt string, err error) {
+func (b *bench) flow(ctx context.Context, t *benchTenant, br *http.Client, user string) (at, rt string, err error) {
 	verifier := randomHex(32)
 	sum := sha256.Sum256([]byte(verifier))
 	state := randomHex(8)
-	q := url.Values{"response_type": {"code"}, "client_id": {b.pubID}, "redirect_uri": {redirectURI}, "state": {state},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}, "resource": {b.resource}, "scope": {"mcp"}}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.issuer+"/oauth/authorize?"+q.Encode(), nil)
+	q := url.Values{"response_type": {"code"}, "client_id": {t.pubID}, "redirect_uri": {redirectURI}, "state": {state},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}, "resource": {t.resource}, "scope": {"mcp"}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.issuer+"/oauth/authorize?"+q.Encode(), nil)
 	resp, page, err := b.do(br, req)
 	for step := 0; err == nil && step < 6; step++ {
 		switch {
@@ -365,9 +374,9 @@ func (b *bench) flow(ctx context.Context, br *http.Client, user string) (at, rt 
 				return "", "", fmt.Errorf("a page without the expected form at %s", resp.Request.URL.Path)
 			}
 			f := url.Values{"request": {id}, "csrf": {csrf}}
-			action := b.issuer + "/oauth/dev-login"
+			action := t.issuer + "/oauth/dev-login"
 			if bytes.Contains(page, []byte(`name="decision"`)) {
-				action = b.issuer + "/oauth/consent"
+				action = t.issuer + "/oauth/consent"
 				f.Set("decision", "approve")
 			} else {
 				f.Set("username", user)
@@ -381,7 +390,7 @@ func (b *bench) flow(ctx context.Context, br *http.Client, user string) (at, rt 
 				return "", "", lerr
 			}
 			if strings.HasPrefix(loc.String(), redirectURI) {
-				return b.exchange(ctx, loc.Query(), state, verifier)
+				return b.exchange(ctx, t, loc.Query(), state, verifier)
 			}
 			req, _ = http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
 			resp, page, err = b.do(br, req)
@@ -395,15 +404,15 @@ func (b *bench) flow(ctx context.Context, br *http.Client, user string) (at, rt 
 	return "", "", errors.New("the authorization flow did not reach the redirect URI")
 }
 
-func (b *bench) exchange(ctx context.Context, cb url.Values, state, verifier string) (at, rt string, err error) {
+func (b *bench) exchange(ctx context.Context, t *benchTenant, cb url.Values, state, verifier string) (at, rt string, err error) {
 	if e := cb.Get("error"); e != "" {
 		return "", "", fmt.Errorf("authorization error %s: %s", e, cb.Get("error_description"))
 	}
 	if cb.Get("state") != state || cb.Get("code") == "" {
 		return "", "", errors.New("the redirect carried no code or the wrong state")
 	}
-	tok, err := b.token(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {cb.Get("code")}, "redirect_uri": {redirectURI},
-		"code_verifier": {verifier}, "client_id": {b.pubID}, "resource": {b.resource}})
+	tok, err := b.token(ctx, t.issuer, url.Values{"grant_type": {"authorization_code"}, "code": {cb.Get("code")}, "redirect_uri": {redirectURI},
+		"code_verifier": {verifier}, "client_id": {t.pubID}, "resource": {t.resource}})
 	if err != nil {
 		return "", "", err
 	}
@@ -418,9 +427,9 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-// token calls the token endpoint.
-func (b *bench) token(ctx context.Context, form url.Values) (*tokenResponse, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, b.issuer+"/oauth/token", strings.NewReader(form.Encode()))
+// token calls the token endpoint of issuer.
+func (b *bench) token(ctx context.Context, issuer string, form url.Values) (*tokenResponse, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, issuer+"/oauth/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, raw, err := b.do(b.hc, req)
 	if err != nil {

@@ -17,9 +17,14 @@ func ratios(rs []*result) map[string]float64 {
 		by[r.Scenario] = r
 	}
 	out := map[string]float64{}
+	for one, spread := range spreadOf {
+		if a, s := by[one], by[spread]; a != nil && s != nil && a.RPS > 0 {
+			out[spread+"_vs_one_tenant_rps"] = round(s.RPS / a.RPS)
+		}
+	}
 	gw := by["gateway"]
 	if gw == nil || gw.RPS == 0 {
-		return nil
+		return out
 	}
 	if bp := by["gateway-bare-proxy"]; bp != nil && bp.RPS > 0 {
 		out["gateway_vs_bare_proxy_rps"] = round(gw.RPS / bp.RPS)
@@ -69,15 +74,28 @@ func writeTable(w io.Writer, rep *report) {
 			fmt.Fprintln(w)
 		}
 	}
-	if len(rep.Ratios) > 0 {
-		fmt.Fprintln(w)
-		for _, k := range []string{"gateway_vs_bare_proxy_rps", "gateway_added_p50_ms_vs_bare_proxy", "gateway_added_p99_ms_vs_bare_proxy",
-			"gateway_vs_direct_rps", "gateway_added_p50_ms_vs_direct", "gateway_added_p99_ms_vs_direct"} {
-			if v, ok := rep.Ratios[k]; ok {
-				fmt.Fprintf(w, "%-38s %.3f\n", k, v)
-			}
+	writeRatios(w, rep, "%-44s %.3f\n")
+	writeErrors(w, rep)
+}
+
+// ratioOrder is the order ratios are printed in.
+var ratioOrder = []string{"gateway_vs_bare_proxy_rps", "gateway_added_p50_ms_vs_bare_proxy", "gateway_added_p99_ms_vs_bare_proxy",
+	"gateway_vs_direct_rps", "gateway_added_p50_ms_vs_direct", "gateway_added_p99_ms_vs_direct",
+	"metadata-spread_vs_one_tenant_rps", "token-refresh-spread_vs_one_tenant_rps", "gateway-spread_vs_one_tenant_rps"}
+
+func writeRatios(w io.Writer, rep *report, format string) {
+	if len(rep.Ratios) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, k := range ratioOrder {
+		if v, ok := rep.Ratios[k]; ok {
+			fmt.Fprintf(w, format, k, v)
 		}
 	}
+}
+
+func writeErrors(w io.Writer, rep *report) {
 	var errs []string
 	for _, r := range rep.Results {
 		for _, s := range r.ErrorSamples {
@@ -87,6 +105,26 @@ func writeTable(w io.Writer, rep *report) {
 	if len(errs) > 0 {
 		fmt.Fprintln(w, "\nerrors (first of each scenario):\n  "+strings.Join(errs, "\n  "))
 	}
+}
+
+// writeMarkdown is writeTable as Markdown (docs/PERFORMANCE.md's tables).
+func writeMarkdown(w io.Writer, rep *report) {
+	m := rep.Machine
+	fmt.Fprintf(w, "Machine: %d CPUs %s, %s, %s, load %s; concurrency %d, %s per scenario, upstream delay %s.\n\n",
+		m.CPUs, m.ModelName, m.OS, m.Go, m.Load, rep.Config.Concurrency, rep.Config.Duration, rep.Config.UpstreamDelay)
+	fmt.Fprintln(w, "| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rep.Results {
+		fmt.Fprintf(w, "| `%s` | %.0f | %.2f | %.2f | %.2f | %.1f | %d |\n", r.Scenario, r.RPS, r.P50, r.P90, r.P99, r.Max, r.Errors)
+	}
+	for _, r := range rep.Results {
+		if r.Scenario == "gateway-stream" {
+			fmt.Fprintf(w, "\n`gateway-stream`: %d streams; per stream RSS %s, heap+stacks %s, %.1f goroutines\n",
+				r.Streams, kb(r.RSSBytesPerStream), kb(r.HeapBytesPerStream), r.GoroutinesPerStream)
+		}
+	}
+	writeRatios(w, rep, "- %s: **%.3f**\n")
+	writeErrors(w, rep)
 }
 
 func kb(b float64) string {

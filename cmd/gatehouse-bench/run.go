@@ -38,6 +38,8 @@ type config struct {
 	ServerPID     int
 	Keep          bool
 	Progress      bool
+	Tenants       int
+	Markdown      bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -63,6 +65,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "the server's process id, for memory per stream from /proc when --metrics-url is not given")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the provisioned tenant afterwards (default: delete it)")
 	fs.BoolVar(&c.Progress, "progress", true, "print a progress line on stderr while running")
+	fs.IntVar(&c.Tenants, "tenants", 0, "also provision this many tenants through the API (bench-spread-NNNNN, reused when kept with --keep) and run metadata, token-refresh and gateway spread over all of them, with the ratio to one tenant (the server's GATEHOUSE_API_REQUESTS_PER_MINUTE must allow it)")
+	fs.BoolVar(&c.Markdown, "markdown", false, "print the table as Markdown")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -73,8 +77,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.AdminToken == "" {
 		return nil, errors.New("--admin-token (or GATEHOUSE_ADMIN_TOKEN) is required")
 	}
-	if c.Concurrency < 1 || c.Duration <= 0 || c.Streams < 1 || c.Rounds < 1 {
-		return nil, errors.New("--concurrency, --duration, --streams and --rounds must be positive")
+	if c.Concurrency < 1 || c.Duration <= 0 || c.Streams < 1 || c.Rounds < 1 || c.Tenants < 0 {
+		return nil, errors.New("--concurrency, --duration, --streams and --rounds must be positive, --tenants not negative")
 	}
 	if scen == "" || scen == "all" {
 		c.Scenarios = scenarioNames
@@ -165,6 +169,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("provisioning: %w", err)
 	}
 	defer b.cleanup()
+	if cfg.Tenants > 0 {
+		fmt.Fprintf(progress, "provisioning %d spread tenants …\n", cfg.Tenants)
+		defer b.cleanupSpread(context.WithoutCancel(ctx))
+		if err := b.provisionSpread(ctx); err != nil {
+			return fmt.Errorf("provisioning: %w", err)
+		}
+	}
 
 	rep := &report{Machine: thisMachine(), Config: reportConfig{URL: cfg.URL, Concurrency: cfg.Concurrency, Duration: cfg.Duration.String(), Rounds: cfg.Rounds,
 		UpstreamDelay: cfg.UpstreamDelay.String()}}
@@ -175,6 +186,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			stream = true
 		} else {
 			requests = append(requests, name)
+			if twin := spreadOf[name]; twin != "" && cfg.Tenants > 0 {
+				requests = append(requests, twin)
+			}
 		}
 	}
 	rep.Results = b.runScenarios(ctx, requests)
@@ -186,6 +200,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep.Finished = time.Now().UTC()
 	if cfg.JSON {
 		return writeJSON(stdout, rep)
+	}
+	if cfg.Markdown {
+		writeMarkdown(stdout, rep)
+		return nil
 	}
 	writeTable(stdout, rep)
 	return nil

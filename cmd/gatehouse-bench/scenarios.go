@@ -67,7 +67,7 @@ func (b *bench) iterations(name string) ([]iteration, error) {
 		var it iteration
 		switch name {
 		case "metadata":
-			it = b.metadata()
+			it = b.metadata(&b.benchTenant)
 		case "token-client-credentials":
 			if b.ccErr != nil {
 				return nil, b.ccErr
@@ -78,13 +78,19 @@ func (b *bench) iterations(name string) ([]iteration, error) {
 		case "token-authcode":
 			br, user := b.browser(), fmt.Sprintf("bench-user-%d", i)
 			it = func(ctx context.Context) error {
-				_, _, err := b.flow(ctx, br, user)
+				_, _, err := b.flow(ctx, &b.benchTenant, br, user)
 				return err
 			}
 		case "introspect":
 			it = b.introspect(b.sessions[i])
 		case "gateway":
 			it = b.mcpCall(b.mcpURL, b.sessions[i].at)
+		case "metadata-spread":
+			it = b.metadata(b.spread[i%len(b.spread):]...)
+		case "token-refresh-spread":
+			it = b.refresh(b.spreadSs[i%len(b.spreadSs):]...)
+		case "gateway-spread":
+			it = b.mcpSessions(b.spreadSs[i%len(b.spreadSs):]...)
 		case "gateway-direct":
 			it = b.mcpCall(b.upstream, "")
 		case "gateway-bare-proxy":
@@ -98,32 +104,42 @@ func (b *bench) iterations(name string) ([]iteration, error) {
 }
 
 // metadata alternates the two documents every client fetches: AS metadata
-// (RFC 8414) and the JWKS.
-func (b *bench) metadata() iteration {
-	urls := []string{b.cfg.URL + "/.well-known/oauth-authorization-server" + strings.TrimPrefix(b.issuer, b.cfg.URL), b.issuer + "/jwks.json"}
+// (RFC 8414) and the JWKS, of each tenant of ts in turn (a stride of
+// --concurrency, so the workers together cover every tenant).
+func (b *bench) metadata(ts ...*benchTenant) iteration {
+	var urls []string
+	for k := 0; k < len(ts); k += b.cfg.Concurrency {
+		t := ts[k]
+		urls = append(urls, b.cfg.URL+"/.well-known/oauth-authorization-server"+strings.TrimPrefix(t.issuer, b.cfg.URL), t.issuer+"/jwks.json")
+	}
 	i := 0
 	return func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, urls[i%len(urls)], nil)
 		i++
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, urls[i%2], nil)
 		return b.expect(req, http.StatusOK, "")
 	}
 }
 
 func (b *bench) clientCredentials(ctx context.Context) error {
-	_, err := b.token(ctx, url.Values{"grant_type": {"client_credentials"}, "client_id": {b.ccID}, "client_secret": {b.ccSecret}, "resource": {b.resource}})
+	_, err := b.token(ctx, b.issuer, url.Values{"grant_type": {"client_credentials"}, "client_id": {b.ccID}, "client_secret": {b.ccSecret}, "resource": {b.resource}})
 	return err
 }
 
-// refresh follows the worker's own rotation chain; a broken chain is an
-// error, and a new flow starts a new one.
-func (b *bench) refresh(s *session) iteration {
+// refresh follows the rotation chain of each session of ss in turn (a
+// stride of --concurrency); a broken chain is an error, and a new flow
+// starts a new one.
+func (b *bench) refresh(ss ...*session) iteration {
+	mine := stride(ss, b.cfg.Concurrency)
+	i := 0
 	return func(ctx context.Context) error {
-		tok, err := b.token(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.rt}, "client_id": {b.pubID}})
+		s := mine[i%len(mine)]
+		i++
+		tok, err := b.token(ctx, s.t.issuer, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {s.rt}, "client_id": {s.t.pubID}})
 		if err == nil && tok.RefreshToken == "" {
 			err = errors.New("refresh returned no new refresh token")
 		}
 		if err != nil {
-			if at, rt, ferr := b.flow(ctx, s.br, s.user); ferr == nil {
+			if at, rt, ferr := b.flow(ctx, s.t, s.br, s.user); ferr == nil {
 				s.at, s.rt = at, rt
 			}
 			return err
@@ -131,6 +147,29 @@ func (b *bench) refresh(s *session) iteration {
 		s.rt = tok.RefreshToken
 		return nil
 	}
+}
+
+// mcpSessions is tools/list through the gateway with each session of ss in
+// turn (a stride of --concurrency).
+func (b *bench) mcpSessions(ss ...*session) iteration {
+	var calls []iteration
+	for _, s := range stride(ss, b.cfg.Concurrency) {
+		calls = append(calls, b.mcpCall(s.t.mcpURL, s.at))
+	}
+	i := 0
+	return func(ctx context.Context) error {
+		c := calls[i%len(calls)]
+		i++
+		return c(ctx)
+	}
+}
+
+func stride[T any](xs []T, n int) []T {
+	var out []T
+	for k := 0; k < len(xs); k += n {
+		out = append(out, xs[k])
+	}
+	return out
 }
 
 // introspect asks about the worker's live access token with the API key.

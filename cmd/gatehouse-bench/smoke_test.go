@@ -28,7 +28,7 @@ func TestSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	err := run(ctx, []string{"--url", base, "--admin-token", smokeAdminToken, "--concurrency", "2", "--duration", "2s",
-		"--warmup", "0", "--streams", "10", "--rounds", "2", "--json",
+		"--warmup", "0", "--streams", "10", "--rounds", "2", "--json", "--tenants", "3",
 		"--metrics-url", admin + "/metrics",
 		// run() is called inside the test binary, which cannot re-execute
 		// itself as the bare proxy subcommand.
@@ -44,7 +44,14 @@ func TestSmoke(t *testing.T) {
 	for _, r := range rep.Results {
 		got[r.Scenario] = r
 	}
-	for _, name := range scenarioNames {
+	names := append([]string(nil), scenarioNames...)
+	for one, spread := range spreadOf {
+		names = append(names, spread)
+		if _, ok := rep.Ratios[spread+"_vs_one_tenant_rps"]; !ok {
+			t.Errorf("no ratio of %s to %s", spread, one)
+		}
+	}
+	for _, name := range names {
 		r := got[name]
 		if r == nil {
 			t.Errorf("%s: no result", name)

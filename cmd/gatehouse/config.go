@@ -54,6 +54,9 @@ type Config struct {
 	// settings mcp_requests_per_minute[_per_user] override them.
 	MCPRequestsPerMinute        int `env:"GATEHOUSE_MCP_REQUESTS_PER_MINUTE"`
 	MCPRequestsPerMinutePerUser int `env:"GATEHOUSE_MCP_REQUESTS_PER_MINUTE_PER_USER"`
+	// APIRequestsPerMinute is the provisioning API limit per credential
+	// (0: limits.API, 600).
+	APIRequestsPerMinute int `env:"GATEHOUSE_API_REQUESTS_PER_MINUTE"`
 	// RefusePrivateUpstreams: default on in production mode unless private
 	// fetches are allowed (tests); off in the embedded default.
 	RefusePrivateUpstreams *bool `env:"GATEHOUSE_REFUSE_PRIVATE_UPSTREAMS"`
@@ -343,6 +346,9 @@ func (c *Config) validate() error {
 	}
 	if c.MCPRequestsPerMinute < 0 || c.MCPRequestsPerMinutePerUser < 0 {
 		bad("GATEHOUSE_MCP_REQUESTS_PER_MINUTE", "quotas must be 0 (unlimited) or positive")
+	}
+	if c.APIRequestsPerMinute < 0 {
+		bad("GATEHOUSE_API_REQUESTS_PER_MINUTE", "must be 0 (the default, 600) or positive")
 	}
 	if c.DBQueryTimeout < 100*time.Millisecond {
 		bad("GATEHOUSE_DB_QUERY_TIMEOUT", "must be at least 100ms (e.g. 5s)")

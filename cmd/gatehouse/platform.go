@@ -221,7 +221,8 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 	}
 	d := &httpx.Deps{
 		Limits: lim, MCPQuota: httpx.MCPQuota{PerTenant: p.cfg.MCPRequestsPerMinute, PerUser: p.cfg.MCPRequestsPerMinutePerUser},
-		Store: p.store, Sealer: p.sealer, Keys: p.keys, Rotation: p.runtime.KeyRotation(), Auditor: p.runtime.Auditor(), Logger: p.logger,
+		APILimit: limits.PerMinute(p.cfg.APIRequestsPerMinute),
+		Store:    p.store, Sealer: p.sealer, Keys: p.keys, Rotation: p.runtime.KeyRotation(), Auditor: p.runtime.Auditor(), Logger: p.logger,
 		Sites: sites, Bus: p.bus, PlatformIdPs: p.cfg.platformIdPs(),
 		PublicURL: p.cfg.PublicURL, TenantDomain: p.cfg.TenantDomain, AllowDevIdP: p.cfg.devIdP(),
 		AllowPrivateFetch: p.cfg.AllowPrivateFetch, AdminTokenHash: adminHash,

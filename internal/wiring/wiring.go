@@ -124,6 +124,7 @@ func Subscribe(bus tenants.Bus, r Receivers) {
 				// notice-kept cache as the gateway.
 				s.Liveness = d.Verifier
 			}
+			bus.Subscribe(tenants.TopicClientChanged, s.ForgetClient)
 			bus.Subscribe(tenants.TopicGrantRevoked, s.ForgetGrant)
 			bus.Subscribe(tenants.TopicAPIKeyDeleted, s.ForgetAPIKey)
 			bus.Subscribe(tenants.TopicTenantChanged, s.ForgetTenant)

@@ -118,6 +118,31 @@ func TestSubscribeEveryTopic(t *testing.T) {
 		}
 	})
 
+	t.Run(tenants.TopicClientChanged, func(t *testing.T) {
+		secret, cl, err := d.Provisioner.CreatePreregisteredClient(ctx, tn, tenants.PreregisteredClientInput{ClientName: "gone",
+			TokenEndpointAuthMethod: tenants.AuthClientSecretPost, GrantTypes: []string{tenants.GrantClientCredentials}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.Audit.Watch(secret)
+		cred := as.ClientCredentials{ClientID: cl.ID, Secret: secret, Method: tenants.AuthClientSecretPost}
+		if _, e := d.AuthServer.AuthenticateClient(ctx, site, cred); e != nil {
+			t.Fatal(e)
+		}
+		if err := d.Store.DeleteClient(ctx, tn.ID, cl.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, e := d.AuthServer.AuthenticateClient(ctx, site, cred); e != nil {
+			t.Fatal("the client cache re-read without a notice: the test cannot tell a notice from a read")
+		}
+		if err := bus.Publish(ctx, tenants.TopicClientChanged, tenants.ClientChangedPayload(tn.ID, cl.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if _, e := d.AuthServer.AuthenticateClient(ctx, site, cred); e == nil {
+			t.Error("authorization server: a deleted client still authenticates after its notice")
+		}
+	})
+
 	t.Run(tenants.TopicTenantChanged, func(t *testing.T) {
 		key, _ := apiKey(t)
 		if got, err := d.Sites.BySlug(ctx, "acme"); err != nil || got.Name != "Acme" {

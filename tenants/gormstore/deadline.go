@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,15 +30,20 @@ const cancelKey = "gatehouse:query_cancel"
 // operation, including those inside transactions, so no query path can
 // forget it.
 func registerDeadlines(db *gorm.DB, timeout time.Duration) error {
-	before := func(db *gorm.DB) {
-		ctx := db.Statement.Context
-		if ctx == nil {
-			ctx = context.Background()
+	// withDeadline gives the statement its deadline, its cancel kept
+	// under key.
+	withDeadline := func(key string) func(*gorm.DB) {
+		return func(db *gorm.DB) {
+			ctx := db.Statement.Context
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			db.Statement.Context = ctx
+			db.InstanceSet(key, cancel)
 		}
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		db.Statement.Context = ctx
-		db.InstanceSet(cancelKey, cancel)
 	}
+	before := withDeadline(cancelKey)
 	after := func(db *gorm.DB) {
 		if v, ok := db.InstanceGet(cancelKey); ok {
 			v.(context.CancelFunc)()
@@ -49,15 +55,7 @@ func registerDeadlines(db *gorm.DB, timeout time.Duration) error {
 	// Row (db.Row/Rows) hands open rows to the caller, so its context must
 	// outlive the callback: it gets the deadline without the early cancel
 	// (the timer frees itself at the deadline).
-	rowBefore := func(db *gorm.DB) {
-		ctx := db.Statement.Context
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		db.Statement.Context = ctx
-		db.InstanceSet(cancelKey+"_row", cancel) // released at its deadline
-	}
+	rowBefore := withDeadline(cancelKey + "_row") // released at its deadline
 	rowAfter := func(db *gorm.DB) {
 		if db.Error != nil {
 			db.Error = markUnavailable(db.Error)
@@ -85,6 +83,37 @@ func registerDeadlines(db *gorm.DB, timeout time.Duration) error {
 		return err
 	}
 	return cb.Row().After("*").Register("gatehouse:unavailable_row", rowAfter)
+}
+
+// Transactions counts the database transactions this store (and those
+// begun from it) ran: each InTx and each statement outside one (autocommit).
+// Tests assert per-request costs with it (docs/PERFORMANCE.md).
+func (s *Store) Transactions() uint64 { return s.txs.Load() }
+
+func inTx(db *gorm.DB) bool {
+	_, ok := db.Statement.ConnPool.(gorm.TxCommitter)
+	return ok
+}
+
+// countTransactions counts every statement that runs outside a
+// transaction: it is one of its own.
+func countTransactions(db *gorm.DB, n *atomic.Uint64) error {
+	count := func(db *gorm.DB) {
+		if !inTx(db) {
+			n.Add(1)
+		}
+	}
+	cb := db.Callback()
+	for name, register := range map[string]func(string, func(*gorm.DB)) error{
+		"create": cb.Create().Before("*").Register, "query": cb.Query().Before("*").Register,
+		"update": cb.Update().Before("*").Register, "delete": cb.Delete().Before("*").Register,
+		"raw": cb.Raw().Before("*").Register, "row": cb.Row().Before("*").Register,
+	} {
+		if err := register("gatehouse:count_"+name, count); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // markUnavailable wraps err in tenants.UnavailableError when it is a
@@ -132,6 +161,9 @@ func isUnavailable(err error) bool {
 // deadline (BEGIN is not a gorm statement, so the callbacks do not see it)
 // and whose failure to start is classified like any statement's.
 func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if !inTx(s.db) {
+		s.txs.Add(1)
+	}
 	bctx, cancel := context.WithTimeout(ctx, s.txTimeout())
 	defer cancel()
 	err := s.db.WithContext(bctx).Transaction(fn)

@@ -18,24 +18,7 @@ func TestSecurity_10_MigrationKeysExistingUsersByIssuer(t *testing.T) {
 			s := open(t, dsn(t))
 			ctx := context.Background()
 			// Roll back to just before 00004.
-			for {
-				st, err := s.Migrate(ctx, "status")
-				if err != nil {
-					t.Fatal(err)
-				}
-				applied := false
-				for _, l := range st {
-					if strings.HasPrefix(l, "00004 ") && strings.Contains(l, "applied") {
-						applied = true
-					}
-				}
-				if !applied {
-					break
-				}
-				if _, err := s.Migrate(ctx, "down"); err != nil {
-					t.Fatal(err)
-				}
-			}
+			migrateDownWhile(t, s, func(l string) bool { return strings.HasPrefix(l, "00004 ") })
 			db := s.DB()
 			now := time.Now().UTC()
 			exec := func(q string, args ...any) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -31,6 +32,7 @@ type Store struct {
 	db           *gorm.DB
 	dialect      string
 	queryTimeout time.Duration
+	txs          *atomic.Uint64 // Transactions
 }
 
 var _ tenants.Store = (*Store)(nil)
@@ -134,7 +136,11 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect, queryTimeout: opts.QueryTimeout}
+	s := &Store{db: db, dialect: dialect, queryTimeout: opts.QueryTimeout, txs: new(atomic.Uint64)}
+	if err := countTransactions(db, s.txs); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
 	if !opts.SkipMigrate {
 		if _, err := s.Migrate(ctx, "up"); err != nil {
 			sqlDB.Close()
@@ -183,7 +189,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tenants.Store) error) error {
 				return err
 			}
 		}
-		return fn(&Store{db: tx, dialect: s.dialect, queryTimeout: s.queryTimeout})
+		return fn(&Store{db: tx, dialect: s.dialect, queryTimeout: s.queryTimeout, txs: s.txs})
 	})
 }
 

@@ -57,6 +57,10 @@ type keySet struct {
 	signing *loadedKey // newest active
 	public  map[string]*jose.JSONWebKey
 	jwks    jose.JSONWebKeySet
+	// doc is jwks serialized once per load, and etag its entity tag:
+	// the JWKS endpoint writes them as they are (docs/PERFORMANCE.md).
+	doc  []byte
+	etag string
 }
 
 type loadedKey struct {
@@ -156,6 +160,13 @@ func (m *Manager) load(ctx context.Context, tenantID string, force bool) (*keySe
 			ks.signing = &loadedKey{kid: r.KID, priv: ecPriv}
 		}
 	}
+	if ks.jwks.Keys == nil {
+		ks.jwks.Keys = []jose.JSONWebKey{}
+	}
+	if ks.doc, err = json.Marshal(ks.jwks); err != nil {
+		return nil, err
+	}
+	ks.etag = tenants.ETag(ks.doc)
 	m.mu.Lock()
 	m.cache[tenantID] = ks
 	m.mu.Unlock()
@@ -221,6 +232,19 @@ func (m *Manager) Sign(ctx context.Context, tenantID, typ string, claims any) (s
 		return "", err
 	}
 	return jws.CompactSerialize()
+}
+
+// JWKSDocument is JWKS serialized, with its entity tag; both are shared
+// (read only).
+func (m *Manager) JWKSDocument(ctx context.Context, tenantID string) (doc []byte, etag string, err error) {
+	if err := m.Ensure(ctx, tenantID); err != nil {
+		return nil, "", err
+	}
+	ks, err := m.load(ctx, tenantID, false)
+	if err != nil {
+		return nil, "", err
+	}
+	return ks.doc, ks.etag, nil
 }
 
 // JWKS returns the tenant's published public keys (next, active, retired).

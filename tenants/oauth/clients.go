@@ -70,7 +70,7 @@ func (s *Server) lookupClient(ctx context.Context, site tenants.Site, clientID s
 	if len(clientID) > 2048 {
 		return nil, newErr(ErrInvalidClient, "unknown client").WithStatus(http.StatusUnauthorized)
 	}
-	c, err := s.Store.GetClient(ctx, site.Tenant.ID, clientID)
+	c, err := s.client(ctx, site.Tenant.ID, clientID)
 	if err != nil && !errors.Is(err, tenants.ErrNotFound) {
 		return nil, serverError(err)
 	}
@@ -120,6 +120,7 @@ func (s *Server) resolveCIMD(ctx context.Context, site tenants.Site, clientID st
 		if err := s.Store.UpdateClient(ctx, c); err != nil && !errors.Is(err, tenants.ErrNotFound) {
 			return nil, serverError(err)
 		}
+		s.clientChanged(ctx, c.TenantID, c.ID)
 	}
 	return c, nil
 }
@@ -223,10 +224,15 @@ const touchEvery = time.Minute
 
 func stale(last *time.Time, now time.Time) bool { return last == nil || now.Sub(*last) >= touchEvery }
 
-// touchClient records the use of c, read from the store by this request.
+// touchClient records the use of c, read by this request (through the
+// client cache, which keeps the use this replica recorded).
 func (s *Server) touchClient(ctx context.Context, c *tenants.Client) {
-	if now := s.now(); stale(c.LastUsedAt, now) {
-		_ = s.Store.TouchClient(ctx, c.TenantID, c.ID, now)
+	now := s.now()
+	if !stale(c.LastUsedAt, now) || s.Store.TouchClient(ctx, c.TenantID, c.ID, now) != nil {
+		return
+	}
+	if s.clients != nil {
+		s.clients.update(clientKey{c.TenantID, c.ID}, func(cached *tenants.Client) { cached.LastUsedAt = &now })
 	}
 }
 

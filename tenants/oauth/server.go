@@ -53,8 +53,11 @@ type Server struct {
 	// bus-kept cache (access.Verifier); nil reads the grant each time.
 	Liveness GrantLiveness
 
-	ccGrants *clientGrants // set by CacheWithNotices
-	keyCache *apiKeys      // set by CacheWithNotices
+	// Set by Listen (caches.go).
+	clients  *busCache[clientKey, tenants.Client]
+	ccGrants *clientGrants
+	keyCache *apiKeys
+	metadata *busCache[metadataKey, Document]
 }
 
 func (s *Server) now() time.Time {
@@ -78,8 +81,6 @@ func (s *Server) revokeGrant(ctx context.Context, tenantID, grantID, reason stri
 	if s.Liveness != nil {
 		s.Liveness.Forget(tenantID, grantID)
 	}
-	if s.ccGrants != nil {
-		s.ccGrants.forget(tenantID, grantID)
-	}
+	s.ForgetGrant(tenants.GrantRevokedPayload(tenantID, grantID))
 	return err
 }

@@ -67,14 +67,8 @@ func (s *Server) Token(ctx context.Context, site tenants.Site, c *tenants.Client
 // before any check, so a failed exchange burns it; a second redemption
 // revokes the grant and every token issued from it (RFC 6749 §4.1.2).
 func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants.Client, req TokenRequest) (*TokenResponse, *Error) {
-	if !allowsGrant(c, grantCode) {
-		return nil, newErr(ErrUnauthorizedClient, "this client is not registered for the authorization_code grant")
-	}
-	if req.Code == "" {
-		return nil, newErr(ErrInvalidRequest, "code is required")
-	}
-	if len(req.Code) > 256 {
-		return nil, grantErr("unknown authorization code")
+	if e := grantRequest(c, grantCode, "code", req.Code, "authorization code"); e != nil {
+		return nil, e
 	}
 	now := s.now()
 	tid := site.Tenant.ID
@@ -150,6 +144,21 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 	s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActTokenIssued, ClientID: c.ID, Subject: g.Subject,
 		Details: tenants.JSONMap{tenants.DetailGrantID: g.ID, tenants.DetailGrantType: grantCode, tenants.DetailScopes: g.Scopes, tenants.DetailRefreshToken: resp.RefreshToken != "", tenants.DetailMode: site.Mode}})
 	return resp, nil
+}
+
+// grantRequest checks what comes before any lookup: client c may use the
+// grant, and the request carries param (value, a code or token) — one we
+// could have issued (≤ 256 bytes), else it is unknown (named what).
+func grantRequest(c *tenants.Client, grant, param, value, what string) *Error {
+	switch {
+	case !allowsGrant(c, grant):
+		return newErr(ErrUnauthorizedClient, "this client is not registered for the %s grant", grant)
+	case value == "":
+		return newErr(ErrInvalidRequest, "%s is required", param)
+	case len(value) > 256:
+		return grantErr("unknown %s", what)
+	}
+	return nil
 }
 
 // checkCode checks a consumed code against the exchange request (RFC 6749
@@ -238,14 +247,8 @@ func (s *Server) successors(grantID, old string) []string {
 // tenant's grace window, returns the same successor; presented later, it is
 // reuse and revokes the whole grant.
 func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Client, req TokenRequest) (*TokenResponse, *Error) {
-	if !allowsGrant(c, grantRT) {
-		return nil, newErr(ErrUnauthorizedClient, "this client is not registered for the refresh_token grant")
-	}
-	if req.RefreshToken == "" {
-		return nil, newErr(ErrInvalidRequest, "refresh_token is required")
-	}
-	if len(req.RefreshToken) > 256 {
-		return nil, grantErr("unknown refresh token")
+	if e := grantRequest(c, grantRT, "refresh_token", req.RefreshToken, "refresh token"); e != nil {
+		return nil, e
 	}
 	now := s.now()
 	tid := site.Tenant.ID
