@@ -20,7 +20,38 @@ const (
 	// user's token for good (invalid_grant), or the user no longer passes
 	// the sign-in rules at refresh (offboarded).
 	RevokedUpstreamRefused = "upstream_refused"
+
+	// Reasons of the authorization server and the admin surfaces.
+	RevokedClientDeleted = "client_deleted"   // the grant's client was deleted
+	RevokedByAdmin       = "revoked_by_admin" // revoked through the provisioning API
+	RevokedInConsole     = "console"          // revoked by a team member in the console
+	RevokedByClient      = "token_revoked"    // the client revoked its token (RFC 7009)
+	RevokedCodeReused    = "code_reused"      // its authorization code was redeemed twice (RFC 6749 §4.1.2)
+	RevokedRefreshReused = "refresh_reused"   // a rotated refresh token was replayed (RFC 9700 §4.14.2)
 )
+
+// revokedWhy says each revocation reason in words a customer reads.
+var revokedWhy = map[string]string{
+	RevokedIdPChanged:      "the team changed its identity provider",
+	RevokedNoLongerAllowed: "the person no longer passes the team's sign-in rules",
+	RevokedUserAccess:      "all of the person's access was revoked",
+	RevokedUpstreamRefused: "the identity provider refused to renew the sign-in",
+	RevokedClientDeleted:   "the client was deleted",
+	RevokedByAdmin:         "revoked through the API",
+	RevokedInConsole:       "revoked in the console",
+	RevokedByClient:        "the client revoked its token",
+	RevokedCodeReused:      "its authorization code was used twice",
+	RevokedRefreshReused:   "an old refresh token was used again",
+}
+
+// RevokedWhy is the grant's revocation reason in words; a reason without
+// words is shown as its code.
+func (g Grant) RevokedWhy() string {
+	if w, ok := revokedWhy[g.RevokedReason]; ok {
+		return w
+	}
+	return g.RevokedReason
+}
 
 // RevokeUserAccess ends all of a user's access: every live grant is revoked
 // (each audited as grant.revoked with reason and announced on the bus, so

@@ -82,7 +82,7 @@ func (u *ui) grantRows(ctx context.Context, t *tenants.Tenant, items []tenants.G
 // grantRevoke revokes through tenants.RevokeGrant: every replica hears of it.
 func (u *ui) grantRevoke(c *gin.Context) {
 	t := tenantOf(c)
-	err := tenants.RevokeGrant(c.Request.Context(), u.d.Store, u.d.Bus, u.d.Auditor, t.ID, c.Param("id"), "console")
+	err := tenants.RevokeGrant(c.Request.Context(), u.d.Store, u.d.Bus, u.d.Auditor, t.ID, c.Param("id"), tenants.RevokedInConsole)
 	if errors.Is(err, tenants.ErrNotFound) {
 		u.errorPage(c, http.StatusNotFound, "No such grant.")
 		return

@@ -181,6 +181,10 @@ func TestGrantRevoke(t *testing.T) {
 	if len(evs) != 1 || evs[0].Actor != "account:"+key {
 		t.Fatalf("revocation audit: %+v", evs)
 	}
+	// The reason in words, not its code.
+	if page := b.get("/console/t/acme/grants?all=1"); !strings.Contains(page.Body, "(revoked in the console)") || strings.Contains(page.Body, "(console)") {
+		t.Fatalf("revocation reason not in words:\n%.3000s", page.Body)
+	}
 }
 
 func TestAuditFiltersAndPaging(t *testing.T) {

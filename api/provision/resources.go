@@ -109,7 +109,7 @@ func (h *handler) listGrants(c *gin.Context) {
 func (h *handler) revokeGrant(c *gin.Context) {
 	t := tenantOf(c)
 	id := c.Param("id")
-	if err := tenants.RevokeGrant(c.Request.Context(), h.d.Store, h.d.Bus, h.d.Auditor, t.ID, id, "revoked_by_admin"); err != nil {
+	if err := tenants.RevokeGrant(c.Request.Context(), h.d.Store, h.d.Bus, h.d.Auditor, t.ID, id, tenants.RevokedByAdmin); err != nil {
 		h.fail(c, err, "grant "+id)
 		return
 	}

@@ -55,7 +55,7 @@ func (s *Store) DeleteClient(ctx context.Context, tenantID, clientID string) err
 	return s.transaction(ctx, func(tx *gorm.DB) error {
 		now := time.Now().UTC()
 		if err := tx.Model(&tenants.Grant{}).Where("tenant_id = ? AND client_id = ? AND revoked_at IS NULL", tenantID, clientID).
-			Updates(map[string]any{"revoked_at": now, "revoked_reason": "client_deleted"}).Error; err != nil {
+			Updates(map[string]any{"revoked_at": now, "revoked_reason": tenants.RevokedClientDeleted}).Error; err != nil {
 			return err
 		}
 		for _, m := range []any{&tenants.RefreshToken{}, &tenants.AuthCode{}, &tenants.Consent{}, &tenants.PendingAuthorization{}} {

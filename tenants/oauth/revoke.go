@@ -31,7 +31,7 @@ func (s *Server) Revoke(ctx context.Context, site tenants.Site, c *tenants.Clien
 	if owner != c.ID {
 		return newErr(ErrUnauthorizedClient, "the token was not issued to this client")
 	}
-	if err := s.revokeGrant(ctx, site.Tenant.ID, grantID, "token_revoked"); err != nil && !errors.Is(err, tenants.ErrNotFound) {
+	if err := s.revokeGrant(ctx, site.Tenant.ID, grantID, tenants.RevokedByClient); err != nil && !errors.Is(err, tenants.ErrNotFound) {
 		return serverError(err)
 	}
 	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActTokenRevoked, ClientID: c.ID,

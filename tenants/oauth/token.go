@@ -128,7 +128,7 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 	case err != nil:
 		return nil, serverError(err)
 	case reclaim:
-		if rerr := s.revokeGrant(ctx, tid, ac.GrantID, "code_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
+		if rerr := s.revokeGrant(ctx, tid, ac.GrantID, tenants.RevokedCodeReused); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
 			return nil, serverError(rerr)
 		}
 		return nil, grantErr("authorization code was already used; every token issued from it is revoked")
@@ -365,7 +365,7 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 	case fail != nil:
 		return nil, fail
 	case reused:
-		if rerr := s.revokeGrant(ctx, tid, g.ID, "refresh_reused"); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
+		if rerr := s.revokeGrant(ctx, tid, g.ID, tenants.RevokedRefreshReused); rerr != nil && !errors.Is(rerr, tenants.ErrNotFound) {
 			return nil, serverError(rerr)
 		}
 		s.audit(ctx, tenants.AuditEvent{TenantID: tid, Action: tenants.ActRefreshReused, ClientID: c.ID, Subject: g.Subject, Outcome: tenants.OutcomeFailure,
