@@ -60,16 +60,22 @@ func Recover(logger *slog.Logger) gin.HandlerFunc {
 	}
 }
 
+// routeOf is the request's route pattern, the one label every log line,
+// span and metric uses for it: never the path, which names tenants and ids.
+func routeOf(c *gin.Context) string {
+	if route := c.FullPath(); route != "" {
+		return route
+	}
+	return "unmatched"
+}
+
 // AccessLog logs one line per request: method, route pattern and path —
 // never the query string, headers or body, where codes and tokens travel.
 func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
+		route := routeOf(c)
 		logger.InfoContext(c.Request.Context(), "http request",
 			"method", c.Request.Method,
 			"route", route,
@@ -98,10 +104,7 @@ func TraceRoute() gin.HandlerFunc {
 		if !span.IsRecording() {
 			return
 		}
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
+		route := routeOf(c)
 		span.SetName(c.Request.Method + " " + route)
 		span.SetAttributes(attribute.String("http.route", route), attribute.String("gatehouse.request_id", c.GetString("request_id")))
 	}
@@ -142,10 +145,7 @@ func (m *Metrics) Handler() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
+		route := routeOf(c)
 		m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
 		hist := m.latency
 		if strings.HasPrefix(c.Writer.Header().Get("Content-Type"), "text/event-stream") {
