@@ -4,6 +4,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -137,20 +138,26 @@ func isProtocol(c *gin.Context) bool {
 		p == "/authorize" || p == "/token" || p == "/register" || p == "/mcp" || strings.HasPrefix(p, "/mcp/")
 }
 
-func notFound(c *gin.Context) {
-	if isAPI(c) {
-		c.Header("Content-Type", "application/problem+json")
-		c.String(http.StatusNotFound, `{"type":"about:blank","title":"Not Found","status":404,"detail":"no such endpoint; see /api/v1/openapi.yaml"}`)
-		return
+// unrouted answers a request no route (404) or no method (405) took, in the
+// format of the surface it was aimed at: problem+json on the API (apiDetail
+// may point at the spec), an OAuth-style JSON error elsewhere.
+func unrouted(status int, code, detail, apiDetail string) gin.HandlerFunc {
+	problem, _ := json.Marshal(struct {
+		Type   string `json:"type"`
+		Title  string `json:"title"`
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}{"about:blank", http.StatusText(status), status, apiDetail})
+	return func(c *gin.Context) {
+		if isAPI(c) {
+			c.Data(status, "application/problem+json", problem)
+			return
+		}
+		c.JSON(status, gin.H{"error": code, "error_description": detail})
 	}
-	c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "error_description": "no such endpoint"})
 }
 
-func methodNotAllowed(c *gin.Context) {
-	if isAPI(c) {
-		c.Header("Content-Type", "application/problem+json")
-		c.String(http.StatusMethodNotAllowed, `{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"method not allowed on this endpoint"}`)
-		return
-	}
-	c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method_not_allowed", "error_description": "method not allowed on this endpoint"})
-}
+var (
+	notFound         = unrouted(http.StatusNotFound, "not_found", "no such endpoint", "no such endpoint; see /api/v1/openapi.yaml")
+	methodNotAllowed = unrouted(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint", "method not allowed on this endpoint")
+)

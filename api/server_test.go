@@ -38,14 +38,18 @@ func TestUnmatchedRoutes(t *testing.T) {
 	cases := []struct {
 		method, path, ctype string
 		status              int
+		body                string // the whole body, where it is fixed
 	}{
-		{"GET", "/api/v1/nope", "application/problem+json", 404},
-		{"GET", "/nope", "text/html", 404},
-		{"GET", "/console/nope/deeper", "text/html", 404},
-		{"GET", "/t/acme/oauth/nope", "application/json", 404},
-		{"GET", "/.well-known/nope", "application/json", 404},
-		{"GET", "/favicon.ico", "image/svg+xml", 200},
-		{"PUT", "/healthz", "application/json", 405},
+		{"GET", "/api/v1/nope", "application/problem+json", 404,
+			`{"type":"about:blank","title":"Not Found","status":404,"detail":"no such endpoint; see /api/v1/openapi.yaml"}`},
+		{"PUT", "/api/v1/tenants", "application/problem+json", 405,
+			`{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"method not allowed on this endpoint"}`},
+		{"GET", "/nope", "text/html", 404, ""},
+		{"GET", "/console/nope/deeper", "text/html", 404, ""},
+		{"GET", "/t/acme/oauth/nope", "application/json", 404, `{"error":"not_found","error_description":"no such endpoint"}`},
+		{"GET", "/.well-known/nope", "application/json", 404, `{"error":"not_found","error_description":"no such endpoint"}`},
+		{"GET", "/favicon.ico", "image/svg+xml", 200, ""},
+		{"PUT", "/healthz", "application/json", 405, `{"error":"method_not_allowed","error_description":"method not allowed on this endpoint"}`},
 	}
 	for _, c := range cases {
 		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
@@ -53,9 +57,13 @@ func TestUnmatchedRoutes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != c.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), c.ctype) {
 			t.Errorf("%s %s: %d %q; want %d %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), c.status, c.ctype)
+		}
+		if c.body != "" && string(body) != c.body {
+			t.Errorf("%s %s: body %s; want %s", c.method, c.path, body, c.body)
 		}
 	}
 }
