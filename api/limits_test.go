@@ -1,10 +1,8 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,43 +15,22 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/api"
-	"github.com/gatehouse/gatehouse/api/httpx"
-	"github.com/gatehouse/gatehouse/internal/wiring"
-	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/gormstore"
-	"github.com/gatehouse/gatehouse/tenants/keys"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants/limits"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // replica starts one platform HTTP server on the shared database file with
-// its own Redis connection (what a second `gatehouse serve` has).
-func replica(t *testing.T, dsn, redisAddr string, redisDB int, trusted []string) *httptest.Server {
+// its own Redis connection (what a second `gatehouse serve` has, with the
+// same secret key).
+func replica(t *testing.T, dsn, redisAddr string, redisDB int, trusted []string) (*httptest.Server, *testkit.Kit) {
 	t.Helper()
-	s, err := gormstore.Open(context.Background(), dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	rc := redis.NewClient(&redis.Options{Addr: redisAddr, DB: redisDB})
 	t.Cleanup(func() { rc.Close() })
-	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	d := &httpx.Deps{Store: s, Sealer: sealer, Keys: keys.New(s, sealer, nil), Auditor: &tenants.SyncAuditor{Store: s},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sites: httpx.NewSites(s, base, ""), PublicURL: base, AllowDevIdP: true,
+	return serve(t, testkit.Options{DSN: dsn, SecretKeys: [][]byte{make([]byte, 32)},
 		// A long timeout: the assertion is about sharing, not a loaded CI
 		// machine's Redis latency (that fails open, by design).
-		Limits: limits.NewRedis(rc, "gatehouse:rl:", nil).WithTimeout(10 * time.Second), AdminTokenHash: tenants.HashSecret("admin-token-for-tests-0123456789")}
-	wiring.Build(d, nil)
-	h, err := api.New(d, &api.Options{TrustedProxies: trusted})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = h
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
+		Limits: limits.NewRedis(rc, "gatehouse:rl:", nil).WithTimeout(10 * time.Second)}, &api.Options{TrustedProxies: trusted}, nil)
 }
 
 // Issue 13: limits hold across replicas. Two servers sharing one Redis
@@ -63,19 +40,10 @@ func replica(t *testing.T, dsn, redisAddr string, redisDB int, trusted []string)
 func TestLimitsHoldAcrossTwoReplicas(t *testing.T) {
 	dsn := testdb.SQLite(t)
 	addr, db := testdb.Redis(t)
-	s, err := gormstore.Open(context.Background(), dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
-	if _, err := (&tenants.Provisioner{Store: s, Sealer: sealer, AllowDevIdP: true}).CreateTenant(context.Background(),
-		tenants.TenantInput{Slug: "acme", UpstreamMCPURL: "https://mcp.acme.example/mcp", IdP: &tenants.IdPInput{Type: tenants.IdPDev}}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
 	// Replica a trusts the loopback proxy; b trusts no one.
-	a := replica(t, dsn, addr, db, []string{"127.0.0.1"})
-	b := replica(t, dsn, addr, db, nil)
+	a, k := replica(t, dsn, addr, db, []string{"127.0.0.1"})
+	b, _ := replica(t, dsn, addr, db, nil)
+	createTenant(t, k)
 
 	register := func(srv *httptest.Server, i int, xff string) *http.Response {
 		body := fmt.Sprintf(`{"redirect_uris":["http://127.0.0.1:%d/cb"],"client_name":"c%d"}`, 10000+i, i)
@@ -127,51 +95,34 @@ func TestLimitsHoldAcrossTwoReplicas(t *testing.T) {
 		t.Fatalf("untrusted X-Forwarded-For escaped the limit: %d", resp.StatusCode)
 	}
 
-	// Provisioning API per key: limits.API across both replicas.
-	over, total := 0, limits.API.Burst+100
-	start := time.Now()
-	for i := 0; i < total; i++ {
-		srv := a
-		if i%2 == 1 {
-			srv = b
-		}
-		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/tenants", nil)
-		req.Header.Set("Authorization", "Bearer admin-token-for-tests-0123456789")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == 429 {
-			over++
-			if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
-				t.Fatalf("API 429 is not problem+json: %s", resp.Header.Get("Content-Type"))
-			}
-		}
-	}
-	// GCRA regains one request per Every while the loop runs.
-	maxAllowed := limits.API.Burst + int(time.Since(start)/limits.API.Every) + 1
-	if over == 0 || total-over > maxAllowed {
-		t.Fatalf("API limit across replicas: %d allowed of %d; at most %d may pass", total-over, total, maxAllowed)
-	}
-
-	// Token and authorize endpoints, per tenant + client + IP, alternating
-	// replicas: one shared bucket, not one per replica (two separate
-	// buckets would let 2×Burst through).
+	// The provisioning API per key, the token and authorize endpoints per
+	// tenant + client + IP, alternating replicas: one shared bucket, not
+	// one per replica (two separate buckets would let 2×Burst through).
+	// Every 429 says when to retry, in its surface's format.
 	for _, c := range []struct {
 		name  string
 		limit limits.Limit
+		extra int    // requests beyond the burst
+		ctype string // of a 429
 		send  func(srv *httptest.Server) *http.Response
 	}{
-		{"token", limits.Token, func(srv *httptest.Server) *http.Response {
+		{"API", limits.API, 100, "application/problem+json", func(srv *httptest.Server) *http.Response {
+			req, _ := http.NewRequest("GET", srv.URL+"/api/v1/tenants", nil)
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
+		}},
+		{"token", limits.Token, 40, "application/json", func(srv *httptest.Server) *http.Response {
 			resp, err := http.PostForm(srv.URL+"/t/acme/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {"limit-client"}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return resp
 		}},
-		{"authorize", limits.Authorize, func(srv *httptest.Server) *http.Response {
+		{"authorize", limits.Authorize, 40, "", func(srv *httptest.Server) *http.Response {
 			cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			resp, err := cl.Get(srv.URL + "/t/acme/oauth/authorize?client_id=limit-client&response_type=code")
 			if err != nil {
@@ -180,7 +131,7 @@ func TestLimitsHoldAcrossTwoReplicas(t *testing.T) {
 			return resp
 		}},
 	} {
-		over, total := 0, c.limit.Burst+40
+		over, total := 0, c.limit.Burst+c.extra
 		start := time.Now()
 		for i := 0; i < total; i++ {
 			srv := a
@@ -195,8 +146,12 @@ func TestLimitsHoldAcrossTwoReplicas(t *testing.T) {
 				if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra < 1 {
 					t.Errorf("%s 429 without Retry-After", c.name)
 				}
+				if !strings.HasPrefix(resp.Header.Get("Content-Type"), c.ctype) {
+					t.Fatalf("%s 429 is not %s: %s", c.name, c.ctype, resp.Header.Get("Content-Type"))
+				}
 			}
 		}
+		// GCRA regains one request per Every while the loop runs.
 		maxAllowed := c.limit.Burst + int(time.Since(start)/c.limit.Every) + 1
 		if over == 0 || total-over > maxAllowed {
 			t.Fatalf("%s limit across replicas: %d allowed of %d; at most %d may pass", c.name, total-over, total, maxAllowed)

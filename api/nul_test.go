@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,8 +10,8 @@ import (
 // surface's format (Postgres would fail with SQLSTATE 22021 → 500).
 func TestNULRefusedAtTheEdge(t *testing.T) {
 	srv, _, _ := outageServer(t)
-	admin := "Bearer admin-token-for-tests-0123456789"
-	cases := []outageCase{
+	admin := "Bearer " + adminToken
+	cases := []request{
 		{name: "token form", method: "POST", path: "/t/acme/oauth/token", body: "grant_type=authorization_code&client_id=a%00b&code=x", want: "oauth"},
 		{name: "revoke", method: "POST", path: "/t/acme/oauth/revoke", body: "token=abc%00", want: "oauth"},
 		{name: "introspect", method: "POST", path: "/t/acme/oauth/introspect", body: "token=%00", want: "oauth"},
@@ -30,22 +29,11 @@ func TestNULRefusedAtTheEdge(t *testing.T) {
 			t.Errorf("%s: %d %s; want 400 naming the NUL", c.name, resp.StatusCode, b)
 			continue
 		}
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
-		switch c.want {
-		case "oauth":
-			if m["error"] != "invalid_request" {
-				t.Errorf("%s: %s; want invalid_request", c.name, b)
-			}
-		case "problem":
-			if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
-				t.Errorf("%s: content type %q", c.name, resp.Header.Get("Content-Type"))
-			}
-		}
+		checkRefusal(t, c, resp, b, "invalid_request")
 	}
 	// Not NUL: an escaped backslash followed by u0000, and %2500 (a literal
 	// "%00"), pass through to the handler.
-	for _, c := range []outageCase{
+	for _, c := range []request{
 		{name: "escaped backslash", method: "POST", path: "/api/v1/tenants", auth: admin, body: `{"slug":"ok-slug","name":"a\\u0000","upstream_mcp_url":"https://x.example/mcp"}`},
 		{name: "percent-25", method: "POST", path: "/t/acme/oauth/token", body: "grant_type=authorization_code&client_id=a%2500"},
 	} {

@@ -19,7 +19,7 @@ func TestSecurityTxt(t *testing.T) {
 	contacts := []string{"mailto:security@operator.example", "https://operator.example/security"}
 	srv, _ := wrappedServer(t, cs, "tenants.example", io.Discard, &api.Options{SecurityContacts: contacts})
 	for _, host := range []string{"", "acme.tenants.example", "custom.example.org"} {
-		resp, body := getAtHost(t, srv.URL+"/.well-known/security.txt", host)
+		resp, body := doReq(t, srv, request{method: "GET", path: "/.well-known/security.txt", host: host})
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
 			t.Fatalf("host %q: %d %q", host, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}

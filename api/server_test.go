@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,11 +16,8 @@ import (
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/api/admin"
 	"github.com/gatehouse/gatehouse/api/httpx"
-	"github.com/gatehouse/gatehouse/internal/wiring"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/gormstore"
-	"github.com/gatehouse/gatehouse/tenants/keys"
-	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 func server(t *testing.T) *httptest.Server {
@@ -113,58 +109,25 @@ func (s *countingStore) Ping(ctx context.Context) error {
 	return s.Store.Ping(ctx)
 }
 
+// wrappedServer serves the platform over cs (wrapping a fresh store), with
+// its JSON log on logs.
 func wrappedServer(t *testing.T, cs *countingStore, tenantDomain string, logs io.Writer, opts ...*api.Options) (*httptest.Server, *httpx.Deps) {
 	t.Helper()
-	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	cs.Store = s
-	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	d := &httpx.Deps{Store: cs, Sealer: sealer, Keys: keys.New(cs, sealer, nil), Auditor: &tenants.SyncAuditor{Store: cs},
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Sites: httpx.NewSites(cs, base, tenantDomain), PublicURL: base, AllowDevIdP: true,
-		AdminTokenHash: tenants.HashSecret("admin-token-for-tests-0123456789"), Version: "test"}
-	wiring.Build(d, nil)
+	cs.Store = openStore(t, nil)
 	var o *api.Options
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	h, err := api.New(d, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = h
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, d
+	srv, k := serve(t, testkit.Options{Store: cs, TenantDomain: tenantDomain, Logs: logs}, o, nil)
+	return srv, k.Deps
 }
 
 // Liveness never resolves a tenant, whatever the Host header says.
-// getAtHost GETs url with Host set to host (the server's own when "") and
-// returns the answer with its body read.
-func getAtHost(t *testing.T, url, host string) (*http.Response, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	if host != "" {
-		req.Host = host
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, body
-}
-
 func TestHealthzNoTenantLookup(t *testing.T) {
 	cs := &countingStore{}
 	srv, _ := wrappedServer(t, cs, "tenants.example", io.Discard)
 	for _, host := range []string{"acme.tenants.example", "custom.example.org", ""} {
-		resp, _ := getAtHost(t, srv.URL+"/healthz", host)
+		resp, _ := doReq(t, srv, request{method: "GET", path: "/healthz", host: host})
 		if resp.StatusCode != 200 {
 			t.Errorf("host %q: %d", host, resp.StatusCode)
 		}

@@ -10,19 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/gatehouse/gatehouse/api"
-	"github.com/gatehouse/gatehouse/api/httpx"
-	"github.com/gatehouse/gatehouse/internal/wiring"
-	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
-	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/telemetry"
-	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // With a tracer provider installed: one server span per request named by
@@ -30,37 +22,13 @@ import (
 // variables, the trace id on the request's log line, and traceparent sent
 // on outbound calls. Recorded with the SDK's in-memory recorder.
 func TestTracingSpansAndLogs(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
-	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.TraceContext{})
-	t.Cleanup(func() { otel.SetTracerProvider(prevTP); otel.SetTextMapPropagator(prevProp) })
-
-	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), &gormstore.Options{Tracing: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
+	rec, tp := testkit.Tracing(t)
 	var logs bytes.Buffer
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	const admin = "admin-token-for-tests-0123456789"
-	d := &httpx.Deps{Store: s, Sealer: sealer, Keys: keys.New(s, sealer, nil), Auditor: &tenants.SyncAuditor{Store: s},
-		Logger: slog.New(telemetry.LogHandler(slog.NewJSONHandler(&logs, nil))), Sites: httpx.NewSites(s, base, ""), PublicURL: base,
-		AllowDevIdP: true, AdminTokenHash: tenants.HashSecret(admin)}
-	wiring.Build(d, nil)
-	h, err := api.New(d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = telemetry.Handler(h)
-	srv.Start()
-	defer srv.Close()
+	srv, _ := serve(t, testkit.Options{Store: openStore(t, &gormstore.Options{Tracing: true}),
+		Logger: slog.New(telemetry.LogHandler(slog.NewJSONHandler(&logs, nil)))}, nil, telemetry.Handler)
 
-	req, _ := http.NewRequest("POST", base+"/api/v1/tenants", strings.NewReader(`{"slug":"tracedslug","name":"T","upstream_mcp_url":"https://mcp.example.com/mcp"}`))
-	req.Header.Set("Authorization", "Bearer "+admin)
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/tenants", strings.NewReader(`{"slug":"tracedslug","name":"T","upstream_mcp_url":"https://mcp.example.com/mcp"}`))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
