@@ -16,11 +16,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
@@ -158,19 +158,8 @@ func freePort(t *testing.T) int {
 
 type proc struct {
 	cmd  *exec.Cmd
-	out  *syncWriter
+	out  *testkit.Buffer
 	done chan struct{}
-}
-
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(b)
 }
 
 // startServe runs `gatehouse serve` with args and env and waits for the
@@ -180,7 +169,7 @@ func startServe(t *testing.T, dir string, env []string, args ...string) *proc {
 	cmd := exec.Command(binPath, append([]string{"serve"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GATEHOUSE_DEMO_TENANT=false", "GATEHOUSE_LOG_FORMAT=json"}, env...)
-	p := &proc{cmd: cmd, out: &syncWriter{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, out: &testkit.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -223,11 +212,7 @@ func (p *proc) stop() {
 	}
 }
 
-func (p *proc) output() string {
-	p.out.mu.Lock()
-	defer p.out.mu.Unlock()
-	return p.out.buf.String()
-}
+func (p *proc) output() string { return p.out.String() }
 
 func apiCall(t *testing.T, method, url, token, body string) (int, map[string]any) {
 	t.Helper()
