@@ -11,9 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/testkit"
 )
 
 const smokeAdminToken = "gha_bench-smoke-admin-token-0123456789"
@@ -132,25 +133,6 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// lockedBuffer collects the server's output (written by exec's copying
-// goroutines, read on failure).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startGatehouse builds and starts `gatehouse serve` (embedded default) and
 // returns its base URL and its operations listener's once it is ready.
 func startGatehouse(t *testing.T) (base, admin string) {
@@ -179,7 +161,7 @@ func startGatehouse(t *testing.T) (base, admin string) {
 		"GATEHOUSE_TRUSTED_PROXIES=127.0.0.1/32",
 		"GATEHOUSE_DATABASE_URL=", "GATEHOUSE_REDIS_URL=",
 	)
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
