@@ -31,9 +31,7 @@ func okUpstream() *upstreamRec {
 func TestNoToken401OnEveryMethod_RFC9728_5_1(t *testing.T) {
 	e := newEnv(t, nil)
 	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := e.tenant("acme", us.URL+"/mcp", nil)
+	tn := e.tenant("acme", serveMCP(t, up), nil)
 	want := `Bearer resource_metadata="` + e.base + `/.well-known/oauth-protected-resource/t/acme/mcp", scope="mcp"`
 	if got := e.pathSite(tn).PRMURL(); !strings.HasPrefix(want, `Bearer resource_metadata="`+got+`"`) {
 		t.Fatalf("challenge must name site.PRMURL() %s", got)
@@ -108,10 +106,9 @@ func b64(v any) string {
 func TestDenials_RFC6750_3_1(t *testing.T) {
 	e := newEnv(t, nil)
 	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := e.tenant("acme", us.URL+"/mcp", &tenants.Settings{ToolScopes: map[string]string{"add": "admin"}})
-	other := e.tenant("other", us.URL+"/mcp", nil)
+	upURL := serveMCP(t, up)
+	tn := e.tenant("acme", upURL, &tenants.Settings{ToolScopes: map[string]string{"add": "admin"}})
+	other := e.tenant("other", upURL, nil)
 	url := e.mcpURL(tn)
 	prm := e.base + "/.well-known/oauth-protected-resource/t/acme/mcp"
 	ctx := context.Background()
@@ -257,10 +254,7 @@ func mustJSON(v any) string {
 // host-mode resource).
 func TestHostModeTokenAndChallenge(t *testing.T) {
 	e := newEnv(t, &envOpts{tenantDomain: "tenants.test"})
-	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := e.tenant("acme", us.URL+"/mcp", nil)
+	tn := e.tenant("acme", serveMCP(t, okUpstream()), nil)
 	port := e.base[strings.LastIndex(e.base, ":")+1:]
 	host := "acme.tenants.test:" + port
 	site := tenants.HostSite("http", host, tn)

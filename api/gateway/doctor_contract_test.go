@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,13 +18,11 @@ import (
 // a writer that uses other keys; this test can.
 func TestAuditContract_GatewayEventsReadByDoctor(t *testing.T) {
 	e := newEnv(t, nil)
-	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
+	upURL := serveMCP(t, okUpstream())
 	ctx := context.Background()
 	// Each case has its own tenant, so its own client and events.
 	newTenant := func(slug string) (*tenants.Tenant, string) {
-		tn := e.tenant(slug, us.URL+"/mcp", &tenants.Settings{
+		tn := e.tenant(slug, upURL, &tenants.Settings{
 			Scopes: []string{"mcp", "admin"}, ToolScopes: map[string]string{"delete_repo": "admin"}, AuditMCPCalls: tenants.AuditMCPAll,
 		})
 		return tn, e.mcpURL(tn)
@@ -62,46 +59,47 @@ func TestAuditContract_GatewayEventsReadByDoctor(t *testing.T) {
 		return doctor.ClientReport{}
 	}
 
-	t.Run("scope denial names the tool and the scope", func(t *testing.T) {
-		tn, url := newTenant("scope")
-		since := time.Now().Add(-time.Second).UTC()
-		tok, g := e.token(tn, &tokOpts{scope: "mcp"})
-		res := e.do(http.MethodPost, url, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_repo","arguments":{}}}`,
-			map[string]string{"Authorization": "Bearer " + tok})
-		res.Body.Close()
-		if res.StatusCode != http.StatusForbidden {
-			t.Fatalf("status %d, want 403", res.StatusCode)
-		}
-		c := diagnose(t, tn, g, since)
-		if c.Problem == nil || c.Problem.Code != doctor.ProblemScope {
-			t.Fatalf("problem %+v, want %s", c.Problem, doctor.ProblemScope)
-		}
-		for _, want := range []string{"tool 'delete_repo'", "'admin'"} {
-			if !strings.Contains(c.Problem.Detail, want) {
-				t.Errorf("detail %q does not contain %q", c.Problem.Detail, want)
+	// A refusal: the doctor names its problem and, in the detail, its cause.
+	otherAudience := e.base + "/t/aud/other-mcp"
+	for _, c := range []struct {
+		name, slug, body string
+		tok              func(tn *tenants.Tenant) *tokOpts
+		status           int
+		problem          string
+		detail           []string
+	}{
+		{"scope denial names the tool and the scope", "scope",
+			`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_repo","arguments":{}}}`,
+			func(*tenants.Tenant) *tokOpts { return &tokOpts{scope: "mcp"} },
+			http.StatusForbidden, doctor.ProblemScope, []string{"tool 'delete_repo'", "'admin'"}},
+		{"wrong audience names the token's audience", "aud", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
+			func(tn *tenants.Tenant) *tokOpts {
+				site := e.pathSite(tn)
+				site.Resource = otherAudience
+				return &tokOpts{site: &site}
+			},
+			http.StatusUnauthorized, doctor.ProblemWrongAudience, []string{otherAudience}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tn, url := newTenant(c.slug)
+			since := time.Now().Add(-time.Second).UTC()
+			tok, g := e.token(tn, c.tok(tn))
+			res := e.do(http.MethodPost, url, c.body, map[string]string{"Authorization": "Bearer " + tok})
+			res.Body.Close()
+			if res.StatusCode != c.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, c.status)
 			}
-		}
-	})
-
-	t.Run("wrong audience names the token's audience", func(t *testing.T) {
-		tn, url := newTenant("aud")
-		since := time.Now().Add(-time.Second).UTC()
-		other := e.pathSite(tn)
-		other.Resource = e.base + "/t/aud/other-mcp"
-		tok, g := e.token(tn, &tokOpts{site: &other})
-		res := e.do(http.MethodPost, url, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, map[string]string{"Authorization": "Bearer " + tok})
-		res.Body.Close()
-		if res.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("status %d, want 401", res.StatusCode)
-		}
-		c := diagnose(t, tn, g, since)
-		if c.Problem == nil || c.Problem.Code != doctor.ProblemWrongAudience {
-			t.Fatalf("problem %+v, want %s", c.Problem, doctor.ProblemWrongAudience)
-		}
-		if !strings.Contains(c.Problem.Detail, other.Resource) {
-			t.Errorf("detail %q does not name the token's audience %s", c.Problem.Detail, other.Resource)
-		}
-	})
+			rep := diagnose(t, tn, g, since)
+			if rep.Problem == nil || rep.Problem.Code != c.problem {
+				t.Fatalf("problem %+v, want %s", rep.Problem, c.problem)
+			}
+			for _, want := range c.detail {
+				if !strings.Contains(rep.Problem.Detail, want) {
+					t.Errorf("detail %q does not name %q", rep.Problem.Detail, want)
+				}
+			}
+		})
+	}
 
 	t.Run("timeline names the forwarded method and the tool", func(t *testing.T) {
 		tn, url := newTenant("timeline")

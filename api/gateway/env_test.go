@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gatehouse/gatehouse/api/gateway"
 	"github.com/gatehouse/gatehouse/api/httpx"
@@ -225,28 +226,47 @@ func readAll(t testing.TB, r io.Reader) string {
 	return string(b)
 }
 
-// counter reads one series of gatehouse_mcp_requests_total.
-func (e *env) counter(slug, outcome, reason string) float64 {
+// series is the series of metric name whose labels have the values in
+// want (nil when there is none).
+func (e *env) series(name string, want map[string]string) *dto.Metric {
 	e.t.Helper()
 	mfs, err := e.reg.Gather()
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "gatehouse_mcp_requests_total" {
+		if mf.GetName() != name {
 			continue
 		}
+	series:
 		for _, m := range mf.GetMetric() {
 			l := map[string]string{}
 			for _, lp := range m.GetLabel() {
 				l[lp.GetName()] = lp.GetValue()
 			}
-			if l["tenant"] == slug && l["outcome"] == outcome && l["reason"] == reason {
-				return m.GetCounter().GetValue()
+			for k, v := range want {
+				if l[k] != v {
+					continue series
+				}
 			}
+			return m
 		}
 	}
-	return 0
+	return nil
+}
+
+// counter reads one series of gatehouse_mcp_requests_total.
+func (e *env) counter(slug, outcome, reason string) float64 {
+	e.t.Helper()
+	return e.series("gatehouse_mcp_requests_total", map[string]string{"tenant": slug, "outcome": outcome, "reason": reason}).GetCounter().GetValue()
+}
+
+// serveMCP serves h as a tenant's MCP server until the test ends and
+// returns its /mcp URL.
+func serveMCP(t testing.TB, h http.Handler) string {
+	us := httptest.NewServer(h)
+	t.Cleanup(us.Close)
+	return us.URL + "/mcp"
 }
 
 // upstreamRec wraps an upstream handler and records what it received.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -23,9 +22,7 @@ import (
 func TestSecurity_08_UnderscoreHeadersDropped(t *testing.T) {
 	e := newEnv(t, nil)
 	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := e.tenant("acme", us.URL+"/mcp", nil)
+	tn := e.tenant("acme", serveMCP(t, up), nil)
 	tok, g := e.token(tn, nil)
 
 	req, err := http.NewRequest(http.MethodPost, e.mcpURL(tn), strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
@@ -90,9 +87,7 @@ func TestSecurity_08_UnderscoreHeadersDropped(t *testing.T) {
 func TestSecurity_09_GETBodyNotForwarded(t *testing.T) {
 	e := newEnv(t, nil)
 	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := e.tenant("acme", us.URL+"/mcp", &tenants.Settings{Scopes: []string{"mcp", "admin"}, ToolScopes: map[string]string{"delete_repo": "admin"}})
+	tn := e.tenant("acme", serveMCP(t, up), &tenants.Settings{Scopes: []string{"mcp", "admin"}, ToolScopes: map[string]string{"delete_repo": "admin"}})
 	tok, _ := e.token(tn, &tokOpts{scope: "mcp"})
 	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_repo","arguments":{}}}`
 
@@ -168,9 +163,8 @@ func TestSecurity_09_GETBodyNotForwarded(t *testing.T) {
 func TestSecurity_01_ClientPrincipalHeaders(t *testing.T) {
 	e := newEnv(t, nil)
 	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := e.tenant("acme", us.URL+"/mcp", nil)
+	upURL := serveMCP(t, up)
+	tn := e.tenant("acme", upURL, nil)
 	ctx := context.Background()
 	site := e.pathSite(tn)
 	now := time.Now()
@@ -208,7 +202,7 @@ func TestSecurity_01_ClientPrincipalHeaders(t *testing.T) {
 	if h.Get(access.HeaderClientID) != "svc-client" || h.Get(access.HeaderTenant) != "acme" {
 		t.Fatalf("client token headers: %v", h)
 	}
-	a, err := verifyAssertion(jwks, h.Get(access.HeaderAssertion), us.URL+"/mcp", time.Now())
+	a, err := verifyAssertion(jwks, h.Get(access.HeaderAssertion), upURL, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +218,7 @@ func TestSecurity_01_ClientPrincipalHeaders(t *testing.T) {
 	if h.Get(access.HeaderPrincipal) != access.PrincipalUser || h.Get(access.HeaderSubject) != ug.Subject {
 		t.Fatalf("user token headers: %v", h)
 	}
-	a, err = verifyAssertion(jwks, h.Get(access.HeaderAssertion), us.URL+"/mcp", time.Now())
+	a, err = verifyAssertion(jwks, h.Get(access.HeaderAssertion), upURL, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

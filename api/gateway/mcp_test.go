@@ -521,9 +521,7 @@ func TestTransportHeadersBothWays(t *testing.T) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		fmt.Fprint(w, "id: s1_5\ndata: {}\n\n")
 	})}
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := e.tenant("acme", us.URL+"/mcp", nil)
+	tn := e.tenant("acme", serveMCP(t, up), nil)
 	tok, _ := e.token(tn, nil)
 	hdr := map[string]string{"Authorization": "Bearer " + tok, "Mcp-Session-Id": "sess-1", "MCP-Protocol-Version": "2025-11-25",
 		"Mcp-Method": "tools/call", "Mcp-Name": "echo", "Last-Event-ID": "s1_4"}

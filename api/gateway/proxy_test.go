@@ -102,9 +102,7 @@ func TestProtectedResourceMetadata_RFC9728_3(t *testing.T) {
 func TestBodyLimit413(t *testing.T) {
 	e := newEnv(t, nil)
 	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := e.tenant("acme", us.URL+"/mcp", nil)
+	tn := e.tenant("acme", serveMCP(t, up), nil)
 	tok, _ := e.token(tn, nil)
 	pad := func(n int) string {
 		prefix := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"`
@@ -247,9 +245,7 @@ func TestSameOriginRedirectFollowed(t *testing.T) {
 func TestToolScopePolicy(t *testing.T) {
 	e := newEnv(t, nil)
 	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := e.tenant("acme", us.URL+"/mcp", &tenants.Settings{Scopes: []string{"mcp", "admin"}, ToolScopes: map[string]string{"delete_repo": "admin"}})
+	tn := e.tenant("acme", serveMCP(t, up), &tenants.Settings{Scopes: []string{"mcp", "admin"}, ToolScopes: map[string]string{"delete_repo": "admin"}})
 	plain, _ := e.token(tn, &tokOpts{scope: "mcp"})
 	admin, _ := e.token(tn, &tokOpts{scope: "mcp admin"})
 	call := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_repo","arguments":{"repo":"x"}}}`
@@ -314,10 +310,9 @@ func TestToolScopePolicy(t *testing.T) {
 func TestAuditLevels(t *testing.T) {
 	e := newEnv(t, nil)
 	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	none := e.tenant("quiet", us.URL+"/mcp", &tenants.Settings{AuditMCPCalls: tenants.AuditMCPNone})
-	all := e.tenant("loud", us.URL+"/mcp", &tenants.Settings{AuditMCPCalls: tenants.AuditMCPAll})
+	upURL := serveMCP(t, up)
+	none := e.tenant("quiet", upURL, &tenants.Settings{AuditMCPCalls: tenants.AuditMCPNone})
+	all := e.tenant("loud", upURL, &tenants.Settings{AuditMCPCalls: tenants.AuditMCPAll})
 	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}`
 	for _, tn := range []*tenants.Tenant{none, all} {
 		tok, _ := e.token(tn, nil)
@@ -347,9 +342,8 @@ func TestAuditLevels(t *testing.T) {
 func TestForwardUpstreamTokenAndStaticHeaders(t *testing.T) {
 	e := newEnv(t, nil)
 	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := e.tenant("acme", us.URL+"/mcp", &tenants.Settings{ForwardUpstreamToken: true,
+	upURL := serveMCP(t, up)
+	tn := e.tenant("acme", upURL, &tenants.Settings{ForwardUpstreamToken: true,
 		UpstreamHeaders: map[string]string{"Authorization": "Bearer static-upstream-key", "X-Team": "blue", "Mcp-Session-Id": "forced", "Host": "evil"}})
 	if tn.SealedSecrets[tenants.SecretUpstreamHeaders] == "" || strings.Contains(fmt.Sprint(tn.Settings), "static-upstream-key") {
 		t.Fatal("upstream headers are not sealed")
@@ -370,7 +364,7 @@ func TestForwardUpstreamTokenAndStaticHeaders(t *testing.T) {
 		t.Fatal("a static header overrode the session header")
 	}
 	// A tenant that does not forward upstream tokens never sends one.
-	tn2 := e.tenant("plain", us.URL+"/mcp", nil)
+	tn2 := e.tenant("plain", upURL, nil)
 	tok2, _ := e.token(tn2, &tokOpts{upToken: "gho_secret"})
 	e.do(http.MethodPost, e.mcpURL(tn2), `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, map[string]string{"Authorization": "Bearer " + tok2})
 	all := up.all()
@@ -383,17 +377,9 @@ func TestForwardUpstreamTokenAndStaticHeaders(t *testing.T) {
 // goes silent is closed and its upstream request cancelled.
 func TestIdleStreamClosed(t *testing.T) {
 	e := newEnv(t, &envOpts{gw: &gateway.Options{IdleTimeout: 300 * time.Millisecond}})
-	url, cancelled := streamingUpstream(t)
-	tn := e.tenant("acme", url, nil)
-	tok, _ := e.token(tn, nil)
-	resp := e.do(http.MethodGet, e.mcpURL(tn), "", map[string]string{"Authorization": "Bearer " + tok})
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
-	}
-	done := make(chan struct{})
-	go func() { _, _ = io.Copy(io.Discard, resp.Body); close(done) }()
-	wait(t, cancelled, "the idle stream's upstream request to be cancelled")
-	wait(t, done, "the idle stream to be closed for the client")
+	st := e.openStream(t)
+	wait(t, st.cancelled, "the idle stream's upstream request to be cancelled")
+	wait(t, st.ended, "the idle stream to be closed for the client")
 }
 
 func TestMethodNotAllowed(t *testing.T) {
@@ -411,10 +397,7 @@ func TestMethodNotAllowed(t *testing.T) {
 func TestLogsNeverContainTokens(t *testing.T) {
 	var buf testkit.Buffer
 	e := newEnv(t, &envOpts{logs: &buf})
-	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	good := e.tenant("acme", us.URL+"/mcp", nil)
+	good := e.tenant("acme", serveMCP(t, okUpstream()), nil)
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + l.Addr().String() + "/mcp"
 	l.Close()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -32,10 +31,7 @@ func TestRevocationTTLFallback(t *testing.T) {
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 
 	e := newEnv(t, &envOpts{gw: &gateway.Options{Now: clock}})
-	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := e.tenant("acme", us.URL+"/mcp", nil)
+	tn := e.tenant("acme", serveMCP(t, okUpstream()), nil)
 	tok, g := e.token(tn, nil)
 	call := func() int {
 		resp := e.do(http.MethodPost, e.mcpURL(tn), `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, map[string]string{"Authorization": "Bearer " + tok})
@@ -111,10 +107,7 @@ func TestRevocationReachesOtherReplicaOverBus(t *testing.T) {
 		}
 	}
 
-	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	tn := a.tenant("acme", us.URL+"/mcp", nil)
+	tn := a.tenant("acme", serveMCP(t, okUpstream()), nil)
 	tok, g := a.token(tn, nil) // signed by replica A's key manager
 	callA := func() int {
 		resp := a.do(http.MethodPost, a.mcpURL(tn), `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, map[string]string{"Authorization": "Bearer " + tok})
@@ -157,34 +150,34 @@ func TestRevocationReachesOtherReplicaOverBus(t *testing.T) {
 	}
 }
 
-// streamingUpstream holds every request open as an SSE stream until the
-// gateway cancels it (reported on cancelled) or the test ends.
-func streamingUpstream(t *testing.T) (url string, cancelled <-chan struct{}) {
+// clientStream is a client's GET stream through the gateway to tenant
+// "acme", whose upstream holds every request open as an SSE stream until
+// the gateway cancels it or the test ends.
+type clientStream struct {
+	tn    *tenants.Tenant
+	grant *tenants.Grant
+	tok   string
+	// cancelled receives when the upstream sees a request cancelled; ended
+	// is closed when the client's stream ends.
+	cancelled <-chan struct{}
+	ended     <-chan struct{}
+}
+
+func (e *env) openStream(t *testing.T) *clientStream {
 	t.Helper()
-	ch := make(chan struct{}, 8)
+	cancelled := make(chan struct{}, 8)
 	release := make(chan struct{})
-	us := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	tn := e.tenant("acme", serveMCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		fmt.Fprint(w, ": ok\n\n")
 		w.(http.Flusher).Flush()
 		select {
 		case <-r.Context().Done():
-			ch <- struct{}{}
+			cancelled <- struct{}{}
 		case <-release:
 		}
-	}))
-	t.Cleanup(us.Close)
+	})), nil)
 	t.Cleanup(func() { close(release) })
-	return us.URL + "/mcp", ch
-}
-
-// A revoked grant's open streams (the GET stream, subscriptions/listen) are
-// cut when the notice arrives: revocation is not only for new requests.
-func TestRevocationCutsOpenStreams(t *testing.T) {
-	bus := &testdb.Bus{}
-	e := newEnv(t, &envOpts{bus: bus, liveTTL: time.Hour})
-	url, cancelled := streamingUpstream(t)
-	tn := e.tenant("acme", url, nil)
 	tok, g := e.token(tn, nil)
 	resp := e.do(http.MethodGet, e.mcpURL(tn), "", map[string]string{"Authorization": "Bearer " + tok})
 	if resp.StatusCode != 200 {
@@ -192,16 +185,25 @@ func TestRevocationCutsOpenStreams(t *testing.T) {
 	}
 	ended := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, resp.Body); close(ended) }()
+	return &clientStream{tn: tn, grant: g, tok: tok, cancelled: cancelled, ended: ended}
+}
+
+// A revoked grant's open streams (the GET stream, subscriptions/listen) are
+// cut when the notice arrives: revocation is not only for new requests.
+func TestRevocationCutsOpenStreams(t *testing.T) {
+	bus := &testdb.Bus{}
+	e := newEnv(t, &envOpts{bus: bus, liveTTL: time.Hour})
+	st := e.openStream(t)
 	select {
-	case <-cancelled:
+	case <-st.cancelled:
 		t.Fatal("stream cut before revocation")
 	default:
 	}
-	if err := tenants.RevokeGrant(context.Background(), e.store, bus, e.audit, tn.ID, g.ID, "admin"); err != nil {
+	if err := tenants.RevokeGrant(context.Background(), e.store, bus, e.audit, st.tn.ID, st.grant.ID, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, cancelled, "the upstream stream to be cancelled on revocation")
-	wait(t, ended, "the client stream to end on revocation")
+	wait(t, st.cancelled, "the upstream stream to be cancelled on revocation")
+	wait(t, st.ended, "the client stream to end on revocation")
 	var found bool
 	for _, ev := range e.audit.Find(tenants.ActMCPDenied) {
 		if ev.Reason == tenants.ReasonRevoked && ev.Details["stream_closed"] == true {
@@ -211,7 +213,7 @@ func TestRevocationCutsOpenStreams(t *testing.T) {
 	if !found {
 		t.Fatal("no mcp.denied revoked event for the cut stream")
 	}
-	if resp := e.do(http.MethodGet, e.mcpURL(tn), "", map[string]string{"Authorization": "Bearer " + tok}); resp.StatusCode != 401 {
+	if resp := e.do(http.MethodGet, e.mcpURL(st.tn), "", map[string]string{"Authorization": "Bearer " + st.tok}); resp.StatusCode != 401 {
 		t.Fatalf("reconnect after revocation: %d", resp.StatusCode)
 	}
 }
@@ -219,16 +221,9 @@ func TestRevocationCutsOpenStreams(t *testing.T) {
 // Without any notice, the per-stream liveness re-check cuts the stream.
 func TestRevocationCutsOpenStreamsWithoutNotice(t *testing.T) {
 	e := newEnv(t, &envOpts{liveTTL: 50 * time.Millisecond})
-	url, cancelled := streamingUpstream(t)
-	tn := e.tenant("acme", url, nil)
-	tok, g := e.token(tn, nil)
-	resp := e.do(http.MethodGet, e.mcpURL(tn), "", map[string]string{"Authorization": "Bearer " + tok})
-	if resp.StatusCode != 200 {
-		t.Fatalf("stream: %d", resp.StatusCode)
-	}
-	go func() { _, _ = io.Copy(io.Discard, resp.Body) }()
-	if err := e.store.RevokeGrant(context.Background(), tn.ID, g.ID, "x", time.Now()); err != nil {
+	st := e.openStream(t)
+	if err := e.store.RevokeGrant(context.Background(), st.tn.ID, st.grant.ID, "x", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, cancelled, "the stream of a grant revoked without a notice to be cut")
+	wait(t, st.cancelled, "the stream of a grant revoked without a notice to be cut")
 }

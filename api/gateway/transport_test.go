@@ -10,25 +10,7 @@ import (
 // (tenant, outcome).
 func (e *env) histCount(slug, outcome string) uint64 {
 	e.t.Helper()
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "gatehouse_upstream_request_duration_seconds" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			if l["tenant"] == slug && l["outcome"] == outcome {
-				return m.GetHistogram().GetSampleCount()
-			}
-		}
-	}
-	return 0
+	return e.series("gatehouse_upstream_request_duration_seconds", map[string]string{"tenant": slug, "outcome": outcome}).GetHistogram().GetSampleCount()
 }
 
 // Operations: the upstream's answer time is a histogram by tenant and
@@ -36,17 +18,12 @@ func (e *env) histCount(slug, outcome string) uint64 {
 // the audit log.
 func TestUpstreamLatencyHistogram(t *testing.T) {
 	e := newEnv(t, nil)
-	up := okUpstream()
-	us := httptest.NewServer(up)
-	defer us.Close()
-	fail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
-	defer fail.Close()
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
 
-	okT := e.tenant("fast", us.URL+"/mcp", nil)
-	errT := e.tenant("broken", fail.URL+"/mcp", nil)
+	okT := e.tenant("fast", serveMCP(t, okUpstream()), nil)
+	errT := e.tenant("broken", serveMCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })), nil)
 	deadT := e.tenant("gone", deadURL+"/mcp", nil)
 	for _, tn := range []struct {
 		slug string
