@@ -54,12 +54,7 @@ func TestSecurityTxt(t *testing.T) {
 
 	// No contact configured: no file, and no placeholder address.
 	bare, _ := wrappedServer(t, &countingStore{}, "", io.Discard)
-	resp, err := http.Get(bare.URL + "/.well-known/security.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 404 {
+	if resp, _ := doReq(t, bare, request{method: "GET", path: "/.well-known/security.txt"}); resp.StatusCode != 404 {
 		t.Fatalf("without GATEHOUSE_SECURITY_CONTACT: %d, want 404", resp.StatusCode)
 	}
 }

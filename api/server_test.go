@@ -48,13 +48,7 @@ func TestUnmatchedRoutes(t *testing.T) {
 		{"PUT", "/healthz", "application/json", 405, `{"error":"method_not_allowed","error_description":"method not allowed on this endpoint"}`},
 	}
 	for _, c := range cases {
-		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := doReq(t, srv, request{method: c.method, path: c.path})
 		if resp.StatusCode != c.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), c.ctype) {
 			t.Errorf("%s %s: %d %q; want %d %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), c.status, c.ctype)
 		}
@@ -69,12 +63,7 @@ func TestUnmatchedRoutes(t *testing.T) {
 func TestPublicListenerOnlyLiveness(t *testing.T) {
 	srv := server(t)
 	for p, want := range map[string]int{"/healthz": 200, "/readyz": 404, "/metrics": 404} {
-		resp, err := http.Get(srv.URL + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := doReq(t, srv, request{method: "GET", path: p})
 		if resp.StatusCode != want {
 			t.Errorf("%s: %d, want %d", p, resp.StatusCode, want)
 		}
@@ -136,11 +125,7 @@ func TestHealthzNoTenantLookup(t *testing.T) {
 		t.Fatalf("/healthz made %d tenant lookups", n)
 	}
 	// The same counter does see host-mode lookups on other paths.
-	req, _ := http.NewRequest("GET", srv.URL+"/mcp", nil)
-	req.Host = "acme.tenants.example"
-	if resp, err := http.DefaultClient.Do(req); err == nil {
-		resp.Body.Close()
-	}
+	doReq(t, srv, request{method: "GET", path: "/mcp", host: "acme.tenants.example"})
 	if cs.lookups.Load() == 0 {
 		t.Fatal("the lookup counter is not wired")
 	}
@@ -161,19 +146,14 @@ func TestSecurity_15_ReadyzNoErrorText(t *testing.T) {
 		Registry: prometheus.NewRegistry(), DatabasePing: d.Store.Ping, QueuePing: d.QueuePing, Logger: d.Logger,
 	}))
 	defer adm.Close()
-	for _, base := range []string{srv.URL, adm.URL} {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+	for _, s := range []*httptest.Server{srv, adm} {
+		resp, body := doReq(t, s, request{method: "GET", path: "/readyz"})
 		for _, leak := range []string{"10.9.8.7", "gh_prod", "gatehouse_prod", "redis-primary", "refused", "dial tcp"} {
 			if strings.Contains(string(body), leak) {
-				t.Errorf("%s/readyz leaks %q: %s", base, leak, body)
+				t.Errorf("%s/readyz leaks %q: %s", s.URL, leak, body)
 			}
 		}
-		if base == adm.URL {
+		if s == adm {
 			if resp.StatusCode != http.StatusServiceUnavailable {
 				t.Errorf("admin /readyz with the database down: %d", resp.StatusCode)
 			}

@@ -27,14 +27,8 @@ func TestTracingSpansAndLogs(t *testing.T) {
 	srv, _ := serve(t, testkit.Options{Store: openStore(t, &gormstore.Options{Tracing: true}),
 		Logger: slog.New(telemetry.LogHandler(slog.NewJSONHandler(&logs, nil)))}, nil, telemetry.Handler)
 
-	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/tenants", strings.NewReader(`{"slug":"tracedslug","name":"T","upstream_mcp_url":"https://mcp.example.com/mcp"}`))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp, _ := doReq(t, srv, request{method: "POST", path: "/api/v1/tenants", auth: "Bearer " + adminToken,
+		body: `{"slug":"tracedslug","name":"T","upstream_mcp_url":"https://mcp.example.com/mcp"}`})
 	if resp.StatusCode != 201 {
 		t.Fatalf("create: %d", resp.StatusCode)
 	}
