@@ -214,7 +214,7 @@ func (ev *AuditEvent) Complete(ctx context.Context) {
 		ev.IP = ri.IP
 	}
 	if ev.UserAgent == "" {
-		ev.UserAgent = truncate(ri.UserAgent, 512)
+		ev.UserAgent = Truncate(ri.UserAgent, 512)
 	}
 	if ev.RequestID == "" {
 		ev.RequestID = ri.RequestID
@@ -224,7 +224,9 @@ func (ev *AuditEvent) Complete(ctx context.Context) {
 	}
 }
 
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes: what clients send (user agents,
+// protocol names, tool names) is bounded before it reaches an audit event.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
