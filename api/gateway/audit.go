@@ -51,15 +51,15 @@ func (g *Gateway) deny(c *gin.Context, site tenants.Site, d *access.Denial, body
 			details[tenants.DetailDescription] = d.Description
 		}
 		if d.Audience != "" {
-			details[tenants.DetailTokenAudience] = truncate(d.Audience, 300)
+			details[tenants.DetailTokenAudience] = tenants.Truncate(d.Audience, 300)
 		}
 		if v := r.Header.Get(hdrProtocolVersion); v != "" {
-			details[tenants.DetailProtocol] = truncate(v, 32)
+			details[tenants.DetailProtocol] = tenants.Truncate(v, 32)
 		}
 		if v := r.Header.Get(hdrMethod); v != "" {
-			details[tenants.DetailMCPMethod] = truncate(v, 64)
+			details[tenants.DetailMCPMethod] = tenants.Truncate(v, 64)
 		} else if m := body.Methods(); len(m) > 0 {
-			details[tenants.DetailMCPMethod] = truncate(m[0], 64)
+			details[tenants.DetailMCPMethod] = tenants.Truncate(m[0], 64)
 		}
 		if r.Header.Get(hdrSessionID) != "" {
 			details[tenants.DetailHasSession] = true
@@ -110,7 +110,7 @@ func (g *Gateway) allowed(ctx context.Context, site tenants.Site, p *access.Prin
 			Subject: p.Claims.Subject, Outcome: tenants.OutcomeSuccess, Details: details}
 	}
 	for _, tool := range tools {
-		g.d.Auditor.Record(ctx, base(tenants.ActMCPToolCalled, tenants.JSONMap{tenants.DetailTool: truncate(tool, 200), tenants.DetailGrantID: p.Claims.GrantID}))
+		g.d.Auditor.Record(ctx, base(tenants.ActMCPToolCalled, tenants.JSONMap{tenants.DetailTool: tenants.Truncate(tool, 200), tenants.DetailGrantID: p.Claims.GrantID}))
 	}
 	if level == tenants.AuditMCPAll {
 		d := tenants.JSONMap{tenants.DetailHTTPMethod: httpMethod, tenants.DetailGrantID: p.Claims.GrantID, tenants.DetailURLMode: site.Mode}
@@ -132,13 +132,6 @@ func (g *Gateway) recordUpstreamFailure(ctx context.Context, site tenants.Site, 
 		ev.ClientID, ev.Subject = p.Claims.ClientID, p.Claims.Subject
 	}
 	g.d.Auditor.Record(ctx, ev)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // auditLimiter bounds denial audit events per key (tenant, reason, IP) per
