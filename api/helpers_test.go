@@ -67,13 +67,18 @@ func createTenant(t *testing.T, k *testkit.Kit) {
 // its answer must have.
 type request struct {
 	name, method, path, host, body, auth string
+	// forwardedFor is the X-Forwarded-For a proxy in front would send.
+	forwardedFor string
 	// want: "oauth" (RFC 6749 error), "rpc" (JSON-RPC error), "problem"
 	// (RFC 9457)
 	want string
 }
 
+// noRedirects answers with the server's own response, redirects included.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // doReq sends c to srv (Host: c.host, the server's own when "") and returns
-// the answer with its body read.
+// its answer (never following a redirect) with the body read.
 func doReq(t *testing.T, srv *httptest.Server, c request) (*http.Response, []byte) {
 	t.Helper()
 	var body io.Reader
@@ -93,7 +98,10 @@ func doReq(t *testing.T, srv *httptest.Server, c request) (*http.Response, []byt
 	if c.auth != "" {
 		req.Header.Set("Authorization", c.auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	if c.forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", c.forwardedFor)
+	}
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

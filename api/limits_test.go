@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -46,18 +45,8 @@ func TestLimitsHoldAcrossTwoReplicas(t *testing.T) {
 	createTenant(t, k)
 
 	register := func(srv *httptest.Server, i int, xff string) *http.Response {
-		body := fmt.Sprintf(`{"redirect_uris":["http://127.0.0.1:%d/cb"],"client_name":"c%d"}`, 10000+i, i)
-		req, _ := http.NewRequest("POST", srv.URL+"/t/acme/oauth/register", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if xff != "" {
-			req.Header.Set("X-Forwarded-For", xff)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		resp, _ := doReq(t, srv, request{method: "POST", path: "/t/acme/oauth/register", forwardedFor: xff,
+			body: fmt.Sprintf(`{"redirect_uris":["http://127.0.0.1:%d/cb"],"client_name":"c%d"}`, 10000+i, i)})
 		return resp
 	}
 	var mu sync.Mutex
@@ -104,32 +93,12 @@ func TestLimitsHoldAcrossTwoReplicas(t *testing.T) {
 		limit limits.Limit
 		extra int    // requests beyond the burst
 		ctype string // of a 429
-		send  func(srv *httptest.Server) *http.Response
+		req   request
 	}{
-		{"API", limits.API, 100, "application/problem+json", func(srv *httptest.Server) *http.Response {
-			req, _ := http.NewRequest("GET", srv.URL+"/api/v1/tenants", nil)
-			req.Header.Set("Authorization", "Bearer "+adminToken)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return resp
-		}},
-		{"token", limits.Token, 40, "application/json", func(srv *httptest.Server) *http.Response {
-			resp, err := http.PostForm(srv.URL+"/t/acme/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {"limit-client"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return resp
-		}},
-		{"authorize", limits.Authorize, 40, "", func(srv *httptest.Server) *http.Response {
-			cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			resp, err := cl.Get(srv.URL + "/t/acme/oauth/authorize?client_id=limit-client&response_type=code")
-			if err != nil {
-				t.Fatal(err)
-			}
-			return resp
-		}},
+		{"API", limits.API, 100, "application/problem+json", request{method: "GET", path: "/api/v1/tenants", auth: "Bearer " + adminToken}},
+		{"token", limits.Token, 40, "application/json", request{method: "POST", path: "/t/acme/oauth/token",
+			body: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {"limit-client"}}.Encode()}},
+		{"authorize", limits.Authorize, 40, "", request{method: "GET", path: "/t/acme/oauth/authorize?client_id=limit-client&response_type=code"}},
 	} {
 		over, total := 0, c.limit.Burst+c.extra
 		start := time.Now()
@@ -138,9 +107,7 @@ func TestLimitsHoldAcrossTwoReplicas(t *testing.T) {
 			if i%2 == 1 {
 				srv = b
 			}
-			resp := c.send(srv)
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			resp, _ := doReq(t, srv, c.req)
 			if resp.StatusCode == 429 {
 				over++
 				if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra < 1 {
