@@ -9,19 +9,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // binPath is the gatehouse binary, built once for the tests that run it as
@@ -146,31 +146,10 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 type proc struct {
 	cmd  *exec.Cmd
-	out  *syncWriter
+	out  *testkit.LockedBuffer
 	done chan struct{}
-}
-
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(b)
 }
 
 // startServe runs `gatehouse serve` with args and env and waits for the
@@ -180,7 +159,7 @@ func startServe(t *testing.T, dir string, env []string, args ...string) *proc {
 	cmd := exec.Command(binPath, append([]string{"serve"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GATEHOUSE_DEMO_TENANT=false", "GATEHOUSE_LOG_FORMAT=json"}, env...)
-	p := &proc{cmd: cmd, out: &syncWriter{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, out: &testkit.LockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -188,6 +167,20 @@ func startServe(t *testing.T, dir string, env []string, args ...string) *proc {
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.stop() })
 	return p
+}
+
+// serveReady runs `gatehouse serve` in a new directory with the test admin
+// token, both listeners on free ports and env added, and waits until it is
+// ready; base is the public listener's URL, admin the operations one's.
+func serveReady(t *testing.T, env ...string) (p *proc, base, admin string) {
+	t.Helper()
+	port, adminPort := testdb.FreePort(t), testdb.FreePort(t)
+	base, admin = fmt.Sprintf("http://127.0.0.1:%d", port), fmt.Sprintf("http://127.0.0.1:%d", adminPort)
+	env = append([]string{"GATEHOUSE_ADMIN_TOKEN=" + testAdminToken, fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
+		fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort)}, env...)
+	p = startServe(t, t.TempDir(), env)
+	p.waitReady(t, admin)
+	return p, base, admin
 }
 
 func (p *proc) waitReady(t *testing.T, admin string) {
@@ -223,11 +216,7 @@ func (p *proc) stop() {
 	}
 }
 
-func (p *proc) output() string {
-	p.out.mu.Lock()
-	defer p.out.mu.Unlock()
-	return p.out.buf.String()
-}
+func (p *proc) output() string { return p.out.String() }
 
 func apiCall(t *testing.T, method, url, token, body string) (int, map[string]any) {
 	t.Helper()
@@ -253,7 +242,7 @@ const testAdminToken = "gha_cli-test-admin-token-0123456789"
 func TestServeAddrDerivesPublicURL(t *testing.T) {
 	resources := map[string]string{}
 	for _, mode := range []string{"flag", "env"} {
-		port, adminPort := freePort(t), freePort(t)
+		port, adminPort := testdb.FreePort(t), testdb.FreePort(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		env := []string{"GATEHOUSE_ADMIN_TOKEN=" + testAdminToken}
 		var args []string
@@ -312,7 +301,7 @@ func TestServeAddrDerivesPublicURL(t *testing.T) {
 // writes it to a 0600 file with --out, and the new token works.
 func TestAdminTokenNeverInLogsAndRotate(t *testing.T) {
 	dir := t.TempDir()
-	port, adminPort := freePort(t), freePort(t)
+	port, adminPort := testdb.FreePort(t), testdb.FreePort(t)
 	env := []string{fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port), fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort)}
 	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 	p := startServe(t, dir, env)
@@ -423,7 +412,7 @@ func TestTenantCreateJSONAndIdPSecret(t *testing.T) {
 
 	// The stored secret is the file's, sealed.
 	cfg := &Config{SQLitePath: filepath.Join(dir, "gatehouse.db"), PublicURL: "https://connect.example.com"}
-	te, err := openTenantEnv(context.Background(), cfg, io.Discard)
+	te, err := openCLIEnv(context.Background(), cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,13 +453,7 @@ func scrape(t *testing.T, url string) string {
 // (bus notice), and GATEHOUSE_METRICS_TENANT_LABEL=false drops the label.
 func TestTenantMetricSeriesBounded(t *testing.T) {
 	for _, keep := range []bool{true, false} {
-		port, adminPort := freePort(t), freePort(t)
-		env := []string{"GATEHOUSE_ADMIN_TOKEN=" + testAdminToken, fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
-			fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort), fmt.Sprintf("GATEHOUSE_METRICS_TENANT_LABEL=%v", keep)}
-		p := startServe(t, t.TempDir(), env)
-		admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
-		p.waitReady(t, admin)
-		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		p, base, admin := serveReady(t, fmt.Sprintf("GATEHOUSE_METRICS_TENANT_LABEL=%v", keep))
 		for _, slug := range []string{"keepme", "dropme"} {
 			if code, body := apiCall(t, "POST", base+"/api/v1/tenants", testAdminToken, `{"slug":"`+slug+`","name":"x","upstream_mcp_url":"https://mcp.example.com/mcp"}`); code != 201 {
 				t.Fatalf("create %s: %d %v", slug, code, body)
@@ -564,7 +547,7 @@ func TestSecretsReseal(t *testing.T) {
 		t.Errorf("OLD alone must not open the re-sealed values: %d %s", code, errOut)
 	}
 	cfg := &Config{SQLitePath: filepath.Join(dir, "gatehouse.db"), PublicURL: "http://localhost:8080", SecretKeys: []string{newKey}}
-	te, err := openTenantEnv(context.Background(), cfg, io.Discard)
+	te, err := openCLIEnv(context.Background(), cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -576,8 +559,8 @@ func TestSecretsReseal(t *testing.T) {
 	te.store.Close()
 
 	// Next rotation, no command: serve (workers in-process) re-seals.
-	adminPort := freePort(t)
-	env := append(withKeys(newer, newKey), fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", freePort(t)),
+	adminPort := testdb.FreePort(t)
+	env := append(withKeys(newer, newKey), fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", testdb.FreePort(t)),
 		fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort), "GATEHOUSE_ADMIN_TOKEN="+testAdminToken)
 	p := startServe(t, dir, env)
 	p.waitReady(t, fmt.Sprintf("http://127.0.0.1:%d", adminPort))
