@@ -129,14 +129,7 @@ func connectThroughIdP(t *testing.T, resource string) []string {
 // tokens from the callback — is searched for in every log line
 // (TestNoSecretsInDebugLogs covers the upstream refresh worker).
 func TestConsoleInChromium(t *testing.T) {
-	needNodePackage(t, "playwright-core")
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		msg := "Debian's chromium is not installed (run scripts/e2e-deps.sh): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	needChromium(t)
 	m, upstream := startUpstreamIdP(t)
 
 	s := ownServer(t, serverOpts{Env: []string{"GATEHOUSE_SIGNUP=open", "GATEHOUSE_LOG_LEVEL=debug"}})

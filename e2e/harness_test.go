@@ -561,3 +561,13 @@ func (s *server) logLines(frag string) []string {
 	}
 	return out
 }
+
+// inEachMode runs a client profile in both URL modes (docs/RULES.md §4),
+// in parallel, on the shared server.
+func inEachMode(t *testing.T, run func(t *testing.T, s *server, mode string)) {
+	t.Parallel()
+	s := sharedServer(t)
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) { run(t, s, mode) })
+	}
+}
