@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,12 +10,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/wiring"
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/gormstore"
@@ -82,19 +81,7 @@ func (s *downStore) Ping(ctx context.Context) error {
 	return s.Store.Ping(ctx)
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
-func outageServer(t *testing.T) (*httptest.Server, *downStore, *lockedBuf) {
+func outageServer(t *testing.T) (*httptest.Server, *downStore, *testkit.LockedBuffer) {
 	t.Helper()
 	gs, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
 	if err != nil {
@@ -110,7 +97,7 @@ func outageServer(t *testing.T) (*httptest.Server, *downStore, *lockedBuf) {
 	}
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	logs := &lockedBuf{}
+	logs := &testkit.LockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	sites := httpx.NewSites(s, base, "tenants.test")
 	sites.Outage().SetLogger(logger)

@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/api/gateway"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
@@ -409,7 +409,7 @@ func TestMethodNotAllowed(t *testing.T) {
 // Request logs never contain tokens: not from the header, not from a query
 // string, not when the upstream fails or the token is refused.
 func TestLogsNeverContainTokens(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.LockedBuffer
 	e := newEnv(t, &envOpts{logs: &buf})
 	up := okUpstream()
 	us := httptest.NewServer(up)
@@ -439,23 +439,6 @@ func TestLogsNeverContainTokens(t *testing.T) {
 			t.Fatalf("a token reached the logs:\n%s", logs)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // With RefusePrivateUpstreams (production default), an upstream on a
