@@ -24,10 +24,10 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
@@ -388,13 +388,7 @@ func (s *server) stop() {
 		_ = s.front.Close()
 	}
 	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
+		testkit.StopProcess(s.cmd.Process, s.done, 10*time.Second)
 	}
 	os.RemoveAll(s.dir)
 }

@@ -2,7 +2,10 @@ package testkit
 
 import (
 	"bytes"
+	"os"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // LockedBuffer collects what another goroutine writes (a child process's
@@ -24,4 +27,17 @@ func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// StopProcess ends a child process as an orchestrator would: SIGTERM (it
+// drains and exits cleanly), then SIGKILL if it has not exited within
+// grace. done is closed when the process's Wait returns.
+func StopProcess(p *os.Process, done <-chan struct{}, grace time.Duration) {
+	_ = p.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = p.Kill()
+		<-done
+	}
 }
