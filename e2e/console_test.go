@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +17,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/gatehouse/gatehouse/tenants/testidp"
 )
 
 type consoleResult struct {
@@ -129,14 +130,7 @@ func connectThroughIdP(t *testing.T, resource string) []string {
 // tokens from the callback — is searched for in every log line
 // (TestNoSecretsInDebugLogs covers the upstream refresh worker).
 func TestConsoleInChromium(t *testing.T) {
-	needNodePackage(t, "playwright-core")
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		msg := "Debian's chromium is not installed (run scripts/e2e-deps.sh): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	needChromium(t)
 	m, upstream := startUpstreamIdP(t)
 
 	s := ownServer(t, serverOpts{Env: []string{"GATEHOUSE_SIGNUP=open", "GATEHOUSE_LOG_LEVEL=debug"}})
@@ -177,23 +171,8 @@ func TestConsoleInChromium(t *testing.T) {
 // loopback port for a team's sign-in, recording the tokens it issues.
 func startUpstreamIdP(t *testing.T) (*mockoidc.MockOIDC, *upstreamTokens) {
 	t.Helper()
-	m, err := mockoidc.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	upstream := &upstreamTokens{}
-	if err := m.AddMiddleware(upstream.record); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
-	return m, upstream
+	return testidp.StartOIDC(t, nil, upstream.record), upstream
 }
 
 // upstreamTokens records every token the upstream IdP (mockoidc) hands to

@@ -42,37 +42,33 @@ func oauthDone(t *testing.T, tn tenant, mode, ua, name string) (f *flow, access,
 // reproduced exactly: OAuth completes, then GET /mcp and POST /mcp arrive
 // without Authorization. The doctor must name it (docs/RULES.md §8).
 func TestDoctorNamesTokenNotSent(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) {
-			tn := newTenant(t, s, "nohdr", nil)
-			f, _, _ := oauthDone(t, tn, mode, "Claude-User", "Claude")
-			// The token was issued; the client sends neither request with it.
-			f.probe(http.MethodGet)
-			f.probe(http.MethodPost)
-			// Audit events land in batches: wait for all four (the probe,
-			// the token, the two refusals).
-			m := pollDoctor(t, s, tn.slug, 15*time.Second, func(m map[string]any) bool {
-				p := problemOf(m, f.clientID)
-				return p != nil && p.Code == doctor.ProblemNoAuthHeader && p.Count == 2 && len(report(m).Unattributed) > 0
-			})
+	inEachMode(t, func(t *testing.T, s *server, mode string) {
+		tn := newTenant(t, s, "nohdr", nil)
+		f, _, _ := oauthDone(t, tn, mode, "Claude-User", "Claude")
+		// The token was issued; the client sends neither request with it.
+		f.probe(http.MethodGet)
+		f.probe(http.MethodPost)
+		// Audit events land in batches: wait for all four (the probe,
+		// the token, the two refusals).
+		m := pollDoctor(t, s, tn.slug, 15*time.Second, func(m map[string]any) bool {
 			p := problemOf(m, f.clientID)
-			want := "to client 'Claude'; 2 requests from the same client since then carried no Authorization header (User-Agent: Claude-User)"
-			if !strings.Contains(p.Detail, want) || !strings.HasPrefix(p.Detail, "token issued ") {
-				t.Errorf("detail %q\nwant it to contain %q", p.Detail, want)
-			}
-			r := report(m)
-			if r.Status != doctor.StatusFailing || !strings.Contains(r.Summary, "no Authorization header") {
-				t.Errorf("report status %s: %s", r.Status, r.Summary)
-			}
-			// The client's own discovery probe before OAuth is not counted.
-			if len(r.Unattributed) != 1 || r.Unattributed[0].Count != 1 {
-				t.Errorf("unattributed %+v", r.Unattributed)
-			}
-			t.Logf("doctor: %s — %s", p.Title, p.Detail)
+			return p != nil && p.Code == doctor.ProblemNoAuthHeader && p.Count == 2 && len(report(m).Unattributed) > 0
 		})
-	}
+		p := problemOf(m, f.clientID)
+		want := "to client 'Claude'; 2 requests from the same client since then carried no Authorization header (User-Agent: Claude-User)"
+		if !strings.Contains(p.Detail, want) || !strings.HasPrefix(p.Detail, "token issued ") {
+			t.Errorf("detail %q\nwant it to contain %q", p.Detail, want)
+		}
+		r := report(m)
+		if r.Status != doctor.StatusFailing || !strings.Contains(r.Summary, "no Authorization header") {
+			t.Errorf("report status %s: %s", r.Status, r.Summary)
+		}
+		// The client's own discovery probe before OAuth is not counted.
+		if len(r.Unattributed) != 1 || r.Unattributed[0].Count != 1 {
+			t.Errorf("unattributed %+v", r.Unattributed)
+		}
+		t.Logf("doctor: %s — %s", p.Title, p.Detail)
+	})
 }
 
 // A token used at the other URL mode's connector URL is refused (docs/RULES.md §5:

@@ -196,11 +196,7 @@ func toJSONString(v any) string {
 // The Go SDK's Enterprise-Managed Authorization client, both URL modes,
 // embedded mode (SQLite).
 func TestEnterpriseGoSDK(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) { entGoSDK(t, s, mode) })
-	}
+	inEachMode(t, entGoSDK)
 }
 
 // The same in production mode (Postgres + Redis).

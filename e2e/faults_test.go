@@ -54,10 +54,7 @@ func startOwnPostgres(t *testing.T) *ownPostgres {
 	t.Helper()
 	initdb, pgctl := pgBinary("initdb"), pgBinary("pg_ctl")
 	if initdb == "" || pgctl == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("initdb/pg_ctl not found (install PostgreSQL server binaries)")
-		}
-		t.Skip("initdb/pg_ctl not found")
+		missing(t, "initdb/pg_ctl not found (install PostgreSQL server binaries)")
 	}
 	dir, err := os.MkdirTemp("", "gatehouse-fault-pg-")
 	if err != nil {
@@ -128,10 +125,7 @@ type ownRedis struct {
 func startOwnRedis(t *testing.T) *ownRedis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not found")
-		}
-		t.Skip("redis-server not found")
+		missing(t, "redis-server not found")
 	}
 	r := &ownRedis{t: t, port: testdb.FreePort(t)}
 	r.start()

@@ -182,35 +182,31 @@ func TestGoSDKClientDCR(t *testing.T) {
 // The official Go SDK client with a client ID metadata document (CIMD):
 // the binary fetches the document from the TLS fake.
 func TestGoSDKClientCIMD(t *testing.T) {
-	t.Parallel()
-	s := sharedServer(t)
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) {
-			tn := newTenant(t, s, "gocimd", nil)
-			site := tn.urls(mode)
-			redirect := "http://127.0.0.1:47124/callback"
-			docURL := "https://client.e2e.test/go-sdk/" + tn.slug + "-" + mode + ".json"
-			cimd.put(docURL, map[string]any{
-				"client_id": docURL, "client_name": "Gatehouse e2e (Go SDK, CIMD)", "redirect_uris": []string{redirect},
-				"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
-				"token_endpoint_auth_method": "none",
-			})
-			r := runGoSDK(t, site.Resource, func(cfg *auth.AuthorizationCodeHandlerConfig) {
-				cfg.ClientIDMetadataDocumentConfig = &auth.ClientIDMetadataDocumentConfig{URL: docURL}
-			}, redirect)
-			checkGoSDK(t, r, site.Issuer)
-			u, _ := url.Parse(r.authURL)
-			if u.Query().Get("client_id") != docURL {
-				t.Errorf("client_id %q, want the document URL", u.Query().Get("client_id"))
-			}
-			if cimd.fetches(docURL) == 0 {
-				t.Errorf("the binary never fetched %s", docURL)
-			}
-			// The client is known to the tenant under its URL.
-			st, m := s.api(t, http.MethodGet, "/api/v1/tenants/"+tn.slug+"/clients", nil)
-			if st != http.StatusOK || !strings.Contains(fmt.Sprint(m["items"]), docURL) {
-				t.Errorf("clients: %d %v", st, m)
-			}
+	inEachMode(t, func(t *testing.T, s *server, mode string) {
+		tn := newTenant(t, s, "gocimd", nil)
+		site := tn.urls(mode)
+		redirect := "http://127.0.0.1:47124/callback"
+		docURL := "https://client.e2e.test/go-sdk/" + tn.slug + "-" + mode + ".json"
+		cimd.put(docURL, map[string]any{
+			"client_id": docURL, "client_name": "Gatehouse e2e (Go SDK, CIMD)", "redirect_uris": []string{redirect},
+			"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
+			"token_endpoint_auth_method": "none",
 		})
-	}
+		r := runGoSDK(t, site.Resource, func(cfg *auth.AuthorizationCodeHandlerConfig) {
+			cfg.ClientIDMetadataDocumentConfig = &auth.ClientIDMetadataDocumentConfig{URL: docURL}
+		}, redirect)
+		checkGoSDK(t, r, site.Issuer)
+		u, _ := url.Parse(r.authURL)
+		if u.Query().Get("client_id") != docURL {
+			t.Errorf("client_id %q, want the document URL", u.Query().Get("client_id"))
+		}
+		if cimd.fetches(docURL) == 0 {
+			t.Errorf("the binary never fetched %s", docURL)
+		}
+		// The client is known to the tenant under its URL.
+		st, m := s.api(t, http.MethodGet, "/api/v1/tenants/"+tn.slug+"/clients", nil)
+		if st != http.StatusOK || !strings.Contains(fmt.Sprint(m["items"]), docURL) {
+			t.Errorf("clients: %d %v", st, m)
+		}
+	})
 }

@@ -24,10 +24,10 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants"
 )
 
@@ -388,13 +388,7 @@ func (s *server) stop() {
 		_ = s.front.Close()
 	}
 	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
+		testkit.StopProcess(s.cmd.Process, s.done, 10*time.Second)
 	}
 	os.RemoveAll(s.dir)
 }
@@ -560,4 +554,14 @@ func (s *server) logLines(frag string) []string {
 		}
 	}
 	return out
+}
+
+// inEachMode runs a client profile in both URL modes (docs/RULES.md §4),
+// in parallel, on the shared server.
+func inEachMode(t *testing.T, run func(t *testing.T, s *server, mode string)) {
+	t.Parallel()
+	s := sharedServer(t)
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) { run(t, s, mode) })
+	}
 }

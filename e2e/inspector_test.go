@@ -113,14 +113,7 @@ var webFonts = map[string]bool{"fonts.googleapis.com": true, "fonts.gstatic.com"
 func TestInspectorInChromium(t *testing.T) {
 	t.Parallel()
 	needNodePackage(t, "@modelcontextprotocol/inspector")
-	needNodePackage(t, "playwright-core")
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		msg := "Debian's chromium is not installed (run scripts/e2e-deps.sh): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	needChromium(t)
 	version := npmVersion(t, "@modelcontextprotocol/inspector")
 	emb := sharedServer(t)
 	runs := []struct {

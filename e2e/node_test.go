@@ -22,12 +22,28 @@ func needNode(t *testing.T) string {
 			return node
 		}
 	}
-	msg := "node or e2e/node_modules missing (run scripts/e2e-deps.sh): " + err.Error()
+	missing(t, "node or e2e/node_modules missing (run scripts/e2e-deps.sh): "+err.Error())
+	return ""
+}
+
+// needChromium is needNodePackage for playwright-core plus Debian's
+// headless Chromium, which it drives.
+func needChromium(t *testing.T) {
+	t.Helper()
+	needNodePackage(t, "playwright-core")
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		missing(t, "Debian's chromium is not installed (run scripts/e2e-deps.sh): "+err.Error())
+	}
+}
+
+// missing fails the test in CI, where scripts/e2e-deps.sh installed every
+// tool, and skips it elsewhere with what is missing and how to get it.
+func missing(t *testing.T, msg string) {
+	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
-	return ""
 }
 
 // runNode runs a script in e2e/ with the Node 20 shim preloaded and returns

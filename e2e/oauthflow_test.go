@@ -332,6 +332,15 @@ func (f *flow) useToken(token, text string) string {
 	return out
 }
 
+// useAndRefresh uses the access token, refreshes, and uses the successor:
+// the client stays connected across a refresh.
+func (f *flow) useAndRefresh(access, refresh, text string) {
+	f.t.Helper()
+	f.useToken(access, text)
+	a2, _ := f.tokens(f.refresh(refresh, nil))
+	f.useToken(a2, text+" refreshed")
+}
+
 func callEcho(resource, token, ua, text string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -105,9 +105,7 @@ func TestProfileClaudeAI(t *testing.T) {
 			}
 			t.Logf("DCR asked client_secret_post, got %q", method)
 			access, refresh := f.connect(nil)
-			f.useToken(access, "dcr")
-			a2, _ := f.tokens(f.refresh(refresh, nil))
-			f.useToken(a2, "dcr refreshed")
+			f.useAndRefresh(access, refresh, "dcr")
 		})
 	}
 }
@@ -168,9 +166,7 @@ func TestProfileCursor(t *testing.T) {
 		f := discoveredFlow(t, s, "cursor", mode, ua)
 		f.registerPublic("Cursor", []string{"cursor://anysphere.cursor-mcp/oauth/callback"}, map[string]any{"application_type": "web"})
 		access, refresh := f.connect(url.Values{"scope": {"mcp"}})
-		f.useToken(access, "cursor")
-		a2, _ := f.tokens(f.refresh(refresh, nil))
-		f.useToken(a2, "cursor refreshed")
+		f.useAndRefresh(access, refresh, "cursor")
 	})
 }
 
@@ -221,16 +217,6 @@ func TestProfileRootAuthorizeFallback(t *testing.T) {
 			f.useToken(access, fmt.Sprintf("root resource=%v", withResource))
 		}
 	})
-}
-
-// inEachMode runs a client profile in both URL modes (docs/RULES.md §4),
-// in parallel, on the shared server.
-func inEachMode(t *testing.T, run func(t *testing.T, s *server, mode string)) {
-	t.Parallel()
-	s := sharedServer(t)
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) { run(t, s, mode) })
-	}
 }
 
 // pollDoctor polls the doctor until ok(report) holds (audit events are

@@ -7,23 +7,22 @@ import (
 	"io"
 
 	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/accounts"
 )
 
 // adminCmd manages operators: `gatehouse admin grant EMAIL` gives an
-// existing account the platform role (DESIGN §12).
+// existing account the platform role (DESIGN §12), through the account
+// service the composition root builds for every surface.
 func adminCmd(ctx context.Context, cfg *Config, args []string, out io.Writer) error {
 	if len(args) != 2 || args[0] != "grant" {
 		return fmt.Errorf("usage: gatehouse admin grant EMAIL")
 	}
-	store, err := openStore(ctx, cfg)
+	env, err := openCLIEnv(ctx, cfg, out)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	svc := &accounts.Service{Store: store, Auditor: &tenants.SyncAuditor{Store: store}}
+	defer env.Close()
 	ctx = tenants.WithRequestInfo(ctx, tenants.RequestInfo{Actor: "cli"})
-	a, err := svc.GrantOperator(ctx, args[1])
+	a, err := env.deps.Accounts.GrantOperator(ctx, args[1])
 	if errors.Is(err, tenants.ErrNotFound) {
 		return fmt.Errorf("no account with the email %s: the person signs up first", args[1])
 	}

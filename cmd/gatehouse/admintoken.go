@@ -27,13 +27,7 @@ func newAdminToken() string { return tenants.AdminTokenPrefix + tenants.RandomTo
 func adminTokenCmd(ctx context.Context, cfg *Config, args []string, stdout io.Writer, terminal bool) error {
 	fs := newFlagSet("admin-token", adminTokenUsage)
 	out := fs.String("out", "", "write the new token to this file (created 0600; must not exist)")
-	if len(args) == 0 || args[0] != "rotate" {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		return usageError(adminTokenUsage)
-	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseVerb(fs, args, "rotate", adminTokenUsage); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -9,19 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // binPath is the gatehouse binary, built once for the tests that run it as
@@ -146,16 +145,6 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 type proc struct {
 	cmd  *exec.Cmd
 	out  *testkit.Buffer
@@ -177,6 +166,20 @@ func startServe(t *testing.T, dir string, env []string, args ...string) *proc {
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.stop() })
 	return p
+}
+
+// serveReady runs `gatehouse serve` in a new directory with the test admin
+// token, both listeners on free ports and env added, and waits until it is
+// ready; base is the public listener's URL, admin the operations one's.
+func serveReady(t *testing.T, env ...string) (p *proc, base, admin string) {
+	t.Helper()
+	port, adminPort := testdb.FreePort(t), testdb.FreePort(t)
+	base, admin = fmt.Sprintf("http://127.0.0.1:%d", port), fmt.Sprintf("http://127.0.0.1:%d", adminPort)
+	env = append([]string{"GATEHOUSE_ADMIN_TOKEN=" + testAdminToken, fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
+		fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort)}, env...)
+	p = startServe(t, t.TempDir(), env)
+	p.waitReady(t, admin)
+	return p, base, admin
 }
 
 func (p *proc) waitReady(t *testing.T, admin string) {
@@ -203,13 +206,7 @@ func (p *proc) stop() {
 	if p.cmd.Process == nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	testkit.StopProcess(p.cmd.Process, p.done, 30*time.Second)
 }
 
 func (p *proc) output() string { return p.out.String() }
@@ -238,7 +235,7 @@ const testAdminToken = "gha_cli-test-admin-token-0123456789"
 func TestServeAddrDerivesPublicURL(t *testing.T) {
 	resources := map[string]string{}
 	for _, mode := range []string{"flag", "env"} {
-		port, adminPort := freePort(t), freePort(t)
+		port, adminPort := testdb.FreePort(t), testdb.FreePort(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		env := []string{"GATEHOUSE_ADMIN_TOKEN=" + testAdminToken}
 		var args []string
@@ -297,7 +294,7 @@ func TestServeAddrDerivesPublicURL(t *testing.T) {
 // writes it to a 0600 file with --out, and the new token works.
 func TestAdminTokenNeverInLogsAndRotate(t *testing.T) {
 	dir := t.TempDir()
-	port, adminPort := freePort(t), freePort(t)
+	port, adminPort := testdb.FreePort(t), testdb.FreePort(t)
 	env := []string{fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port), fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort)}
 	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 	p := startServe(t, dir, env)
@@ -408,7 +405,7 @@ func TestTenantCreateJSONAndIdPSecret(t *testing.T) {
 
 	// The stored secret is the file's, sealed.
 	cfg := &Config{SQLitePath: filepath.Join(dir, "gatehouse.db"), PublicURL: "https://connect.example.com"}
-	te, err := openTenantEnv(context.Background(), cfg, io.Discard)
+	te, err := openCLIEnv(context.Background(), cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,13 +446,7 @@ func scrape(t *testing.T, url string) string {
 // (bus notice), and GATEHOUSE_METRICS_TENANT_LABEL=false drops the label.
 func TestTenantMetricSeriesBounded(t *testing.T) {
 	for _, keep := range []bool{true, false} {
-		port, adminPort := freePort(t), freePort(t)
-		env := []string{"GATEHOUSE_ADMIN_TOKEN=" + testAdminToken, fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
-			fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort), fmt.Sprintf("GATEHOUSE_METRICS_TENANT_LABEL=%v", keep)}
-		p := startServe(t, t.TempDir(), env)
-		admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
-		p.waitReady(t, admin)
-		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		p, base, admin := serveReady(t, fmt.Sprintf("GATEHOUSE_METRICS_TENANT_LABEL=%v", keep))
 		for _, slug := range []string{"keepme", "dropme"} {
 			if code, body := apiCall(t, "POST", base+"/api/v1/tenants", testAdminToken, `{"slug":"`+slug+`","name":"x","upstream_mcp_url":"https://mcp.example.com/mcp"}`); code != 201 {
 				t.Fatalf("create %s: %d %v", slug, code, body)
@@ -549,7 +540,7 @@ func TestSecretsReseal(t *testing.T) {
 		t.Errorf("OLD alone must not open the re-sealed values: %d %s", code, errOut)
 	}
 	cfg := &Config{SQLitePath: filepath.Join(dir, "gatehouse.db"), PublicURL: "http://localhost:8080", SecretKeys: []string{newKey}}
-	te, err := openTenantEnv(context.Background(), cfg, io.Discard)
+	te, err := openCLIEnv(context.Background(), cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,8 +552,8 @@ func TestSecretsReseal(t *testing.T) {
 	te.store.Close()
 
 	// Next rotation, no command: serve (workers in-process) re-seals.
-	adminPort := freePort(t)
-	env := append(withKeys(newer, newKey), fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", freePort(t)),
+	adminPort := testdb.FreePort(t)
+	env := append(withKeys(newer, newKey), fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", testdb.FreePort(t)),
 		fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort), "GATEHOUSE_ADMIN_TOKEN="+testAdminToken)
 	p := startServe(t, dir, env)
 	p.waitReady(t, fmt.Sprintf("http://127.0.0.1:%d", adminPort))

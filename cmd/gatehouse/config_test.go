@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/accounts"
 )
 
 func TestConfigValidation(t *testing.T) {
@@ -378,7 +380,27 @@ func TestAdminGrant(t *testing.T) {
 	if !a.Operator() {
 		t.Fatal("not an operator")
 	}
+	evs, _, err := store.ListAuditEvents(ctx, "", tenants.AuditFilter{Action: tenants.ActOperatorGranted})
+	if err != nil || len(evs) != 1 || evs[0].Actor != "cli" {
+		t.Fatalf("audit: %+v %v", evs, err)
+	}
 	if err := adminCmd(ctx, cfg, []string{"revoke", "x"}, &out); err == nil {
 		t.Fatal("unknown verb accepted")
+	}
+}
+
+// The one-shot commands get the account service from internal/wiring.Build
+// with the deployment's policy, as serve does (TestServicesComeFromTheRoot
+// refuses one built beside it).
+func TestCLIAccountsFromTheRoot(t *testing.T) {
+	cfg := &Config{SQLitePath: filepath.Join(t.TempDir(), "g.db"), Signup: accounts.SignupClosed}
+	env, err := openCLIEnv(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	svc := env.deps.Accounts
+	if svc == nil || svc.Signup != accounts.SignupClosed || svc.Prov != env.prov || svc.Sealer == nil {
+		t.Fatalf("accounts not from the root: %+v", svc)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -14,14 +13,8 @@ import (
 // finds the record (DNS server on loopback), then allows it.
 func TestCustomDomainVerificationAndTLSAsk(t *testing.T) {
 	d := testdns.Start(t)
-	port, adminPort := freePort(t), freePort(t)
-	env := []string{"GATEHOUSE_ADMIN_TOKEN=" + testAdminToken, fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
-		fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort), "GATEHOUSE_ALLOW_PRIVATE_FETCH=true",
-		"GATEHOUSE_TEST_DNS_ADDR=" + d.Addr, "GATEHOUSE_TENANT_DOMAIN=tenants.example.com"}
-	p := startServe(t, t.TempDir(), env)
-	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
-	p.waitReady(t, admin)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	_, base, admin := serveReady(t, "GATEHOUSE_ALLOW_PRIVATE_FETCH=true",
+		"GATEHOUSE_TEST_DNS_ADDR="+d.Addr, "GATEHOUSE_TENANT_DOMAIN=tenants.example.com")
 	code, body := apiCall(t, "POST", base+"/api/v1/tenants", testAdminToken,
 		`{"slug":"acme","name":"Acme","upstream_mcp_url":"https://mcp.example.com/mcp","custom_domain":"mcp.acme-corp.com"}`)
 	if code != 201 {

@@ -26,7 +26,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // enterpriseIdPCmd parses `tenant enterprise-idp …` and returns what to run
 // once the tenant environment is open.
-func enterpriseIdPCmd(ctx context.Context, args []string) (func(env *tenantEnv) error, error) {
+func enterpriseIdPCmd(ctx context.Context, args []string) (func(env *cliEnv) error, error) {
 	if len(args) < 2 {
 		return nil, usageError(enterpriseUsage)
 	}
@@ -45,11 +45,7 @@ func enterpriseIdPCmd(ctx context.Context, args []string) (func(env *tenantEnv) 
 		if fs.NArg() > 0 {
 			return nil, usageError(enterpriseUsage)
 		}
-		return func(env *tenantEnv) error {
-			t, err := env.get(slug)
-			if err != nil {
-				return err
-			}
+		return onTenant(slug, func(env *cliEnv, t *tenants.Tenant) error {
 			e, err := env.prov.CreateEnterpriseIdP(ctx, t, tenants.EnterpriseIdPInput{Issuer: *issuer, JWKSURI: *jwksURI, AllowedClients: clients, Scopes: scopes})
 			if errors.Is(err, tenants.ErrConflict) {
 				return fmt.Errorf("tenant %s already trusts %s", t.Slug, *issuer)
@@ -60,16 +56,12 @@ func enterpriseIdPCmd(ctx context.Context, args []string) (func(env *tenantEnv) 
 			enc := json.NewEncoder(env.out)
 			enc.SetIndent("", "  ")
 			return enc.Encode(e)
-		}, nil
+		}), nil
 	case "list":
 		if len(args) != 2 {
 			return nil, usageError(enterpriseUsage)
 		}
-		return func(env *tenantEnv) error {
-			t, err := env.get(slug)
-			if err != nil {
-				return err
-			}
+		return onTenant(slug, func(env *cliEnv, t *tenants.Tenant) error {
 			items, err := env.store.ListEnterpriseIdPs(ctx, t.ID)
 			if err != nil {
 				return err
@@ -78,16 +70,12 @@ func enterpriseIdPCmd(ctx context.Context, args []string) (func(env *tenantEnv) 
 				fmt.Fprintf(env.out, "%s  %s  clients=%s\n", e.ID, e.Issuer, strings.Join(e.AllowedClients, ","))
 			}
 			return nil
-		}, nil
+		}), nil
 	case "delete":
 		if len(args) != 3 {
 			return nil, usageError(enterpriseUsage)
 		}
-		return func(env *tenantEnv) error {
-			t, err := env.get(slug)
-			if err != nil {
-				return err
-			}
+		return onTenant(slug, func(env *cliEnv, t *tenants.Tenant) error {
 			n, err := env.prov.DeleteEnterpriseIdP(ctx, t, args[2])
 			if errors.Is(err, tenants.ErrNotFound) {
 				return fmt.Errorf("tenant %s has no enterprise IdP %q", t.Slug, args[2])
@@ -97,7 +85,7 @@ func enterpriseIdPCmd(ctx context.Context, args []string) (func(env *tenantEnv) 
 			}
 			fmt.Fprintf(env.out, "tenant %s no longer trusts enterprise IdP %s; %d grants revoked\n", t.Slug, args[2], n)
 			return nil
-		}, nil
+		}), nil
 	}
 	return nil, usageError(enterpriseUsage)
 }

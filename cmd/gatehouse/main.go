@@ -65,6 +65,19 @@ func newFlagSet(name, text string) *flag.FlagSet {
 	return fs
 }
 
+// parseVerb parses the flags after a command's one verb. Without the verb,
+// --help still prints the usage (flag.ErrHelp) and anything else is a
+// usage error.
+func parseVerb(fs *flag.FlagSet, args []string, verb, usage string) error {
+	if len(args) == 0 || args[0] != verb {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return usageError(usage)
+	}
+	return fs.Parse(args[1:])
+}
+
 func wantsHelp(args []string) bool {
 	for _, a := range args {
 		switch a {

@@ -235,19 +235,21 @@ func (p *platform) deps(adminHash string) *httpx.Deps {
 		traced.Transport = telemetry.Transport(traced.Transport)
 		d.HTTPClient = &traced
 	}
-	wiring.Build(d, &wiring.Options{Accounts: p.configureAccounts})
+	wiring.Build(d, &wiring.Options{Accounts: p.cfg.accountsPolicy(p.textLogs)})
 	return d
 }
 
-// configureAccounts applies the deployment's sign-up policy and mail to the
-// account service. Without GATEHOUSE_SMTP_URL, mail waits in the operator
-// view; with text logs (a person at a terminal) the link of unsent mail is
-// also logged on one marked line.
-func (p *platform) configureAccounts(svc *accounts.Service) {
-	svc.Signup, svc.LogLinks = p.cfg.signup(), p.textLogs
-	if p.cfg.SMTPURL != "" {
-		m, _ := accounts.ParseSMTPURL(p.cfg.SMTPURL) // validated with the configuration
-		svc.Mailer = m
+// accountsPolicy applies the deployment's sign-up policy and mail to the
+// account service (serve and the CLI alike). Without GATEHOUSE_SMTP_URL,
+// mail waits in the operator view; with text logs (a person at a terminal)
+// the link of unsent mail is also logged on one marked line.
+func (c *Config) accountsPolicy(textLogs bool) func(*accounts.Service) {
+	return func(svc *accounts.Service) {
+		svc.Signup, svc.LogLinks = c.signup(), textLogs
+		if c.SMTPURL != "" {
+			m, _ := accounts.ParseSMTPURL(c.SMTPURL) // validated with the configuration
+			svc.Mailer = m
+		}
 	}
 }
 

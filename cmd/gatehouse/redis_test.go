@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gatehouse/gatehouse/tenants/testdb"
 	"github.com/gatehouse/gatehouse/workers"
 )
 
@@ -107,7 +108,7 @@ func TestRequestRedisTimeoutsForEveryURLKind(t *testing.T) {
 // returns a client to it.
 func startRedisProc(t *testing.T, dir string, args ...string) (int, *redis.Client) {
 	t.Helper()
-	port := freePort(t)
+	port := testdb.FreePort(t)
 	cmd := exec.Command("redis-server", append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}, args...)...)
 	if len(args) > 0 && strings.HasSuffix(args[0], ".conf") {
 		cmd = exec.Command("redis-server", append(args, "--port", strconv.Itoa(port))...)
@@ -162,14 +163,7 @@ func TestRedisSentinel(t *testing.T) {
 		return err == nil && len(r) == 1
 	})
 
-	port, adminPort := freePort(t), freePort(t)
-	env := []string{"GATEHOUSE_ADMIN_TOKEN=" + testAdminToken, fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
-		fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort),
-		fmt.Sprintf("GATEHOUSE_REDIS_URL=redis-sentinel://127.0.0.1:%d/mymaster", sentinelPort)}
-	p := startServe(t, t.TempDir(), env)
-	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
-	p.waitReady(t, admin)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	_, base, admin := serveReady(t, fmt.Sprintf("GATEHOUSE_REDIS_URL=redis-sentinel://127.0.0.1:%d/mymaster", sentinelPort))
 	create := func(slug string) {
 		t.Helper()
 		if code, body := apiCall(t, "POST", base+"/api/v1/tenants", testAdminToken, `{"slug":"`+slug+`","name":"x","upstream_mcp_url":"https://mcp.example.com/mcp"}`); code != 201 {
@@ -224,13 +218,8 @@ func TestRedisCluster(t *testing.T) {
 		info, err := node.ClusterInfo(ctx).Result()
 		return err == nil && strings.Contains(info, "cluster_state:ok")
 	})
-	port, adminPort := freePort(t), freePort(t)
-	env := []string{"GATEHOUSE_ADMIN_TOKEN=" + testAdminToken, fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
-		fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort), fmt.Sprintf("GATEHOUSE_REDIS_URL=redis-cluster://127.0.0.1:%d", nodePort)}
-	p := startServe(t, t.TempDir(), env)
-	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
-	p.waitReady(t, admin)
-	if code, body := apiCall(t, "POST", fmt.Sprintf("http://127.0.0.1:%d/api/v1/tenants", port), testAdminToken, `{"slug":"clustered","name":"x","upstream_mcp_url":"https://mcp.example.com/mcp"}`); code != 201 {
+	_, base, admin := serveReady(t, fmt.Sprintf("GATEHOUSE_REDIS_URL=redis-cluster://127.0.0.1:%d", nodePort))
+	if code, body := apiCall(t, "POST", base+"/api/v1/tenants", testAdminToken, `{"slug":"clustered","name":"x","upstream_mcp_url":"https://mcp.example.com/mcp"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, body)
 	}
 	waitFor(t, "an audit event queued on the cluster", 10*time.Second, func() bool {

@@ -29,13 +29,7 @@ func secretsCmd(ctx context.Context, cfg *Config, args []string, out io.Writer) 
 	fs := newFlagSet("secrets", secretsUsage)
 	dry := fs.Bool("dry-run", false, "count values sealed under old keys, change nothing")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if len(args) == 0 || args[0] != "reseal" {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		return usageError(secretsUsage)
-	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseVerb(fs, args, "reseal", secretsUsage); err != nil {
 		return err
 	}
 	keyBytes, err := cfg.secretKeys()

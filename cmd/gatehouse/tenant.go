@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -92,7 +91,7 @@ func tenantCmd(ctx context.Context, cfg *Config, args []string, stdin io.Reader,
 	if len(args) == 0 {
 		return usageError(tenantUsage)
 	}
-	var run func(env *tenantEnv) error
+	var run func(env *cliEnv) error
 	switch args[0] {
 	case "create":
 		fs := newFlagSet("tenant create", tenantUsage)
@@ -111,7 +110,7 @@ func tenantCmd(ctx context.Context, cfg *Config, args []string, stdin io.Reader,
 		if err != nil {
 			return err
 		}
-		run = func(env *tenantEnv) error {
+		run = func(env *cliEnv) error {
 			t, err := env.prov.CreateTenant(ctx, tenants.TenantInput{Slug: *slug, Name: *name, UpstreamMCPURL: *upstream, IdP: idp})
 			if err != nil {
 				return describe(err)
@@ -138,21 +137,17 @@ func tenantCmd(ctx context.Context, cfg *Config, args []string, stdin io.Reader,
 		if idp == nil {
 			return errors.New("--idp is required")
 		}
-		run = func(env *tenantEnv) error {
-			t, err := env.get(args[1])
-			if err != nil {
-				return err
-			}
+		run = onTenant(args[1], func(env *cliEnv, t *tenants.Tenant) error {
 			if _, err := env.prov.PutIdP(ctx, t, *idp, true); err != nil {
 				return describe(err)
 			}
 			return env.show(t, *asJSON, "set the "+idp.Type+" IdP of tenant")
-		}
+		})
 	case "list":
 		if err := newFlagSet("tenant list", tenantUsage).Parse(args[1:]); err != nil {
 			return err
 		}
-		run = func(env *tenantEnv) error {
+		run = func(env *cliEnv) error {
 			cursor := ""
 			for {
 				items, next, err := env.store.ListTenants(ctx, tenants.Page{Limit: 200, Cursor: cursor})
@@ -177,11 +172,7 @@ func tenantCmd(ctx context.Context, cfg *Config, args []string, stdin io.Reader,
 			return fmt.Errorf("usage: gatehouse tenant %s SLUG", args[0])
 		}
 		slug, op := fs.Arg(0), args[0]
-		run = func(env *tenantEnv) error {
-			t, err := env.get(slug)
-			if err != nil {
-				return err
-			}
+		run = onTenant(slug, func(env *cliEnv, t *tenants.Tenant) error {
 			if op == "get" {
 				return env.show(t, true, "")
 			}
@@ -190,7 +181,7 @@ func tenantCmd(ctx context.Context, cfg *Config, args []string, stdin io.Reader,
 			}
 			fmt.Fprintf(out, "deleted tenant %s and everything it held\n", t.Slug)
 			return nil
-		}
+		})
 	case "enterprise-idp":
 		r, err := enterpriseIdPCmd(ctx, args[1:])
 		if err != nil {
@@ -204,7 +195,7 @@ func tenantCmd(ctx context.Context, cfg *Config, args []string, stdin io.Reader,
 		return fmt.Errorf("unknown tenant subcommand %q (create, set-idp, list, get, delete, enterprise-idp)", args[0])
 	}
 
-	env, err := openTenantEnv(ctx, cfg, out)
+	env, err := openCLIEnv(ctx, cfg, out)
 	if err != nil {
 		return err
 	}
@@ -212,26 +203,29 @@ func tenantCmd(ctx context.Context, cfg *Config, args []string, stdin io.Reader,
 	return run(env)
 }
 
-// tenantEnv is what the tenant subcommands run against.
-type tenantEnv struct {
+// cliEnv is what the one-shot commands (tenant, admin) run against: the
+// services come from the one composition root (internal/wiring.Build) with
+// the deployment's options, as serve's do, without listeners or workers.
+type cliEnv struct {
 	store interface {
 		tenants.Store
 		Close() error
 	}
+	deps  *httpx.Deps
 	prov  *tenants.Provisioner
 	sites *httpx.Sites
 	out   io.Writer
 	close []func()
 }
 
-func (e *tenantEnv) Close() {
+func (e *cliEnv) Close() {
 	for _, f := range e.close {
 		f()
 	}
 	e.store.Close()
 }
 
-func openTenantEnv(ctx context.Context, cfg *Config, out io.Writer) (*tenantEnv, error) {
+func openCLIEnv(ctx context.Context, cfg *Config, out io.Writer) (*cliEnv, error) {
 	keyBytes, err := cfg.secretKeys()
 	if err != nil {
 		return nil, err
@@ -244,8 +238,9 @@ func openTenantEnv(ctx context.Context, cfg *Config, out io.Writer) (*tenantEnv,
 	if err != nil {
 		return nil, err
 	}
-	e := &tenantEnv{store: store, out: out, sites: httpx.NewSites(store, cfg.PublicURL, cfg.TenantDomain)}
-	base := &httpx.Deps{Store: store, Sealer: sealer, Auditor: &tenants.SyncAuditor{Store: store}, Sites: e.sites,
+	e := &cliEnv{store: store, out: out, sites: httpx.NewSites(store, cfg.PublicURL, cfg.TenantDomain)}
+	logger := newLogger(cfg, os.Stderr)
+	e.deps = &httpx.Deps{Store: store, Sealer: sealer, Auditor: &tenants.SyncAuditor{Store: store}, Sites: e.sites, Logger: logger,
 		AllowDevIdP: cfg.devIdP(), AllowPrivateFetch: cfg.AllowPrivateFetch, PublicURL: cfg.PublicURL, TenantDomain: cfg.TenantDomain}
 	// With a shared Redis, changes made here reach every running replica at
 	// once (cache invalidation, revocations), as they do from the API.
@@ -257,14 +252,25 @@ func openTenantEnv(ctx context.Context, cfg *Config, out io.Writer) (*tenantEnv,
 		}
 		rdb := target.client()
 		e.close = append(e.close, func() { rdb.Close() })
-		base.Bus = workers.NewRedisBus(rdb, workers.BusChannelPrefix(cfg.redisKeyPrefix(), target.db()), slog.Default())
+		e.deps.Bus = workers.NewRedisBus(rdb, workers.BusChannelPrefix(cfg.redisKeyPrefix(), target.db()), logger)
 	}
-	// The same provisioner as the API's (internal/wiring), bus included.
-	e.prov = wiring.Provisioner(base)
+	wiring.Build(e.deps, &wiring.Options{Accounts: cfg.accountsPolicy(logFormat(cfg) == "text")})
+	e.prov = e.deps.Provisioner
 	return e, nil
 }
 
-func (e *tenantEnv) get(slug string) (*tenants.Tenant, error) {
+// onTenant runs f on the tenant slug names, once the environment is open.
+func onTenant(slug string, f func(env *cliEnv, t *tenants.Tenant) error) func(*cliEnv) error {
+	return func(env *cliEnv) error {
+		t, err := env.get(slug)
+		if err != nil {
+			return err
+		}
+		return f(env, t)
+	}
+}
+
+func (e *cliEnv) get(slug string) (*tenants.Tenant, error) {
 	t, err := e.store.GetTenantBySlug(context.Background(), slug)
 	if errors.Is(err, tenants.ErrNotFound) {
 		return nil, fmt.Errorf("no tenant %q", slug)
@@ -272,7 +278,7 @@ func (e *tenantEnv) get(slug string) (*tenants.Tenant, error) {
 	return t, err
 }
 
-func (e *tenantEnv) view(t *tenants.Tenant) tenants.TenantView {
+func (e *cliEnv) view(t *tenants.Tenant) tenants.TenantView {
 	var host *tenants.Site
 	if hs, ok := e.sites.Host(t); ok {
 		host = &hs
@@ -281,7 +287,7 @@ func (e *tenantEnv) view(t *tenants.Tenant) tenants.TenantView {
 }
 
 // show prints the tenant as JSON, or as a few lines a person reads.
-func (e *tenantEnv) show(t *tenants.Tenant, asJSON bool, what string) error {
+func (e *cliEnv) show(t *tenants.Tenant, asJSON bool, what string) error {
 	v := e.view(t)
 	if asJSON {
 		enc := json.NewEncoder(e.out)

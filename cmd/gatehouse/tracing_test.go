@@ -72,19 +72,16 @@ func TestOTLPExport(t *testing.T) {
 	defer col.Close()
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	for _, traced := range []bool{true, false} {
-		port, adminPort := freePort(t), freePort(t)
-		env := []string{"GATEHOUSE_ADMIN_TOKEN=" + testAdminToken, fmt.Sprintf("GATEHOUSE_ADDR=127.0.0.1:%d", port),
-			fmt.Sprintf("GATEHOUSE_ADMIN_ADDR=127.0.0.1:%d", adminPort), "OTEL_SERVICE_NAME=gatehouse-test", "OTEL_BSP_SCHEDULE_DELAY=100"}
+		env := []string{"OTEL_SERVICE_NAME=gatehouse-test", "OTEL_BSP_SCHEDULE_DELAY=100"}
 		if traced {
 			env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT="+col.URL, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf")
 		}
-		p := startServe(t, t.TempDir(), env)
-		p.waitReady(t, fmt.Sprintf("http://127.0.0.1:%d", adminPort))
+		p, base, _ := serveReady(t, env...)
 		parent := fmt.Sprintf("00-%s-00f067aa0ba902b7-01", traceID)
 		if !traced {
 			parent = "00-" + strings.Repeat("1", 32) + "-00f067aa0ba902b7-01"
 		}
-		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/api/v1/tenants", port), nil)
+		req, _ := http.NewRequest("GET", base+"/api/v1/tenants", nil)
 		req.Header.Set("Authorization", "Bearer "+testAdminToken)
 		req.Header.Set("Traceparent", parent)
 		resp, err := http.DefaultClient.Do(req)

@@ -53,11 +53,14 @@ func decodeStrict(doc []byte, into any) error {
 	return dec.Decode(into)
 }
 
-func strictDecode(t *testing.T, name string, doc []byte, into any) {
+// strictDecode decodes one rendered manifest of file name into a new T.
+func strictDecode[T any](t *testing.T, name, doc string) *T {
 	t.Helper()
-	if err := decodeStrict(doc, into); err != nil {
+	into := new(T)
+	if err := decodeStrict([]byte(doc), into); err != nil {
 		t.Fatalf("%s: strict decode into %T: %v\n%s", name, into, err, doc)
 	}
+	return into
 }
 
 // The decode is strict: a misspelt field is an error, not dropped.
@@ -123,33 +126,22 @@ func renderValues(t *testing.T, vals map[string]any) *rendered {
 			r.kinds = append(r.kinds, head.APIVersion+"/"+head.Kind)
 			switch head.APIVersion + "/" + head.Kind {
 			case "apps/v1/Deployment":
-				var d appsv1.Deployment
-				strictDecode(t, name, []byte(doc), &d)
-				r.deployments[d.Name] = &d
+				d := strictDecode[appsv1.Deployment](t, name, doc)
+				r.deployments[d.Name] = d
 			case "batch/v1/Job":
-				var j batchv1.Job
-				strictDecode(t, name, []byte(doc), &j)
-				r.jobs[j.Name] = &j
+				j := strictDecode[batchv1.Job](t, name, doc)
+				r.jobs[j.Name] = j
 			case "v1/Service":
-				var s corev1.Service
-				strictDecode(t, name, []byte(doc), &s)
-				r.services = append(r.services, &s)
+				r.services = append(r.services, strictDecode[corev1.Service](t, name, doc))
 			case "networking.k8s.io/v1/Ingress":
-				var i networkingv1.Ingress
-				strictDecode(t, name, []byte(doc), &i)
-				r.ingresses = append(r.ingresses, &i)
+				r.ingresses = append(r.ingresses, strictDecode[networkingv1.Ingress](t, name, doc))
 			case "policy/v1/PodDisruptionBudget":
-				var p policyv1.PodDisruptionBudget
-				strictDecode(t, name, []byte(doc), &p)
-				r.pdbs[p.Name] = &p
+				p := strictDecode[policyv1.PodDisruptionBudget](t, name, doc)
+				r.pdbs[p.Name] = p
 			case "autoscaling/v2/HorizontalPodAutoscaler":
-				var h autoscalingv2.HorizontalPodAutoscaler
-				strictDecode(t, name, []byte(doc), &h)
-				r.hpas = append(r.hpas, &h)
+				r.hpas = append(r.hpas, strictDecode[autoscalingv2.HorizontalPodAutoscaler](t, name, doc))
 			case "v1/ServiceAccount":
-				var s corev1.ServiceAccount
-				strictDecode(t, name, []byte(doc), &s)
-				r.accounts = append(r.accounts, &s)
+				r.accounts = append(r.accounts, strictDecode[corev1.ServiceAccount](t, name, doc))
 			default:
 				t.Fatalf("%s: unexpected object %s/%s", name, head.APIVersion, head.Kind)
 			}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/testidp"
 )
 
 // countingTransport counts requests per path, proving every upstream call
@@ -53,25 +53,7 @@ func newCountingClient() (*http.Client, *countingTransport) {
 // still be accepted, but a plain one would not).
 func startMock(t *testing.T, mw ...func(http.Handler) http.Handler) *mockoidc.MockOIDC {
 	t.Helper()
-	m, err := mockoidc.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.CodeChallengeMethodsSupported = []string{"S256"}
-	for _, f := range mw {
-		if err := m.AddMiddleware(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
-	return m
+	return testidp.StartOIDC(t, func(m *mockoidc.MockOIDC) { m.CodeChallengeMethodsSupported = []string{"S256"} }, mw...)
 }
 
 const testRedirect = "http://127.0.0.1:9/oauth/callback"
