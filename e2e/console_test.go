@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +17,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/gatehouse/gatehouse/tenants/testidp"
 )
 
 type consoleResult struct {
@@ -177,22 +178,8 @@ func TestConsoleInChromium(t *testing.T) {
 // loopback port for a team's sign-in, recording the tokens it issues.
 func startUpstreamIdP(t *testing.T) (*mockoidc.MockOIDC, *upstreamTokens) {
 	t.Helper()
-	m, err := mockoidc.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	upstream := &upstreamTokens{}
-	if err := m.AddMiddleware(upstream.record); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
+	m := testidp.StartOIDC(t, func(m *mockoidc.MockOIDC) error { return m.AddMiddleware(upstream.record) })
 	return m, upstream
 }
 
