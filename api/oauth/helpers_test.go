@@ -283,6 +283,15 @@ func (e *env) publicClient(site tenants.Site, name string) string {
 	return out["client_id"].(string)
 }
 
+// withPublicClient is a tenant (see tenant) at its path-mode site with one
+// public client (see publicClient): where most flow tests start.
+func (e *env) withPublicClient(slug, clientName string, idpIn *tenants.IdPInput, st *tenants.Settings) (*tenants.Tenant, tenants.Site, string) {
+	e.t.Helper()
+	tn := e.tenant(slug, idpIn, st)
+	site := e.pathSite(tn)
+	return tn, site, e.publicClient(site, clientName)
+}
+
 // authzParams are the usual authorization request parameters.
 func authzParams(clientID, challenge string) url.Values {
 	return url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {testRedirect}, "state": {"st-123"},
@@ -440,6 +449,14 @@ func (e *env) audit(t *tenants.Tenant, action string) []tenants.AuditEvent {
 		e.t.Fatal(err)
 	}
 	return items
+}
+
+// wantEvents checks that tenant tn's audit log holds n events of action.
+func (e *env) wantEvents(t testing.TB, tn *tenants.Tenant, action string, n int) {
+	t.Helper()
+	if got := len(e.audit(tn, action)); got != n {
+		t.Errorf("%s events: %d, want %d", action, got, n)
+	}
 }
 
 func jwtParts(t testing.TB, tok string) (map[string]any, map[string]any) {

@@ -124,9 +124,7 @@ func testMetadata(t *testing.T, e *env) {
 }
 
 func testJWKS(t *testing.T, e *env) {
-	tn := e.tenant("jwks-t", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "jwks")
+	_, site, cid := e.withPublicClient("jwks-t", "jwks", nil, nil)
 	at, _ := e.tokens(site, cid)
 	h, _ := jwtParts(t, at)
 	_, set := getJSON(t, e.client(), site.JWKSURL())
@@ -147,9 +145,7 @@ func testJWKS(t *testing.T, e *env) {
 }
 
 func testPKCE(t *testing.T, e *env) {
-	tn := e.tenant("pkce", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "pkce")
+	_, site, cid := e.withPublicClient("pkce", "pkce", nil, nil)
 	_, ch := pkce()
 	cases := map[string]func(q url.Values){
 		"missing challenge": func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") },
@@ -181,9 +177,7 @@ func readPage(t *testing.T, resp *http.Response) string {
 }
 
 func testErrorPages(t *testing.T, e *env) {
-	tn := e.tenant("errpage", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "errpage")
+	_, site, cid := e.withPublicClient("errpage", "errpage", nil, nil)
 	_, ch := pkce()
 	cases := map[string]func(q url.Values){
 		"unknown client":          func(q url.Values) { q.Set("client_id", "nope") },
@@ -213,9 +207,7 @@ func testErrorPages(t *testing.T, e *env) {
 }
 
 func testErrorRedirects(t *testing.T, e *env) {
-	tn := e.tenant("errredir", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "errredir")
+	_, site, cid := e.withPublicClient("errredir", "errredir", nil, nil)
 	_, ch := pkce()
 	cases := map[string]struct {
 		mod  func(q url.Values)
@@ -237,24 +229,18 @@ func testErrorRedirects(t *testing.T, e *env) {
 }
 
 func testResponseIss(t *testing.T, e *env) {
-	tn := e.tenant("resp-iss", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "iss")
+	tn, site, cid := e.withPublicClient("resp-iss", "iss", nil, nil)
 	_, ch := pkce()
 	b := e.browser()
 	got := callbackParams(t, e.approve(b, e.authorize(b, site, authzParams(cid, ch))))
 	if got.Get("code") == "" || got.Get("state") != "st-123" || got.Get("iss") != site.Issuer {
 		t.Fatalf("authorization response %v", got)
 	}
-	if n := len(e.audit(tn, tenants.ActCodeIssued)); n != 1 {
-		t.Errorf("code.issued events: %d", n)
-	}
+	e.wantEvents(t, tn, tenants.ActCodeIssued, 1)
 }
 
 func testResource(t *testing.T, e *env) {
-	tn := e.tenant("resource", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "res")
+	_, site, cid := e.withPublicClient("resource", "res", nil, nil)
 	for _, res := range []string{"", site.Resource, site.Resource + "/"} {
 		var extra url.Values
 		if res != "" {
@@ -284,9 +270,7 @@ func testResource(t *testing.T, e *env) {
 }
 
 func testDefaultScopes(t *testing.T, e *env) {
-	tn := e.tenant("scopes", nil, &tenants.Settings{Scopes: []string{"mcp", "read", "write"}, DefaultScopes: []string{"read"}})
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "scopes")
+	_, site, cid := e.withPublicClient("scopes", "scopes", nil, &tenants.Settings{Scopes: []string{"mcp", "read", "write"}, DefaultScopes: []string{"read"}})
 	at, _ := e.tokens(site, cid)
 	if _, c := jwtParts(t, at); c["scope"] != "read" {
 		t.Errorf("absent scope: got %v, want the default", c["scope"])
@@ -321,9 +305,7 @@ func testLoopbackPort(t *testing.T, e *env) {
 }
 
 func testCodeReuse(t *testing.T, e *env) {
-	tn := e.tenant("code-reuse", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "reuse")
+	tn, site, cid := e.withPublicClient("code-reuse", "reuse", nil, nil)
 	key := e.apiKey(tn)
 	code, v := e.code(site, cid, nil)
 	resp, out := e.exchange(site, cid, code, v)
@@ -347,9 +329,7 @@ func testCodeReuse(t *testing.T, e *env) {
 }
 
 func testCodeBurn(t *testing.T, e *env) {
-	tn := e.tenant("code-burn", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "burn")
+	_, site, cid := e.withPublicClient("code-burn", "burn", nil, nil)
 	wrongVerifier, _ := pkce()
 	for name, f := range map[string]func(code, v string) url.Values{
 		"wrong verifier": func(code, v string) url.Values {
@@ -372,9 +352,7 @@ func testCodeBurn(t *testing.T, e *env) {
 }
 
 func testCodeClient(t *testing.T, e *env) {
-	tn := e.tenant("code-client", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "one")
+	_, site, cid := e.withPublicClient("code-client", "one", nil, nil)
 	other := e.publicClient(site, "two")
 	code, v := e.code(site, cid, nil)
 	resp, out := e.exchange(site, other, code, v)
@@ -384,9 +362,7 @@ func testCodeClient(t *testing.T, e *env) {
 }
 
 func testCodeExpiry(t *testing.T, e *env) {
-	tn := e.tenant("code-expiry", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "exp")
+	tn, site, cid := e.withPublicClient("code-expiry", "exp", nil, nil)
 	code, v := e.code(site, cid, nil)
 	ac := tenants.AuthCode{}
 	if err := e.store.DB().Where("tenant_id = ? AND hash = ?", tn.ID, tenants.HashSecret(code)).Take(&ac).Error; err != nil {
@@ -409,9 +385,7 @@ func testCodeExpiry(t *testing.T, e *env) {
 }
 
 func testAccessToken(t *testing.T, e *env) {
-	tn := e.tenant("jwt", nil, &tenants.Settings{AccessTokenTTL: intp(600)})
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "jwt")
+	_, site, cid := e.withPublicClient("jwt", "jwt", nil, &tenants.Settings{AccessTokenTTL: intp(600)})
 	code, v := e.code(site, cid, nil)
 	_, out := e.exchange(site, cid, code, v)
 	if out["token_type"] != "Bearer" || out["expires_in"] != float64(600) {
@@ -435,9 +409,7 @@ func testAccessToken(t *testing.T, e *env) {
 }
 
 func testRefreshRotation(t *testing.T, e *env) {
-	tn := e.tenant("rotate", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "rotate")
+	tn, site, cid := e.withPublicClient("rotate", "rotate", nil, nil)
 	_, rt := e.tokens(site, cid)
 	if len(rt) < 43 {
 		t.Fatalf("refresh token %q is not 256-bit", rt)
@@ -461,15 +433,11 @@ func testRefreshRotation(t *testing.T, e *env) {
 	if resp.StatusCode != 200 || out["refresh_token"] == rt2 {
 		t.Fatalf("second rotation: %v", out)
 	}
-	if n := len(e.audit(tn, tenants.ActTokenRefreshed)); n != 2 {
-		t.Errorf("token.refreshed events %d", n)
-	}
+	e.wantEvents(t, tn, tenants.ActTokenRefreshed, 2)
 }
 
 func testRefreshGrace(t *testing.T, e *env) {
-	tn := e.tenant("grace", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "grace")
+	_, site, cid := e.withPublicClient("grace", "grace", nil, nil)
 	_, rt := e.tokens(site, cid)
 	_, first := e.refresh(site, cid, rt, nil)
 	_, again := e.refresh(site, cid, rt, nil)
@@ -496,9 +464,7 @@ func testRefreshGrace(t *testing.T, e *env) {
 		}
 	}
 	// Grace 0 disables the window.
-	tn0 := e.tenant("grace-zero", nil, &tenants.Settings{RefreshGraceSeconds: intp(0)})
-	site0 := e.pathSite(tn0)
-	cid0 := e.publicClient(site0, "g0")
+	_, site0, cid0 := e.withPublicClient("grace-zero", "g0", nil, &tenants.Settings{RefreshGraceSeconds: intp(0)})
 	_, rt0 := e.tokens(site0, cid0)
 	e.refresh(site0, cid0, rt0, nil)
 	if resp, out := e.refresh(site0, cid0, rt0, nil); resp.StatusCode != 400 || out["error"] != "invalid_grant" {
@@ -507,9 +473,7 @@ func testRefreshGrace(t *testing.T, e *env) {
 }
 
 func testRefreshReuse(t *testing.T, e *env) {
-	tn := e.tenant("reuse-rt", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "reuse")
+	tn, site, cid := e.withPublicClient("reuse-rt", "reuse", nil, nil)
 	key := e.apiKey(tn)
 	_, rt := e.tokens(site, cid)
 	_, out := e.refresh(site, cid, rt, nil)
@@ -536,9 +500,7 @@ func testRefreshReuse(t *testing.T, e *env) {
 }
 
 func testRefreshScope(t *testing.T, e *env) {
-	tn := e.tenant("rt-scope", nil, &tenants.Settings{Scopes: []string{"mcp", "read", "write"}, DefaultScopes: []string{"read"}})
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "rt-scope")
+	_, site, cid := e.withPublicClient("rt-scope", "rt-scope", nil, &tenants.Settings{Scopes: []string{"mcp", "read", "write"}, DefaultScopes: []string{"read"}})
 	code, v := e.code(site, cid, url.Values{"scope": {"read mcp"}})
 	_, out := e.exchange(site, cid, code, v)
 	rt := out["refresh_token"].(string)
@@ -622,9 +584,7 @@ func testClientAuth(t *testing.T, e *env) {
 }
 
 func testTokenEndpoint(t *testing.T, e *env) {
-	tn := e.tenant("token-ep", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "tok")
+	_, site, cid := e.withPublicClient("token-ep", "tok", nil, nil)
 	code, v := e.code(site, cid, nil)
 	resp, _ := e.exchange(site, cid, code, v)
 	if resp.Header.Get("Cache-Control") != "no-store" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
@@ -685,9 +645,7 @@ func testDCR(t *testing.T, e *env) {
 	if c1 != 201 || c2 != 201 || a["client_id"] != b["client_id"] {
 		t.Fatalf("identical public registration must be idempotent: %v / %v", a, b)
 	}
-	if n := len(e.audit(tn, tenants.ActClientRegistered)); n != 1 {
-		t.Errorf("client.registered events %d", n)
-	}
+	e.wantEvents(t, tn, tenants.ActClientRegistered, 1)
 	for _, k := range []string{"client_id", "client_id_issued_at", "redirect_uris", "token_endpoint_auth_method", "grant_types", "response_types", "application_type"} {
 		if a[k] == nil {
 			t.Errorf("response lacks %s: %v", k, a)
@@ -813,15 +771,11 @@ func testRevocation(t *testing.T, e *env) {
 	if e.introspect(site, key, at2)["active"] != false || e.introspect(site, key, rt2)["active"] != false {
 		t.Error("revoked access token's grant still live")
 	}
-	if n := len(e.audit(tn, tenants.ActTokenRevoked)); n != 2 {
-		t.Errorf("token.revoked events %d", n)
-	}
+	e.wantEvents(t, tn, tenants.ActTokenRevoked, 2)
 }
 
 func testIntrospection(t *testing.T, e *env) {
-	tn := e.tenant("introspect", nil, nil)
-	site := e.pathSite(tn)
-	pub := e.publicClient(site, "pub")
+	tn, site, pub := e.withPublicClient("introspect", "pub", nil, nil)
 	at, rt := e.tokens(site, pub)
 	// A public client may not introspect.
 	if r, out := e.post(site.Endpoint("introspect"), url.Values{"token": {at}, "client_id": {pub}}, nil); r.StatusCode != 401 || out["error"] != "invalid_client" {
@@ -854,9 +808,7 @@ func testIntrospection(t *testing.T, e *env) {
 }
 
 func testUserInfo(t *testing.T, e *env) {
-	tn := e.tenant("userinfo", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "ui")
+	_, site, cid := e.withPublicClient("userinfo", "ui", nil, nil)
 	at, _ := e.tokens(site, cid)
 	req, _ := http.NewRequest("GET", site.Endpoint("userinfo"), nil)
 	req.Header.Set("Authorization", "Bearer "+at)
@@ -937,9 +889,7 @@ func testConsent(t *testing.T, e *env) {
 	if got.Get("code") == "" || got.Get("state") != "st-123" || got.Get("iss") != site.Issuer {
 		t.Fatalf("approve: %v", got)
 	}
-	if len(e.audit(tn, tenants.ActConsentGranted)) != 1 {
-		t.Error("consent.granted not audited")
-	}
+	e.wantEvents(t, tn, tenants.ActConsentGranted, 1)
 	// Remembered per user and client: the next flow skips the page.
 	got = callbackParams(t, e.authorize(b, site, authzParams(cid, ch)))
 	if got.Get("code") == "" {
@@ -958,9 +908,7 @@ func testConsent(t *testing.T, e *env) {
 	if got.Get("error") != "access_denied" || got.Get("state") != "st-123" || got.Get("iss") != site.Issuer || got.Get("code") != "" {
 		t.Errorf("deny: %v", got)
 	}
-	if len(e.audit(tn, tenants.ActConsentDenied)) != 1 {
-		t.Error("consent.denied not audited")
-	}
+	e.wantEvents(t, tn, tenants.ActConsentDenied, 1)
 }
 
 func between(s, a, b string) string {
@@ -1004,9 +952,7 @@ func testSkipConsent(t *testing.T, e *env) {
 }
 
 func testDevForm(t *testing.T, e *env) {
-	tn := e.tenant("devform", &tenants.IdPInput{Type: tenants.IdPDev}, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "dev")
+	tn, site, cid := e.withPublicClient("devform", "dev", &tenants.IdPInput{Type: tenants.IdPDev}, nil)
 	b := e.browser()
 	_, ch := pkce()
 	resp := e.authorize(b, site, authzParams(cid, ch))
@@ -1165,9 +1111,7 @@ func testAuditClean(t *testing.T, e *env) {
 }
 
 func testRootFallback(t *testing.T, e *env) {
-	tn := e.tenant("rootfb", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "root")
+	_, site, cid := e.withPublicClient("rootfb", "root", nil, nil)
 	v, ch := pkce()
 	q := authzParams(cid, ch)
 	q.Set("resource", site.Resource)

@@ -158,9 +158,7 @@ func TestGoSDKClient(t *testing.T) {
 						cimd = docs.URL + "/sdk-client.json"
 					}
 					sdkConnect(t, e, site, cimd)
-					if n := len(e.audit(tn, tenants.ActTokenIssued)); n != 1 {
-						t.Errorf("token.issued events: %d", n)
-					}
+					e.wantEvents(t, tn, tenants.ActTokenIssued, 1)
 					if reg == "DCR" && len(e.audit(tn, tenants.ActClientRegistered)) != 1 {
 						t.Error("no client.registered event")
 					}

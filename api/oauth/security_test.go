@@ -341,9 +341,7 @@ func TestSecurity_16_ConsentShownWithDevIdP(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
 		e := newEnv(t, dsn(t), envOpts{})
 		// skip_consent off (the default, as the demo tenant has it).
-		tn := e.tenant("sec16", nil, nil)
-		site := e.pathSite(tn)
-		cid := e.publicClient(site, "sec16")
+		tn, site, cid := e.withPublicClient("sec16", "sec16", nil, nil)
 		b := e.browser()
 		_, ch := pkce()
 		resp := e.authorize(b, site, authzParams(cid, ch))
@@ -354,9 +352,7 @@ func TestSecurity_16_ConsentShownWithDevIdP(t *testing.T) {
 		if got := callbackParams(t, e.approve(b, resp)); got.Get("code") == "" {
 			t.Fatalf("approve: %v", got)
 		}
-		if len(e.audit(tn, tenants.ActConsentGranted)) != 1 {
-			t.Error("consent.granted not audited")
-		}
+		e.wantEvents(t, tn, tenants.ActConsentGranted, 1)
 		// skip_consent on: honoured as set with the dev IdP too, for the
 		// tenant's pre-registered clients.
 		skip := e.tenant("sec16-skip", nil, &tenants.Settings{SkipConsent: true})
