@@ -320,9 +320,7 @@ func testCodeReuse(t *testing.T, e *env) {
 	if resp.StatusCode != 400 || out["error"] != "invalid_grant" {
 		t.Fatalf("second exchange: %d %v", resp.StatusCode, out)
 	}
-	if e.introspect(site, key, at)["active"] != false {
-		t.Error("access token from a reused code still active")
-	}
+	e.wantActive(t, site, key, at, false, "access token from a reused code still active")
 	if resp, out := e.refresh(site, cid, rt, nil); resp.StatusCode != 400 || out["error"] != "invalid_grant" {
 		t.Errorf("refresh token from a reused code still works: %v", out)
 	}
@@ -487,9 +485,7 @@ func testRefreshReuse(t *testing.T, e *env) {
 	if resp.StatusCode != 400 || out["error"] != "invalid_grant" {
 		t.Fatalf("reuse after grace: %d %v", resp.StatusCode, out)
 	}
-	if e.introspect(site, key, newAT)["active"] != false {
-		t.Error("grant not revoked on reuse: access token active")
-	}
+	e.wantActive(t, site, key, newAT, false, "grant not revoked on reuse: access token active")
 	if resp, _ := e.refresh(site, cid, newRT, nil); resp.StatusCode != 400 {
 		t.Error("grant not revoked on reuse: successor still refreshes")
 	}
@@ -757,9 +753,7 @@ func testRevocation(t *testing.T, e *env) {
 	if r, out := e.post(site.Endpoint("revoke"), url.Values{"token": {rt}, "token_type_hint": {"refresh_token"}, "client_id": {a}}, nil); r.StatusCode != 200 {
 		t.Fatalf("revoke: %d %v", r.StatusCode, out)
 	}
-	if e.introspect(site, key, at)["active"] != false {
-		t.Error("access token active after its refresh token was revoked")
-	}
+	e.wantActive(t, site, key, at, false, "access token active after its refresh token was revoked")
 	if r, _ := e.refresh(site, a, rt, nil); r.StatusCode != 400 {
 		t.Error("revoked refresh token still works")
 	}
@@ -768,9 +762,8 @@ func testRevocation(t *testing.T, e *env) {
 	if r, _ := e.post(site.Endpoint("revoke"), url.Values{"token": {at2}, "client_id": {a}}, nil); r.StatusCode != 200 {
 		t.Fatal("revoke access token")
 	}
-	if e.introspect(site, key, at2)["active"] != false || e.introspect(site, key, rt2)["active"] != false {
-		t.Error("revoked access token's grant still live")
-	}
+	e.wantActive(t, site, key, at2, false, "revoked access token")
+	e.wantActive(t, site, key, rt2, false, "refresh token of a revoked access token's grant")
 	e.wantEvents(t, tn, tenants.ActTokenRevoked, 2)
 }
 
@@ -797,9 +790,7 @@ func testIntrospection(t *testing.T, e *env) {
 	if got := e.introspect(site, key, rt); got["active"] != true || got["token_type"] != "refresh_token" {
 		t.Errorf("refresh token introspection: %v", got)
 	}
-	if got := e.introspect(site, key, "not-a-token"); got["active"] != false {
-		t.Errorf("garbage: %v", got)
-	}
+	e.wantActive(t, site, key, "not-a-token", false, "garbage")
 	// Another tenant's API key is unknown here.
 	other := e.tenant("introspect-other", nil, nil)
 	if r, _ := e.post(site.Endpoint("introspect"), url.Values{"token": {at}}, http.Header{"Authorization": {"Bearer " + e.apiKey(other)}}); r.StatusCode != 401 {
@@ -810,21 +801,14 @@ func testIntrospection(t *testing.T, e *env) {
 func testUserInfo(t *testing.T, e *env) {
 	_, site, cid := e.withPublicClient("userinfo", "ui", nil, nil)
 	at, _ := e.tokens(site, cid)
-	req, _ := http.NewRequest("GET", site.Endpoint("userinfo"), nil)
-	req.Header.Set("Authorization", "Bearer "+at)
-	resp, err := e.client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := e.send(http.MethodGet, site.Endpoint("userinfo"), nil, http.Header{"Authorization": {"Bearer " + at}})
 	var info map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&info)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || info["email"] != "alice@example.com" || info["sub"] == "" {
 		t.Errorf("userinfo: %d %v", resp.StatusCode, info)
 	}
-	req, _ = http.NewRequest("GET", site.Endpoint("userinfo"), nil)
-	req.Header.Set("Authorization", "Bearer "+at+"x")
-	resp, _ = e.client().Do(req)
+	resp = e.send(http.MethodGet, site.Endpoint("userinfo"), nil, http.Header{"Authorization": {"Bearer " + at + "x"}})
 	resp.Body.Close()
 	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
 		t.Errorf("bad token: %d %v", resp.StatusCode, resp.Header)
@@ -1045,13 +1029,7 @@ func testUpstream(t *testing.T, e *env) {
 func testCORS(t *testing.T, e *env) {
 	site := e.pathSite(e.tenant("cors", nil, nil))
 	for _, u := range []string{site.Endpoint("token"), site.Endpoint("register"), site.Endpoint("revoke"), site.ASMetadataURL()} {
-		req, _ := http.NewRequest(http.MethodOptions, u, nil)
-		req.Header.Set("Origin", "https://inspector.example")
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		resp, err := e.client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := e.send(http.MethodOptions, u, nil, http.Header{"Origin": {"https://inspector.example"}, "Access-Control-Request-Method": {"POST"}})
 		resp.Body.Close()
 		h := resp.Header
 		if resp.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
@@ -1153,30 +1131,15 @@ func testTwoTenants(t *testing.T, e *env) {
 	ca := e.publicClient(sa, "a")
 	at, rt := e.tokens(sa, ca)
 	keyB := e.apiKey(b)
-	if got := e.introspect(sb, keyB, at); got["active"] != false {
-		t.Errorf("tenant B introspection accepted tenant A's access token: %v", got)
-	}
-	if got := e.introspect(sb, keyB, rt); got["active"] != false {
-		t.Errorf("tenant B introspection accepted tenant A's refresh token: %v", got)
-	}
-	if got := e.introspect(sa, e.apiKey(a), at); got["active"] != true {
-		t.Errorf("tenant A's own introspection: %v", got)
-	}
+	e.wantActive(t, sb, keyB, at, false, "tenant B introspection accepted tenant A's access token")
+	e.wantActive(t, sb, keyB, rt, false, "tenant B introspection accepted tenant A's refresh token")
+	e.wantActive(t, sa, e.apiKey(a), at, true, "tenant A's own introspection")
 	// Tenant A's client is unknown at tenant B's token endpoint.
 	if r, out := e.refresh(sb, ca, rt, nil); r.StatusCode != 401 || out["error"] != "invalid_client" {
 		t.Errorf("tenant A client at tenant B: %d %v", r.StatusCode, out)
 	}
 	// And the access token is refused by tenant B's resource (gateway).
-	req, _ := http.NewRequest(http.MethodPost, sb.Resource, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
-	req.Header.Set("Authorization", "Bearer "+at)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	resp, err := e.client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 401 {
+	if resp := e.mcp(sb, http.Header{"Authorization": {"Bearer " + at}}); resp.StatusCode != 401 {
 		t.Errorf("tenant B's MCP endpoint accepted tenant A's token: %d", resp.StatusCode)
 	}
 }
