@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,29 +12,13 @@ import (
 
 	"github.com/gatehouse/gatehouse/api/httpx"
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/testidp"
 )
-
-func startMockOIDC(t *testing.T) *mockoidc.MockOIDC {
-	t.Helper()
-	m, err := mockoidc.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
-	return m
-}
 
 // The IdP card's Test button runs discovery and the authorization request
 // and shows each step; a viewer may not run it.
 func TestIdPCardTestButton(t *testing.T) {
-	m := startMockOIDC(t)
+	m := testidp.StartOIDC(t, nil)
 	e := newEnv(t, envOpts{})
 	ten, owner := e.tenant("acme", "Acme")
 	e.prov.AllowPrivateFetch = true // mockoidc is on loopback, over http
@@ -77,7 +60,7 @@ func TestIdPCardTestButton(t *testing.T) {
 // against mockoidc: a new verified account on first sign-in, the same
 // account after; the callback refuses a state from another browser.
 func TestPlatformOIDCSignIn(t *testing.T) {
-	m := startMockOIDC(t)
+	m := testidp.StartOIDC(t, nil)
 	idps := []httpx.PlatformIdP{{Label: "Mock SSO", ClientSecret: m.ClientSecret,
 		Config: tenants.IdPConfig{Type: tenants.IdPOIDC, ClientID: m.ClientID, IssuerURL: m.Issuer()}}}
 	e := newEnv(t, envOpts{platformIdPs: idps})

@@ -68,7 +68,7 @@ func (h *handler) devLogin(c *gin.Context) {
 	if e != nil && !e.Redirectable() && e.Code == as.ErrInvalidRequest && p.IdP == tenants.IdPDev {
 		// A bad username: show the form again with the message.
 		h.page(c, http.StatusBadRequest, "oauth_dev_login.html", pageData{Title: "Sign in", Request: p.ID, CSRF: h.csrfToken(sid, p.ID),
-			Action: site.Endpoint("dev-login"), Message: e.Description, Client: h.as.ClientName(c.Request.Context(), site, p.ClientID)}, originOf(p.RedirectURI))
+			Action: site.Endpoint("dev-login"), Message: e.Description, Client: h.as.ClientName(c.Request.Context(), site, p.ClientID)}, as.RedirectOrigin(p.RedirectURI))
 		return
 	}
 	h.step(c, sid, st, e)
@@ -127,7 +127,7 @@ func (h *handler) step(c *gin.Context, sid string, st *as.Step, e *as.Error) {
 		c.Redirect(status, site.Endpoint("consent")+"?request="+url.QueryEscape(st.Pending.ID))
 	case st.DevForm:
 		h.page(c, http.StatusOK, "oauth_dev_login.html", pageData{Title: "Sign in", Request: st.Pending.ID, CSRF: h.csrfToken(sid, st.Pending.ID),
-			Action: site.Endpoint("dev-login"), Client: h.as.ClientName(c.Request.Context(), site, st.Pending.ClientID)}, originOf(st.Pending.RedirectURI))
+			Action: site.Endpoint("dev-login"), Client: h.as.ClientName(c.Request.Context(), site, st.Pending.ClientID)}, as.RedirectOrigin(st.Pending.RedirectURI))
 	case len(st.Chooser) > 0:
 		var choices []idpChoice
 		for _, cfg := range st.Chooser {
@@ -167,17 +167,6 @@ func idpLabel(t string) string {
 		return "the dev sign-in (local testing)"
 	}
 	return t
-}
-
-func originOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	if u.Host == "" {
-		return u.Scheme + ":"
-	}
-	return u.Scheme + "://" + u.Host
 }
 
 // pendingForm reads a form posted by one of the AS's own pages (dev login,

@@ -14,9 +14,7 @@ import (
 // <script>… is shown as text.
 func TestConsentShowsScopeDescriptionsAndEscapedClientName(t *testing.T) {
 	e := newEnv(t, testdb.SQLite(t), envOpts{})
-	tn := e.tenant("words", nil, &tenants.Settings{ScopeDescriptions: map[string]string{"mcp": "Use the Acme tools & read your projects"}})
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "<script>alert(1)</script> Agent")
+	_, site, cid := e.withPublicClient("words", "<script>alert(1)</script> Agent", nil, &tenants.Settings{ScopeDescriptions: map[string]string{"mcp": "Use the Acme tools & read your projects"}})
 	_, ch := pkce()
 	resp := e.authorize(e.browser(), site, authzParams(cid, ch))
 	body, _ := io.ReadAll(resp.Body)
@@ -40,9 +38,7 @@ func isConsentPageBody(s string) bool { return strings.Contains(s, `value="appro
 // The sign-in page names the requesting application (escaped).
 func TestLoginPageNamesTheClient(t *testing.T) {
 	e := newEnv(t, testdb.SQLite(t), envOpts{})
-	tn := e.tenant("named", &tenants.IdPInput{Type: tenants.IdPDev}, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "<b>Claude</b>")
+	_, site, cid := e.withPublicClient("named", "<b>Claude</b>", &tenants.IdPInput{Type: tenants.IdPDev}, nil)
 	_, ch := pkce()
 	resp := e.authorize(e.browser(), site, authzParams(cid, ch))
 	body, _ := io.ReadAll(resp.Body)

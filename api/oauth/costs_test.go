@@ -144,14 +144,11 @@ func TestMetadataDocuments(t *testing.T) {
 	metaURL := e.base + "/.well-known/oauth-authorization-server" + strings.TrimPrefix(site.Issuer, e.base)
 	get := func(u, inm string) (*http.Response, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		hdr := http.Header{}
 		if inm != "" {
-			req.Header.Set("If-None-Match", inm)
+			hdr.Set("If-None-Match", inm)
 		}
-		resp, err := e.client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := e.send(http.MethodGet, u, nil, hdr)
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		return resp, string(body)

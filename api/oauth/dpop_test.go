@@ -40,16 +40,8 @@ func (d dpopKey) proof(method, htu, token string, change func(map[string]any)) s
 // mcp posts initialize to the connector with the given headers.
 func (e *env) mcp(site tenants.Site, hdr http.Header) *http.Response {
 	e.t.Helper()
-	req, _ := http.NewRequest("POST", site.Resource, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	resp, err := e.client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	resp := e.send(http.MethodPost, site.Resource, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`),
+		http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json, text/event-stream"}}, hdr)
 	resp.Body.Close()
 	return resp
 }

@@ -139,15 +139,9 @@ func TestEnterpriseIDJAGGrant(t *testing.T) {
 			t.Fatalf("token.issued audit: %+v", ok)
 		}
 		// The token is good at the connector.
-		req, _ := http.NewRequest("POST", ee.site.Resource, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
-		req.Header.Set("Authorization", "Bearer "+out["access_token"].(string))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		mr, err := ee.client().Do(req)
-		if err != nil || mr.StatusCode != 200 {
-			t.Fatalf("MCP with the enterprise token: %v %v", mr.StatusCode, err)
+		if mr := ee.mcp(ee.site, http.Header{"Authorization": {"Bearer " + out["access_token"].(string)}}); mr.StatusCode != 200 {
+			t.Fatalf("MCP with the enterprise token: %d", mr.StatusCode)
 		}
-		mr.Body.Close()
 		// The refresh token rotates like any other.
 		if r, o := ee.refresh(ee.site, "ent-client", out["refresh_token"].(string), url.Values{"client_secret": {ee.secret}}); r.StatusCode != 200 {
 			t.Fatalf("refresh: %d %v", r.StatusCode, o)

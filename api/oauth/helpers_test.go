@@ -247,21 +247,39 @@ func (e *env) doJSON(method, u, bearer string, body any) (*http.Response, map[st
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, u, rd)
+	hdr := http.Header{}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		hdr.Set("Content-Type", "application/json")
 	}
 	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+		hdr.Set("Authorization", "Bearer "+bearer)
+	}
+	resp := e.send(method, u, rd, hdr)
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp, out
+}
+
+// send does one request to the test server with the headers of each hdr in
+// turn (a later one wins) and fails the test when no response comes; the
+// caller closes the body.
+func (e *env) send(method, u string, body io.Reader, hdrs ...http.Header) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, hdr := range hdrs {
+		for k, v := range hdr {
+			req.Header[k] = v
+		}
 	}
 	resp, err := e.client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp, out
+	return resp
 }
 
 // registerClient registers a DCR client and returns the response.
@@ -281,6 +299,15 @@ func (e *env) publicClient(site tenants.Site, name string) string {
 		e.t.Fatalf("register: %d %v", code, out)
 	}
 	return out["client_id"].(string)
+}
+
+// withPublicClient is a tenant (see tenant) at its path-mode site with one
+// public client (see publicClient): where most flow tests start.
+func (e *env) withPublicClient(slug, clientName string, idpIn *tenants.IdPInput, st *tenants.Settings) (*tenants.Tenant, tenants.Site, string) {
+	e.t.Helper()
+	tn := e.tenant(slug, idpIn, st)
+	site := e.pathSite(tn)
+	return tn, site, e.publicClient(site, clientName)
 }
 
 // authzParams are the usual authorization request parameters.
@@ -371,15 +398,7 @@ func (e *env) code(site tenants.Site, clientID string, extra url.Values) (code, 
 // post posts a form and decodes a JSON answer.
 func (e *env) post(endpoint string, form url.Values, hdr http.Header) (*http.Response, map[string]any) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	resp, err := e.client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	resp := e.send(http.MethodPost, endpoint, strings.NewReader(form.Encode()), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, hdr)
 	defer resp.Body.Close()
 	var out map[string]any
 	body, _ := io.ReadAll(resp.Body)
@@ -440,6 +459,23 @@ func (e *env) audit(t *tenants.Tenant, action string) []tenants.AuditEvent {
 		e.t.Fatal(err)
 	}
 	return items
+}
+
+// wantActive checks what introspection at site (with API key) says of
+// token: active or not; what says which token, for the message.
+func (e *env) wantActive(t testing.TB, site tenants.Site, key, token string, active bool, what string) {
+	t.Helper()
+	if got := e.introspect(site, key, token); got["active"] != active {
+		t.Errorf("%s: introspection active %v, want %v: %v", what, got["active"], active, got)
+	}
+}
+
+// wantEvents checks that tenant tn's audit log holds n events of action.
+func (e *env) wantEvents(t testing.TB, tn *tenants.Tenant, action string, n int) {
+	t.Helper()
+	if got := len(e.audit(tn, action)); got != n {
+		t.Errorf("%s events: %d, want %d", action, got, n)
+	}
 }
 
 func jwtParts(t testing.TB, tok string) (map[string]any, map[string]any) {

@@ -124,9 +124,7 @@ func testMetadata(t *testing.T, e *env) {
 }
 
 func testJWKS(t *testing.T, e *env) {
-	tn := e.tenant("jwks-t", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "jwks")
+	_, site, cid := e.withPublicClient("jwks-t", "jwks", nil, nil)
 	at, _ := e.tokens(site, cid)
 	h, _ := jwtParts(t, at)
 	_, set := getJSON(t, e.client(), site.JWKSURL())
@@ -147,9 +145,7 @@ func testJWKS(t *testing.T, e *env) {
 }
 
 func testPKCE(t *testing.T, e *env) {
-	tn := e.tenant("pkce", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "pkce")
+	_, site, cid := e.withPublicClient("pkce", "pkce", nil, nil)
 	_, ch := pkce()
 	cases := map[string]func(q url.Values){
 		"missing challenge": func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") },
@@ -181,9 +177,7 @@ func readPage(t *testing.T, resp *http.Response) string {
 }
 
 func testErrorPages(t *testing.T, e *env) {
-	tn := e.tenant("errpage", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "errpage")
+	_, site, cid := e.withPublicClient("errpage", "errpage", nil, nil)
 	_, ch := pkce()
 	cases := map[string]func(q url.Values){
 		"unknown client":          func(q url.Values) { q.Set("client_id", "nope") },
@@ -213,9 +207,7 @@ func testErrorPages(t *testing.T, e *env) {
 }
 
 func testErrorRedirects(t *testing.T, e *env) {
-	tn := e.tenant("errredir", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "errredir")
+	_, site, cid := e.withPublicClient("errredir", "errredir", nil, nil)
 	_, ch := pkce()
 	cases := map[string]struct {
 		mod  func(q url.Values)
@@ -237,24 +229,18 @@ func testErrorRedirects(t *testing.T, e *env) {
 }
 
 func testResponseIss(t *testing.T, e *env) {
-	tn := e.tenant("resp-iss", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "iss")
+	tn, site, cid := e.withPublicClient("resp-iss", "iss", nil, nil)
 	_, ch := pkce()
 	b := e.browser()
 	got := callbackParams(t, e.approve(b, e.authorize(b, site, authzParams(cid, ch))))
 	if got.Get("code") == "" || got.Get("state") != "st-123" || got.Get("iss") != site.Issuer {
 		t.Fatalf("authorization response %v", got)
 	}
-	if n := len(e.audit(tn, tenants.ActCodeIssued)); n != 1 {
-		t.Errorf("code.issued events: %d", n)
-	}
+	e.wantEvents(t, tn, tenants.ActCodeIssued, 1)
 }
 
 func testResource(t *testing.T, e *env) {
-	tn := e.tenant("resource", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "res")
+	_, site, cid := e.withPublicClient("resource", "res", nil, nil)
 	for _, res := range []string{"", site.Resource, site.Resource + "/"} {
 		var extra url.Values
 		if res != "" {
@@ -284,9 +270,7 @@ func testResource(t *testing.T, e *env) {
 }
 
 func testDefaultScopes(t *testing.T, e *env) {
-	tn := e.tenant("scopes", nil, &tenants.Settings{Scopes: []string{"mcp", "read", "write"}, DefaultScopes: []string{"read"}})
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "scopes")
+	_, site, cid := e.withPublicClient("scopes", "scopes", nil, &tenants.Settings{Scopes: []string{"mcp", "read", "write"}, DefaultScopes: []string{"read"}})
 	at, _ := e.tokens(site, cid)
 	if _, c := jwtParts(t, at); c["scope"] != "read" {
 		t.Errorf("absent scope: got %v, want the default", c["scope"])
@@ -321,9 +305,7 @@ func testLoopbackPort(t *testing.T, e *env) {
 }
 
 func testCodeReuse(t *testing.T, e *env) {
-	tn := e.tenant("code-reuse", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "reuse")
+	tn, site, cid := e.withPublicClient("code-reuse", "reuse", nil, nil)
 	key := e.apiKey(tn)
 	code, v := e.code(site, cid, nil)
 	resp, out := e.exchange(site, cid, code, v)
@@ -338,18 +320,14 @@ func testCodeReuse(t *testing.T, e *env) {
 	if resp.StatusCode != 400 || out["error"] != "invalid_grant" {
 		t.Fatalf("second exchange: %d %v", resp.StatusCode, out)
 	}
-	if e.introspect(site, key, at)["active"] != false {
-		t.Error("access token from a reused code still active")
-	}
+	e.wantActive(t, site, key, at, false, "access token from a reused code still active")
 	if resp, out := e.refresh(site, cid, rt, nil); resp.StatusCode != 400 || out["error"] != "invalid_grant" {
 		t.Errorf("refresh token from a reused code still works: %v", out)
 	}
 }
 
 func testCodeBurn(t *testing.T, e *env) {
-	tn := e.tenant("code-burn", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "burn")
+	_, site, cid := e.withPublicClient("code-burn", "burn", nil, nil)
 	wrongVerifier, _ := pkce()
 	for name, f := range map[string]func(code, v string) url.Values{
 		"wrong verifier": func(code, v string) url.Values {
@@ -372,9 +350,7 @@ func testCodeBurn(t *testing.T, e *env) {
 }
 
 func testCodeClient(t *testing.T, e *env) {
-	tn := e.tenant("code-client", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "one")
+	_, site, cid := e.withPublicClient("code-client", "one", nil, nil)
 	other := e.publicClient(site, "two")
 	code, v := e.code(site, cid, nil)
 	resp, out := e.exchange(site, other, code, v)
@@ -384,9 +360,7 @@ func testCodeClient(t *testing.T, e *env) {
 }
 
 func testCodeExpiry(t *testing.T, e *env) {
-	tn := e.tenant("code-expiry", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "exp")
+	tn, site, cid := e.withPublicClient("code-expiry", "exp", nil, nil)
 	code, v := e.code(site, cid, nil)
 	ac := tenants.AuthCode{}
 	if err := e.store.DB().Where("tenant_id = ? AND hash = ?", tn.ID, tenants.HashSecret(code)).Take(&ac).Error; err != nil {
@@ -409,9 +383,7 @@ func testCodeExpiry(t *testing.T, e *env) {
 }
 
 func testAccessToken(t *testing.T, e *env) {
-	tn := e.tenant("jwt", nil, &tenants.Settings{AccessTokenTTL: intp(600)})
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "jwt")
+	_, site, cid := e.withPublicClient("jwt", "jwt", nil, &tenants.Settings{AccessTokenTTL: intp(600)})
 	code, v := e.code(site, cid, nil)
 	_, out := e.exchange(site, cid, code, v)
 	if out["token_type"] != "Bearer" || out["expires_in"] != float64(600) {
@@ -435,9 +407,7 @@ func testAccessToken(t *testing.T, e *env) {
 }
 
 func testRefreshRotation(t *testing.T, e *env) {
-	tn := e.tenant("rotate", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "rotate")
+	tn, site, cid := e.withPublicClient("rotate", "rotate", nil, nil)
 	_, rt := e.tokens(site, cid)
 	if len(rt) < 43 {
 		t.Fatalf("refresh token %q is not 256-bit", rt)
@@ -461,15 +431,11 @@ func testRefreshRotation(t *testing.T, e *env) {
 	if resp.StatusCode != 200 || out["refresh_token"] == rt2 {
 		t.Fatalf("second rotation: %v", out)
 	}
-	if n := len(e.audit(tn, tenants.ActTokenRefreshed)); n != 2 {
-		t.Errorf("token.refreshed events %d", n)
-	}
+	e.wantEvents(t, tn, tenants.ActTokenRefreshed, 2)
 }
 
 func testRefreshGrace(t *testing.T, e *env) {
-	tn := e.tenant("grace", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "grace")
+	_, site, cid := e.withPublicClient("grace", "grace", nil, nil)
 	_, rt := e.tokens(site, cid)
 	_, first := e.refresh(site, cid, rt, nil)
 	_, again := e.refresh(site, cid, rt, nil)
@@ -496,9 +462,7 @@ func testRefreshGrace(t *testing.T, e *env) {
 		}
 	}
 	// Grace 0 disables the window.
-	tn0 := e.tenant("grace-zero", nil, &tenants.Settings{RefreshGraceSeconds: intp(0)})
-	site0 := e.pathSite(tn0)
-	cid0 := e.publicClient(site0, "g0")
+	_, site0, cid0 := e.withPublicClient("grace-zero", "g0", nil, &tenants.Settings{RefreshGraceSeconds: intp(0)})
 	_, rt0 := e.tokens(site0, cid0)
 	e.refresh(site0, cid0, rt0, nil)
 	if resp, out := e.refresh(site0, cid0, rt0, nil); resp.StatusCode != 400 || out["error"] != "invalid_grant" {
@@ -507,9 +471,7 @@ func testRefreshGrace(t *testing.T, e *env) {
 }
 
 func testRefreshReuse(t *testing.T, e *env) {
-	tn := e.tenant("reuse-rt", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "reuse")
+	tn, site, cid := e.withPublicClient("reuse-rt", "reuse", nil, nil)
 	key := e.apiKey(tn)
 	_, rt := e.tokens(site, cid)
 	_, out := e.refresh(site, cid, rt, nil)
@@ -523,9 +485,7 @@ func testRefreshReuse(t *testing.T, e *env) {
 	if resp.StatusCode != 400 || out["error"] != "invalid_grant" {
 		t.Fatalf("reuse after grace: %d %v", resp.StatusCode, out)
 	}
-	if e.introspect(site, key, newAT)["active"] != false {
-		t.Error("grant not revoked on reuse: access token active")
-	}
+	e.wantActive(t, site, key, newAT, false, "grant not revoked on reuse: access token active")
 	if resp, _ := e.refresh(site, cid, newRT, nil); resp.StatusCode != 400 {
 		t.Error("grant not revoked on reuse: successor still refreshes")
 	}
@@ -536,9 +496,7 @@ func testRefreshReuse(t *testing.T, e *env) {
 }
 
 func testRefreshScope(t *testing.T, e *env) {
-	tn := e.tenant("rt-scope", nil, &tenants.Settings{Scopes: []string{"mcp", "read", "write"}, DefaultScopes: []string{"read"}})
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "rt-scope")
+	_, site, cid := e.withPublicClient("rt-scope", "rt-scope", nil, &tenants.Settings{Scopes: []string{"mcp", "read", "write"}, DefaultScopes: []string{"read"}})
 	code, v := e.code(site, cid, url.Values{"scope": {"read mcp"}})
 	_, out := e.exchange(site, cid, code, v)
 	rt := out["refresh_token"].(string)
@@ -622,9 +580,7 @@ func testClientAuth(t *testing.T, e *env) {
 }
 
 func testTokenEndpoint(t *testing.T, e *env) {
-	tn := e.tenant("token-ep", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "tok")
+	_, site, cid := e.withPublicClient("token-ep", "tok", nil, nil)
 	code, v := e.code(site, cid, nil)
 	resp, _ := e.exchange(site, cid, code, v)
 	if resp.Header.Get("Cache-Control") != "no-store" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
@@ -685,9 +641,7 @@ func testDCR(t *testing.T, e *env) {
 	if c1 != 201 || c2 != 201 || a["client_id"] != b["client_id"] {
 		t.Fatalf("identical public registration must be idempotent: %v / %v", a, b)
 	}
-	if n := len(e.audit(tn, tenants.ActClientRegistered)); n != 1 {
-		t.Errorf("client.registered events %d", n)
-	}
+	e.wantEvents(t, tn, tenants.ActClientRegistered, 1)
 	for _, k := range []string{"client_id", "client_id_issued_at", "redirect_uris", "token_endpoint_auth_method", "grant_types", "response_types", "application_type"} {
 		if a[k] == nil {
 			t.Errorf("response lacks %s: %v", k, a)
@@ -799,9 +753,7 @@ func testRevocation(t *testing.T, e *env) {
 	if r, out := e.post(site.Endpoint("revoke"), url.Values{"token": {rt}, "token_type_hint": {"refresh_token"}, "client_id": {a}}, nil); r.StatusCode != 200 {
 		t.Fatalf("revoke: %d %v", r.StatusCode, out)
 	}
-	if e.introspect(site, key, at)["active"] != false {
-		t.Error("access token active after its refresh token was revoked")
-	}
+	e.wantActive(t, site, key, at, false, "access token active after its refresh token was revoked")
 	if r, _ := e.refresh(site, a, rt, nil); r.StatusCode != 400 {
 		t.Error("revoked refresh token still works")
 	}
@@ -810,18 +762,13 @@ func testRevocation(t *testing.T, e *env) {
 	if r, _ := e.post(site.Endpoint("revoke"), url.Values{"token": {at2}, "client_id": {a}}, nil); r.StatusCode != 200 {
 		t.Fatal("revoke access token")
 	}
-	if e.introspect(site, key, at2)["active"] != false || e.introspect(site, key, rt2)["active"] != false {
-		t.Error("revoked access token's grant still live")
-	}
-	if n := len(e.audit(tn, tenants.ActTokenRevoked)); n != 2 {
-		t.Errorf("token.revoked events %d", n)
-	}
+	e.wantActive(t, site, key, at2, false, "revoked access token")
+	e.wantActive(t, site, key, rt2, false, "refresh token of a revoked access token's grant")
+	e.wantEvents(t, tn, tenants.ActTokenRevoked, 2)
 }
 
 func testIntrospection(t *testing.T, e *env) {
-	tn := e.tenant("introspect", nil, nil)
-	site := e.pathSite(tn)
-	pub := e.publicClient(site, "pub")
+	tn, site, pub := e.withPublicClient("introspect", "pub", nil, nil)
 	at, rt := e.tokens(site, pub)
 	// A public client may not introspect.
 	if r, out := e.post(site.Endpoint("introspect"), url.Values{"token": {at}, "client_id": {pub}}, nil); r.StatusCode != 401 || out["error"] != "invalid_client" {
@@ -843,9 +790,7 @@ func testIntrospection(t *testing.T, e *env) {
 	if got := e.introspect(site, key, rt); got["active"] != true || got["token_type"] != "refresh_token" {
 		t.Errorf("refresh token introspection: %v", got)
 	}
-	if got := e.introspect(site, key, "not-a-token"); got["active"] != false {
-		t.Errorf("garbage: %v", got)
-	}
+	e.wantActive(t, site, key, "not-a-token", false, "garbage")
 	// Another tenant's API key is unknown here.
 	other := e.tenant("introspect-other", nil, nil)
 	if r, _ := e.post(site.Endpoint("introspect"), url.Values{"token": {at}}, http.Header{"Authorization": {"Bearer " + e.apiKey(other)}}); r.StatusCode != 401 {
@@ -854,25 +799,16 @@ func testIntrospection(t *testing.T, e *env) {
 }
 
 func testUserInfo(t *testing.T, e *env) {
-	tn := e.tenant("userinfo", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "ui")
+	_, site, cid := e.withPublicClient("userinfo", "ui", nil, nil)
 	at, _ := e.tokens(site, cid)
-	req, _ := http.NewRequest("GET", site.Endpoint("userinfo"), nil)
-	req.Header.Set("Authorization", "Bearer "+at)
-	resp, err := e.client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := e.send(http.MethodGet, site.Endpoint("userinfo"), nil, http.Header{"Authorization": {"Bearer " + at}})
 	var info map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&info)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || info["email"] != "alice@example.com" || info["sub"] == "" {
 		t.Errorf("userinfo: %d %v", resp.StatusCode, info)
 	}
-	req, _ = http.NewRequest("GET", site.Endpoint("userinfo"), nil)
-	req.Header.Set("Authorization", "Bearer "+at+"x")
-	resp, _ = e.client().Do(req)
+	resp = e.send(http.MethodGet, site.Endpoint("userinfo"), nil, http.Header{"Authorization": {"Bearer " + at + "x"}})
 	resp.Body.Close()
 	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
 		t.Errorf("bad token: %d %v", resp.StatusCode, resp.Header)
@@ -937,9 +873,7 @@ func testConsent(t *testing.T, e *env) {
 	if got.Get("code") == "" || got.Get("state") != "st-123" || got.Get("iss") != site.Issuer {
 		t.Fatalf("approve: %v", got)
 	}
-	if len(e.audit(tn, tenants.ActConsentGranted)) != 1 {
-		t.Error("consent.granted not audited")
-	}
+	e.wantEvents(t, tn, tenants.ActConsentGranted, 1)
 	// Remembered per user and client: the next flow skips the page.
 	got = callbackParams(t, e.authorize(b, site, authzParams(cid, ch)))
 	if got.Get("code") == "" {
@@ -958,9 +892,7 @@ func testConsent(t *testing.T, e *env) {
 	if got.Get("error") != "access_denied" || got.Get("state") != "st-123" || got.Get("iss") != site.Issuer || got.Get("code") != "" {
 		t.Errorf("deny: %v", got)
 	}
-	if len(e.audit(tn, tenants.ActConsentDenied)) != 1 {
-		t.Error("consent.denied not audited")
-	}
+	e.wantEvents(t, tn, tenants.ActConsentDenied, 1)
 }
 
 func between(s, a, b string) string {
@@ -1004,9 +936,7 @@ func testSkipConsent(t *testing.T, e *env) {
 }
 
 func testDevForm(t *testing.T, e *env) {
-	tn := e.tenant("devform", &tenants.IdPInput{Type: tenants.IdPDev}, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "dev")
+	tn, site, cid := e.withPublicClient("devform", "dev", &tenants.IdPInput{Type: tenants.IdPDev}, nil)
 	b := e.browser()
 	_, ch := pkce()
 	resp := e.authorize(b, site, authzParams(cid, ch))
@@ -1099,13 +1029,7 @@ func testUpstream(t *testing.T, e *env) {
 func testCORS(t *testing.T, e *env) {
 	site := e.pathSite(e.tenant("cors", nil, nil))
 	for _, u := range []string{site.Endpoint("token"), site.Endpoint("register"), site.Endpoint("revoke"), site.ASMetadataURL()} {
-		req, _ := http.NewRequest(http.MethodOptions, u, nil)
-		req.Header.Set("Origin", "https://inspector.example")
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		resp, err := e.client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := e.send(http.MethodOptions, u, nil, http.Header{"Origin": {"https://inspector.example"}, "Access-Control-Request-Method": {"POST"}})
 		resp.Body.Close()
 		h := resp.Header
 		if resp.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
@@ -1165,9 +1089,7 @@ func testAuditClean(t *testing.T, e *env) {
 }
 
 func testRootFallback(t *testing.T, e *env) {
-	tn := e.tenant("rootfb", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "root")
+	_, site, cid := e.withPublicClient("rootfb", "root", nil, nil)
 	v, ch := pkce()
 	q := authzParams(cid, ch)
 	q.Set("resource", site.Resource)
@@ -1209,30 +1131,15 @@ func testTwoTenants(t *testing.T, e *env) {
 	ca := e.publicClient(sa, "a")
 	at, rt := e.tokens(sa, ca)
 	keyB := e.apiKey(b)
-	if got := e.introspect(sb, keyB, at); got["active"] != false {
-		t.Errorf("tenant B introspection accepted tenant A's access token: %v", got)
-	}
-	if got := e.introspect(sb, keyB, rt); got["active"] != false {
-		t.Errorf("tenant B introspection accepted tenant A's refresh token: %v", got)
-	}
-	if got := e.introspect(sa, e.apiKey(a), at); got["active"] != true {
-		t.Errorf("tenant A's own introspection: %v", got)
-	}
+	e.wantActive(t, sb, keyB, at, false, "tenant B introspection accepted tenant A's access token")
+	e.wantActive(t, sb, keyB, rt, false, "tenant B introspection accepted tenant A's refresh token")
+	e.wantActive(t, sa, e.apiKey(a), at, true, "tenant A's own introspection")
 	// Tenant A's client is unknown at tenant B's token endpoint.
 	if r, out := e.refresh(sb, ca, rt, nil); r.StatusCode != 401 || out["error"] != "invalid_client" {
 		t.Errorf("tenant A client at tenant B: %d %v", r.StatusCode, out)
 	}
 	// And the access token is refused by tenant B's resource (gateway).
-	req, _ := http.NewRequest(http.MethodPost, sb.Resource, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
-	req.Header.Set("Authorization", "Bearer "+at)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	resp, err := e.client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 401 {
+	if resp := e.mcp(sb, http.Header{"Authorization": {"Bearer " + at}}); resp.StatusCode != 401 {
 		t.Errorf("tenant B's MCP endpoint accepted tenant A's token: %d", resp.StatusCode)
 	}
 }

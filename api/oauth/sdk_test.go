@@ -24,6 +24,14 @@ type cimdServer struct {
 	fetches atomic.Int64
 }
 
+// cimdEnv is a server that trusts a new CIMD document server's
+// certificate (the documents are fetched over TLS).
+func cimdEnv(t *testing.T, dsn string) (*env, *cimdServer) {
+	t.Helper()
+	docs := newCIMDServer(t)
+	return newEnv(t, dsn, envOpts{cimdTrust: docs.Server}), docs
+}
+
 func newCIMDServer(t *testing.T) *cimdServer {
 	s := &cimdServer{}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -158,9 +166,7 @@ func TestGoSDKClient(t *testing.T) {
 						cimd = docs.URL + "/sdk-client.json"
 					}
 					sdkConnect(t, e, site, cimd)
-					if n := len(e.audit(tn, tenants.ActTokenIssued)); n != 1 {
-						t.Errorf("token.issued events: %d", n)
-					}
+					e.wantEvents(t, tn, tenants.ActTokenIssued, 1)
 					if reg == "DCR" && len(e.audit(tn, tenants.ActClientRegistered)) != 1 {
 						t.Error("no client.registered event")
 					}
@@ -190,12 +196,8 @@ func TestURLModesAreSeparateIssuers(t *testing.T) {
 		if got := e.introspect(host, key, at); got["active"] != true {
 			t.Fatalf("host-mode introspection of its own token: %v", got)
 		}
-		if got := e.introspect(path, key, at); got["active"] != false {
-			t.Errorf("path mode accepted a host-mode access token: %v", got)
-		}
-		if got := e.introspect(path, key, rt); got["active"] != false {
-			t.Errorf("path mode accepted a host-mode refresh token: %v", got)
-		}
+		e.wantActive(t, path, key, at, false, "path mode accepted a host-mode access token")
+		e.wantActive(t, path, key, rt, false, "path mode accepted a host-mode refresh token")
 		if r, out := e.refresh(path, cid, rt, nil); r.StatusCode != 400 || out["error"] != "invalid_grant" {
 			t.Errorf("path-mode refresh of a host-mode token: %d %v", r.StatusCode, out)
 		}
@@ -225,15 +227,7 @@ func TestURLModesAreSeparateIssuers(t *testing.T) {
 			t.Errorf("host metadata %v", md)
 		}
 		// The gateway refuses the host-mode token at the path-mode resource.
-		req, _ := http.NewRequest(http.MethodPost, path.Resource, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
-		req.Header.Set("Authorization", "Bearer "+at)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := e.client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 401 {
+		if resp := e.mcp(path, http.Header{"Authorization": {"Bearer " + at}}); resp.StatusCode != 401 {
 			t.Errorf("path-mode resource accepted a host-mode token: %d", resp.StatusCode)
 		}
 	})
@@ -242,8 +236,7 @@ func TestURLModesAreSeparateIssuers(t *testing.T) {
 // TestCIMD checks the client ID metadata document rules (docs/RULES.md §5).
 func TestCIMD(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
-		docs := newCIMDServer(t)
-		e := newEnv(t, dsn(t), envOpts{cimdTrust: docs.Server})
+		e, docs := cimdEnv(t, dsn(t))
 		tn := e.tenant("cimd", nil, nil)
 		site := e.pathSite(tn)
 		try := func(clientID string) (code string, page string, status int) {

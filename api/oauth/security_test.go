@@ -39,8 +39,7 @@ func grantTypesAdvertised(t *testing.T, e *env, site tenants.Site) []string {
 // a token with no user, no IdP, no consent.
 func TestSecurity_01_DCRClientCredentialsRefused(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
-		docs := newCIMDServer(t)
-		e := newEnv(t, dsn(t), envOpts{cimdTrust: docs.Server})
+		e, docs := cimdEnv(t, dsn(t))
 		tn := e.tenant("sec01", nil, nil)
 		site := e.pathSite(tn)
 		key := e.apiKey(tn)
@@ -113,9 +112,7 @@ func TestSecurity_01_DCRClientCredentialsRefused(t *testing.T) {
 		if r, out := e.post(site.Endpoint("introspect"), url.Values{"token": {at}, "client_id": {id}, "client_secret": {secret}}, nil); r.StatusCode != http.StatusOK || out["active"] != true {
 			t.Errorf("pre-registered client at /oauth/introspect: %d %v", r.StatusCode, out)
 		}
-		if got := e.introspect(site, key, at); got["active"] != true {
-			t.Errorf("API key introspection: %v", got)
-		}
+		e.wantActive(t, site, key, at, true, "API key introspection")
 	})
 }
 
@@ -174,8 +171,7 @@ func mustJSON(v any) string {
 // Hole 6: redirect URIs with "*" were accepted (https://*.example.com/cb).
 func TestSecurity_06_WildcardRedirectURIRefused(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
-		docs := newCIMDServer(t)
-		e := newEnv(t, dsn(t), envOpts{cimdTrust: docs.Server})
+		e, docs := cimdEnv(t, dsn(t))
 		tn := e.tenant("sec06", nil, nil)
 		site := e.pathSite(tn)
 		wild := []string{"https://*.example.com/cb", "https://app.example.com/*", "https://app.example.com/cb?next=*", "https://app.example.com/%2A/cb",
@@ -341,9 +337,7 @@ func TestSecurity_16_ConsentShownWithDevIdP(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
 		e := newEnv(t, dsn(t), envOpts{})
 		// skip_consent off (the default, as the demo tenant has it).
-		tn := e.tenant("sec16", nil, nil)
-		site := e.pathSite(tn)
-		cid := e.publicClient(site, "sec16")
+		tn, site, cid := e.withPublicClient("sec16", "sec16", nil, nil)
 		b := e.browser()
 		_, ch := pkce()
 		resp := e.authorize(b, site, authzParams(cid, ch))
@@ -354,9 +348,7 @@ func TestSecurity_16_ConsentShownWithDevIdP(t *testing.T) {
 		if got := callbackParams(t, e.approve(b, resp)); got.Get("code") == "" {
 			t.Fatalf("approve: %v", got)
 		}
-		if len(e.audit(tn, tenants.ActConsentGranted)) != 1 {
-			t.Error("consent.granted not audited")
-		}
+		e.wantEvents(t, tn, tenants.ActConsentGranted, 1)
 		// skip_consent on: honoured as set with the dev IdP too, for the
 		// tenant's pre-registered clients.
 		skip := e.tenant("sec16-skip", nil, &tenants.Settings{SkipConsent: true})

@@ -18,9 +18,7 @@ import (
 // pages say so instead of starting a login.
 func TestSuspendedTenantRefusesTokensAndSignIn(t *testing.T) {
 	e := newEnv(t, testdb.SQLite(t), envOpts{})
-	tn := e.tenant("acme", nil, nil)
-	site := e.pathSite(tn)
-	cid := e.publicClient(site, "App")
+	tn, site, cid := e.withPublicClient("acme", "App", nil, nil)
 	_, rt := e.tokens(site, cid)
 	now := time.Now().UTC()
 	tn.SuspendedAt = &now

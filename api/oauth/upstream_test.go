@@ -56,6 +56,40 @@ func (e *env) upstreamLogin(site tenants.Site, upstream, clientID, challenge str
 	return resp, *visited
 }
 
+// upstreamSignIn signs in through the upstream IdP with a fresh PKCE pair,
+// checks the code reaches the client (state, iss) and redeems it; it returns
+// the access token, the client's PKCE challenge and the URLs visited.
+func (e *env) upstreamSignIn(t *testing.T, site tenants.Site, upstream, clientID string) (accessToken, challenge string, visited []*url.URL) {
+	t.Helper()
+	verifier, ch := pkce()
+	resp, visited := e.upstreamLogin(site, upstream, clientID, ch)
+	got := callbackParams(t, resp)
+	if got.Get("code") == "" || got.Get("state") != "st-123" || got.Get("iss") != site.Issuer {
+		t.Fatalf("client callback %v (visited %v)", got, visited)
+	}
+	tr, out := e.exchange(site, clientID, got.Get("code"), verifier)
+	if tr.StatusCode != 200 {
+		t.Fatalf("token: %d %v", tr.StatusCode, out)
+	}
+	return out["access_token"].(string), ch, visited
+}
+
+// upstreamRefused checks that a sign-in the upstream IdP's user may not make
+// ends on a page (no redirect to the client) that says why in words, and that
+// it is the tenant's one login.failed event, with reason.
+func (e *env) upstreamRefused(t *testing.T, tn *tenants.Tenant, site tenants.Site, upstream, clientID, words, reason string) {
+	t.Helper()
+	_, ch := pkce()
+	resp, _ := e.upstreamLogin(site, upstream, clientID, ch)
+	page := readPage(t, resp)
+	if resp.StatusCode < 400 || resp.Header.Get("Location") != "" || !strings.Contains(page, words) {
+		t.Fatalf("refused login: %d %q %.300s", resp.StatusCode, resp.Header.Get("Location"), page)
+	}
+	if ev := e.audit(tn, tenants.ActLoginFailed); len(ev) != 1 || ev[0].Reason != reason {
+		t.Fatalf("login.failed: %+v", ev)
+	}
+}
+
 func visitedHost(urls []*url.URL, host string) *url.URL {
 	for _, u := range urls {
 		if u.Host == host {
@@ -112,12 +146,7 @@ func TestUpstreamOIDCLogin(t *testing.T) {
 		site := e.pathSite(tn)
 		cid := e.preClient(tn)
 
-		verifier, ch := pkce()
-		resp, visited := e.upstreamLogin(site, upstream, cid, ch)
-		got := callbackParams(t, resp)
-		if got.Get("code") == "" || got.Get("state") != "st-123" || got.Get("iss") != site.Issuer {
-			t.Fatalf("client callback %v (visited %v)", got, visited)
-		}
+		at, ch, visited := e.upstreamSignIn(t, site, upstream, cid)
 		// The browser went to the IdP with our callback, PKCE S256 and a nonce.
 		up := visitedHost(visited, upstream)
 		if up == nil {
@@ -132,11 +161,6 @@ func TestUpstreamOIDCLogin(t *testing.T) {
 			t.Fatal("the client's PKCE challenge was forwarded upstream; Gatehouse must use its own")
 		}
 
-		tr, out := e.exchange(site, cid, got.Get("code"), verifier)
-		if tr.StatusCode != 200 {
-			t.Fatalf("token: %d %v", tr.StatusCode, out)
-		}
-		at := out["access_token"].(string)
 		info := e.userinfo(site, at)
 		if info["email"] != "jane.doe@example.com" || info["sub"] == "" || info["sub"] == nil {
 			t.Fatalf("userinfo %v", info)
@@ -165,15 +189,7 @@ func TestUpstreamOIDCLogin(t *testing.T) {
 
 		// A user outside the allowed domains: a page, no code, login.failed.
 		m.QueueUser(&mockoidc.MockUser{Subject: "mallory", Email: "mallory@evil.example", EmailVerified: true})
-		_, ch = pkce()
-		resp, _ = e.upstreamLogin(site, upstream, cid, ch)
-		page := readPage(t, resp)
-		if resp.StatusCode < 400 || resp.Header.Get("Location") != "" || !strings.Contains(page, "evil.example") {
-			t.Fatalf("refused login: %d %q %.300s", resp.StatusCode, resp.Header.Get("Location"), page)
-		}
-		if ev := e.audit(tn, tenants.ActLoginFailed); len(ev) != 1 || ev[0].Reason != idp.ReasonDomainNotAllowed {
-			t.Fatalf("login.failed: %+v", ev)
-		}
+		e.upstreamRefused(t, tn, site, upstream, cid, "evil.example", idp.ReasonDomainNotAllowed)
 	})
 }
 
@@ -197,22 +213,12 @@ func TestUpstreamGitHubLogin(t *testing.T) {
 		site := e.pathSite(tn)
 		cid := e.preClient(tn)
 
-		verifier, ch := pkce()
-		resp, visited := e.upstreamLogin(site, upstream, cid, ch)
-		got := callbackParams(t, resp)
-		if got.Get("code") == "" || got.Get("state") != "st-123" || got.Get("iss") != site.Issuer {
-			t.Fatalf("client callback %v (visited %v)", got, visited)
-		}
+		at, _, _ := e.upstreamSignIn(t, site, upstream, cid)
 		az := gh.Authorizes()
 		if len(az) != 1 || az[0].RedirectURI != site.Endpoint("callback") || az[0].CodeChallengeMethod != "S256" ||
 			!strings.Contains(az[0].Scope, "read:org") || !strings.Contains(az[0].Scope, "user:email") {
 			t.Fatalf("GitHub authorize requests %+v", az)
 		}
-		tr, out := e.exchange(site, cid, got.Get("code"), verifier)
-		if tr.StatusCode != 200 {
-			t.Fatalf("token: %d %v", tr.StatusCode, out)
-		}
-		at := out["access_token"].(string)
 		// The verified address in the allowed domain, not the primary one.
 		if info := e.userinfo(site, at); info["email"] != "dev@corp.example" {
 			t.Fatalf("userinfo %v", info)
@@ -224,22 +230,14 @@ func TestUpstreamGitHubLogin(t *testing.T) {
 		// Not in the org: refused with org_not_allowed.
 		gh.SetUser(&idptest.GitHubUser{ID: 1002, Login: "outsider",
 			Emails: []idptest.GitHubEmail{{Email: "o@corp.example", Primary: true, Verified: true}}, Orgs: []idptest.GitHubOrg{{Login: "other", Public: true}}})
-		_, ch = pkce()
-		resp, _ = e.upstreamLogin(site, upstream, cid, ch)
-		page := readPage(t, resp)
-		if resp.StatusCode < 400 || resp.Header.Get("Location") != "" || !strings.Contains(page, "organization") {
-			t.Fatalf("refused login: %d %.300s", resp.StatusCode, page)
-		}
-		if ev := e.audit(tn, tenants.ActLoginFailed); len(ev) != 1 || ev[0].Reason != idp.ReasonOrgNotAllowed {
-			t.Fatalf("login.failed: %+v", ev)
-		}
+		e.upstreamRefused(t, tn, site, upstream, cid, "organization", idp.ReasonOrgNotAllowed)
 
 		// The user denies access at GitHub: RFC 6749 §4.1.2.1 access_denied
 		// back to the client with state and iss.
 		gh.SetDeny(true)
-		_, ch = pkce()
-		resp, _ = e.upstreamLogin(site, upstream, cid, ch)
-		got = callbackParams(t, resp)
+		_, ch := pkce()
+		resp, _ := e.upstreamLogin(site, upstream, cid, ch)
+		got := callbackParams(t, resp)
 		if got.Get("error") != "access_denied" || got.Get("state") != "st-123" || got.Get("iss") != site.Issuer || got.Has("code") {
 			t.Fatalf("denied: %v", got)
 		}

@@ -38,17 +38,10 @@ func TestDoctorEndpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		r := e.admin("GET", "/api/v1/tenants/acme/doctor?self_check=false", nil)
-		if r.status != http.StatusOK {
-			t.Fatalf("doctor: %d %s", r.status, r.body)
-		}
-		var rep doctor.Report
-		if err := json.Unmarshal(r.body, &rep); err != nil {
-			t.Fatal(err)
-		}
+		rep, body := e.doctor(t, "acme", "?self_check=false")
 		if rep.Tenant != "acme" || len(rep.Clients) != 1 || rep.Clients[0].Problem == nil ||
 			rep.Clients[0].Problem.Code != doctor.ProblemNoAuthHeader || rep.Clients[0].Problem.Count != 2 {
-			t.Fatalf("report: %s", r.body)
+			t.Fatalf("report: %s", body)
 		}
 		if len(rep.SelfCheck) != 0 {
 			t.Errorf("self_check=false still ran it: %+v", rep.SelfCheck)
@@ -69,10 +62,8 @@ func TestDoctorEndpoint(t *testing.T) {
 		fieldErr(t, p, "self_check", "true or false")
 
 		// A window that ends before the client's events leaves them out.
-		r = e.admin("GET", "/api/v1/tenants/acme/doctor?self_check=false&window=1m", nil)
-		rep = doctor.Report{}
-		if err := json.Unmarshal(r.body, &rep); err != nil || len(rep.Clients) != 1 || rep.Clients[0].Problem != nil || len(rep.Clients[0].Timeline) != 0 {
-			t.Errorf("window=1m: %v %s", err, r.body)
+		if rep, body := e.doctor(t, "acme", "?self_check=false&window=1m"); len(rep.Clients) != 1 || rep.Clients[0].Problem != nil || len(rep.Clients[0].Timeline) != 0 {
+			t.Errorf("window=1m: %s", body)
 		}
 	})
 }
@@ -82,18 +73,26 @@ func TestDoctorEndpoint(t *testing.T) {
 func TestDoctorEndpointRunsSelfCheck(t *testing.T) {
 	e := newEnv(t, testdb.SQLite(t), nil)
 	e.mkTenant("acme", nil)
-	r := e.admin("GET", "/api/v1/tenants/acme/doctor", nil)
-	if r.status != http.StatusOK {
-		t.Fatalf("%d %s", r.status, r.body)
-	}
-	var rep doctor.Report
-	if err := json.Unmarshal(r.body, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep, _ := e.doctor(t, "acme", "")
 	if len(rep.SelfCheck) != 1 || rep.SelfCheck[0].Mode != tenants.ModePath || rep.SelfCheck[0].Resource != publicURL+"/t/acme/mcp" {
 		t.Fatalf("self check: %+v", rep.SelfCheck)
 	}
 	if len(rep.SelfCheck[0].Checks) == 0 || rep.SelfCheck[0].Failed == 0 {
 		t.Errorf("self check against a server without the discovery endpoints passed: %+v", rep.SelfCheck[0])
 	}
+}
+
+// doctor reads the tenant's doctor report (query: "" or "?…") as the admin;
+// it returns the body too, for messages.
+func (e *env) doctor(t *testing.T, slug, query string) (doctor.Report, []byte) {
+	t.Helper()
+	r := e.admin("GET", "/api/v1/tenants/"+slug+"/doctor"+query, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("doctor%s: %d %s", query, r.status, r.body)
+	}
+	var rep doctor.Report
+	if err := json.Unmarshal(r.body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep, r.body
 }

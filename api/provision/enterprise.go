@@ -61,13 +61,9 @@ func (h *handler) createEnterpriseIdP(c *gin.Context) {
 }
 
 func (h *handler) listEnterpriseIdPs(c *gin.Context) {
-	if _, ok := query(c); !ok {
-		return
-	}
 	t := tenantOf(c)
-	items, err := h.d.Store.ListEnterpriseIdPs(c.Request.Context(), t.ID)
-	if err != nil {
-		h.fail(c, err, "")
+	items, ok := allOfTenant(h, c, h.d.Store.ListEnterpriseIdPs)
+	if !ok {
 		return
 	}
 	views := make([]enterpriseIdPView, 0, len(items))

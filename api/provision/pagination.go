@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,6 +35,38 @@ func page(c *gin.Context, q map[string]string) (tenants.Page, bool) {
 type list[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// listOfTenant answers one of a tenant's plain lists (clients, grants,
+// users, webhook deliveries): a page by ?limit&cursor, the cursor bound to
+// the list and the tenant.
+func listOfTenant[T any](h *handler, c *gin.Context, list string, read func(ctx context.Context, tenantID string, p tenants.Page) ([]T, string, error)) {
+	t := tenantOf(c)
+	scope := list + ":" + t.ID
+	p, ok := h.pageOf(c, scope)
+	if !ok {
+		return
+	}
+	items, next, err := read(c.Request.Context(), t.ID, p)
+	if err != nil {
+		h.fail(c, err, "")
+		return
+	}
+	writeList(c, items, h.sealCursor(scope, next))
+}
+
+// allOfTenant reads one of a tenant's short lists that are not paged (API
+// keys, enterprise IdPs; no query parameters); false when it has answered.
+func allOfTenant[T any](h *handler, c *gin.Context, read func(ctx context.Context, tenantID string) ([]T, error)) ([]T, bool) {
+	if _, ok := query(c); !ok {
+		return nil, false
+	}
+	items, err := read(c.Request.Context(), tenantOf(c).ID)
+	if err != nil {
+		h.fail(c, err, "")
+		return nil, false
+	}
+	return items, true
 }
 
 func writeList[T any](c *gin.Context, items []T, next string) {

@@ -36,17 +36,7 @@ type createdClient struct {
 }
 
 func (h *handler) listClients(c *gin.Context) {
-	t := tenantOf(c)
-	p, ok := h.pageOf(c, "clients:"+t.ID)
-	if !ok {
-		return
-	}
-	items, next, err := h.d.Store.ListClients(c.Request.Context(), t.ID, p)
-	if err != nil {
-		h.fail(c, err, "")
-		return
-	}
-	writeList(c, items, h.sealCursor("clients:"+t.ID, next))
+	listOfTenant(h, c, "clients", h.d.Store.ListClients)
 }
 
 func (h *handler) createClient(c *gin.Context) {
@@ -91,17 +81,7 @@ func (h *handler) deleteClient(c *gin.Context) {
 // ---- grants ----
 
 func (h *handler) listGrants(c *gin.Context) {
-	t := tenantOf(c)
-	p, ok := h.pageOf(c, "grants:"+t.ID)
-	if !ok {
-		return
-	}
-	items, next, err := h.d.Store.ListGrants(c.Request.Context(), t.ID, p)
-	if err != nil {
-		h.fail(c, err, "")
-		return
-	}
-	writeList(c, items, h.sealCursor("grants:"+t.ID, next))
+	listOfTenant(h, c, "grants", h.d.Store.ListGrants)
 }
 
 // revokeGrant revokes a grant everywhere: its refresh tokens and codes go,
@@ -119,17 +99,7 @@ func (h *handler) revokeGrant(c *gin.Context) {
 // ---- users ----
 
 func (h *handler) listUsers(c *gin.Context) {
-	t := tenantOf(c)
-	p, ok := h.pageOf(c, "users:"+t.ID)
-	if !ok {
-		return
-	}
-	items, next, err := h.d.Store.ListUsers(c.Request.Context(), t.ID, p)
-	if err != nil {
-		h.fail(c, err, "")
-		return
-	}
-	writeList(c, items, h.sealCursor("users:"+t.ID, next))
+	listOfTenant(h, c, "users", h.d.Store.ListUsers)
 }
 
 // revokeUser ends all of a user's access (docs/SECURITY.md §11): every live
@@ -199,17 +169,7 @@ func (h *handler) listAudit(c *gin.Context) {
 }
 
 func (h *handler) listWebhookDeliveries(c *gin.Context) {
-	t := tenantOf(c)
-	p, ok := h.pageOf(c, "deliveries:"+t.ID)
-	if !ok {
-		return
-	}
-	items, next, err := h.d.Store.ListWebhookDeliveries(c.Request.Context(), t.ID, p)
-	if err != nil {
-		h.fail(c, err, "")
-		return
-	}
-	writeList(c, items, h.sealCursor("deliveries:"+t.ID, next))
+	listOfTenant(h, c, "deliveries", h.d.Store.ListWebhookDeliveries)
 }
 
 // pageOf reads ?limit&cursor (and nothing else) for a list scoped by scope.
@@ -289,16 +249,9 @@ func (h *handler) createAPIKey(c *gin.Context) {
 }
 
 func (h *handler) listAPIKeys(c *gin.Context) {
-	if _, ok := query(c); !ok {
-		return
+	if items, ok := allOfTenant(h, c, h.d.Store.ListAPIKeys); ok {
+		writeList(c, items, "")
 	}
-	t := tenantOf(c)
-	items, err := h.d.Store.ListAPIKeys(c.Request.Context(), t.ID)
-	if err != nil {
-		h.fail(c, err, "")
-		return
-	}
-	writeList(c, items, "")
 }
 
 func (h *handler) deleteAPIKey(c *gin.Context) {

@@ -18,7 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/idp/idptest"
 )
 
-const redirect = "http://127.0.0.1:9/oauth/callback"
+const redirect = idp.TestRedirect
 
 func newFake(t *testing.T) *idptest.GitHub {
 	g := idptest.NewGitHub()
@@ -47,31 +47,10 @@ func newGH(t *testing.T, g *idptest.GitHub, mod func(*tenants.IdPConfig)) idp.Pr
 	return p
 }
 
-// browse is the browser at GitHub's authorize page: it returns the query
-// GitHub redirected back with.
-func browse(t *testing.T, authURL string) url.Values {
-	t.Helper()
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(authURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("authorize: HTTP %d %s", resp.StatusCode, body)
-	}
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if !strings.HasPrefix(loc.String(), redirect) {
-		t.Fatalf("redirected to %s", loc)
-	}
-	return loc.Query()
-}
-
 func login(t *testing.T, p idp.Provider) (*idp.Identity, *idp.Token, error) {
 	t.Helper()
 	state, verifier := tenants.RandomToken(), oauth2.GenerateVerifier()
-	cb := browse(t, p.AuthCodeURL(state, "", verifier))
+	cb := idp.Browse(t, p.AuthCodeURL(state, "", verifier))
 	if cb.Get("state") != state {
 		t.Fatalf("state %q, want %q", cb.Get("state"), state)
 	}
@@ -192,7 +171,7 @@ func TestGitHubOrgAllowList(t *testing.T) {
 		cfg.Scopes = []string{"read:user"} // read:org and user:email are still requested
 	}
 	p := newGH(t, g, withOrgs)
-	scope := mustQuery(t, p.AuthCodeURL("s", "", "v")).Get("scope")
+	scope := idp.MustQuery(t, p.AuthCodeURL("s", "", "v")).Get("scope")
 	if scope != "read:user user:email read:org" {
 		t.Fatalf("scope %q: read:org must be requested (private memberships are hidden without it)", scope)
 	}
@@ -212,15 +191,6 @@ func TestGitHubOrgAllowList(t *testing.T) {
 	wantReason(t, err, idp.ReasonOrgNotAllowed)
 }
 
-func mustQuery(t *testing.T, s string) url.Values {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Query()
-}
-
 // GitHub answers token errors with HTTP 200 and an error field; each must
 // surface as a LoginError without the code in its text.
 func TestGitHubTokenExchangeErrors(t *testing.T) {
@@ -228,7 +198,7 @@ func TestGitHubTokenExchangeErrors(t *testing.T) {
 	p := newGH(t, g, nil)
 
 	verifier := oauth2.GenerateVerifier()
-	cb := browse(t, p.AuthCodeURL("s", "", verifier))
+	cb := idp.Browse(t, p.AuthCodeURL("s", "", verifier))
 	code := cb.Get("code")
 	_, _, err := p.Exchange(context.Background(), code, "", oauth2.GenerateVerifier())
 	le := wantReason(t, err, idp.ReasonUpstreamError)
@@ -301,7 +271,7 @@ func TestFakeGitHubTokenFormats(t *testing.T) {
 	for _, accept := range []string{"", "application/json"} {
 		verifier := oauth2.GenerateVerifier()
 		p := newGH(t, g, nil)
-		code := browse(t, p.AuthCodeURL("s", "", verifier)).Get("code")
+		code := idp.Browse(t, p.AuthCodeURL("s", "", verifier)).Get("code")
 		form := url.Values{"client_id": {g.ClientID}, "client_secret": {g.ClientSecret}, "code": {code}, "code_verifier": {verifier}}
 		req, _ := http.NewRequest(http.MethodPost, g.URL+"/login/oauth/access_token", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -334,7 +304,7 @@ func TestFakeGitHubAccessDenied(t *testing.T) {
 	g := newFake(t)
 	p := newGH(t, g, nil)
 	g.SetDeny(true)
-	cb := browse(t, p.AuthCodeURL("st", "", oauth2.GenerateVerifier()))
+	cb := idp.Browse(t, p.AuthCodeURL("st", "", oauth2.GenerateVerifier()))
 	if cb.Get("error") != "access_denied" || cb.Get("state") != "st" || cb.Has("code") {
 		t.Fatalf("callback %v", cb)
 	}

@@ -114,7 +114,7 @@ func (s *Server) Authorize(ctx context.Context, site tenants.Site, req Authorize
 		return nil, serverError(err)
 	}
 	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActAuthorizeStarted, ClientID: client.ID,
-		Details: tenants.JSONMap{tenants.DetailScopes: scopes, tenants.DetailRedirectOrigin: origin(redirect), tenants.DetailMode: site.Mode}})
+		Details: tenants.JSONMap{tenants.DetailScopes: scopes, tenants.DetailRedirectOrigin: RedirectOrigin(redirect), tenants.DetailMode: site.Mode}})
 	return p, nil
 }
 
@@ -139,7 +139,10 @@ func matchRedirect(c *tenants.Client, requested string) (string, *Error) {
 	return "", newErr(ErrInvalidRequest, "redirect_uri is not registered for this client")
 }
 
-func origin(raw string) string {
+// RedirectOrigin is the origin (scheme and host) of a redirect URI: what the
+// consent page and the audit log show, and what a page's CSP form-action admits.
+// A URI without a host (a private-use scheme, RFC 8252 §7.1) is its scheme.
+func RedirectOrigin(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return ""
@@ -422,7 +425,7 @@ func (s *Server) ConsentDetails(ctx context.Context, site tenants.Site, p *tenan
 	if name == "" {
 		name = c.ID
 	}
-	return &ConsentInfo{ClientName: name, ClientID: c.ID, ClientURI: c.ClientURI, RedirectOrigin: origin(p.RedirectURI), Scopes: p.Scopes, User: u,
+	return &ConsentInfo{ClientName: name, ClientID: c.ID, ClientURI: c.ClientURI, RedirectOrigin: RedirectOrigin(p.RedirectURI), Scopes: p.Scopes, User: u,
 		CIMD: c.Kind == tenants.ClientCIMD, ScopeDescriptions: site.Tenant.Settings.ScopeDescriptions}, nil
 }
 
@@ -489,7 +492,7 @@ func (s *Server) issueCode(ctx context.Context, site tenants.Site, p *tenants.Pe
 		return nil, serverError(err)
 	}
 	s.audit(ctx, tenants.AuditEvent{TenantID: p.TenantID, Action: tenants.ActCodeIssued, ClientID: c.ID, Subject: p.UserID,
-		Details: tenants.JSONMap{tenants.DetailGrantID: g.ID, tenants.DetailScopes: p.Scopes, tenants.DetailRedirectOrigin: origin(p.RedirectURI)}})
+		Details: tenants.JSONMap{tenants.DetailGrantID: g.ID, tenants.DetailScopes: p.Scopes, tenants.DetailRedirectOrigin: RedirectOrigin(p.RedirectURI)}})
 	q := url.Values{}
 	q.Set("code", code)
 	if p.State != "" {

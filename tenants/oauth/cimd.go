@@ -101,15 +101,11 @@ func NewCIMDResolver(opts *CIMDOptions) *CIMDResolver {
 	if opts == nil {
 		opts = &CIMDOptions{}
 	}
-	c := opts.Client
-	if c == nil {
-		c = egress.NewClient(egress.Options{Policy: egress.Policy{AllowPrivate: opts.AllowPrivate}, HTTPSOnly: true,
-			Timeout: CIMDTimeout, Redirects: egress.NoRedirects})
-	}
-	// The CIMD draft: a redirect is never followed. Following one would let
-	// an open redirect on an allowed host (cimd_allowed_hosts) vouch for a
-	// document served elsewhere, under the allowed host's name.
-	c = egress.WithoutRedirects(c)
+	// The CIMD draft: a redirect is never followed, not even by a given
+	// client. Following one would let an open redirect on an allowed host
+	// (cimd_allowed_hosts) vouch for a document served elsewhere, under the
+	// allowed host's name.
+	c := egress.WithoutRedirects(documentClient(opts.Client, opts.AllowPrivate, CIMDTimeout))
 	max := opts.MaxEntries
 	if max <= 0 {
 		max = cimdMaxEntries

@@ -55,11 +55,8 @@ func (s *Server) authenticateAssertion(ctx context.Context, site tenants.Site, c
 	if cred.ClientID != "" && cred.ClientID != claimed.Subject {
 		return nil, fail("client_assertion sub must equal client_id")
 	}
-	c, e := s.storedClient(ctx, site, claimed.Subject)
+	c, e := s.clientToAuthenticate(ctx, site, claimed.Subject, fail)
 	if e != nil {
-		if e.Code == ErrInvalidClient {
-			return nil, fail(e.Description)
-		}
 		return nil, e
 	}
 	if c.TokenEndpointAuthMethod != AuthPrivateKeyJWT {

@@ -63,6 +63,19 @@ func (s *Server) storedClient(ctx context.Context, site tenants.Site, clientID s
 	return s.lookupClient(ctx, site, clientID, false)
 }
 
+// clientToAuthenticate finds the client that authenticates; an unknown one
+// is invalid_client as fail words it (with the Basic challenge when due).
+func (s *Server) clientToAuthenticate(ctx context.Context, site tenants.Site, clientID string, fail func(string) *Error) (*tenants.Client, *Error) {
+	c, e := s.storedClient(ctx, site, clientID)
+	switch {
+	case e == nil:
+		return c, nil
+	case e.Code == ErrInvalidClient:
+		return nil, fail(e.Description)
+	}
+	return nil, e
+}
+
 func (s *Server) lookupClient(ctx context.Context, site tenants.Site, clientID string, fresh bool) (*tenants.Client, *Error) {
 	if clientID == "" {
 		return nil, newErr(ErrInvalidRequest, "client_id is required")
@@ -191,11 +204,8 @@ func (s *Server) AuthenticateClient(ctx context.Context, site tenants.Site, cred
 	if cred.ClientID == "" {
 		return nil, fail("client authentication is required (client_id)")
 	}
-	c, e := s.storedClient(ctx, site, cred.ClientID)
+	c, e := s.clientToAuthenticate(ctx, site, cred.ClientID, fail)
 	if e != nil {
-		if e.Code == ErrInvalidClient {
-			return nil, fail(e.Description)
-		}
 		return nil, e
 	}
 	if c.TokenEndpointAuthMethod == AuthPrivateKeyJWT {

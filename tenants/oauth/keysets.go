@@ -58,16 +58,23 @@ func NewKeySets(opts *KeySetOptions) *KeySets {
 	if opts == nil {
 		opts = &KeySetOptions{}
 	}
-	c := opts.Client
-	if c == nil {
-		c = egress.NewClient(egress.Options{Policy: egress.Policy{AllowPrivate: opts.AllowPrivate}, HTTPSOnly: true,
-			Timeout: keySetTimeout, Redirects: egress.NoRedirects})
-	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &KeySets{client: c, now: now, cache: map[string]keySetEntry{}}
+	return &KeySets{client: documentClient(opts.Client, opts.AllowPrivate, keySetTimeout), now: now, cache: map[string]keySetEntry{}}
+}
+
+// documentClient is the client that reads a document a client or an issuer
+// names (a CIMD, a key set, issuer metadata): the given one, else an egress
+// client, https only, that follows no redirect (a document is read where it
+// is named, never where it points).
+func documentClient(given *http.Client, allowPrivate bool, timeout time.Duration) *http.Client {
+	if given != nil {
+		return given
+	}
+	return egress.NewClient(egress.Options{Policy: egress.Policy{AllowPrivate: allowPrivate}, HTTPSOnly: true,
+		Timeout: timeout, Redirects: egress.NoRedirects})
 }
 
 func (k *KeySets) cached(key string, maxAge time.Duration) (keySetEntry, bool) {

@@ -92,7 +92,13 @@ func SignWith(key crypto.Signer, alg jose.SignatureAlgorithm, kid, typ string, c
 	if typ != "" {
 		opts = opts.WithType(jose.ContentType(typ))
 	}
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
+	return sign(jose.SigningKey{Algorithm: alg, Key: key}, opts, claims)
+}
+
+// sign is the JWS compact serialization of claims; a test fixture, so a
+// key go-jose refuses panics.
+func sign(key jose.SigningKey, opts *jose.SignerOptions, claims map[string]any) string {
+	sig, err := jose.NewSigner(key, opts)
 	if err != nil {
 		panic(err)
 	}
@@ -242,15 +248,5 @@ func DPoPProof(key *ecdsa.PrivateKey, method, htu, token string, change func(map
 	if change != nil {
 		change(c)
 	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
-	if err != nil {
-		panic(err)
-	}
-	payload, _ := json.Marshal(c)
-	obj, err := s.Sign(payload)
-	if err != nil {
-		panic(err)
-	}
-	out, _ := obj.CompactSerialize()
-	return out
+	return sign(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"), c)
 }

@@ -127,31 +127,22 @@ func (g *GitHub) Endpoints() *idp.Endpoints {
 }
 
 // SetUser sets who logs in next.
-func (g *GitHub) SetUser(u *GitHubUser) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.user = u
-}
+func (g *GitHub) SetUser(u *GitHubUser) { g.locked(func() { g.user = u }) }
 
 // SetDeny makes the next authorize deny access.
-func (g *GitHub) SetDeny(deny bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.deny = deny
-}
+func (g *GitHub) SetDeny(deny bool) { g.locked(func() { g.deny = deny }) }
 
 // SetExpiringTokens switches between OAuth-app and GitHub-App tokens.
-func (g *GitHub) SetExpiringTokens(on bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.expiring = on
-}
+func (g *GitHub) SetExpiringTokens(on bool) { g.locked(func() { g.expiring = on }) }
 
 // SetPerPage caps list pages.
-func (g *GitHub) SetPerPage(n int) {
+func (g *GitHub) SetPerPage(n int) { g.locked(func() { g.perPage = n }) }
+
+// locked runs f under the fake's lock (the setters race the handlers).
+func (g *GitHub) locked(f func()) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.perPage = n
+	f()
 }
 
 // Authorizes returns the authorize requests seen so far.
