@@ -238,7 +238,7 @@ func (e *env) series(name string, want map[string]string) *dto.Metric {
 		if mf.GetName() != name {
 			continue
 		}
-	series:
+	metrics:
 		for _, m := range mf.GetMetric() {
 			l := map[string]string{}
 			for _, lp := range m.GetLabel() {
@@ -246,7 +246,7 @@ func (e *env) series(name string, want map[string]string) *dto.Metric {
 			}
 			for k, v := range want {
 				if l[k] != v {
-					continue series
+					continue metrics
 				}
 			}
 			return m
