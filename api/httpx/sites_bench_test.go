@@ -1,4 +1,4 @@
-package httpx
+package httpx_test
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/api/httpx"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/gormstore"
-	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // BenchmarkSites resolves tenants with 10,000 provisioned: the same tenant
@@ -17,11 +17,7 @@ import (
 // replica without a bus and with the bus-kept cache.
 func BenchmarkSites(b *testing.B) {
 	ctx := context.Background()
-	store, err := gormstore.Open(ctx, testdb.SQLite(b), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
+	store := testkit.New(b, testkit.Options{}).DB
 	const n = 10_000
 	now := time.Now().UTC()
 	all := make([]tenants.Tenant, n)
@@ -33,8 +29,8 @@ func BenchmarkSites(b *testing.B) {
 	if err := store.DB().CreateInBatches(all, 500).Error; err != nil {
 		b.Fatal(err)
 	}
-	sites := NewSites(store, "https://connect.example.com", "connect.example.com")
-	kept := NewSites(store, "https://connect.example.com", "connect.example.com")
+	sites := httpx.NewSites(store, "https://connect.example.com", "connect.example.com")
+	kept := httpx.NewSites(store, "https://connect.example.com", "connect.example.com")
 	kept.KeepCurrent()
 	for _, slug := range slugs {
 		if _, err := kept.BySlug(ctx, slug); err != nil {
