@@ -6,6 +6,8 @@
 // do for MCP Enterprise-Managed Authorization. It also mints arbitrary
 // ID-JAGs for hostile tests. Serve it over TLS (httptest.NewTLSServer or
 // the e2e harness's TLS fake); the issuer is the URL it is served at.
+// StartOIDC runs mockoidc instead, the generic OpenID Connect provider of a
+// tenant's sign-in.
 package testidp
 
 import (
