@@ -107,11 +107,30 @@ func mockProvider(t *testing.T, mw ...func(http.Handler) http.Handler) (*mockoid
 	t.Helper()
 	m := startMock(t, mw...)
 	hc, _ := newCountingClient()
-	p, err := New(context.Background(), mockConfig(m, hc, tenants.IdPOIDC))
+	p := mustNew(t, context.Background(), mockConfig(m, hc, tenants.IdPOIDC))
+	return m, p
+}
+
+// mustNew is New for a config the test expects to be good.
+func mustNew(t *testing.T, ctx context.Context, cfg Config) Provider {
+	t.Helper()
+	p, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, p
+	return p
+}
+
+// domainProviders makes typ providers against m, each limited to the
+// allowed email domains it is given (none: any domain).
+func domainProviders(t *testing.T, m *mockoidc.MockOIDC, typ string) func(domains ...string) Provider {
+	hc, _ := newCountingClient()
+	return func(domains ...string) Provider {
+		t.Helper()
+		cfg := mockConfig(m, hc, typ)
+		cfg.IdP.AllowedDomains = domains
+		return mustNew(t, context.Background(), cfg)
+	}
 }
 
 // authorize starts a flow at p and returns it with the callback's query.
@@ -141,10 +160,7 @@ func TestOIDCLoginFlowPKCEAndNonce(t *testing.T) {
 	m := startMock(t)
 	hc, ct := newCountingClient()
 	ctx := context.Background()
-	p, err := New(ctx, mockConfig(m, hc, tenants.IdPOIDC))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustNew(t, ctx, mockConfig(m, hc, tenants.IdPOIDC))
 	if p.Type() != "oidc" {
 		t.Fatalf("type %q", p.Type())
 	}
@@ -290,17 +306,13 @@ func TestOIDCTamperedIDTokenRefused(t *testing.T) {
 func TestOIDCWrongAudienceRefused(t *testing.T) {
 	m := startMock(t)
 	hc, _ := newCountingClient()
-	cfg := mockConfig(m, hc, tenants.IdPOIDC)
-	p, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustNew(t, context.Background(), mockConfig(m, hc, tenants.IdPOIDC))
 	f, cb := authorize(t, p)
 	// Build a provider that expects another audience, same upstream.
 	o := p.(*oidcProvider)
 	other := *o
 	other.verifier = o.p.Verifier(&oidc.Config{ClientID: "someone-else"})
-	_, _, err = other.Exchange(context.Background(), cb.Get("code"), f.nonce, f.verifier)
+	_, _, err := other.Exchange(context.Background(), cb.Get("code"), f.nonce, f.verifier)
 	loginError(t, err, ReasonBadIDToken)
 }
 
@@ -308,10 +320,7 @@ func TestOIDCRefresh(t *testing.T) {
 	m := startMock(t)
 	hc, _ := newCountingClient()
 	ctx := context.Background()
-	p, err := New(ctx, mockConfig(m, hc, tenants.IdPOIDC))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustNew(t, ctx, mockConfig(m, hc, tenants.IdPOIDC))
 	f, cb := authorize(t, p)
 	_, tok, err := p.Exchange(ctx, cb.Get("code"), f.nonce, f.verifier)
 	if err != nil {
@@ -319,10 +328,7 @@ func TestOIDCRefresh(t *testing.T) {
 	}
 	m.FastForward(time.Minute) // new iat, so a new access token
 	// A fresh provider, as a worker would build it.
-	p2, err := New(ctx, mockConfig(m, hc, tenants.IdPOIDC))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p2 := mustNew(t, ctx, mockConfig(m, hc, tenants.IdPOIDC))
 	nt, err := p2.Refresh(ctx, tok)
 	if err != nil {
 		t.Fatal(err)
@@ -345,10 +351,7 @@ func TestOIDCRefresh(t *testing.T) {
 func TestRefreshWithoutRefreshToken(t *testing.T) {
 	m := startMock(t)
 	hc, ct := newCountingClient()
-	p, err := New(context.Background(), mockConfig(m, hc, tenants.IdPOIDC))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustNew(t, context.Background(), mockConfig(m, hc, tenants.IdPOIDC))
 	before := ct.count("/oidc/token")
 	// No refresh token, no expiry: returned unchanged, nothing sent.
 	in := &Token{AccessToken: "a", TokenType: "bearer"}
@@ -379,16 +382,7 @@ func loginAs(t *testing.T, p Provider) (*Identity, error) {
 
 func TestOIDCAllowedDomains(t *testing.T) {
 	m := startMock(t)
-	hc, _ := newCountingClient()
-	mk := func(domains ...string) Provider {
-		cfg := mockConfig(m, hc, tenants.IdPOIDC)
-		cfg.IdP.AllowedDomains = domains
-		p, err := New(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	mk := domainProviders(t, m, tenants.IdPOIDC)
 	// Listed domain (case-insensitive) passes.
 	queueUser(m, "ann@Example.COM", true)
 	if id, err := loginAs(t, mk("example.com")); err != nil || id.Email != "ann@Example.COM" {
@@ -436,13 +430,7 @@ func (u *userinfoUser) Claims(_ []string, base *mockoidc.IDTokenClaims) (jwt.Cla
 // when userinfo's sub matches (§5.3.2).
 func TestOIDCUserinfoFallback(t *testing.T) {
 	m := startMock(t)
-	hc, _ := newCountingClient()
-	cfg := mockConfig(m, hc, tenants.IdPOIDC)
-	cfg.IdP.AllowedDomains = []string{"example.com"}
-	p, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := domainProviders(t, m, tenants.IdPOIDC)("example.com")
 	m.QueueUser(&userinfoUser{sub: "s1", uiSub: "s1", email: "ui@example.com"})
 	id, err := loginAs(t, p)
 	if err != nil || id.Email != "ui@example.com" || !id.EmailVerified || id.Name != "From Userinfo" {
@@ -482,20 +470,11 @@ func (u *hdUser) Claims(_ []string, base *mockoidc.IDTokenClaims) (jwt.Claims, e
 // hint, email_verified required, Workspace (hd) check with allowed domains.
 func TestGoogleViaMockOIDC(t *testing.T) {
 	m := startMock(t)
-	hc, _ := newCountingClient()
-	mk := func(domains ...string) Provider {
-		cfg := mockConfig(m, hc, tenants.IdPGoogle)
-		cfg.IdP.AllowedDomains = domains
-		p, err := New(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.Type() != "google" {
-			t.Fatalf("type %q", p.Type())
-		}
-		return p
-	}
+	mk := domainProviders(t, m, tenants.IdPGoogle)
 	p := mk("corp.example")
+	if p.Type() != "google" {
+		t.Fatalf("type %q", p.Type())
+	}
 	f := newFlow()
 	q, _ := url.Parse(p.AuthCodeURL(f.state, f.nonce, f.verifier))
 	v := q.Query()
@@ -571,10 +550,7 @@ func TestOIDCIssuerTrailingSlash(t *testing.T) {
 	hc, _ := newCountingClient()
 	cfg := mockConfig(m, hc, tenants.IdPOIDC)
 	cfg.IdP.IssuerURL = m.Issuer() + "/"
-	p, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustNew(t, context.Background(), cfg)
 	if _, err := loginAs(t, p); err != nil {
 		t.Fatal(err)
 	}
@@ -633,10 +609,7 @@ func TestSecurity_11_OIDCDomainRecheckedAtRefresh(t *testing.T) {
 	ctx := context.Background()
 	cfg := mockConfig(m, hc, tenants.IdPOIDC)
 	cfg.IdP.AllowedDomains = tenants.Strings{"example.com"}
-	p, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustNew(t, ctx, cfg)
 	f, cb := authorize(t, p)
 	_, tok, err := p.Exchange(ctx, cb.Get("code"), f.nonce, f.verifier)
 	if err != nil {
@@ -650,10 +623,7 @@ func TestSecurity_11_OIDCDomainRecheckedAtRefresh(t *testing.T) {
 	// The tenant narrowed its domains; the next refresh refuses.
 	narrowed := mockConfig(m, hc, tenants.IdPOIDC)
 	narrowed.IdP.AllowedDomains = tenants.Strings{"acme.example"}
-	p2, err := New(ctx, narrowed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p2 := mustNew(t, ctx, narrowed)
 	m.FastForward(time.Minute)
 	before := ct.count("/oidc/token")
 	_, err = p2.Refresh(ctx, nt)
