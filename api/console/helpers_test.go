@@ -47,9 +47,11 @@ type env struct {
 	prov  *tenants.Provisioner
 	acc   *accounts.Service
 	ui    *ui
-	clock *clock
-	logs  *syncBuf
-	opts  envOpts
+	// engine is the console's router (its routes list every page and form).
+	engine *gin.Engine
+	clock  *clock
+	logs   *syncBuf
+	opts   envOpts
 	// handler serves srv; rekey swaps it like a restarted process.
 	handler atomic.Pointer[http.Handler]
 }
@@ -125,6 +127,7 @@ func (e *env) serve() {
 	e.ui = newUI(e.d, &options{Now: e.clock.Now, SignupLimit: e.opts.signupLimit, LoginLimit: e.opts.loginLimit})
 	e.ui.register(r)
 	r.NoRoute(e.ui.notFoundPage())
+	e.engine = r
 	var h http.Handler = e.d.Sites.HostMode(r)
 	e.handler.Store(&h)
 }

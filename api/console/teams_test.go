@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -63,21 +64,100 @@ func TestInvitedViewerReadsButIsRefusedAdminActions(t *testing.T) {
 	wantStatus(t, e.browser().get("/invite?token="+tok), http.StatusBadRequest)
 }
 
-func TestNonMemberGets404ForAnotherTeam(t *testing.T) {
+// A member of one team gets 404 for every route of another team, pages and
+// forms alike, exactly like a team that does not exist (never 403, never
+// success), and the other team is unchanged afterwards. The routes come from
+// the router, so a new team route is covered without editing this test.
+func TestNonMemberGets404ForEveryRouteOfAnotherTeam(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	_, ownerA := e.tenant("alpha", "Alpha")
-	e.tenant("beta", "Beta")
+	alpha, ownerA := e.tenant("alpha", "Alpha")
+	beta, ownerB := e.tenant("beta", "Beta")
+	// Beta has a custom domain and an audit webhook, so that every
+	// Integrations form (set or replace, remove) would change something.
+	patch := `{"custom_domain":"mcp.beta.example","settings":{"audit_webhook_url":"https://hooks.beta.example/gatehouse","audit_webhook_secret":"beta-webhook-secret-0123456789abcdef"}}`
+	if _, _, err := e.prov.PatchTenant(context.Background(), beta, []byte(patch), tenants.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ownerOfB, _ := e.store.GetAccountByEmail(context.Background(), ownerB)
+	before := e.teamState(beta)
+
 	b := e.browser()
 	b.login(ownerA)
 	wantStatus(t, b.get("/console/t/nonexistent"), http.StatusNotFound)
-	for _, p := range []string{"", "/settings", "/clients", "/grants", "/audit", "/doctor", "/keys", "/members"} {
-		r := b.get("/console/t/beta" + p)
+	csrf := b.csrf("/console/t/" + alpha.Slug)
+	// What a form of beta would be sent: valid-looking values for every field
+	// the team forms read, so that only the membership check can refuse it.
+	form := url.Values{"csrf": {csrf}, "name": {"Hacked"}, "custom_domain": {"evil.example"},
+		"audit_webhook_url": {"https://evil.example/hook"}, "email": {"x@example.com"}, "role": {"owner"},
+		"confirm_slug": {"beta"}, "client_id": {"stolen"}, "issuer": {"https://evil.example"}, "idp_type": {"dev"}}
+	params := strings.NewReplacer(":slug", beta.Slug, ":account", ownerOfB.ID, ":type", "dev", ":id", "any")
+	routes := 0
+	for _, rt := range e.engine.Routes() {
+		if !strings.HasPrefix(rt.Path, "/console/t/:slug") {
+			continue
+		}
+		routes++
+		path := params.Replace(rt.Path)
+		var r *resp
+		switch rt.Method {
+		case http.MethodGet:
+			r = b.get(path)
+		case http.MethodPost:
+			r = b.post(path, form)
+		default:
+			t.Fatalf("%s %s: no request for this method", rt.Method, rt.Path)
+		}
 		if r.StatusCode != http.StatusNotFound || strings.Contains(r.Body, "Beta") {
-			t.Errorf("GET beta%s: %d", p, r.StatusCode)
+			t.Errorf("%s %s as a member of alpha: status %d, want 404 without beta's name", rt.Method, path, r.StatusCode)
 		}
 	}
-	r := b.submit("/console/t/alpha", "/console/t/beta/api-keys", url.Values{"name": {"stolen"}})
-	wantStatus(t, r, http.StatusNotFound)
+	if routes < 30 {
+		t.Fatalf("only %d team routes found: the router is not the console's", routes)
+	}
+	if after := e.teamState(beta); !reflect.DeepEqual(after, before) {
+		t.Fatalf("beta changed:\nbefore %+v %+v\nafter  %+v %+v", *before.Tenant, before, *after.Tenant, after)
+	}
+	// The same forms from beta's own owner do change it: the 404s above
+	// were the membership check, not a form the handlers would refuse.
+	ob := e.browser()
+	ob.login(ownerB)
+	wantStatus(t, ob.submit("/console/t/beta/integrations", "/console/t/beta/integrations/domain/remove", nil), http.StatusSeeOther)
+	if reflect.DeepEqual(e.teamState(beta), before) {
+		t.Fatal("beta's owner removed the domain, but the team state did not change: teamState misses it")
+	}
+}
+
+// teamState is what a team's console forms can change, read from the store.
+type teamState struct {
+	Tenant      *tenants.Tenant
+	Members     []tenants.MemberView
+	Invitations []tenants.Invitation
+	APIKeys     []tenants.APIKey
+	Clients     []tenants.Client
+	IdPs        []tenants.IdPConfig
+	Enterprise  []tenants.EnterpriseIdP
+	Grants      []tenants.Grant
+}
+
+func (e *env) teamState(t *tenants.Tenant) teamState {
+	e.t.Helper()
+	ctx := context.Background()
+	var s teamState
+	var errs [8]error
+	s.Tenant, errs[0] = e.store.GetTenant(ctx, t.ID)
+	s.Members, errs[1] = e.store.ListMembers(ctx, t.ID)
+	s.Invitations, errs[2] = e.store.ListInvitations(ctx, t.ID)
+	s.APIKeys, errs[3] = e.store.ListAPIKeys(ctx, t.ID)
+	s.Clients, _, errs[4] = e.store.ListClients(ctx, t.ID, tenants.Page{Limit: 200})
+	s.IdPs, errs[5] = e.store.ListIdPs(ctx, t.ID)
+	s.Enterprise, errs[6] = e.store.ListEnterpriseIdPs(ctx, t.ID)
+	s.Grants, _, errs[7] = e.store.ListGrants(ctx, t.ID, tenants.Page{Limit: 200})
+	for _, err := range errs {
+		if err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return s
 }
 
 func TestLastOwnerCannotLeaveOrBeDemoted(t *testing.T) {
