@@ -36,13 +36,7 @@ func (u *ui) accountView(c *gin.Context) (*view, error) {
 
 // accountPage is GET /account: name, password, two-step sign-in, sessions.
 func (u *ui) accountPage(c *gin.Context) {
-	v, err := u.accountView(c)
-	if err != nil {
-		u.fail(c, err)
-		return
-	}
-	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/account")
-	u.render(c, http.StatusOK, "account_settings", v)
+	u.show(c, u.accountView, "account_settings", func(c *gin.Context) *flash { return u.takeFlash(c, sessionOf(c).ID, "/account") })
 }
 
 func (u *ui) accountNotice(c *gin.Context, msg string) {
@@ -70,14 +64,7 @@ func (u *ui) accountPassword(c *gin.Context) {
 	s := sessionOf(c)
 	err := u.acc.ChangePassword(c.Request.Context(), s.Account, c.PostForm("current_password"), c.PostForm("password"), s.ID)
 	if fe, ok := fieldErrors(err); ok {
-		v, verr := u.accountView(c)
-		if verr != nil {
-			u.fail(c, verr)
-			return
-		}
-		v.Errors = fe
-		v.Notice = "The password was not changed; fix the fields marked below."
-		u.render(c, http.StatusUnprocessableEntity, "account_settings", v)
+		u.refuse(c, u.accountView, "account_settings", nil, fe, "The password was not changed; fix the fields marked below.")
 		return
 	}
 	if err != nil {
@@ -90,13 +77,7 @@ func (u *ui) accountPassword(c *gin.Context) {
 func (u *ui) accountEndSession(c *gin.Context) {
 	s := sessionOf(c)
 	id := c.Param("id")
-	err := u.acc.EndSession(c.Request.Context(), s.Account, id)
-	if errors.Is(err, tenants.ErrNotFound) {
-		u.errorPage(c, http.StatusNotFound, "No such session.")
-		return
-	}
-	if err != nil {
-		u.fail(c, err)
+	if !u.done(c, u.acc.EndSession(c.Request.Context(), s.Account, id), "No such session.") {
 		return
 	}
 	if id == s.ID {

@@ -3,7 +3,6 @@ package console
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sort"
 	"strings"
@@ -121,20 +120,16 @@ var knownActions = []string{
 
 func (u *ui) auditPage(c *gin.Context) {
 	t := tenantOf(c)
-	d := auditData{Action: strings.TrimSpace(c.Query("action")), ClientID: strings.TrimSpace(c.Query("client_id")), Cursor: c.Query("cursor"), Actions: knownActions}
-	f := tenants.AuditFilter{Action: d.Action, ClientID: d.ClientID, Page: tenants.Page{Limit: 50, Cursor: d.Cursor}}
-	items, next, err := u.d.Store.ListAuditEvents(c.Request.Context(), t.ID, f)
+	d := auditData{Action: strings.TrimSpace(c.Query("action")), ClientID: strings.TrimSpace(c.Query("client_id")), Actions: knownActions}
 	v := u.page(c, "Audit log — "+t.Name, "audit")
-	if errors.Is(err, tenants.ErrBadCursor) {
-		v.Notice = "That page link is no longer valid; showing the newest events."
-		d.Cursor, f.Cursor = "", ""
-		items, next, err = u.d.Store.ListAuditEvents(c.Request.Context(), t.ID, f)
-	}
+	items, next, cursor, err := listPage(c, v, "newest events", func(p tenants.Page) ([]tenants.AuditEvent, string, error) {
+		return u.d.Store.ListAuditEvents(c.Request.Context(), t.ID, tenants.AuditFilter{Action: d.Action, ClientID: d.ClientID, Page: p})
+	})
 	if err != nil {
 		u.fail(c, err)
 		return
 	}
-	d.Next = next
+	d.Next, d.Cursor = next, cursor
 	for _, ev := range items {
 		d.Events = append(d.Events, auditRow{AuditEvent: ev, DetailPairs: detailPairs(ev.Details), Sentence: sentence(ev)})
 	}

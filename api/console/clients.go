@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -18,14 +17,10 @@ type clientsData struct {
 
 func (u *ui) clientsView(c *gin.Context) (*view, error) {
 	t := tenantOf(c)
-	cursor := c.Query("cursor")
-	items, next, err := u.d.Store.ListClients(c.Request.Context(), t.ID, tenants.Page{Limit: 50, Cursor: cursor})
 	v := u.page(c, "Clients — "+t.Name, "clients")
-	if errors.Is(err, tenants.ErrBadCursor) {
-		v.Notice = "That page link is no longer valid; showing the first page."
-		cursor = ""
-		items, next, err = u.d.Store.ListClients(c.Request.Context(), t.ID, tenants.Page{Limit: 50})
-	}
+	items, next, cursor, err := listPage(c, v, "first page", func(p tenants.Page) ([]tenants.Client, string, error) {
+		return u.d.Store.ListClients(c.Request.Context(), t.ID, p)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -34,15 +29,7 @@ func (u *ui) clientsView(c *gin.Context) (*view, error) {
 	return v, nil
 }
 
-func (u *ui) clientsPage(c *gin.Context) {
-	v, err := u.clientsView(c)
-	if err != nil {
-		u.fail(c, err)
-		return
-	}
-	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/console")
-	u.render(c, http.StatusOK, "console_clients", v)
-}
+func (u *ui) clientsPage(c *gin.Context) { u.show(c, u.clientsView, "console_clients", u.teamFlash) }
 
 var clientFields = []string{"client_id", "client_name", "redirect_uris", "token_endpoint_auth_method", "application_type", "scope", "skip_consent", "client_credentials", "jwks"}
 
@@ -62,25 +49,12 @@ func (u *ui) clientCreate(c *gin.Context) {
 	}
 	secret, cl, err := u.prov.CreatePreregisteredClient(c.Request.Context(), t, in)
 	if err != nil {
-		fe, ok := fieldErrors(err)
-		if !ok && errors.Is(err, tenants.ErrConflict) {
-			fe, ok = map[string][]string{"client_id": {"is already taken"}}, true
-		}
+		fe, ok := formErrors(err, "client_id", "is already taken")
 		if !ok {
 			u.fail(c, err)
 			return
 		}
-		v, verr := u.clientsView(c)
-		if verr != nil {
-			u.fail(c, verr)
-			return
-		}
-		for _, f := range clientFields {
-			v.Form[f] = c.PostForm(f)
-		}
-		v.Errors = fe
-		v.Notice = "The client was not created; fix the fields marked below."
-		u.render(c, http.StatusUnprocessableEntity, "console_clients", v)
+		u.refuse(c, u.clientsView, "console_clients", clientFields, fe, "The client was not created; fix the fields marked below.")
 		return
 	}
 	_ = u.setFlash(c, &flash{Binding: sessionOf(c).ID, Kind: "client", Values: map[string]string{"client_id": cl.ID, "client_secret": secret, "client_name": cl.Name}}, "/console")
@@ -88,16 +62,7 @@ func (u *ui) clientCreate(c *gin.Context) {
 }
 
 func (u *ui) clientDelete(c *gin.Context) {
-	t := tenantOf(c)
-	id := c.PostForm("client_id")
-	if err := u.prov.DeleteClient(c.Request.Context(), t, id); err != nil {
-		if errors.Is(err, tenants.ErrNotFound) {
-			u.errorPage(c, http.StatusNotFound, "No such client.")
-			return
-		}
-		u.fail(c, err)
-		return
+	if u.done(c, u.prov.DeleteClient(c.Request.Context(), tenantOf(c), c.PostForm("client_id")), "No such client.") {
+		u.backWith(c, "/clients", "Client deleted; its grants were revoked.")
 	}
-	u.notice(c, "Client deleted; its grants were revoked.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/clients"))
 }

@@ -1,9 +1,7 @@
 package console
 
 import (
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -47,13 +45,7 @@ func (u *ui) enterpriseView(c *gin.Context) (*view, error) {
 }
 
 func (u *ui) enterprisePage(c *gin.Context) {
-	v, err := u.enterpriseView(c)
-	if err != nil {
-		u.fail(c, err)
-		return
-	}
-	v.Flash = u.takeNotice(c)
-	u.render(c, http.StatusOK, "console_enterprise", v)
+	u.show(c, u.enterpriseView, "console_enterprise", u.takeNotice)
 }
 
 // enterpriseCreate trusts an IdP through Provisioner.CreateEnterpriseIdP
@@ -64,44 +56,22 @@ func (u *ui) enterpriseCreate(c *gin.Context) {
 		AllowedClients: splitList(c.PostForm("allowed_clients")), Scopes: splitList(c.PostForm("scopes"))}
 	_, err := u.prov.CreateEnterpriseIdP(c.Request.Context(), t, in)
 	if err != nil {
-		fe, ok := fieldErrors(err)
-		if !ok && errors.Is(err, tenants.ErrConflict) {
-			fe, ok = map[string][]string{"issuer": {"is already trusted by this tenant"}}, true
-		}
+		fe, ok := formErrors(err, "issuer", "is already trusted by this tenant")
 		if !ok {
 			u.fail(c, err)
 			return
 		}
-		v, verr := u.enterpriseView(c)
-		if verr != nil {
-			u.fail(c, verr)
-			return
-		}
-		for _, f := range enterpriseFields {
-			v.Form[f] = c.PostForm(f)
-		}
-		v.Errors = fe
-		v.Notice = "The IdP was not added; fix the fields marked below."
-		u.render(c, http.StatusUnprocessableEntity, "console_enterprise", v)
+		u.refuse(c, u.enterpriseView, "console_enterprise", enterpriseFields, fe, "The IdP was not added; fix the fields marked below.")
 		return
 	}
-	u.notice(c, "The enterprise IdP is trusted; its ID-JAGs can now be redeemed by the allowed clients.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/enterprise"))
+	u.backWith(c, "/enterprise", "The enterprise IdP is trusted; its ID-JAGs can now be redeemed by the allowed clients.")
 }
 
 func (u *ui) enterpriseDelete(c *gin.Context) {
-	t := tenantOf(c)
-	n, err := u.prov.DeleteEnterpriseIdP(c.Request.Context(), t, c.Param("id"))
-	if errors.Is(err, tenants.ErrNotFound) {
-		u.errorPage(c, http.StatusNotFound, "No such enterprise IdP.")
-		return
+	n, err := u.prov.DeleteEnterpriseIdP(c.Request.Context(), tenantOf(c), c.Param("id"))
+	if u.done(c, err, "No such enterprise IdP.") {
+		u.backWith(c, "/enterprise", fmt.Sprintf("The enterprise IdP is no longer trusted; %d grants of its users were revoked.", n))
 	}
-	if err != nil {
-		u.fail(c, err)
-		return
-	}
-	u.notice(c, fmt.Sprintf("The enterprise IdP is no longer trusted; %d grants of its users were revoked.", n))
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/enterprise"))
 }
 
 // clientKeys reads the client form's key field: a JWK set (JSON) or the

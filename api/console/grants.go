@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -35,14 +34,10 @@ func codeStage(g *tenants.Grant, now time.Time) bool {
 
 func (u *ui) grantsPage(c *gin.Context) {
 	t := tenantOf(c)
-	cursor := c.Query("cursor")
-	items, next, err := u.d.Store.ListGrants(c.Request.Context(), t.ID, tenants.Page{Limit: 50, Cursor: cursor})
 	v := u.page(c, "Grants — "+t.Name, "grants")
-	if errors.Is(err, tenants.ErrBadCursor) {
-		v.Notice = "That page link is no longer valid; showing the first page."
-		cursor = ""
-		items, next, err = u.d.Store.ListGrants(c.Request.Context(), t.ID, tenants.Page{Limit: 50})
-	}
+	items, next, cursor, err := listPage(c, v, "first page", func(p tenants.Page) ([]tenants.Grant, string, error) {
+		return u.d.Store.ListGrants(c.Request.Context(), t.ID, p)
+	})
 	if err != nil {
 		u.fail(c, err)
 		return
@@ -81,22 +76,15 @@ func (u *ui) grantRows(ctx context.Context, t *tenants.Tenant, items []tenants.G
 
 // grantRevoke revokes through tenants.RevokeGrant: every replica hears of it.
 func (u *ui) grantRevoke(c *gin.Context) {
-	t := tenantOf(c)
-	err := tenants.RevokeGrant(c.Request.Context(), u.d.Store, u.d.Bus, u.d.Auditor, t.ID, c.Param("id"), tenants.RevokedInConsole)
-	if errors.Is(err, tenants.ErrNotFound) {
-		u.errorPage(c, http.StatusNotFound, "No such grant.")
+	err := tenants.RevokeGrant(c.Request.Context(), u.d.Store, u.d.Bus, u.d.Auditor, tenantOf(c).ID, c.Param("id"), tenants.RevokedInConsole)
+	if !u.done(c, err, "No such grant.") {
 		return
 	}
-	if err != nil {
-		u.fail(c, err)
-		return
-	}
-	u.notice(c, "Grant revoked: its access and refresh tokens no longer work.")
 	back := "/grants"
 	if id := c.PostForm("user"); id != "" { // revoked from the user's page
 		back = "/users/" + url.PathEscape(id)
 	}
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, back))
+	u.backWith(c, back, "Grant revoked: its access and refresh tokens no longer work.")
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -65,16 +65,14 @@ func (u *ui) domainSet(c *gin.Context) {
 	if !u.patch(c, map[string]any{"custom_domain": d}, map[string]string{"custom_domain": d}) {
 		return
 	}
-	u.notice(c, "Custom domain saved. Publish the DNS record below to verify it.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(tenantOf(c), "/integrations"))
+	u.backWith(c, "/integrations", "Custom domain saved. Publish the DNS record below to verify it.")
 }
 
 func (u *ui) domainRemove(c *gin.Context) {
 	if !u.patch(c, map[string]any{"custom_domain": nil}, nil) {
 		return
 	}
-	u.notice(c, "Custom domain removed: the connector answers only at its platform addresses.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(tenantOf(c), "/integrations"))
+	u.backWith(c, "/integrations", "Custom domain removed: the connector answers only at its platform addresses.")
 }
 
 // webhookSet sets the audit webhook URL with a new signing secret, shown
@@ -94,6 +92,5 @@ func (u *ui) webhookRemove(c *gin.Context) {
 	if !u.patch(c, map[string]any{"settings": map[string]any{"audit_webhook_url": nil, "audit_webhook_secret": nil}}, nil) {
 		return
 	}
-	u.notice(c, "Audit webhook removed: no more events are sent.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(tenantOf(c), "/integrations"))
+	u.backWith(c, "/integrations", "Audit webhook removed: no more events are sent.")
 }

@@ -82,8 +82,7 @@ func (u *ui) apiKeyDelete(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	u.notice(c, "API key deleted: automation using it stops working now.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/keys"))
+	u.backWith(c, "/keys", "API key deleted: automation using it stops working now.")
 }
 
 // rotateKeys makes the published next signing key active now ("rotate
@@ -95,6 +94,5 @@ func (u *ui) rotateKeys(c *gin.Context) {
 		u.fail(c, err)
 		return
 	}
-	u.notice(c, "Signing key rotated: new tokens are signed with key "+res.Promoted+".")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/keys"))
+	u.backWith(c, "/keys", "Signing key rotated: new tokens are signed with key "+res.Promoted+".")
 }

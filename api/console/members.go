@@ -68,8 +68,7 @@ func (u *ui) memberRole(c *gin.Context) {
 		u.teamErr(c, err)
 		return
 	}
-	u.notice(c, "Role changed.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/members"))
+	u.backWith(c, "/members", "Role changed.")
 }
 
 func (u *ui) memberRemove(c *gin.Context) {
@@ -84,8 +83,7 @@ func (u *ui) memberRemove(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/console?list=1")
 		return
 	}
-	u.notice(c, "Member removed.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/members"))
+	u.backWith(c, "/members", "Member removed.")
 }
 
 func (u *ui) invitationDelete(c *gin.Context) {
@@ -94,8 +92,7 @@ func (u *ui) invitationDelete(c *gin.Context) {
 		u.teamErr(c, err)
 		return
 	}
-	u.notice(c, "Invitation withdrawn; its link no longer works.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/members"))
+	u.backWith(c, "/members", "Invitation withdrawn; its link no longer works.")
 }
 
 // teamErr shows a domain refusal in words, or fails.

@@ -33,19 +33,16 @@ type mailRow struct {
 // operatorTeams lists every team with search, size and status.
 func (u *ui) operatorTeams(c *gin.Context) {
 	ctx := c.Request.Context()
-	d := operatorData{Q: strings.TrimSpace(c.Query("q")), Cursor: c.Query("cursor")}
-	items, next, err := u.d.Store.SearchTenants(ctx, d.Q, tenants.Page{Limit: 50, Cursor: d.Cursor})
+	d := operatorData{Q: strings.TrimSpace(c.Query("q"))}
 	v := u.page(c, "Operator — teams", "operator")
-	if errors.Is(err, tenants.ErrBadCursor) {
-		v.Notice = "That page link is no longer valid; showing the first page."
-		d.Cursor = ""
-		items, next, err = u.d.Store.SearchTenants(ctx, d.Q, tenants.Page{Limit: 50})
-	}
+	items, next, cursor, err := listPage(c, v, "first page", func(p tenants.Page) ([]tenants.Tenant, string, error) {
+		return u.d.Store.SearchTenants(ctx, d.Q, p)
+	})
 	if err != nil {
 		u.fail(c, err)
 		return
 	}
-	d.Next = next
+	d.Next, d.Cursor = next, cursor
 	for _, t := range items {
 		ms, err := u.d.Store.ListMembers(ctx, t.ID)
 		if err != nil {
@@ -60,18 +57,13 @@ func (u *ui) operatorTeams(c *gin.Context) {
 		d.Teams = append(d.Teams, operatorTeamRow{T: t, Members: len(ms), Clients: len(cl)})
 	}
 	v.Data = d
-	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/console")
+	v.Flash = u.teamFlash(c)
 	u.render(c, http.StatusOK, "operator_teams", v)
 }
 
 func (u *ui) operatorTeam(c *gin.Context) *tenants.Tenant {
 	t, err := u.d.Store.GetTenantBySlug(c.Request.Context(), c.Param("slug"))
-	if errors.Is(err, tenants.ErrNotFound) {
-		u.errorPage(c, http.StatusNotFound, "No such team.")
-		return nil
-	}
-	if err != nil {
-		u.fail(c, err)
+	if !u.done(c, err, "No such team.") {
 		return nil
 	}
 	return t

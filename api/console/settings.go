@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"sort"
@@ -93,15 +92,11 @@ func (u *ui) settingsView(c *gin.Context) (*view, error) {
 	return v, nil
 }
 
-func (u *ui) settingsPage(c *gin.Context) {
-	v, err := u.settingsView(c)
-	if err != nil {
-		u.fail(c, err)
-		return
-	}
-	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/console")
-	u.render(c, http.StatusOK, "console_settings", v)
-}
+func (u *ui) settingsPage(c *gin.Context) { u.show(c, u.settingsView, "console_settings", u.teamFlash) }
+
+// idpFields are the IdP form's fields shown again when it is refused (the
+// client secret is write-only).
+var idpFields = []string{"idp_type", "idp_client_id", "idp_issuer_url", "idp_scopes", "idp_allowed_domains", "idp_allowed_orgs", "idp_auto_login"}
 
 // idpSubmit sets the tenant's IdP (Provisioner.PutIdP). The client secret is
 // write-only: an empty field keeps the stored one.
@@ -118,24 +113,15 @@ func (u *ui) idpSubmit(c *gin.Context) {
 			u.fail(c, err)
 			return
 		}
-		v, verr := u.settingsView(c)
-		if verr != nil {
-			u.fail(c, verr)
-			return
-		}
-		for _, f := range []string{"idp_type", "idp_client_id", "idp_issuer_url", "idp_scopes", "idp_allowed_domains", "idp_allowed_orgs", "idp_auto_login"} {
-			v.Form[f] = c.PostForm(f)
-		}
+		errs := map[string][]string{}
 		for k, msgs := range fe {
-			v.Errors["idp."+k] = msgs
+			errs["idp."+k] = msgs
 		}
-		v.Notice = "The identity provider was not saved; fix the fields marked below."
-		u.render(c, http.StatusUnprocessableEntity, "console_settings", v)
+		u.refuse(c, u.settingsView, "console_settings", idpFields, errs, "The identity provider was not saved; fix the fields marked below.")
 		return
 	}
 	u.changed(c, t)
-	u.notice(c, "Identity provider saved.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/settings"))
+	u.backWith(c, "/settings", "Identity provider saved.")
 }
 
 // idpRemove removes one configured IdP (Provisioner.RemoveIdP: audited, its
@@ -143,21 +129,15 @@ func (u *ui) idpSubmit(c *gin.Context) {
 func (u *ui) idpRemove(c *gin.Context) {
 	t := tenantOf(c)
 	err := u.prov.RemoveIdP(c.Request.Context(), t, c.Param("type"))
-	if errors.Is(err, tenants.ErrNotFound) {
-		u.errorPage(c, http.StatusNotFound, "No such identity provider on this team.")
-		return
-	}
 	if fe, ok := fieldErrors(err); ok {
 		u.errorPage(c, http.StatusConflict, "Not removed: this "+strings.Join(fe["type"], "; ")+".")
 		return
 	}
-	if err != nil {
-		u.fail(c, err)
+	if !u.done(c, err, "No such identity provider on this team.") {
 		return
 	}
 	u.changed(c, t)
-	u.notice(c, web.IdPName(c.Param("type"))+" removed; the people who signed in with it lost their access.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/settings"))
+	u.backWith(c, "/settings", web.IdPName(c.Param("type"))+" removed; the people who signed in with it lost their access.")
 }
 
 // idpTest checks one configured IdP (idp.Check: discovery and the
@@ -165,12 +145,7 @@ func (u *ui) idpRemove(c *gin.Context) {
 func (u *ui) idpTest(c *gin.Context) {
 	t := tenantOf(c)
 	cfg, err := u.d.Store.GetIdP(c.Request.Context(), t.ID, c.Param("type"))
-	if errors.Is(err, tenants.ErrNotFound) {
-		u.errorPage(c, http.StatusNotFound, "No such identity provider on this team.")
-		return
-	}
-	if err != nil {
-		u.fail(c, err)
+	if !u.done(c, err, "No such identity provider on this team.") {
 		return
 	}
 	secret := ""
@@ -302,22 +277,21 @@ func (u *ui) settingsSubmit(c *gin.Context) {
 		}
 	}
 	if len(formErrs) > 0 {
-		v, verr := u.settingsView(c)
-		if verr != nil {
-			u.fail(c, verr)
-			return
-		}
-		for k := range v.Form {
-			if strings.HasPrefix(k, "settings.") || k == "name" || k == "upstream_mcp_url" {
-				v.Form[k] = c.PostForm(k)
+		// Every settings field the page shows is posted back as typed.
+		posted := func(c *gin.Context) (*view, error) {
+			v, err := u.settingsView(c)
+			if err == nil {
+				for k := range v.Form {
+					if strings.HasPrefix(k, "settings.") || k == "name" || k == "upstream_mcp_url" {
+						v.Form[k] = c.PostForm(k)
+					}
+				}
 			}
+			return v, err
 		}
-		v.Errors = formErrs
-		v.Notice = "The settings were not saved; fix the fields marked below."
-		u.render(c, http.StatusUnprocessableEntity, "console_settings", v)
+		u.refuse(c, posted, "console_settings", nil, formErrs, "The settings were not saved; fix the fields marked below.")
 		return
 	}
 	u.changed(c, t)
-	u.notice(c, "Settings saved.")
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, "/settings"))
+	u.backWith(c, "/settings", "Settings saved.")
 }

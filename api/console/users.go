@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -21,14 +20,10 @@ type usersData struct {
 // with a "revoke all access" button (docs/SECURITY.md §11).
 func (u *ui) usersPage(c *gin.Context) {
 	t := tenantOf(c)
-	cursor := c.Query("cursor")
-	items, next, err := u.d.Store.ListUsers(c.Request.Context(), t.ID, tenants.Page{Limit: 50, Cursor: cursor})
 	v := u.page(c, "Users — "+t.Name, "users")
-	if errors.Is(err, tenants.ErrBadCursor) {
-		v.Notice = "That page link is no longer valid; showing the first page."
-		cursor = ""
-		items, next, err = u.d.Store.ListUsers(c.Request.Context(), t.ID, tenants.Page{Limit: 50})
-	}
+	items, next, cursor, err := listPage(c, v, "first page", func(p tenants.Page) ([]tenants.User, string, error) {
+		return u.d.Store.ListUsers(c.Request.Context(), t.ID, p)
+	})
 	if err != nil {
 		u.fail(c, err)
 		return
@@ -41,22 +36,15 @@ func (u *ui) usersPage(c *gin.Context) {
 // userRevoke ends all of a user's access through Provisioner.RevokeUser
 // (the same call as the API): every replica hears of each grant.
 func (u *ui) userRevoke(c *gin.Context) {
-	t := tenantOf(c)
-	n, err := u.prov.RevokeUser(c.Request.Context(), t, c.Param("id"))
-	if errors.Is(err, tenants.ErrNotFound) {
-		u.errorPage(c, http.StatusNotFound, "No such user.")
+	n, err := u.prov.RevokeUser(c.Request.Context(), tenantOf(c), c.Param("id"))
+	if !u.done(c, err, "No such user.") {
 		return
 	}
-	if err != nil {
-		u.fail(c, err)
-		return
-	}
-	u.notice(c, fmt.Sprintf("All of this user's access was revoked (%d grants); their next sign-in asks for consent again.", n))
 	back := "/users"
 	if c.PostForm("from") == "user" {
 		back += "/" + url.PathEscape(c.Param("id"))
 	}
-	c.Redirect(http.StatusSeeOther, u.tenantURL(t, back))
+	u.backWith(c, back, fmt.Sprintf("All of this user's access was revoked (%d grants); their next sign-in asks for consent again.", n))
 }
 
 type userData struct {
@@ -83,22 +71,13 @@ func (u *ui) userPage(c *gin.Context) {
 	t := tenantOf(c)
 	ctx := c.Request.Context()
 	usr, err := u.d.Store.GetUser(ctx, t.ID, c.Param("id"))
-	if errors.Is(err, tenants.ErrNotFound) {
-		u.errorPage(c, http.StatusNotFound, "No such user in this team.")
+	if !u.done(c, err, "No such user in this team.") {
 		return
 	}
-	if err != nil {
-		u.fail(c, err)
-		return
-	}
-	cursor := c.Query("cursor")
-	items, next, err := u.d.Store.ListGrantsForUser(ctx, t.ID, usr.ID, tenants.Page{Limit: 50, Cursor: cursor})
 	v := u.page(c, firstNonEmpty(usr.Name, usr.Email, usr.Username, "User")+" — "+t.Name, "users")
-	if errors.Is(err, tenants.ErrBadCursor) {
-		v.Notice = "That page link is no longer valid; showing the first page."
-		cursor = ""
-		items, next, err = u.d.Store.ListGrantsForUser(ctx, t.ID, usr.ID, tenants.Page{Limit: 50})
-	}
+	items, next, cursor, err := listPage(c, v, "first page", func(p tenants.Page) ([]tenants.Grant, string, error) {
+		return u.d.Store.ListGrantsForUser(ctx, t.ID, usr.ID, p)
+	})
 	if err != nil {
 		u.fail(c, err)
 		return

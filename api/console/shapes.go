@@ -1,0 +1,92 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse/gatehouse/tenants"
+)
+
+// The shapes the console's pages and forms share: a page built by a view
+// function, a keyset-paged list, a form refused field by field, a form whose
+// target may be gone, and the notice that ends a form.
+
+// pageView builds a page's data; a form refused by the domain shows the same
+// page again.
+type pageView func(c *gin.Context) (*view, error)
+
+// show renders the page that build makes, with the flash take returns.
+func (u *ui) show(c *gin.Context, build pageView, name string, take func(*gin.Context) *flash) {
+	v, err := build(c)
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	v.Flash = take(c)
+	u.render(c, http.StatusOK, name, v)
+}
+
+// teamFlash is the flash of the next team page, of any kind (notices, and
+// secrets shown once).
+func (u *ui) teamFlash(c *gin.Context) *flash { return u.takeFlash(c, sessionOf(c).ID, "/console") }
+
+// listPage lists the page at the request's ?cursor. A cursor that is no
+// longer valid (a stale link) shows the first page, and a notice saying so
+// that names it as first.
+func listPage[T any](c *gin.Context, v *view, first string, list func(tenants.Page) ([]T, string, error)) (items []T, next, cursor string, err error) {
+	cursor = c.Query("cursor")
+	items, next, err = list(tenants.Page{Limit: 50, Cursor: cursor})
+	if errors.Is(err, tenants.ErrBadCursor) {
+		v.Notice = "That page link is no longer valid; showing the " + first + "."
+		cursor = ""
+		items, next, err = list(tenants.Page{Limit: 50})
+	}
+	return items, next, cursor, err
+}
+
+// refuse shows a form's page again (422) with the values posted in fields
+// and the domain's errors per field.
+func (u *ui) refuse(c *gin.Context, build pageView, name string, fields []string, errs map[string][]string, notice string) {
+	v, err := build(c)
+	if err != nil {
+		u.fail(c, err)
+		return
+	}
+	for _, f := range fields {
+		v.Form[f] = c.PostForm(f)
+	}
+	v.Errors, v.Notice = errs, notice
+	u.render(c, http.StatusUnprocessableEntity, name, v)
+}
+
+// formErrors is fieldErrors for a form that creates something unique: a
+// conflict (tenants.ErrConflict) is said as taken, the error of field.
+func formErrors(err error, field, taken string) (map[string][]string, bool) {
+	if errors.Is(err, tenants.ErrConflict) {
+		return map[string][]string{field: {taken}}, true
+	}
+	return fieldErrors(err)
+}
+
+// done reports whether a form's domain call succeeded; otherwise it has
+// answered: 404 with missing when the thing the form names is gone, the
+// failure page for any other error.
+func (u *ui) done(c *gin.Context, err error, missing string) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, tenants.ErrNotFound):
+		u.errorPage(c, http.StatusNotFound, missing)
+	default:
+		u.fail(c, err)
+	}
+	return false
+}
+
+// backWith ends a team form: msg is shown once on the team page at sub.
+func (u *ui) backWith(c *gin.Context, sub, msg string) {
+	u.notice(c, msg)
+	c.Redirect(http.StatusSeeOther, u.tenantURL(tenantOf(c), sub))
+}
