@@ -70,6 +70,21 @@ var funcs = template.FuncMap{
 	"dict3": func(name, label, def string, v any) map[string]any {
 		return map[string]any{"Name": name, "Label": label, "Default": def, "V": v}
 	},
+	// dict passes named values to a partial: dict "Name" value "Other" value….
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, fmt.Errorf("dict: %d arguments, want name-value pairs", len(kv))
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict: argument %d is %T, want a name", i, kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
 	"hasErr": func(errs map[string][]string, field string) bool { return len(errs[field]) > 0 },
 	// query builds an encoded query string; it is typed as a URL so that
 	// html/template does not escape its '=' and '&' a second time.

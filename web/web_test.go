@@ -43,6 +43,27 @@ func TestParseFailsOnBrokenTemplate(t *testing.T) {
 	}
 }
 
+// dict names a partial's values; a call with a value but no name, or a
+// name that is not a string, fails the page rather than passing nonsense.
+func TestDictPassesNamedValuesToAPartial(t *testing.T) {
+	fsys := fstest.MapFS{"templates/p.html": {Data: []byte(`{{define "row"}}{{.Label}}={{.N}}{{end}}` +
+		`{{define "ok"}}{{template "row" (dict "Label" "a" "N" 1)}}{{end}}` +
+		`{{define "odd"}}{{template "row" (dict "Label")}}{{end}}{{define "unnamed"}}{{template "row" (dict 1 2)}}{{end}}`)}}
+	s, err := parse(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := s.Execute(&buf, "ok", nil); err != nil || buf.String() != "a=1" {
+		t.Fatalf("dict: %q %v", buf.String(), err)
+	}
+	for _, name := range []string{"odd", "unnamed"} {
+		if err := s.Execute(&bytes.Buffer{}, name, nil); err == nil {
+			t.Errorf("%s: dict accepted arguments that are not name-value pairs", name)
+		}
+	}
+}
+
 func TestNilSetFailsExecuteAndHasNothing(t *testing.T) {
 	var s *Set
 	if s.Has("ok") || s.Execute(&bytes.Buffer{}, "ok", nil) == nil {
