@@ -37,9 +37,8 @@ func TestParseFailsOnBrokenTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := s.Execute(&buf, "ok", nil); err != nil || buf.String() != "fine" {
-		t.Fatalf("execute: %q %v", buf.String(), err)
+	if out, err := execute(s, "ok"); err != nil || out != "fine" {
+		t.Fatalf("execute: %q %v", out, err)
 	}
 }
 
@@ -53,15 +52,21 @@ func TestDictPassesNamedValuesToAPartial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := s.Execute(&buf, "ok", nil); err != nil || buf.String() != "a=1" {
-		t.Fatalf("dict: %q %v", buf.String(), err)
+	if out, err := execute(s, "ok"); err != nil || out != "a=1" {
+		t.Fatalf("dict: %q %v", out, err)
 	}
 	for _, name := range []string{"odd", "unnamed"} {
-		if err := s.Execute(&bytes.Buffer{}, name, nil); err == nil {
+		if _, err := execute(s, name); err == nil {
 			t.Errorf("%s: dict accepted arguments that are not name-value pairs", name)
 		}
 	}
+}
+
+// execute renders the template name of s with no data.
+func execute(s *Set, name string) (string, error) {
+	var buf bytes.Buffer
+	err := s.Execute(&buf, name, nil)
+	return buf.String(), err
 }
 
 func TestNilSetFailsExecuteAndHasNothing(t *testing.T) {
