@@ -185,16 +185,6 @@ func TestFirstAccountBecomesOperator(t *testing.T) {
 	wantStatus(t, b.get("/console/operator"), http.StatusOK)
 }
 
-func sessionCookieOf(b *browser) string {
-	u, _ := url.Parse(b.e.srv.URL)
-	for _, c := range b.jar.Cookies(u) {
-		if c.Name == sessionCookie {
-			return c.Value
-		}
-	}
-	return ""
-}
-
 func TestLoginLogoutEndsTheServerSession(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	_, owner := e.tenant("acme", "Acme")
@@ -224,13 +214,11 @@ func TestLoginLogoutEndsTheServerSession(t *testing.T) {
 		t.Fatal("the cookie is not a stored session (by hash)")
 	}
 	wantStatus(t, b.get("/console/t/acme"), http.StatusOK)
-	val := sessionCookieOf(b)
+	val := b.sessionCookieOf()
 	wantStatus(t, b.submit("/console/t/acme", "/console/logout", nil), http.StatusSeeOther)
 	wantStatus(t, b.get("/console/t/acme"), http.StatusSeeOther)
 	// The old cookie value, replayed, is dead on the server.
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/console/t/acme", nil)
-	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: val})
-	wantStatus(t, e.browser().do(req), http.StatusSeeOther)
+	wantStatus(t, e.replaySession(val, "/console/t/acme"), http.StatusSeeOther)
 }
 
 // Session fixation: a session id planted before sign-in never becomes the
@@ -243,25 +231,21 @@ func TestSessionFixation(t *testing.T) {
 	planted := tenants.RandomToken()
 	b.jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: planted, Path: "/"}})
 	b.login(owner)
-	first := sessionCookieOf(b)
+	first := b.sessionCookieOf()
 	if first == planted || first == "" {
 		t.Fatal("sign-in kept the planted session id")
 	}
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/console/t/acme", nil)
-	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: planted})
-	wantStatus(t, e.browser().do(req), http.StatusSeeOther)
+	wantStatus(t, e.replaySession(planted, "/console/t/acme"), http.StatusSeeOther)
 	// Signed in, the sign-in form redirects; post it with the pre-session
 	// token of another form (the last on the page, after the nav's logout).
 	all := csrfRE.FindAllStringSubmatch(b.get("/account/forgot").Body, -1)
 	r := b.post("/console/login", url.Values{"csrf": {all[len(all)-1][1]}, "email": {owner}, "password": {testPassword}})
 	wantStatus(t, r, http.StatusSeeOther)
-	second := sessionCookieOf(b)
+	second := b.sessionCookieOf()
 	if second == first {
 		t.Fatal("signing in again kept the session id")
 	}
-	req, _ = http.NewRequest(http.MethodGet, e.srv.URL+"/console/t/acme", nil)
-	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: first})
-	wantStatus(t, e.browser().do(req), http.StatusSeeOther)
+	wantStatus(t, e.replaySession(first, "/console/t/acme"), http.StatusSeeOther)
 }
 
 func TestLoginNextIsNeverAnOpenRedirect(t *testing.T) {
@@ -278,17 +262,12 @@ func TestLoginNextIsNeverAnOpenRedirect(t *testing.T) {
 }
 
 func TestSessionExpiresAfter12Hours(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	_, owner := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(owner)
+	e, _, b := acmeOwner(t)
 	wantStatus(t, b.get("/console/t/acme"), http.StatusOK)
-	val := sessionCookieOf(b)
+	val := b.sessionCookieOf()
 	e.clock.now = e.clock.now.Add(12*time.Hour + time.Second)
 	// The cookie's Max-Age would drop it too; the server must not rely on that.
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/console/t/acme", nil)
-	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: val})
-	wantStatus(t, e.browser().do(req), http.StatusSeeOther)
+	wantStatus(t, e.replaySession(val, "/console/t/acme"), http.StatusSeeOther)
 }
 
 // Console sign-in by API key or admin token is gone (DESIGN §12).

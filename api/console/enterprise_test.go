@@ -12,10 +12,7 @@ import (
 // register at the IdP per URL mode, trusts an IdP through the domain
 // (validation messages in the form), and removes it.
 func TestEnterpriseIdPsPage(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	ten, key := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(key)
+	e, ten, b := acmeOwner(t)
 	page := b.get("/console/t/acme/enterprise")
 	wantStatus(t, page, http.StatusOK)
 	if !strings.Contains(page.Body, "/t/acme/mcp") || !strings.Contains(page.Body, "/t/acme/oauth/token") || !strings.Contains(page.Body, "No enterprise IdP is trusted") {

@@ -211,6 +211,26 @@ func (b *browser) submit(page, action string, form url.Values) *resp {
 	return b.post(action, form)
 }
 
+// sessionCookieOf returns the browser's console session cookie value.
+func (b *browser) sessionCookieOf() string {
+	u, _ := url.Parse(b.e.srv.URL)
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == sessionCookie {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// replaySession is GET path from a new browser that sends only the session
+// cookie value (one copied, planted or kept past its end).
+func (e *env) replaySession(value, path string) *resp {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: value})
+	return e.browser().do(req)
+}
+
 // login signs in with email and the test password.
 func (b *browser) login(email string) {
 	b.e.t.Helper()
@@ -277,6 +297,15 @@ func (e *env) ownerBrowser(slug, name string) (*tenants.Tenant, *browser) {
 	b := e.browser()
 	b.login(owner)
 	return t, b
+}
+
+// acmeOwner starts a console with the team acme and returns it with a
+// browser signed in as the team's owner: where most page tests begin.
+func acmeOwner(t *testing.T) (*env, *tenants.Tenant, *browser) {
+	t.Helper()
+	e := newEnv(t, envOpts{})
+	ten, b := e.ownerBrowser("acme", "Acme")
+	return e, ten, b
 }
 
 // viewerBrowser adds a viewer to t and returns a browser signed in as it.

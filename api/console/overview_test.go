@@ -14,10 +14,7 @@ import (
 // alone is not done), the MCP server answering, a first token issued; and a
 // loopback connector URL is flagged as unreachable for Claude.ai/ChatGPT.
 func TestOverviewChecklist(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	ten, owner := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(owner)
+	e, ten, b := acmeOwner(t)
 	count := func(body, s string) int { return strings.Count(body, s) }
 	page := b.get("/console/t/acme")
 	wantStatus(t, page, http.StatusOK)

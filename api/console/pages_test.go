@@ -13,10 +13,7 @@ import (
 )
 
 func TestSettingsFormPatchesTenant(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	ten, key := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(key)
+	e, ten, b := acmeOwner(t)
 	form := url.Values{"name": {"Acme Two"}, "upstream_mcp_url": {"https://new.example/mcp"},
 		"settings.access_token_ttl": {"600"}, "settings.scopes": {"mcp admin"}, "settings.default_scopes": {"mcp"},
 		"settings.dcr_policy": {"closed"}, "settings.audit_mcp_calls": {"all"}, "settings.skip_consent": {"on"}, "settings.forward_upstream_token": {"on"},
@@ -68,10 +65,7 @@ func TestSettingsFormPatchesTenant(t *testing.T) {
 // The IdP client secret is write-only: stored sealed, never rendered, kept
 // when the field is left empty.
 func TestIdPFormSecretIsWriteOnly(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	ten, key := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(key)
+	e, ten, b := acmeOwner(t)
 	const secret = "super-secret-idp-value"
 	r := b.submit("/console/t/acme/settings", "/console/t/acme/idp", url.Values{"idp_type": {"oidc"}, "idp_client_id": {"cid"},
 		"idp_client_secret": {secret}, "idp_issuer_url": {"https://login.example.com"}, "idp_allowed_domains": {"example.com"}})
@@ -106,10 +100,7 @@ func TestIdPFormSecretIsWriteOnly(t *testing.T) {
 var secretRE = regexp.MustCompile(`ghs_[A-Za-z0-9_-]{43}`)
 
 func TestClientsPreregisterShowsSecretOnceAndDelete(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	ten, key := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(key)
+	e, ten, b := acmeOwner(t)
 	r := b.submit("/console/t/acme/clients", "/console/t/acme/clients", url.Values{"client_name": {"Internal bot"},
 		"redirect_uris": {"https://bot.example/cb\nhttp://127.0.0.1/callback"}, "token_endpoint_auth_method": {"client_secret_basic"}})
 	wantStatus(t, r, http.StatusSeeOther)

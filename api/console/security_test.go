@@ -98,10 +98,7 @@ func TestHostileNamesAreEscaped(t *testing.T) {
 
 // Clickjacking and the rest of the page headers, on every kind of page.
 func TestSecurityHeaders(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	_, owner := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(owner)
+	_, _, b := acmeOwner(t)
 	for _, p := range []string{"/", "/signup", "/console/login", "/account", "/console/t/acme", "/console/t/acme/keys", "/console/t/nope", "/no-such-page"} {
 		r := b.get(p)
 		if r.Header.Get("X-Frame-Options") != "DENY" {

@@ -13,17 +13,6 @@ import (
 
 var logoutCSRF = regexp.MustCompile(`action="/console/logout"[^>]*>\s*<input type="hidden" name="csrf" value="([^"]*)"`)
 
-// sessionCookieOf returns the browser's console session cookie value.
-func (b *browser) sessionCookieOf() string {
-	u, _ := url.Parse(b.e.srv.URL)
-	for _, c := range b.jar.Cookies(u) {
-		if c.Name == sessionCookie {
-			return c.Value
-		}
-	}
-	return ""
-}
-
 // docs/SECURITY.md §14: logout ends the session server-side — a copy of the
 // cookie taken before logout no longer opens the console — and the logout
 // button works from every page, signup included (it used to fail there
@@ -49,10 +38,7 @@ func TestSecurity_14_LogoutEndsSessionServerSide(t *testing.T) {
 				t.Fatalf("logout from %s: status %d %q", page, r.StatusCode, r.Header.Get("Location"))
 			}
 			// The attacker's copy of the cookie is dead too.
-			thief := e.browser()
-			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/console/t/acme", nil)
-			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: stolen})
-			if r := thief.do(req); r.StatusCode != http.StatusSeeOther {
+			if r := e.replaySession(stolen, "/console/t/acme"); r.StatusCode != http.StatusSeeOther {
 				t.Fatalf("copied cookie still opens the console after logout: %d", r.StatusCode)
 			}
 		})

@@ -213,9 +213,9 @@ func TestOperatorSuspendsAndDeletesTeams(t *testing.T) {
 		t.Fatal("not deleted")
 	}
 	// An operator creating a team keeps their own session.
-	before := sessionCookieOf(op)
+	before := op.sessionCookieOf()
 	wantStatus(t, op.submit("/console/teams/new", "/console/teams/new", url.Values{"name": {"Ops"}, "slug": {"ops-team"}, "upstream_mcp_url": {"https://x.example/mcp"}, "idp_type": {"dev"}}), http.StatusSeeOther)
-	if sessionCookieOf(op) != before {
+	if op.sessionCookieOf() != before {
 		t.Fatal("creating a team replaced the operator's session")
 	}
 	wantStatus(t, op.get("/console/operator"), http.StatusOK)
