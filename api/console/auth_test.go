@@ -53,10 +53,7 @@ func signupFlow(t *testing.T, e *env) {
 	wantStatus(t, r, http.StatusOK)
 	r = b.submit("/console/teams/new", "/console/teams/new", url.Values{"name": {"Acme Corp"}, "slug": {"acme"},
 		"upstream_mcp_url": {"https://mcp.acme.example/mcp"}, "idp_type": {"dev"}})
-	wantStatus(t, r, http.StatusSeeOther)
-	if loc := r.Header.Get("Location"); loc != "/console/t/acme" {
-		t.Fatalf("after team create: %q", loc)
-	}
+	wantRedirect(t, r, "/console/t/acme")
 	ten, err := e.store.GetTenantBySlug(context.Background(), "acme")
 	if err != nil {
 		t.Fatal(err)
@@ -195,10 +192,7 @@ func TestLoginLogoutEndsTheServerSession(t *testing.T) {
 		t.Fatalf("redirect %q", r.Header.Get("Location"))
 	}
 	r = b.submit("/console/login", "/console/login", url.Values{"email": {owner}, "password": {testPassword}, "next": {"/console/t/acme/audit"}})
-	wantStatus(t, r, http.StatusSeeOther)
-	if loc := r.Header.Get("Location"); loc != "/console/t/acme/audit" {
-		t.Fatalf("next not honoured: %q", loc)
-	}
+	wantRedirect(t, r, "/console/t/acme/audit")
 	var sc *http.Cookie
 	for _, c := range r.Cookies() {
 		if c.Name == sessionCookie {
@@ -254,10 +248,7 @@ func TestLoginNextIsNeverAnOpenRedirect(t *testing.T) {
 	for _, next := range []string{"//evil.example/console", "https://evil.example/", "/console\\@evil.example", "javascript:alert(1)"} {
 		b := e.browser()
 		r := b.submit("/console/login", "/console/login", url.Values{"email": {owner}, "password": {testPassword}, "next": {next}})
-		wantStatus(t, r, http.StatusSeeOther)
-		if loc := r.Header.Get("Location"); loc != "/console" {
-			t.Errorf("next %q redirected to %q", next, loc)
-		}
+		wantRedirect(t, r, "/console")
 	}
 }
 
@@ -289,8 +280,7 @@ func TestAPIKeysAndAdminTokenCannotSignIn(t *testing.T) {
 func TestPasswordResetByLinkEndsEverySession(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	_, owner := e.tenant("acme", "Acme")
-	old := e.browser()
-	old.login(owner)
+	old := e.signedIn(owner)
 	b := e.browser()
 	wantStatus(t, b.submit("/account/forgot", "/account/forgot", url.Values{"email": {owner}}), http.StatusOK)
 	tok := e.lastLink(owner, "/account/reset")
@@ -328,8 +318,7 @@ var totpSecretRE = regexp.MustCompile(`data-copy="([A-Z2-7]{16,})"`)
 func TestTOTPEnableAndSignInWithIt(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	_, owner := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(owner)
+	b := e.signedIn(owner)
 	page := b.get("/account/totp")
 	wantStatus(t, page, http.StatusOK)
 	m := totpSecretRE.FindStringSubmatch(page.Body)
@@ -351,10 +340,7 @@ func TestTOTPEnableAndSignInWithIt(t *testing.T) {
 	// Sign in again: the password alone is not enough.
 	c := e.browser()
 	r = c.submit("/console/login", "/console/login", url.Values{"email": {owner}, "password": {testPassword}})
-	wantStatus(t, r, http.StatusSeeOther)
-	if r.Header.Get("Location") != "/console/login/totp" {
-		t.Fatalf("second step not asked: %q", r.Header.Get("Location"))
-	}
+	wantRedirect(t, r, "/console/login/totp")
 	wantStatus(t, c.get("/console/t/acme"), http.StatusSeeOther)
 	r = c.submit("/console/login/totp", "/console/login/totp", url.Values{"code": {code}}) // the enabling code: used once already
 	wantStatus(t, r, http.StatusUnauthorized)

@@ -55,8 +55,7 @@ func TestEnterpriseIdPsPage(t *testing.T) {
 func TestPrivateKeyJWTClientForm(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	ten, key := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(key)
+	b := e.signedIn(key)
 	form := url.Values{"client_id": {"machine-1"}, "token_endpoint_auth_method": {"private_key_jwt"}, "client_credentials": {"on"}, "jwks": {`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`}}
 	r := b.submit("/console/t/acme/clients", "/console/t/acme/clients", form)
 	wantStatus(t, r, http.StatusUnprocessableEntity)

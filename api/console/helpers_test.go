@@ -240,6 +240,14 @@ func (b *browser) login(email string) {
 	}
 }
 
+// signedIn returns a new browser signed in as email.
+func (e *env) signedIn(email string) *browser {
+	e.t.Helper()
+	b := e.browser()
+	b.login(email)
+	return b
+}
+
 // account creates a verified account with the test password.
 func (e *env) account(email, name string) *tenants.Account {
 	e.t.Helper()
@@ -271,13 +279,11 @@ func (e *env) operator() (*tenants.Account, *browser) {
 	if err := e.store.UpdateAccount(context.Background(), a); err != nil {
 		e.t.Fatal(err)
 	}
-	b := e.browser()
-	b.login(a.Email)
-	return a, b
+	return a, e.signedIn(a.Email)
 }
 
 // tenant creates a team and its owner account; it returns the team and the
-// owner's email (sign in with b.login).
+// owner's email (sign in with e.signedIn).
 func (e *env) tenant(slug, name string) (*tenants.Tenant, string) {
 	e.t.Helper()
 	t, err := e.prov.CreateTenant(context.Background(), tenants.TenantInput{Slug: slug, Name: name, UpstreamMCPURL: "http://127.0.0.1:9/mcp"})
@@ -294,9 +300,7 @@ func (e *env) tenant(slug, name string) (*tenants.Tenant, string) {
 func (e *env) ownerBrowser(slug, name string) (*tenants.Tenant, *browser) {
 	e.t.Helper()
 	t, owner := e.tenant(slug, name)
-	b := e.browser()
-	b.login(owner)
-	return t, b
+	return t, e.signedIn(owner)
 }
 
 // acmeOwner starts a console with the team acme and returns it with a
@@ -313,9 +317,7 @@ func (e *env) viewerBrowser(t *tenants.Tenant) *browser {
 	e.t.Helper()
 	a := e.account("vic-"+t.Slug+"@example.com", "Vic Viewer")
 	e.member(t, a, tenants.RoleViewer)
-	b := e.browser()
-	b.login(a.Email)
-	return b
+	return e.signedIn(a.Email)
 }
 
 var linkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/[a-z/]+\?token=[A-Za-z0-9_-]+`)
@@ -356,5 +358,14 @@ func wantStatus(t *testing.T, r *resp, code int) {
 	t.Helper()
 	if r.StatusCode != code {
 		t.Fatalf("%s %s: status %d, want %d; body:\n%.2000s", r.Request.Method, r.Request.URL.Path, r.StatusCode, code, r.Body)
+	}
+}
+
+// wantRedirect fails unless r is a 303 to location.
+func wantRedirect(t *testing.T, r *resp, location string) {
+	t.Helper()
+	wantStatus(t, r, http.StatusSeeOther)
+	if got := r.Header.Get("Location"); got != location {
+		t.Fatalf("%s %s: redirected to %q, want %q", r.Request.Method, r.Request.URL.Path, got, location)
 	}
 }

@@ -19,14 +19,11 @@ import (
 // and shows each step; a viewer may not run it.
 func TestIdPCardTestButton(t *testing.T) {
 	m := testidp.StartOIDC(t, nil)
-	e := newEnv(t, envOpts{})
-	ten, owner := e.tenant("acme", "Acme")
+	e, ten, b := acmeOwner(t)
 	e.prov.AllowPrivateFetch = true // mockoidc is on loopback, over http
 	if _, err := e.prov.PutIdP(context.Background(), ten, tenants.IdPInput{Type: tenants.IdPOIDC, ClientID: m.ClientID, ClientSecret: m.ClientSecret, IssuerURL: m.Issuer()}, true); err != nil {
 		t.Fatal(err)
 	}
-	b := e.browser()
-	b.login(owner)
 	page := b.get("/console/t/acme/settings")
 	for _, want := range []string{"OpenID Connect", m.ClientID, m.Issuer(), e.srv.URL + "/t/acme/oauth/callback", "/idp/oidc/test"} {
 		if !strings.Contains(page.Body, want) {
@@ -51,8 +48,7 @@ func TestIdPCardTestButton(t *testing.T) {
 	wantStatus(t, b.submit("/console/t/acme/settings", "/console/t/acme/idp/github/test", nil), http.StatusNotFound)
 	viewer := e.account("v@example.com", "")
 	e.member(ten, viewer, tenants.RoleViewer)
-	vb := e.browser()
-	vb.login(viewer.Email)
+	vb := e.signedIn(viewer.Email)
 	wantStatus(t, vb.submit("/console/t/acme/settings", "/console/t/acme/idp/oidc/test", nil), http.StatusForbidden)
 }
 
@@ -84,10 +80,7 @@ func TestPlatformOIDCSignIn(t *testing.T) {
 	}
 	m.QueueUser(&mockoidc.MockUser{Subject: "sub-ada", Email: "ada@example.com", EmailVerified: true, PreferredUsername: "ada"})
 	b, r := login()
-	wantStatus(t, r, http.StatusSeeOther)
-	if r.Header.Get("Location") != "/account" {
-		t.Fatalf("after IdP sign-in: %q", r.Header.Get("Location"))
-	}
+	wantRedirect(t, r, "/account")
 	page := b.get("/account")
 	wantStatus(t, page, http.StatusOK)
 	if !strings.Contains(page.Body, "ada@example.com") || !strings.Contains(page.Body, "idp:oidc") {
@@ -135,8 +128,7 @@ func TestIdPRemoveButton(t *testing.T) {
 	}
 	wantStatus(t, vb.submit("/console/t/acme/settings", "/console/t/acme/idp/github/remove", nil), http.StatusForbidden)
 
-	b := e.browser()
-	b.login(owner)
+	b := e.signedIn(owner)
 	page := b.get("/console/t/acme/settings")
 	if !strings.Contains(page.Body, `action="/console/t/acme/idp/github/remove" class="inline confirm" data-confirm=`) {
 		t.Fatalf("no confirmed Remove form on the GitHub card:\n%.4000s", page.Body)

@@ -150,8 +150,7 @@ func TestGrantRevoke(t *testing.T) {
 		return g
 	}
 	g, og := mk(ten.ID), mk(other.ID)
-	b := e.browser()
-	b.login(key)
+	b := e.signedIn(key)
 	page := b.get("/console/t/acme/grants")
 	if !strings.Contains(page.Body, "alice") || !strings.Contains(page.Body, "/grants/"+g.ID+"/revoke") {
 		t.Fatal("grant not listed")
@@ -179,8 +178,7 @@ func TestGrantRevoke(t *testing.T) {
 }
 
 func TestAuditFiltersAndPaging(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	ten, key := e.tenant("acme", "Acme")
+	e, ten, b := acmeOwner(t)
 	base := time.Now().Add(-time.Hour).UTC()
 	var evs []tenants.AuditEvent
 	for i := 0; i < 60; i++ {
@@ -192,8 +190,6 @@ func TestAuditFiltersAndPaging(t *testing.T) {
 	if err := e.store.InsertAuditEvents(context.Background(), evs); err != nil {
 		t.Fatal(err)
 	}
-	b := e.browser()
-	b.login(key)
 	r := b.get("/console/t/acme/audit?action=mcp.denied")
 	wantStatus(t, r, http.StatusOK)
 	if !strings.Contains(r.Body, "no_header") || strings.Contains(r.Body, "<code>token.issued</code>") {
@@ -229,8 +225,7 @@ func TestKeysPageRotateAndCreate(t *testing.T) {
 			activeBefore = k.KID
 		}
 	}
-	b := e.browser()
-	b.login(key)
+	b := e.signedIn(key)
 	r := b.submit("/console/t/acme/keys", "/console/t/acme/keys/rotate", nil)
 	wantStatus(t, r, http.StatusSeeOther)
 	after, _ := e.store.ListSigningKeys(context.Background(), ten.ID)
@@ -268,8 +263,7 @@ func TestKeysPageRotateAndCreate(t *testing.T) {
 func TestOverviewShowsURLsAndConnectHelp(t *testing.T) {
 	e := newEnv(t, envOpts{tenantDomain: "connect.example.com"})
 	_, key := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(key)
+	b := e.signedIn(key)
 	r := b.get("/console/t/acme")
 	wantStatus(t, r, http.StatusOK)
 	port := e.srv.URL[strings.LastIndex(e.srv.URL, ":"):]
@@ -288,8 +282,7 @@ func TestOverviewShowsURLsAndConnectHelp(t *testing.T) {
 }
 
 func TestDoctorPageRendersDiagnosis(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	ten, key := e.tenant("acme", "Acme")
+	e, ten, b := acmeOwner(t)
 	now := time.Now().UTC()
 	mk := func(d time.Duration, ev tenants.AuditEvent) tenants.AuditEvent {
 		ev.TenantID, ev.Time = ten.ID, now.Add(d)
@@ -316,8 +309,6 @@ func TestDoctorPageRendersDiagnosis(t *testing.T) {
 	if err := e.store.InsertAuditEvents(context.Background(), evs); err != nil {
 		t.Fatal(err)
 	}
-	b := e.browser()
-	b.login(key)
 	r := b.get("/console/t/acme/doctor?self_check=1")
 	wantStatus(t, r, http.StatusOK)
 	// Pills in words from the doctor's tables (issue 11), never the codes.
@@ -358,15 +349,12 @@ func TestLandingShowsDemoConnector(t *testing.T) {
 
 // An unverified custom domain shows the TXT record that verifies it.
 func TestOverviewShowsCustomDomainChallenge(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	ten, key := e.tenant("acme", "Acme")
+	e, ten, b := acmeOwner(t)
 	domain := "mcp.acme-corp.com"
 	ten.CustomDomain = &domain
 	if err := e.store.UpdateTenant(context.Background(), ten); err != nil {
 		t.Fatal(err)
 	}
-	b := e.browser()
-	b.login(key)
 	r := b.get("/console/t/acme")
 	wantStatus(t, r, http.StatusOK)
 	ch := tenants.ChallengeFor(ten.ID, domain)

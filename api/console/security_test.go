@@ -18,10 +18,8 @@ import (
 func TestCSRFMissingOrWrongIsForbiddenAndChangesNothing(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	ten, owner := e.tenant("acme", "Acme")
-	b := e.browser()
-	b.login(owner)
-	other := e.browser()
-	other.login(owner)
+	b := e.signedIn(owner)
+	other := e.signedIn(owner)
 	foreign := other.csrf("/console/t/acme/keys")
 	for name, form := range map[string]url.Values{
 		"missing": {"name": {"x"}},
@@ -73,8 +71,7 @@ func TestHostileNamesAreEscaped(t *testing.T) {
 	}
 	e.d.Auditor.Record(context.Background(), tenants.AuditEvent{TenantID: ten.ID, Action: tenants.ActMCPDenied, Reason: tenants.ReasonNoHeader,
 		UserAgent: evil, Actor: "account:" + evil, Outcome: tenants.OutcomeFailure})
-	b := e.browser()
-	b.login(owner)
+	b := e.signedIn(owner)
 	pages := map[string]*resp{}
 	for _, p := range []string{"", "/clients", "/audit", "/doctor", "/settings", "/members"} {
 		pages["console"+p] = b.get("/console/t/evil" + p)
@@ -153,8 +150,7 @@ func TestSecurity_13_ConsoleSurvivesSecretKeyRotation(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, envOpts{dsn: dsn(t)})
 			_, owner := e.tenant("acme", "Acme")
-			admin := e.browser()
-			admin.login(owner)
+			admin := e.signedIn(owner)
 			sessionCSRF := admin.csrf("/console/t/acme")
 			visitor := e.browser()
 			loginCSRF := visitor.csrf("/console/login")

@@ -22,8 +22,7 @@ func TestSecurity_14_LogoutEndsSessionServerSide(t *testing.T) {
 	_, key := e.tenant("acme", "Acme")
 	for _, page := range []string{"/console/t/acme", "/signup", "/", "/console/t/acme/settings", "/console/t/acme/grants", "/console/t/acme/users", "/account", "/console?list=1", "/console/teams/new", "/no-such-page"} {
 		t.Run(page, func(t *testing.T) {
-			b := e.browser()
-			b.login(key)
+			b := e.signedIn(key)
 			stolen := b.sessionCookieOf()
 			if stolen == "" {
 				t.Fatal("no session cookie after login")
@@ -61,8 +60,7 @@ func TestSecurity_14_LogoutEndsSessionServerSide(t *testing.T) {
 // docs/SECURITY.md §11: the console's Users page lists who signed in and
 // revokes all of one user's access (the same call as the API), CSRF-bound.
 func TestSecurity_11_ConsoleRevokeUser(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	tn, key := e.tenant("acme", "Acme")
+	e, tn, b := acmeOwner(t)
 	ctx := t.Context()
 	usr := &tenants.User{TenantID: tn.ID, IdP: tenants.IdPDev, IdPSubject: "alice", Name: "Alice Example", Email: "alice@example.com"}
 	if err := e.store.UpsertUser(ctx, usr); err != nil {
@@ -73,8 +71,6 @@ func TestSecurity_11_ConsoleRevokeUser(t *testing.T) {
 	if err := e.store.CreateGrant(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	b := e.browser()
-	b.login(key)
 	r := b.get("/console/t/acme/users")
 	wantStatus(t, r, http.StatusOK)
 	for _, want := range []string{"Alice Example", "alice@example.com", "/console/t/acme/users/" + usr.ID + "/revoke"} {

@@ -19,8 +19,7 @@ var inviteLinkRE = regexp.MustCompile(`data-copy="(http[^"]+/invite\?token=([^"]
 func TestInvitedViewerReadsButIsRefusedAdminActions(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	ten, owner := e.tenant("acme", "Acme")
-	ob := e.browser()
-	ob.login(owner)
+	ob := e.signedIn(owner)
 	r := ob.submit("/console/t/acme/members", "/console/t/acme/members/invite", url.Values{"email": {"Vic@Example.com"}, "role": {"viewer"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	page := ob.get("/console/t/acme/members")
@@ -39,10 +38,7 @@ func TestInvitedViewerReadsButIsRefusedAdminActions(t *testing.T) {
 		t.Fatalf("invitation page:\n%.2000s", inv.Body)
 	}
 	r = vb.submit("/signup?invite="+tok, "/signup", url.Values{"email": {"vic@example.com"}, "password": {testPassword}, "invite": {tok}, "name": {"Vic Viewer"}})
-	wantStatus(t, r, http.StatusSeeOther)
-	if r.Header.Get("Location") != "/console/t/acme" {
-		t.Fatalf("after invited sign-up: %q", r.Header.Get("Location"))
-	}
+	wantRedirect(t, r, "/console/t/acme")
 	for _, p := range []string{"", "/settings", "/clients", "/grants", "/audit", "/doctor", "/keys", "/members"} {
 		wantStatus(t, vb.get("/console/t/acme"+p), http.StatusOK)
 	}
@@ -81,8 +77,7 @@ func TestNonMemberGets404ForEveryRouteOfAnotherTeam(t *testing.T) {
 	ownerOfB, _ := e.store.GetAccountByEmail(context.Background(), ownerB)
 	before := e.teamState(beta)
 
-	b := e.browser()
-	b.login(ownerA)
+	b := e.signedIn(ownerA)
 	wantStatus(t, b.get("/console/t/nonexistent"), http.StatusNotFound)
 	csrf := b.csrf("/console/t/" + alpha.Slug)
 	// What a form of beta would be sent: valid-looking values for every field
@@ -119,8 +114,7 @@ func TestNonMemberGets404ForEveryRouteOfAnotherTeam(t *testing.T) {
 	}
 	// The same forms from beta's own owner do change it: the 404s above
 	// were the membership check, not a form the handlers would refuse.
-	ob := e.browser()
-	ob.login(ownerB)
+	ob := e.signedIn(ownerB)
 	wantStatus(t, ob.submit("/console/t/beta/integrations", "/console/t/beta/integrations/domain/remove", nil), http.StatusSeeOther)
 	if reflect.DeepEqual(e.teamState(beta), before) {
 		t.Fatal("beta's owner removed the domain, but the team state did not change: teamState misses it")
@@ -164,8 +158,7 @@ func TestLastOwnerCannotLeaveOrBeDemoted(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	ten, owner := e.tenant("acme", "Acme")
 	a, _ := e.store.GetAccountByEmail(context.Background(), owner)
-	b := e.browser()
-	b.login(owner)
+	b := e.signedIn(owner)
 	wantStatus(t, b.submit("/console/t/acme/members", "/console/t/acme/members/"+a.ID+"/remove", nil), http.StatusConflict)
 	wantStatus(t, b.submit("/console/t/acme/members", "/console/t/acme/members/"+a.ID+"/role", url.Values{"role": {"admin"}}), http.StatusConflict)
 	if n, _ := e.store.CountOwners(context.Background(), ten.ID); n != 1 {
@@ -181,8 +174,7 @@ func TestOperatorSuspendsAndDeletesTeams(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	ten, owner := e.tenant("acme", "Acme Corp")
 	e.tenant("globex", "Globex")
-	ob := e.browser()
-	ob.login(owner)
+	ob := e.signedIn(owner)
 	wantStatus(t, ob.get("/console/operator"), http.StatusNotFound) // not an operator
 	_, op := e.operator()
 	page := op.get("/console/operator?q=acme")
@@ -243,8 +235,7 @@ func TestOperatorMailViewShowsUnsentLinks(t *testing.T) {
 func TestTeamSlugSuggestedFromName(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	a := e.account("ada@example.com", "Ada")
-	b := e.browser()
-	b.login(a.Email)
+	b := e.signedIn(a.Email)
 	form := b.get("/console/teams/new")
 	if !strings.Contains(form.Body, `data-suggest-from="name"`) || !strings.Contains(form.Body, `<script src="/static/app.js`) || strings.Contains(form.Body, "<script>") {
 		t.Fatalf("no progressive slug suggestion from a script file:\n%.3000s", form.Body)
