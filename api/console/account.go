@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -117,12 +116,8 @@ func (u *ui) totpSetupPage(c *gin.Context) {
 func (u *ui) totpEnable(c *gin.Context) {
 	s := sessionOf(c)
 	codes, err := u.acc.EnableTOTP(c.Request.Context(), s.Account, c.PostForm("setup"), c.PostForm("code"))
-	if errors.Is(err, accounts.ErrBadCode) || errors.Is(err, accounts.ErrLinkInvalid) {
-		u.errorPage(c, http.StatusUnprocessableEntity, "That code did not match. Start the set-up again and type the code your app shows now.")
-		return
-	}
-	if err != nil {
-		u.fail(c, err)
+	const again = "That code did not match. Start the set-up again and type the code your app shows now."
+	if !u.accepted(c, err, refusal{accounts.ErrBadCode, http.StatusUnprocessableEntity, again}, refusal{accounts.ErrLinkInvalid, http.StatusUnprocessableEntity, again}) {
 		return
 	}
 	_ = u.setFlash(c, &flash{Binding: s.ID, Kind: "recovery_codes", List: codes}, "/account")
@@ -132,12 +127,7 @@ func (u *ui) totpEnable(c *gin.Context) {
 func (u *ui) totpDisable(c *gin.Context) {
 	s := sessionOf(c)
 	err := u.acc.DisableTOTP(c.Request.Context(), s.Account, c.PostForm("code"))
-	if errors.Is(err, accounts.ErrBadCode) {
-		u.errorPage(c, http.StatusUnprocessableEntity, "That code did not match; two-step sign-in stays on.")
-		return
-	}
-	if err != nil {
-		u.fail(c, err)
+	if !u.accepted(c, err, refusal{accounts.ErrBadCode, http.StatusUnprocessableEntity, "That code did not match; two-step sign-in stays on."}) {
 		return
 	}
 	u.accountNotice(c, "Two-step sign-in is off.")

@@ -91,12 +91,7 @@ func (u *ui) idpCallback(c *gin.Context) {
 	}
 	a, err := u.acc.LoginWithIdentity(c.Request.Context(), accounts.Identity{Provider: p.Config.Type, Subject: id.Subject,
 		Email: id.Email, EmailVerified: id.EmailVerified, Name: id.Name})
-	if errors.Is(err, accounts.ErrIdPEmail) || errors.Is(err, accounts.ErrSignupClosed) {
-		u.errorPage(c, http.StatusForbidden, capitalize(err.Error())+".")
-		return
-	}
-	if err != nil {
-		u.fail(c, err)
+	if !u.accepted(c, err, refusal{accounts.ErrIdPEmail, http.StatusForbidden, ""}, refusal{accounts.ErrSignupClosed, http.StatusForbidden, ""}) {
 		return
 	}
 	u.afterFirstFactor(c, a, accounts.MethodIdPPrefix+p.Config.Type, pd.Next)

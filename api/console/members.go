@@ -124,12 +124,8 @@ type inviteData struct {
 func (u *ui) invitePage(c *gin.Context) {
 	tok := c.Query("token")
 	inv, t, err := u.acc.InvitationFor(c.Request.Context(), tok)
-	if errors.Is(err, accounts.ErrLinkInvalid) {
-		u.errorPage(c, http.StatusBadRequest, "This invitation is not valid any more: it was used already, withdrawn or has expired. Ask the team's owner for a new one.")
-		return
-	}
-	if err != nil {
-		u.fail(c, err)
+	if !u.accepted(c, err, refusal{accounts.ErrLinkInvalid, http.StatusBadRequest,
+		"This invitation is not valid any more: it was used already, withdrawn or has expired. Ask the team's owner for a new one."}) {
 		return
 	}
 	v := u.page(c, "Join "+t.Name+" — Gatehouse", "invite")
@@ -139,17 +135,12 @@ func (u *ui) invitePage(c *gin.Context) {
 
 func (u *ui) inviteAccept(c *gin.Context) {
 	t, err := u.acc.AcceptInvitation(c.Request.Context(), sessionOf(c).Account, c.PostForm("token"))
-	if errors.Is(err, accounts.ErrLinkInvalid) {
-		u.errorPage(c, http.StatusBadRequest, capitalize(err.Error())+".")
-		return
-	}
 	var wrong *accounts.WrongAccountError
 	if errors.As(err, &wrong) {
 		u.errorPage(c, http.StatusForbidden, capitalize(err.Error())+".")
 		return
 	}
-	if err != nil {
-		u.fail(c, err)
+	if !u.accepted(c, err, refusal{accounts.ErrLinkInvalid, http.StatusBadRequest, ""}) {
 		return
 	}
 	u.changed(c, t)

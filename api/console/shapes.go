@@ -70,19 +70,39 @@ func formErrors(err error, field, taken string) (map[string][]string, bool) {
 	return fieldErrors(err)
 }
 
-// done reports whether a form's domain call succeeded; otherwise it has
-// answered: 404 with missing when the thing the form names is gone, the
-// failure page for any other error.
-func (u *ui) done(c *gin.Context, err error, missing string) bool {
-	switch {
-	case err == nil:
+// refusal is how a request answers an expected domain error (errors.Is):
+// the error page with status and msg, or with the error's own words when
+// msg is empty.
+type refusal struct {
+	err    error
+	status int
+	msg    string
+}
+
+// accepted reports whether the domain call's err is nil; otherwise it has
+// answered: the first refusal err is, else the failure page.
+func (u *ui) accepted(c *gin.Context, err error, refusals ...refusal) bool {
+	if err == nil {
 		return true
-	case errors.Is(err, tenants.ErrNotFound):
-		u.errorPage(c, http.StatusNotFound, missing)
-	default:
-		u.fail(c, err)
 	}
+	for _, r := range refusals {
+		if errors.Is(err, r.err) {
+			msg := r.msg
+			if msg == "" {
+				msg = capitalize(err.Error()) + "."
+			}
+			u.errorPage(c, r.status, msg)
+			return false
+		}
+	}
+	u.fail(c, err)
 	return false
+}
+
+// done is accepted for a form that names something: 404 with missing when
+// it is gone.
+func (u *ui) done(c *gin.Context, err error, missing string) bool {
+	return u.accepted(c, err, refusal{tenants.ErrNotFound, http.StatusNotFound, missing})
 }
 
 // backWith ends a team form: msg is shown once on the team page at sub.

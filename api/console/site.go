@@ -129,12 +129,7 @@ func (u *ui) verifyForm(c *gin.Context) {
 
 func (u *ui) verifySubmit(c *gin.Context) {
 	a, err := u.acc.VerifyEmail(c.Request.Context(), c.PostForm("token"))
-	if errors.Is(err, accounts.ErrLinkInvalid) {
-		u.errorPage(c, http.StatusBadRequest, capitalize(err.Error())+". Sign in to get a new one.")
-		return
-	}
-	if err != nil {
-		u.fail(c, err)
+	if !u.accepted(c, err, refusal{accounts.ErrLinkInvalid, http.StatusBadRequest, capitalize(accounts.ErrLinkInvalid.Error()) + ". Sign in to get a new one."}) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/console/login?"+url.Values{"verified": {"1"}, "email": {a.Email}}.Encode())
@@ -181,12 +176,7 @@ func (u *ui) resetSubmit(c *gin.Context) {
 		u.render(c, http.StatusUnprocessableEntity, "account_reset", v)
 		return
 	}
-	if errors.Is(err, accounts.ErrLinkInvalid) {
-		u.errorPage(c, http.StatusBadRequest, capitalize(err.Error())+".")
-		return
-	}
-	if err != nil {
-		u.fail(c, err)
+	if !u.accepted(c, err, refusal{accounts.ErrLinkInvalid, http.StatusBadRequest, ""}) {
 		return
 	}
 	// Every session ended with the password change, this browser's too.
