@@ -39,8 +39,7 @@ func signupFlow(t *testing.T, e *env) {
 	}
 	tok := e.lastLink("ada@example.com", "/account/verify")
 	// GET only shows a button (mail scanners do not use the link up).
-	page := b.get("/account/verify?token=" + tok)
-	wantStatus(t, page, http.StatusOK)
+	b.page("/account/verify?token=" + tok)
 	r = b.submit("/account/verify?token="+tok, "/account/verify", url.Values{"token": {tok}})
 	wantStatus(t, r, http.StatusSeeOther)
 	if !strings.HasPrefix(r.Header.Get("Location"), "/console/login?") {
@@ -49,8 +48,7 @@ func signupFlow(t *testing.T, e *env) {
 	r = b.submit("/account/verify?token="+tok, "/account/verify", url.Values{"token": {tok}})
 	wantStatus(t, r, http.StatusBadRequest)
 	b.login("ada@example.com")
-	r = b.get("/console")
-	wantStatus(t, r, http.StatusOK)
+	r = b.page("/console")
 	r = b.submit("/console/teams/new", "/console/teams/new", url.Values{"name": {"Acme Corp"}, "slug": {"acme"},
 		"upstream_mcp_url": {"https://mcp.acme.example/mcp"}, "idp_type": {"dev"}})
 	wantRedirect(t, r, "/console/t/acme")
@@ -65,8 +63,7 @@ func signupFlow(t *testing.T, e *env) {
 	if n := e.apiKeyCount(ten); n != 0 {
 		t.Fatalf("a team starts with %d API keys; console access needs none", n)
 	}
-	r = b.get("/console/t/acme")
-	wantStatus(t, r, http.StatusOK)
+	r = b.page("/console/t/acme")
 	if !strings.Contains(r.Body, e.srv.URL+"/t/acme/mcp") || !strings.Contains(r.Body, "Your team is ready") {
 		t.Fatalf("overview after create:\n%.2000s", r.Body)
 	}
@@ -319,8 +316,7 @@ func TestTOTPEnableAndSignInWithIt(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	_, owner := e.tenant("acme", "Acme")
 	b := e.signedIn(owner)
-	page := b.get("/account/totp")
-	wantStatus(t, page, http.StatusOK)
+	page := b.page("/account/totp")
 	m := totpSecretRE.FindStringSubmatch(page.Body)
 	if m == nil {
 		t.Fatalf("no secret shown:\n%.3000s", page.Body)

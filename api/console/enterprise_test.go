@@ -13,8 +13,7 @@ import (
 // (validation messages in the form), and removes it.
 func TestEnterpriseIdPsPage(t *testing.T) {
 	e, ten, b := acmeOwner(t)
-	page := b.get("/console/t/acme/enterprise")
-	wantStatus(t, page, http.StatusOK)
+	page := b.page("/console/t/acme/enterprise")
 	if !strings.Contains(page.Body, "/t/acme/mcp") || !strings.Contains(page.Body, "/t/acme/oauth/token") || !strings.Contains(page.Body, "No enterprise IdP is trusted") {
 		t.Fatalf("targets not shown:\n%.3000s", page.Body)
 	}

@@ -32,8 +32,7 @@ func TestGrantsByNameAndCodeStageHidden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	page := b.get("/console/t/acme/grants")
-	wantStatus(t, page, http.StatusOK)
+	page := b.page("/console/t/acme/grants")
 	if !strings.Contains(page.Body, "Ada Lovelace") || !strings.Contains(page.Body, "Claude") {
 		t.Fatalf("grants not shown by name:\n%.3000s", page.Body)
 	}
@@ -87,8 +86,7 @@ func TestUserDetailPage(t *testing.T) {
 	if !strings.Contains(users.Body, `href="/console/t/acme/users/`+ada.ID+`"`) {
 		t.Fatalf("users list does not link the user's page:\n%.3000s", users.Body)
 	}
-	page := b.get("/console/t/acme/users/" + ada.ID)
-	wantStatus(t, page, http.StatusOK)
+	page := b.page("/console/t/acme/users/" + ada.ID)
 	for _, want := range []string{"Ada Lovelace", "ada@example.com", "Claude", "Cursor", "last used 3 hours ago", "Revoke all of this user's access"} {
 		if !strings.Contains(page.Body, want) {
 			t.Fatalf("user page lacks %q:\n%.4000s", want, page.Body)
@@ -111,8 +109,7 @@ func TestUserDetailPage(t *testing.T) {
 	}
 	// A viewer reads the page but cannot revoke.
 	vb := e.viewerBrowser(ten)
-	vp := vb.get("/console/t/acme/users/" + ada.ID)
-	wantStatus(t, vp, http.StatusOK)
+	vp := vb.page("/console/t/acme/users/" + ada.ID)
 	if strings.Contains(vp.Body, "Revoke all of this user") {
 		t.Fatal("a viewer is offered revoke-all")
 	}

@@ -202,6 +202,14 @@ func (b *browser) csrf(path string) string {
 	return m[1]
 }
 
+// page GETs path, a page that must answer 200.
+func (b *browser) page(path string) *resp {
+	b.e.t.Helper()
+	r := b.get(path)
+	wantStatus(b.e.t, r, http.StatusOK)
+	return r
+}
+
 // submit posts form to action with the CSRF token of page.
 func (b *browser) submit(page, action string, form url.Values) *resp {
 	if form == nil {

@@ -81,8 +81,7 @@ func TestPlatformOIDCSignIn(t *testing.T) {
 	m.QueueUser(&mockoidc.MockUser{Subject: "sub-ada", Email: "ada@example.com", EmailVerified: true, PreferredUsername: "ada"})
 	b, r := login()
 	wantRedirect(t, r, "/account")
-	page := b.get("/account")
-	wantStatus(t, page, http.StatusOK)
+	page := b.page("/account")
 	if !strings.Contains(page.Body, "ada@example.com") || !strings.Contains(page.Body, "idp:oidc") {
 		t.Fatalf("account page:\n%.3000s", page.Body)
 	}

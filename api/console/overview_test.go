@@ -16,8 +16,7 @@ import (
 func TestOverviewChecklist(t *testing.T) {
 	e, ten, b := acmeOwner(t)
 	count := func(body, s string) int { return strings.Count(body, s) }
-	page := b.get("/console/t/acme")
-	wantStatus(t, page, http.StatusOK)
+	page := b.page("/console/t/acme")
 	if count(page.Body, ">to do<") != 3 || !strings.Contains(page.Body, "the development login only") || !strings.Contains(page.Body, "did not answer") {
 		t.Fatalf("fresh team checklist:\n%.3000s", page.Body)
 	}

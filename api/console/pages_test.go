@@ -190,8 +190,7 @@ func TestAuditFiltersAndPaging(t *testing.T) {
 	if err := e.store.InsertAuditEvents(context.Background(), evs); err != nil {
 		t.Fatal(err)
 	}
-	r := b.get("/console/t/acme/audit?action=mcp.denied")
-	wantStatus(t, r, http.StatusOK)
+	r := b.page("/console/t/acme/audit?action=mcp.denied")
 	if !strings.Contains(r.Body, "no_header") || strings.Contains(r.Body, "<code>token.issued</code>") {
 		t.Fatal("action filter not applied")
 	}
@@ -203,8 +202,7 @@ func TestAuditFiltersAndPaging(t *testing.T) {
 	if next == nil {
 		t.Fatal("no next link")
 	}
-	r = b.get(strings.ReplaceAll(next[1], "&amp;", "&"))
-	wantStatus(t, r, http.StatusOK)
+	r = b.page(strings.ReplaceAll(next[1], "&amp;", "&"))
 	if n := strings.Count(r.Body, "<code>token.issued</code>"); n != 10 || strings.Contains(r.Body, "Older →") {
 		t.Fatalf("second page: %d rows", n)
 	}
@@ -264,8 +262,7 @@ func TestOverviewShowsURLsAndConnectHelp(t *testing.T) {
 	e := newEnv(t, envOpts{tenantDomain: "connect.example.com"})
 	_, key := e.tenant("acme", "Acme")
 	b := e.signedIn(key)
-	r := b.get("/console/t/acme")
-	wantStatus(t, r, http.StatusOK)
+	r := b.page("/console/t/acme")
 	port := e.srv.URL[strings.LastIndex(e.srv.URL, ":"):]
 	for _, want := range []string{
 		e.srv.URL + "/t/acme/mcp", "http://acme.connect.example.com" + port + "/mcp", "Recommended for Claude.ai",
@@ -309,8 +306,7 @@ func TestDoctorPageRendersDiagnosis(t *testing.T) {
 	if err := e.store.InsertAuditEvents(context.Background(), evs); err != nil {
 		t.Fatal(err)
 	}
-	r := b.get("/console/t/acme/doctor?self_check=1")
-	wantStatus(t, r, http.StatusOK)
+	r := b.page("/console/t/acme/doctor?self_check=1")
 	// Pills in words from the doctor's tables (issue 11), never the codes.
 	if strings.Contains(r.Body, ">failing<") || strings.Contains(r.Body, ">done<") || strings.Contains(r.Body, "step: mcp,") {
 		t.Error("doctor page shows a status, state or step code instead of words")
@@ -325,8 +321,7 @@ func TestDoctorPageRendersDiagnosis(t *testing.T) {
 		}
 	}
 	// Without asking, no self-check runs (its probes are audited).
-	r = b.get("/console/t/acme/doctor")
-	wantStatus(t, r, http.StatusOK)
+	r = b.page("/console/t/acme/doctor")
 	if strings.Contains(r.Body, "Path mode — ") || !strings.Contains(r.Body, "Run self-check") || !strings.Contains(r.Body, "no Authorization header") {
 		t.Error("plain doctor view ran the self-check or lost the diagnosis")
 	}
@@ -335,8 +330,7 @@ func TestDoctorPageRendersDiagnosis(t *testing.T) {
 func TestLandingShowsDemoConnector(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	b := e.browser()
-	r := b.get("/")
-	wantStatus(t, r, http.StatusOK)
+	r := b.page("/")
 	if strings.Contains(r.Body, "Try the demo connector") {
 		t.Fatal("demo box without a demo tenant")
 	}
@@ -355,8 +349,7 @@ func TestOverviewShowsCustomDomainChallenge(t *testing.T) {
 	if err := e.store.UpdateTenant(context.Background(), ten); err != nil {
 		t.Fatal(err)
 	}
-	r := b.get("/console/t/acme")
-	wantStatus(t, r, http.StatusOK)
+	r := b.page("/console/t/acme")
 	ch := tenants.ChallengeFor(ten.ID, domain)
 	for _, want := range []string{"not verified yet", ch.Name, ch.Value} {
 		if !strings.Contains(r.Body, want) {

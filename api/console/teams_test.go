@@ -32,8 +32,7 @@ func TestInvitedViewerReadsButIsRefusedAdminActions(t *testing.T) {
 		t.Fatal("invitation not in the mail outbox")
 	}
 	vb := e.browser()
-	inv := vb.get("/invite?token=" + tok)
-	wantStatus(t, inv, http.StatusOK)
+	inv := vb.page("/invite?token=" + tok)
 	if !strings.Contains(inv.Body, "Acme") || !strings.Contains(inv.Body, "vic@example.com") {
 		t.Fatalf("invitation page:\n%.2000s", inv.Body)
 	}
@@ -177,8 +176,7 @@ func TestOperatorSuspendsAndDeletesTeams(t *testing.T) {
 	ob := e.signedIn(owner)
 	wantStatus(t, ob.get("/console/operator"), http.StatusNotFound) // not an operator
 	_, op := e.operator()
-	page := op.get("/console/operator?q=acme")
-	wantStatus(t, page, http.StatusOK)
+	page := op.page("/console/operator?q=acme")
 	if !strings.Contains(page.Body, "Acme Corp") || strings.Contains(page.Body, "Globex") {
 		t.Fatalf("search:\n%.3000s", page.Body)
 	}
@@ -219,8 +217,7 @@ func TestOperatorMailViewShowsUnsentLinks(t *testing.T) {
 	_, op := e.operator()
 	wantStatus(t, signup(e.browser(), "new@example.com", testPassword), http.StatusOK)
 	tok := e.lastLink("new@example.com", "/account/verify")
-	page := op.get("/console/operator/mail")
-	wantStatus(t, page, http.StatusOK)
+	page := op.page("/console/operator/mail")
 	if !strings.Contains(page.Body, tok) || !strings.Contains(page.Body, "not sent") {
 		t.Fatalf("mail view:\n%.3000s", page.Body)
 	}
@@ -240,8 +237,7 @@ func TestTeamSlugSuggestedFromName(t *testing.T) {
 	if !strings.Contains(form.Body, `data-suggest-from="name"`) || !strings.Contains(form.Body, `<script src="/static/app.js`) || strings.Contains(form.Body, "<script>") {
 		t.Fatalf("no progressive slug suggestion from a script file:\n%.3000s", form.Body)
 	}
-	r := b.get("/console/teams/slug?" + url.Values{"name": {"Café Ürban Labs"}}.Encode())
-	wantStatus(t, r, http.StatusOK)
+	r := b.page("/console/teams/slug?" + url.Values{"name": {"Café Ürban Labs"}}.Encode())
 	if strings.TrimSpace(r.Body) != `{"slug":"cafe-urban-labs"}` {
 		t.Fatalf("suggestion %s", r.Body)
 	}
