@@ -40,7 +40,7 @@ func (u *ui) home(c *gin.Context) {
 		d.Teams = append(d.Teams, teamRow{T: tr.Tenant, Role: tr.Role, Resource: u.tenantView(tr.Tenant).Resource})
 	}
 	v.Data = d
-	v.Flash = u.takeFlash(c, s.ID, "/console")
+	v.Flash = u.teamFlash(c)
 	u.render(c, http.StatusOK, "console_teams", v)
 }
 

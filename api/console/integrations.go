@@ -33,7 +33,7 @@ func (u *ui) renderIntegrations(c *gin.Context, status int, errs map[string][]st
 	}
 	v := u.page(c, "Domain and webhook — "+t.Name, "integrations")
 	v.Data = integrationsData{WebhookURL: t.Settings.AuditWebhookURL, Deliveries: ds}
-	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/console")
+	v.Flash = u.teamFlash(c)
 	if errs != nil {
 		v.Errors, v.Notice = errs, "Not saved; fix the field marked below."
 		for k, val := range form {

@@ -31,7 +31,7 @@ func (u *ui) keysPage(c *gin.Context) {
 	}
 	v := u.page(c, "Keys — "+t.Name, "keys")
 	v.Data = keysData{APIKeys: ak, SigningKeys: sk, Now: u.now()}
-	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/console")
+	v.Flash = u.teamFlash(c)
 	u.render(c, http.StatusOK, "console_keys", v)
 }
 

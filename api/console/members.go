@@ -39,7 +39,7 @@ func (u *ui) membersPage(c *gin.Context) {
 	v := u.page(c, "Members — "+t.Name, "members")
 	v.Data = membersData{Members: ms, Invitations: open, Me: sessionOf(c).Account.ID, Roles: []string{tenants.RoleViewer, tenants.RoleAdmin, tenants.RoleOwner}}
 	v.Form["role"] = tenants.RoleViewer
-	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/console")
+	v.Flash = u.teamFlash(c)
 	u.render(c, http.StatusOK, "console_members", v)
 }
 

@@ -69,7 +69,7 @@ func (u *ui) overview(c *gin.Context) {
 	}
 	d.Checklist = []checkItem{idp, upstream, client}
 	v.Data = d
-	v.Flash = u.takeFlash(c, sessionOf(c).ID, "/console")
+	v.Flash = u.teamFlash(c)
 	u.render(c, http.StatusOK, "console_overview", v)
 }
 

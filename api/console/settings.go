@@ -204,18 +204,6 @@ func parsePairs(text string, cur map[string]string, field, shape string, errs ma
 	return out
 }
 
-// takeNotice is the flash of the next page when it is a notice.
-func (u *ui) takeNotice(c *gin.Context) *flash {
-	if f := u.takeFlash(c, sessionOf(c).ID, "/console"); f != nil && f.Kind == "notice" {
-		return f
-	}
-	return nil
-}
-
-func (u *ui) notice(c *gin.Context, msg string) {
-	_ = u.setFlash(c, &flash{Binding: sessionOf(c).ID, Kind: "notice", Values: map[string]string{"msg": msg}}, "/console")
-}
-
 var settingsIntFields = []string{"access_token_ttl", "refresh_token_ttl", "refresh_idle_ttl", "refresh_grace_seconds", "client_idle_ttl_days"}
 
 // settingsSubmit turns the form into a JSON merge patch (RFC 7396) and lets

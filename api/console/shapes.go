@@ -10,8 +10,9 @@ import (
 )
 
 // The shapes the console's pages and forms share: a page built by a view
-// function, a keyset-paged list, a form refused field by field, a form whose
-// target may be gone, and the notice that ends a form.
+// function and its flash, a keyset-paged list, a form refused field by
+// field, an expected domain refusal (a target gone, a stale link), and the
+// notice that ends a form.
 
 // pageView builds a page's data; a form refused by the domain shows the same
 // page again.
@@ -32,9 +33,22 @@ func (u *ui) show(c *gin.Context, build pageView, name string, take func(*gin.Co
 // secrets shown once).
 func (u *ui) teamFlash(c *gin.Context) *flash { return u.takeFlash(c, sessionOf(c).ID, "/console") }
 
-// listPage lists the page at the request's ?cursor. A cursor that is no
-// longer valid (a stale link) shows the first page, and a notice saying so
-// that names it as first.
+// takeNotice is the flash of the next page when it is a notice.
+func (u *ui) takeNotice(c *gin.Context) *flash {
+	if f := u.teamFlash(c); f != nil && f.Kind == "notice" {
+		return f
+	}
+	return nil
+}
+
+// notice sets the one-time message of the next team page.
+func (u *ui) notice(c *gin.Context, msg string) {
+	_ = u.setFlash(c, &flash{Binding: sessionOf(c).ID, Kind: "notice", Values: map[string]string{"msg": msg}}, "/console")
+}
+
+// listPage lists the page at the request's ?cursor. A cursor the store did
+// not issue (a stale or forged link) shows the first page instead, with a
+// notice that calls it first ("first page", "newest events").
 func listPage[T any](c *gin.Context, v *view, first string, list func(tenants.Page) ([]T, string, error)) (items []T, next, cursor string, err error) {
 	cursor = c.Query("cursor")
 	items, next, err = list(tenants.Page{Limit: 50, Cursor: cursor})
