@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/hibiken/asynq"
 
 	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/wiring"
@@ -17,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	as "github.com/gatehouse/gatehouse/tenants/oauth"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
+	"github.com/gatehouse/gatehouse/workers"
 )
 
 // TestSubscribeEveryTopic publishes every bus topic through the one
@@ -34,7 +36,8 @@ func TestSubscribeEveryTopic(t *testing.T) {
 	k := testkit.New(t, testkit.Options{PublicURL: "https://connect.example.com", Bus: bus,
 		Wiring: wiring.Options{Verifier: &access.Options{LiveTTL: time.Hour}}})
 	var changed atomic.Value
-	wiring.Subscribe(bus, wiring.Receivers{Deps: k.Deps, Keys: k.Keys, TenantChanged: func(id string) { changed.Store(id) }})
+	rt := closedWorkers(t, k.Store)
+	wiring.Subscribe(bus, wiring.Receivers{Deps: k.Deps, Keys: k.Keys, Workers: rt, TenantChanged: func(id string) { changed.Store(id) }})
 	d := k.Deps
 	tn, err := d.Provisioner.CreateTenant(ctx, tenants.TenantInput{Slug: "acme", Name: "Acme", UpstreamMCPURL: "https://mcp.example.com/mcp",
 		IdP: &tenants.IdPInput{Type: tenants.IdPDev}, Settings: &tenants.Settings{ClientCredentials: true}})
@@ -148,13 +151,22 @@ func TestSubscribeEveryTopic(t *testing.T) {
 		if got, err := d.Sites.BySlug(ctx, "acme"); err != nil || got.Name != "Acme" {
 			t.Fatal(got, err)
 		}
+		// The workers plan a webhook delivery from their cached tenant,
+		// which has no webhook yet.
+		if n := workerDeliveries(t, rt, k.Store, tn.ID); n != 0 {
+			t.Fatalf("%d webhook deliveries for a tenant without a webhook", n)
+		}
 		renamed := *tn
 		renamed.Name = "Acme Renamed"
+		renamed.Settings.AuditWebhookURL = "https://hooks.example.com/audit"
 		if err := d.Store.UpdateTenant(ctx, &renamed); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := d.Sites.BySlug(ctx, "acme"); got.Name != "Acme" {
 			t.Fatal("the tenant cache re-read without a notice: the test cannot tell a notice from a read")
+		}
+		if n := workerDeliveries(t, rt, k.Store, tn.ID); n != 0 {
+			t.Fatal("the workers' tenant cache re-read without a notice: the test cannot tell a notice from a read")
 		}
 		if err := bus.Publish(ctx, tenants.TopicTenantChanged, tn.ID); err != nil {
 			t.Fatal(err)
@@ -164,6 +176,9 @@ func TestSubscribeEveryTopic(t *testing.T) {
 		}
 		if e := d.AuthServer.AuthenticateAPIKey(ctx, site, key); e == nil {
 			t.Error("authorization server: the changed tenant's cached API keys survived its notice")
+		}
+		if n := workerDeliveries(t, rt, k.Store, tn.ID); n != 1 {
+			t.Errorf("workers: the changed tenant's cached copy survived its notice (%d webhook deliveries, want 1)", n)
 		}
 		if got, _ := changed.Load().(string); got != tn.ID {
 			t.Errorf("TenantChanged told %q, want %q", got, tn.ID)
@@ -194,6 +209,34 @@ func TestSubscribeEveryTopic(t *testing.T) {
 			t.Errorf("keys: JWKS unchanged after the rotation notice (%s)", kids(after))
 		}
 	})
+}
+
+// closedWorkers is a workers runtime over store whose queue is closed
+// (the Redis address is never dialled), so its auditor writes each event
+// at once, planning the webhook delivery from the runtime's tenant cache.
+func closedWorkers(t *testing.T, store tenants.Store) *workers.Runtime {
+	t.Helper()
+	rt, err := workers.New(workers.Options{Store: store, Redis: asynq.RedisClientOpt{Addr: "127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// workerDeliveries records one audit event for the tenant through rt and
+// counts the tenant's webhook deliveries.
+func workerDeliveries(t *testing.T, rt *workers.Runtime, store tenants.Store, tenantID string) int {
+	t.Helper()
+	ctx := context.Background()
+	rt.Auditor().Record(ctx, tenants.AuditEvent{TenantID: tenantID, Action: tenants.ActTokenIssued})
+	ds, _, err := store.ListWebhookDeliveries(ctx, tenantID, tenants.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ds)
 }
 
 // kids lists a key set's key ids.
