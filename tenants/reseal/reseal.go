@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -154,66 +156,23 @@ func countChanged(a, b tenants.Sealed) int {
 	return n
 }
 
-func (r *runner) idpSecrets() (Report, error) {
-	rep := Report{Kind: "idp client secrets"}
-	err := pages(r.db, "tenant_id, type", "client_secret_sealed <> ''", func(rows []tenants.IdPConfig) error {
-		for _, c := range rows {
-			if nv, ok := r.one(&rep, c.ClientSecretSealed, tenants.IdPSecretContext(c.TenantID, c.Type)); ok {
-				if err := r.update(&tenants.IdPConfig{}, "tenant_id = ? AND type = ? AND client_secret_sealed = ?",
-					[]any{c.TenantID, c.Type, c.ClientSecretSealed}, "client_secret_sealed", nv, &rep); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	return rep, err
-}
+// sealedValue is one sealed column of a row: the column, its value and the
+// context the value is sealed under.
+type sealedValue struct{ column, sealed, context string }
 
-func (r *runner) signingKeys() (Report, error) {
-	rep := Report{Kind: "signing keys"}
-	err := pages(r.db, "tenant_id, kid", "private_sealed <> ''", func(rows []tenants.SigningKey) error {
-		for _, k := range rows {
-			if nv, ok := r.one(&rep, k.PrivateSealed, keys.SealContext(k.TenantID, k.KID)); ok {
-				if err := r.update(&tenants.SigningKey{}, "tenant_id = ? AND kid = ? AND private_sealed = ?",
-					[]any{k.TenantID, k.KID, k.PrivateSealed}, "private_sealed", nv, &rep); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	return rep, err
-}
-
-func (r *runner) grantTokens() (Report, error) {
-	rep := Report{Kind: "grant upstream tokens"}
-	err := pages(r.db, "tenant_id, id", "upstream_token_sealed <> ''", func(rows []tenants.Grant) error {
-		for _, g := range rows {
-			if nv, ok := r.one(&rep, g.UpstreamTokenSealed, tenants.UpstreamTokenContext(g.TenantID, g.ID)); ok {
-				if err := r.update(&tenants.Grant{}, "tenant_id = ? AND id = ? AND upstream_token_sealed = ?",
-					[]any{g.TenantID, g.ID, g.UpstreamTokenSealed}, "upstream_token_sealed", nv, &rep); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	return rep, err
-}
-
-func (r *runner) pendingSecrets() (Report, error) {
-	rep := Report{Kind: "pending authorizations"}
-	err := pages(r.db, "tenant_id, id", "upstream_verifier_sealed <> '' OR upstream_token_sealed <> ''", func(rows []tenants.PendingAuthorization) error {
-		for _, p := range rows {
-			cols := []struct{ column, sealed, context string }{
-				{"upstream_verifier_sealed", p.UpstreamVerifierSealed, tenants.PendingVerifierContext(p.TenantID, p.ID)},
-				{"upstream_token_sealed", p.UpstreamTokenSealed, tenants.PendingUpstreamTokenContext(p.TenantID, p.ID)},
-			}
-			for _, c := range cols {
-				if nv, ok := r.one(&rep, c.sealed, c.context); ok {
-					if err := r.update(&tenants.PendingAuthorization{}, "tenant_id = ? AND id = ? AND "+c.column+" = ?",
-						[]any{p.TenantID, p.ID, c.sealed}, c.column, nv, &rep); err != nil {
+// resealRows re-seals the sealed columns of every row of T matching where.
+// key names the row's key columns (also the paging order); values gives a
+// row's key values and its sealed values. Each update is conditional on
+// the row's key and the old sealed value.
+func resealRows[T any](r *runner, kind, key, where string, values func(row *T) (key []any, sealed []sealedValue)) (Report, error) {
+	rep := Report{Kind: kind}
+	keyWhere := strings.ReplaceAll(key, ", ", " = ? AND ") + " = ?"
+	err := pages(r.db, key, where, func(rows []T) error {
+		for i := range rows {
+			args, vals := values(&rows[i])
+			for _, v := range vals {
+				if nv, ok := r.one(&rep, v.sealed, v.context); ok {
+					if err := r.update(new(T), keyWhere+" AND "+v.column+" = ?", append(slices.Clip(args), v.sealed), v.column, nv, &rep); err != nil {
 						return err
 					}
 				}
@@ -222,4 +181,32 @@ func (r *runner) pendingSecrets() (Report, error) {
 		return nil
 	})
 	return rep, err
+}
+
+func (r *runner) idpSecrets() (Report, error) {
+	return resealRows(r, "idp client secrets", "tenant_id, type", "client_secret_sealed <> ''", func(c *tenants.IdPConfig) ([]any, []sealedValue) {
+		return []any{c.TenantID, c.Type}, []sealedValue{{"client_secret_sealed", c.ClientSecretSealed, tenants.IdPSecretContext(c.TenantID, c.Type)}}
+	})
+}
+
+func (r *runner) signingKeys() (Report, error) {
+	return resealRows(r, "signing keys", "tenant_id, kid", "private_sealed <> ''", func(k *tenants.SigningKey) ([]any, []sealedValue) {
+		return []any{k.TenantID, k.KID}, []sealedValue{{"private_sealed", k.PrivateSealed, keys.SealContext(k.TenantID, k.KID)}}
+	})
+}
+
+func (r *runner) grantTokens() (Report, error) {
+	return resealRows(r, "grant upstream tokens", "tenant_id, id", "upstream_token_sealed <> ''", func(g *tenants.Grant) ([]any, []sealedValue) {
+		return []any{g.TenantID, g.ID}, []sealedValue{{"upstream_token_sealed", g.UpstreamTokenSealed, tenants.UpstreamTokenContext(g.TenantID, g.ID)}}
+	})
+}
+
+func (r *runner) pendingSecrets() (Report, error) {
+	return resealRows(r, "pending authorizations", "tenant_id, id", "upstream_verifier_sealed <> '' OR upstream_token_sealed <> ''",
+		func(p *tenants.PendingAuthorization) ([]any, []sealedValue) {
+			return []any{p.TenantID, p.ID}, []sealedValue{
+				{"upstream_verifier_sealed", p.UpstreamVerifierSealed, tenants.PendingVerifierContext(p.TenantID, p.ID)},
+				{"upstream_token_sealed", p.UpstreamTokenSealed, tenants.PendingUpstreamTokenContext(p.TenantID, p.ID)},
+			}
+		})
 }
