@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"bytes"
+	"cmp"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
@@ -83,6 +84,8 @@ func intOr(p *int, def int) int {
 
 func secs(n int) time.Duration { return time.Duration(n) * time.Second }
 
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
 // MCPQuotas are the tenant's MCP requests per minute, per tenant and per
 // user, falling back to the plan defaults given (0 = unlimited).
 func (s Settings) MCPQuotas(planTenant, planUser int) (perTenant, perUser int) {
@@ -119,35 +122,19 @@ func (s Settings) DefaultScopeList() []string {
 }
 
 // DCR returns the registration policy (default open).
-func (s Settings) DCR() string {
-	if s.DCRPolicy == "" {
-		return DCROpen
-	}
-	return s.DCRPolicy
-}
+func (s Settings) DCR() string { return cmp.Or(s.DCRPolicy, DCROpen) }
 
 // ClientIdleTTL is how long an unused registered client lives (default 90 days).
-func (s Settings) ClientIdleTTL() time.Duration {
-	return time.Duration(intOr(s.ClientIdleTTLDays, 90)) * 24 * time.Hour
-}
+func (s Settings) ClientIdleTTL() time.Duration { return days(intOr(s.ClientIdleTTLDays, 90)) }
 
 // AuditMCP returns the MCP call audit level (default tools).
-func (s Settings) AuditMCP() string {
-	if s.AuditMCPCalls == "" {
-		return AuditMCPTools
-	}
-	return s.AuditMCPCalls
-}
+func (s Settings) AuditMCP() string { return cmp.Or(s.AuditMCPCalls, AuditMCPTools) }
 
 // AuditRetention is how long audit events are kept (default 90 days).
-func (s Settings) AuditRetention() time.Duration {
-	return time.Duration(intOr(s.AuditRetentionDays, 90)) * 24 * time.Hour
-}
+func (s Settings) AuditRetention() time.Duration { return days(intOr(s.AuditRetentionDays, 90)) }
 
 // KeyRotation is the signing key rotation period (default 30 days).
-func (s Settings) KeyRotation() time.Duration {
-	return time.Duration(intOr(s.KeyRotationDays, 30)) * 24 * time.Hour
-}
+func (s Settings) KeyRotation() time.Duration { return days(intOr(s.KeyRotationDays, 30)) }
 
 // FieldError names one invalid field of an input.
 type FieldError struct {
