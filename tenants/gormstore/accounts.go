@@ -107,9 +107,7 @@ func (s *Store) GetAccountSessionByHash(ctx context.Context, tokenHash string, n
 
 // ListAccountSessions lists the account's live sessions, newest first.
 func (s *Store) ListAccountSessions(ctx context.Context, accountID string, now time.Time) ([]tenants.AccountSession, error) {
-	var out []tenants.AccountSession
-	err := s.with(ctx).Where("account_id = ? AND expires_at > ?", accountID, now.UTC()).Order("created_at DESC").Find(&out).Error
-	return out, translate(err)
+	return all[tenants.AccountSession](s.with(ctx).Order("created_at DESC"), "account_id = ? AND expires_at > ?", accountID, now.UTC())
 }
 
 // TouchAccountSession records use.
@@ -194,9 +192,7 @@ func (s *Store) ListMembers(ctx context.Context, tenantID string) ([]tenants.Mem
 
 // ListMemberships lists the account's teams.
 func (s *Store) ListMemberships(ctx context.Context, accountID string) ([]tenants.Membership, error) {
-	var out []tenants.Membership
-	err := s.with(ctx).Where("account_id = ?", accountID).Order("created_at").Find(&out).Error
-	return out, translate(err)
+	return all[tenants.Membership](s.with(ctx).Order("created_at"), "account_id = ?", accountID)
 }
 
 // CountOwners counts the team's owners. On Postgres it also locks their rows
@@ -223,9 +219,7 @@ func (s *Store) CreateInvitation(ctx context.Context, inv *tenants.Invitation) e
 
 // ListInvitations lists the team's invitations, newest first.
 func (s *Store) ListInvitations(ctx context.Context, tenantID string) ([]tenants.Invitation, error) {
-	var out []tenants.Invitation
-	err := s.with(ctx).Where("tenant_id = ?", tenantID).Order("created_at DESC").Find(&out).Error
-	return out, translate(err)
+	return all[tenants.Invitation](s.with(ctx).Order("created_at DESC"), "tenant_id = ?", tenantID)
 }
 
 // DeleteInvitation withdraws an invitation.

@@ -15,9 +15,7 @@ func (s *Store) CreateEnterpriseIdP(ctx context.Context, e *tenants.EnterpriseId
 
 // ListEnterpriseIdPs lists the tenant's IdPs, oldest first.
 func (s *Store) ListEnterpriseIdPs(ctx context.Context, tenantID string) ([]tenants.EnterpriseIdP, error) {
-	var out []tenants.EnterpriseIdP
-	err := s.with(ctx).Where("tenant_id = ?", tenantID).Order("created_at, id").Find(&out).Error
-	return out, translate(err)
+	return all[tenants.EnterpriseIdP](s.with(ctx).Order("created_at, id"), "tenant_id = ?", tenantID)
 }
 
 // GetEnterpriseIdP loads one IdP of the tenant.

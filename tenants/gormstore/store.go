@@ -296,6 +296,13 @@ func first[T any](db *gorm.DB, query string, args ...any) (*T, error) {
 	return &v, nil
 }
 
+// all loads every row matching query (in db's order).
+func all[T any](db *gorm.DB, query string, args ...any) ([]T, error) {
+	var out []T
+	err := db.Where(query, args...).Find(&out).Error
+	return out, translate(err)
+}
+
 // affected turns "no rows changed" into ErrNotFound.
 func affected(res *gorm.DB) error {
 	if res.Error != nil {

@@ -98,9 +98,7 @@ func (s *Store) ReplaceIdPs(ctx context.Context, tenantID string, cfgs []tenants
 
 // ListIdPs returns the tenant's IdPs by type.
 func (s *Store) ListIdPs(ctx context.Context, tenantID string) ([]tenants.IdPConfig, error) {
-	var out []tenants.IdPConfig
-	err := s.with(ctx).Where("tenant_id = ?", tenantID).Order("type").Find(&out).Error
-	return out, translate(err)
+	return all[tenants.IdPConfig](s.with(ctx).Order("type"), "tenant_id = ?", tenantID)
 }
 
 // GetIdP returns one IdP by type.
@@ -115,9 +113,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *tenants.APIKey) error {
 
 // ListAPIKeys lists the tenant's keys.
 func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]tenants.APIKey, error) {
-	var out []tenants.APIKey
-	err := s.with(ctx).Where("tenant_id = ?", tenantID).Order("created_at, id").Find(&out).Error
-	return out, translate(err)
+	return all[tenants.APIKey](s.with(ctx).Order("created_at, id"), "tenant_id = ?", tenantID)
 }
 
 // DeleteAPIKey deletes one key of the tenant.
@@ -163,9 +159,7 @@ func (s *Store) PutSystemValue(ctx context.Context, key, value string) error {
 
 // ListSigningKeys returns the tenant's keys newest first.
 func (s *Store) ListSigningKeys(ctx context.Context, tenantID string) ([]tenants.SigningKey, error) {
-	var out []tenants.SigningKey
-	err := s.with(ctx).Where("tenant_id = ?", tenantID).Order("created_at DESC, kid").Find(&out).Error
-	return out, translate(err)
+	return all[tenants.SigningKey](s.with(ctx).Order("created_at DESC, kid"), "tenant_id = ?", tenantID)
 }
 
 // CreateSigningKey inserts a key.
