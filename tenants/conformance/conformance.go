@@ -38,13 +38,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"AuditEvents", testAudit},
 		{"TimesCompareChronologically", testTimes},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, newStore(t))
-		})
-	}
-	for _, tc := range extra {
+	for _, tc := range append(tests, extra...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, newStore(t))
@@ -76,6 +70,26 @@ func NewTenant(t testing.TB, s tenants.Store, slug string) *tenants.Tenant {
 		t.Fatalf("create tenant %s: %v", slug, err)
 	}
 	return tn
+}
+
+// allPages follows list's cursors from the first page (pages of size) to
+// the last and returns every item; it fails the test when list errs or the
+// paging does not end within 20 pages.
+func allPages[T any](t *testing.T, size int, list func(tenants.Page) ([]T, string, error)) []T {
+	t.Helper()
+	var all []T
+	p := tenants.Page{Limit: size}
+	for range 20 {
+		items, next, err := list(p)
+		must(t, err)
+		all = append(all, items...)
+		if next == "" {
+			return all
+		}
+		p.Cursor = next
+	}
+	t.Fatal("paging did not end")
+	return nil
 }
 
 func must(t *testing.T, err error) {
@@ -133,20 +147,8 @@ func testTenantPaging(t *testing.T, s tenants.Store) {
 		NewTenant(t, s, fmt.Sprintf("t%02d", i))
 	}
 	var seen []string
-	cursor := ""
-	for pages := 0; ; pages++ {
-		if pages > 10 {
-			t.Fatal("paging does not end")
-		}
-		items, next, err := s.ListTenants(ctx, tenants.Page{Limit: 3, Cursor: cursor})
-		must(t, err)
-		for _, it := range items {
-			seen = append(seen, it.Slug)
-		}
-		if next == "" {
-			break
-		}
-		cursor = next
+	for _, it := range allPages(t, 3, func(p tenants.Page) ([]tenants.Tenant, string, error) { return s.ListTenants(ctx, p) }) {
+		seen = append(seen, it.Slug)
 	}
 	if len(seen) != 7 || seen[0] != "t00" || seen[6] != "t06" {
 		t.Fatalf("paged %v", seen)

@@ -31,23 +31,6 @@ func testGrantsNewestFirst(t *testing.T, s tenants.Store) {
 	other := NewTenant(t, s, "grant-order-other")
 	must(t, s.CreateGrant(ctx, &tenants.Grant{TenantID: other.ID, ID: "g-other", UserID: "u-ada", ClientID: "c", CreatedAt: base, ExpiresAt: base.Add(time.Hour)}))
 
-	collect := func(list func(tenants.Page) ([]tenants.Grant, string, error)) []tenants.Grant {
-		var all []tenants.Grant
-		cursor := ""
-		for range 20 {
-			items, next, err := list(tenants.Page{Limit: 5, Cursor: cursor})
-			if err != nil {
-				t.Fatal(err)
-			}
-			all = append(all, items...)
-			if next == "" {
-				return all
-			}
-			cursor = next
-		}
-		t.Fatal("paging did not end")
-		return nil
-	}
 	check := func(name string, got []tenants.Grant, want int) {
 		t.Helper()
 		seen := map[string]bool{}
@@ -67,8 +50,8 @@ func testGrantsNewestFirst(t *testing.T, s tenants.Store) {
 			t.Fatalf("%s: %d grants, want %d", name, len(got), want)
 		}
 	}
-	check("ListGrants", collect(func(p tenants.Page) ([]tenants.Grant, string, error) { return s.ListGrants(ctx, tn.ID, p) }), len(offsets))
-	check("ListGrantsForUser", collect(func(p tenants.Page) ([]tenants.Grant, string, error) {
+	check("ListGrants", allPages(t, 5, func(p tenants.Page) ([]tenants.Grant, string, error) { return s.ListGrants(ctx, tn.ID, p) }), len(offsets))
+	check("ListGrantsForUser", allPages(t, 5, func(p tenants.Page) ([]tenants.Grant, string, error) {
 		return s.ListGrantsForUser(ctx, tn.ID, "u-ada", p)
 	}), len(offsets)/2)
 }

@@ -37,17 +37,8 @@ func testUsersKeyedByIssuer(t *testing.T, s tenants.Store) {
 		t.Fatalf("user b changed: %+v", got)
 	}
 	var ids []string
-	cursor := ""
-	for {
-		items, next, err := s.ListUsers(ctx, tn.ID, tenants.Page{Limit: 1, Cursor: cursor})
-		must(t, err)
-		for _, u := range items {
-			ids = append(ids, u.ID)
-		}
-		if next == "" {
-			break
-		}
-		cursor = next
+	for _, u := range allPages(t, 1, func(p tenants.Page) ([]tenants.User, string, error) { return s.ListUsers(ctx, tn.ID, p) }) {
+		ids = append(ids, u.ID)
 	}
 	if len(ids) != 2 {
 		t.Fatalf("ListUsers: %v", ids)
