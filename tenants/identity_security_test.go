@@ -69,23 +69,17 @@ type secFixture struct {
 }
 
 func forBackends(t *testing.T, fn func(t *testing.T, f *secFixture)) {
-	for name, dsn := range map[string]func(testing.TB) string{"sqlite": testdb.SQLite, "postgres": testdb.Postgres} {
-		t.Run(name, func(t *testing.T) {
-			s, err := gormstore.Open(context.Background(), dsn(t), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			f := &secFixture{t: t, s: s, bus: &recBus{}, audit: &recAudit{}}
-			f.prov = &tenants.Provisioner{Store: s, Sealer: sealer(t, key(3)), Auditor: f.audit, Bus: f.bus, AllowDevIdP: true}
-			f.tn, err = f.prov.CreateTenant(context.Background(), tenants.TenantInput{Slug: "acme", UpstreamMCPURL: "http://127.0.0.1:9/mcp",
-				IdP: &tenants.IdPInput{Type: tenants.IdPOIDC, ClientID: "cid", IssuerURL: "https://idp-a.example"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			fn(t, f)
-		})
-	}
+	testdb.EachStore(t, func(t *testing.T, s *gormstore.Store) {
+		f := &secFixture{t: t, s: s, bus: &recBus{}, audit: &recAudit{}}
+		f.prov = &tenants.Provisioner{Store: s, Sealer: sealer(t, key(3)), Auditor: f.audit, Bus: f.bus, AllowDevIdP: true}
+		var err error
+		f.tn, err = f.prov.CreateTenant(context.Background(), tenants.TenantInput{Slug: "acme", UpstreamMCPURL: "http://127.0.0.1:9/mcp",
+			IdP: &tenants.IdPInput{Type: tenants.IdPOIDC, ClientID: "cid", IssuerURL: "https://idp-a.example"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(t, f)
+	})
 }
 
 // user signs a user in (store level, as CompleteLogin does) with a live

@@ -61,10 +61,10 @@ func countEvents(t testing.TB, s tenants.Store, tenantID string) int64 {
 // group aggregator (docs/RULES.md §7 "audit batch writes (asynq group aggregation)").
 func TestAuditEventsAreBatched(t *testing.T) {
 	for _, rb := range redisBackends() {
-		for _, sb := range storeBackends() {
-			t.Run(rb.name+"/"+sb.name, func(t *testing.T) {
+		for _, sb := range testdb.Backends() {
+			t.Run(rb.name+"/"+sb.Name, func(t *testing.T) {
 				t.Parallel()
-				s := openStore(t, sb.dsn(t))
+				s := testdb.Open(t, sb.DSN(t))
 				tn := newTenant(t, s, "batch")
 				e := newEnv(t, s, rb.open(t), nil).start()
 				const n = 600
@@ -102,7 +102,7 @@ func TestAuditEventsAreBatched(t *testing.T) {
 
 // With the queue unreachable, Record writes the event before it returns.
 func TestAuditWritesSynchronouslyWhenRedisIsDown(t *testing.T) {
-	s := openStore(t, testdb.SQLite(t))
+	s := testdb.Open(t, testdb.SQLite(t))
 	tn := newTenant(t, s, "down")
 	dead := asynq.RedisClientOpt{Addr: "127.0.0.1:" + strconv.Itoa(testdb.FreePort(t)), DialTimeout: 200 * time.Millisecond}
 	e := newEnv(t, s, dead, nil)
@@ -164,10 +164,10 @@ func (r *redisServer) kill() {
 // actions while Redis is killed (losing whatever it held) and restarted
 // produce exactly N audit rows.
 func TestAuditNoLossWhenRedisDiesAndRestarts(t *testing.T) {
-	for _, sb := range storeBackends() {
-		t.Run(sb.name, func(t *testing.T) {
+	for _, sb := range testdb.Backends() {
+		t.Run(sb.Name, func(t *testing.T) {
 			t.Parallel()
-			s := openStore(t, sb.dsn(t))
+			s := testdb.Open(t, sb.DSN(t))
 			tn := newTenant(t, s, "noloss")
 			srv := startRedisServer(t, testdb.FreePort(t))
 			e := newEnv(t, s, asynq.RedisClientOpt{Addr: srv.addr(), DialTimeout: 500 * time.Millisecond}, func(o *Options) {
@@ -257,7 +257,7 @@ func (f *flakyStore) InTx(ctx context.Context, fn func(tenants.Store) error) err
 // An event whose synchronous write fails (database down too) is held and
 // written once the database is back; after Close, Record writes directly.
 func TestAuditHoldsEventsWhileDatabaseIsDown(t *testing.T) {
-	base := openStore(t, testdb.SQLite(t))
+	base := testdb.Open(t, testdb.SQLite(t))
 	tn := newTenant(t, base, "dbdown")
 	fs := &flakyStore{Store: base, down: &atomic.Bool{}}
 	dead := asynq.RedisClientOpt{Addr: "127.0.0.1:" + strconv.Itoa(testdb.FreePort(t)), DialTimeout: 100 * time.Millisecond}

@@ -19,10 +19,10 @@ import (
 //
 //	go test -run '^$' -bench 'BenchmarkAudit' -benchtime 20000x ./workers/
 func BenchmarkAuditWrite(b *testing.B) {
-	for _, sb := range storeBackends() {
-		b.Run(sb.name+"/batched", func(b *testing.B) {
+	for _, sb := range testdb.Backends() {
+		b.Run(sb.Name+"/batched", func(b *testing.B) {
 			b.StopTimer()
-			s := openStore(b, sb.dsn(b))
+			s := testdb.Open(b, sb.DSN(b))
 			tn := newTenant(b, s, "bench")
 			addr, db := testdb.Redis(b)
 			e := newEnv(b, s, asynq.RedisClientOpt{Addr: addr, DB: db}, nil).start()
@@ -45,9 +45,9 @@ func BenchmarkAuditWrite(b *testing.B) {
 				b.Fatalf("only %v of %d events were written by batch tasks", viaBatches, b.N)
 			}
 		})
-		b.Run(sb.name+"/unbatched", func(b *testing.B) {
+		b.Run(sb.Name+"/unbatched", func(b *testing.B) {
 			b.StopTimer()
-			s := openStore(b, sb.dsn(b))
+			s := testdb.Open(b, sb.DSN(b))
 			tn := newTenant(b, s, "bench")
 			start := recordParallel(b, &tenants.SyncAuditor{Store: s}, tn)
 			b.StopTimer()
@@ -77,10 +77,10 @@ func recordParallel(b *testing.B, a tenants.Auditor, tn *tenants.Tenant) time.Ti
 // InsertAuditEvents one row per statement (what SyncAuditor does) against
 // the 500-row statements audit:batch issues.
 func BenchmarkAuditInsert(b *testing.B) {
-	for _, sb := range storeBackends() {
+	for _, sb := range testdb.Backends() {
 		for _, rows := range []int{1, 500} {
-			b.Run(fmt.Sprintf("%s/rows=%d", sb.name, rows), func(b *testing.B) {
-				s := openStore(b, sb.dsn(b))
+			b.Run(fmt.Sprintf("%s/rows=%d", sb.Name, rows), func(b *testing.B) {
+				s := testdb.Open(b, sb.DSN(b))
 				tn := newTenant(b, s, "bench")
 				b.ResetTimer()
 				start := time.Now()
@@ -106,7 +106,7 @@ func BenchmarkAuditInsert(b *testing.B) {
 // that records it: the queued auditor's enqueue to Redis (the write happens
 // later, in batches).
 func BenchmarkAuditEnqueue(b *testing.B) {
-	s := openStore(b, testdb.SQLite(b))
+	s := testdb.Open(b, testdb.SQLite(b))
 	tn := newTenant(b, s, "bench")
 	addr, db := testdb.Redis(b)
 	e := newEnv(b, s, asynq.RedisClientOpt{Addr: addr, DB: db}, nil).start()

@@ -14,7 +14,7 @@ import (
 // at _gatehouse-challenge.{domain}; then it resolves the tenant and is audited.
 func TestCustomDomainTXTVerification(t *testing.T) {
 	d := testdns.Start(t)
-	store := openStore(t, testdb.SQLite(t))
+	store := testdb.Open(t, testdb.SQLite(t))
 	e := newEnv(t, store, startMiniredis(t), func(o *Options) { o.Resolver = d.Resolver() })
 	tn := newTenant(t, store, "domains")
 	domain := "Docs.Example.org"

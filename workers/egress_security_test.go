@@ -21,7 +21,7 @@ import (
 func TestSecurity_02_IssuerURLSSRF_WorkerRefresh(t *testing.T) {
 	for _, allow := range []bool{false, true} {
 		trap := egresstest.NewTLSTrap(t)
-		e := newEnv(t, openStore(t, testdb.SQLite(t)), startMiniredis(t), func(o *Options) { o.AllowPrivateFetch = allow })
+		e := newEnv(t, testdb.Open(t, testdb.SQLite(t)), startMiniredis(t), func(o *Options) { o.AllowPrivateFetch = allow })
 		tn := newTenant(t, e.store, "refresh-trap")
 		sealed, err := e.sealer.Seal("s", tenants.IdPSecretContext(tn.ID, tenants.IdPOIDC))
 		must(t, err)
@@ -49,7 +49,7 @@ func TestSecurity_02_WebhookFollowsNoRedirect(t *testing.T) {
 		http.Redirect(w, r, trap.URL+"/hook", http.StatusTemporaryRedirect)
 	}))
 	defer recv.Close()
-	e := newEnv(t, openStore(t, testdb.SQLite(t)), startMiniredis(t), nil)
+	e := newEnv(t, testdb.Open(t, testdb.SQLite(t)), startMiniredis(t), nil)
 	tn := webhookTenant(t, e, "hook-redirect", recv.URL+"/hook", "k")
 	status, err := e.rt.deliver(ctx, tn, &tenants.WebhookDelivery{ID: "d", TenantID: tn.ID})
 	if err == nil || status != http.StatusTemporaryRedirect || !strings.Contains(err.Error(), "307") {

@@ -15,7 +15,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/tenants"
-	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/keys"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
@@ -24,28 +23,6 @@ var ctx = context.Background()
 
 // dbgLogger is nil (discard) unless a debug file sets it.
 var dbgLogger *slog.Logger
-
-func openStore(t testing.TB, dsn string) *gormstore.Store {
-	t.Helper()
-	s, err := gormstore.Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-type storeBackend struct {
-	name string
-	dsn  func(t testing.TB) string
-}
-
-func storeBackends() []storeBackend {
-	return []storeBackend{
-		{"sqlite", func(t testing.TB) string { return testdb.SQLite(t) }},
-		{"postgres", func(t testing.TB) string { return testdb.Postgres(t) }},
-	}
-}
 
 type redisBackend struct {
 	name string

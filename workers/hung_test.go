@@ -36,7 +36,7 @@ func hungRedis(t *testing.T) string {
 // Issue 13, finding 4: a hung Redis must not stall a request past the
 // 500 ms enqueue budget; the event is written synchronously instead.
 func TestAuditEnqueueGivesUpOnHungRedis(t *testing.T) {
-	s := openStore(t, testdb.SQLite(t))
+	s := testdb.Open(t, testdb.SQLite(t))
 	tn := newTenant(t, s, "hung")
 	// The connection option's own timeouts are the slow defaults (3 s): the
 	// request path must not depend on them.

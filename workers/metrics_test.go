@@ -35,7 +35,7 @@ func label(m *dto.Metric, name string) string {
 // Metrics (issue 5): queue depth per queue, task latency and failures by
 // task type, on the registry the process serves at /metrics.
 func TestMetrics(t *testing.T) {
-	e := newEnv(t, openStore(t, testdb.SQLite(t)), startMiniredis(t), func(o *Options) { o.WebhookMaxAttempts = 1 })
+	e := newEnv(t, testdb.Open(t, testdb.SQLite(t)), startMiniredis(t), func(o *Options) { o.WebhookMaxAttempts = 1 })
 	fail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
 	defer fail.Close()
 	tn := webhookTenant(t, e, "metrics", fail.URL, "k")
@@ -85,7 +85,7 @@ func TestMetrics(t *testing.T) {
 // exactly one reports it, and another takes over when the lease lapses.
 func TestQueueDepthReportedOnce(t *testing.T) {
 	redisOpt := startMiniredis(t)
-	store := openStore(t, testdb.SQLite(t))
+	store := testdb.Open(t, testdb.SQLite(t))
 	a := newEnv(t, store, redisOpt, nil)
 	b := newEnv(t, store, redisOpt, nil)
 	tn := newTenant(t, store, "qd")

@@ -50,7 +50,7 @@ func TestKeyRotationKeepsOldTokensValidAndSignsWithNewKey(t *testing.T) {
 	for _, rb := range redisBackends() {
 		t.Run(rb.name, func(t *testing.T) {
 			t.Parallel()
-			store := openStore(t, testdb.SQLite(t))
+			store := testdb.Open(t, testdb.SQLite(t))
 			tn := newTenant(t, store, "rot")
 			days := 1
 			tn.Settings.KeyRotationDays = &days // access TTL: the 1 h default

@@ -23,7 +23,7 @@ func TestPeriodicTasksRunOncePerPeriodAcrossTwoReplicas(t *testing.T) {
 	for _, rb := range redisBackends() {
 		t.Run(rb.name, func(t *testing.T) {
 			t.Parallel()
-			store := openStore(t, testdb.SQLite(t))
+			store := testdb.Open(t, testdb.SQLite(t))
 			newTenant(t, store, "acme")
 			redisOpt := rb.open(t)
 			seen := newRuns()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // The periodic sweeps, run by the worker through the queue, remove exactly
@@ -14,10 +15,10 @@ import (
 // case by case in tenants/conformance/sweep.go.)
 func TestSweepsThroughQueue(t *testing.T) {
 	for _, rb := range redisBackends() {
-		for _, sb := range storeBackends() {
-			t.Run(rb.name+"/"+sb.name, func(t *testing.T) {
+		for _, sb := range testdb.Backends() {
+			t.Run(rb.name+"/"+sb.Name, func(t *testing.T) {
 				t.Parallel()
-				testSweeps(t, openStore(t, sb.dsn(t)), rb)
+				testSweeps(t, testdb.Open(t, sb.DSN(t)), rb)
 			})
 		}
 	}

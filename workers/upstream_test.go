@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/idp"
 	"github.com/gatehouse/gatehouse/tenants/idp/idptest"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 // loginGitHub signs octocat in at the fake GitHub (a real OAuth 2.0 server
@@ -93,10 +94,10 @@ func (u *upstreamEnv) token(t *testing.T, id string) (*tenants.Grant, *idp.Token
 // docs/RULES.md §7: upstream IdP tokens are refreshed before they expire; the new
 // token replaces the sealed one; a refresh the IdP refuses marks the grant.
 func TestUpstreamRefreshUpdatesSealedToken(t *testing.T) {
-	for _, sb := range storeBackends() {
-		t.Run(sb.name, func(t *testing.T) {
+	for _, sb := range testdb.Backends() {
+		t.Run(sb.Name, func(t *testing.T) {
 			t.Parallel()
-			u := newUpstreamEnv(t, openStore(t, sb.dsn(t)))
+			u := newUpstreamEnv(t, testdb.Open(t, sb.DSN(t)))
 			first := loginGitHub(t, u.gh, u.cfg)
 			soon := time.Now().UTC().Add(3 * time.Minute) // within the 10 min window
 			u.grant(t, "due", first, soon)
@@ -150,7 +151,7 @@ func TestUpstreamRefreshUpdatesSealedToken(t *testing.T) {
 // A transient failure (IdP unreachable) is retried next period while the
 // token is still valid, and recorded once it has expired.
 func TestUpstreamRefreshTransientFailure(t *testing.T) {
-	u := newUpstreamEnv(t, openStore(t, storeBackends()[0].dsn(t)))
+	u := newUpstreamEnv(t, testdb.Open(t, testdb.Backends()[0].DSN(t)))
 	tok := loginGitHub(t, u.gh, u.cfg)
 	u.grant(t, "valid", tok, time.Now().UTC().Add(2*time.Minute))
 	u.grant(t, "expired", tok, time.Now().UTC().Add(-time.Minute))
@@ -173,7 +174,7 @@ func (f refresherFunc) Refresh(ctx context.Context, t *tenants.Tenant, typ strin
 }
 
 func TestUpstreamRefreshWithoutRefreshTokenMarksGrant(t *testing.T) {
-	u := newUpstreamEnv(t, openStore(t, storeBackends()[0].dsn(t)))
+	u := newUpstreamEnv(t, testdb.Open(t, testdb.Backends()[0].DSN(t)))
 	calls := 0
 	u.rt.refresh = refresherFunc(func(ctx context.Context, tn *tenants.Tenant, typ string, tok *idp.Token) (*idp.Token, error) {
 		calls++
@@ -196,7 +197,7 @@ func TestUpstreamRefreshWithoutRefreshTokenMarksGrant(t *testing.T) {
 // grants at the next refresh. Both are audited as grant.revoked with the
 // reason and announced on the bus (gateways drop cached liveness).
 func TestSecurity_11_UpstreamRefusalRevokesGrant(t *testing.T) {
-	s := openStore(t, storeBackends()[0].dsn(t))
+	s := testdb.Open(t, testdb.Backends()[0].DSN(t))
 	redisOpt := startMiniredis(t)
 	prefix := "gh-test-" + tenants.RandomID() + ":"
 	bus := NewRedisBus(redisClient(redisOpt), prefix, nil)
@@ -285,7 +286,7 @@ func TestSecurity_11_UpstreamRefusalRevokesGrant(t *testing.T) {
 // slot, a retried task) must not present a rotated-away refresh token and
 // revoke a healthy grant: one refreshes, the other leaves the grant alone.
 func TestUpstreamRefreshConcurrentRunsDoNotRevoke(t *testing.T) {
-	u := newUpstreamEnv(t, openStore(t, storeBackends()[0].dsn(t)))
+	u := newUpstreamEnv(t, testdb.Open(t, testdb.Backends()[0].DSN(t)))
 	for i := 0; i < 5; i++ {
 		id := fmt.Sprintf("g%d", i)
 		u.grant(t, id, loginGitHub(t, u.gh, u.cfg), time.Now().UTC().Add(time.Minute))

@@ -82,15 +82,15 @@ func (rc *receiver) count() int {
 func TestWebhookDeliversSignedBatches(t *testing.T) {
 	combos := []struct {
 		rb redisBackend
-		sb storeBackend
-	}{{redisBackends()[0], storeBackends()[0]}, {redisBackends()[1], storeBackends()[1]}}
+		sb testdb.Backend
+	}{{redisBackends()[0], testdb.Backends()[0]}, {redisBackends()[1], testdb.Backends()[1]}}
 	for _, c := range combos {
-		t.Run(c.rb.name+"/"+c.sb.name, func(t *testing.T) {
+		t.Run(c.rb.name+"/"+c.sb.Name, func(t *testing.T) {
 			t.Parallel()
 			rc := &receiver{secret: "whsec_" + tenants.RandomToken(), events: map[string]tenants.AuditEvent{}}
 			srv := httptest.NewServer(rc)
 			defer srv.Close()
-			e := newEnv(t, openStore(t, c.sb.dsn(t)), c.rb.open(t), func(o *Options) { o.AuditShards = 1 })
+			e := newEnv(t, testdb.Open(t, c.sb.DSN(t)), c.rb.open(t), func(o *Options) { o.AuditShards = 1 })
 			tn := webhookTenant(t, e, "hooked", srv.URL+"/audit", rc.secret)
 			quiet := newTenant(t, e.store, "quiet") // no webhook: nothing is sent for it
 			e.start()
@@ -157,7 +157,7 @@ func TestWebhookDeadLettersAfterRetries(t *testing.T) {
 			rc := &receiver{secret: "s3cret-" + tenants.RandomToken(), status: http.StatusServiceUnavailable, events: map[string]tenants.AuditEvent{}}
 			srv := httptest.NewServer(rc)
 			defer srv.Close()
-			e := newEnv(t, openStore(t, testdb.SQLite(t)), rb.open(t), func(o *Options) {
+			e := newEnv(t, testdb.Open(t, testdb.SQLite(t)), rb.open(t), func(o *Options) {
 				o.WebhookMaxAttempts, o.WebhookBackoff = 3, 100*time.Millisecond
 			})
 			tn := webhookTenant(t, e, "failing", srv.URL, rc.secret)
@@ -232,7 +232,7 @@ func TestWebhookRefusesPrivateAddresses(t *testing.T) {
 	defer srv.Close()
 	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
 	defer tls.Close()
-	e := newEnv(t, openStore(t, testdb.SQLite(t)), startMiniredis(t), func(o *Options) { o.AllowPrivateFetch = false })
+	e := newEnv(t, testdb.Open(t, testdb.SQLite(t)), startMiniredis(t), func(o *Options) { o.AllowPrivateFetch = false })
 	for _, url := range []string{srv.URL, tls.URL} {
 		tn := webhookTenant(t, e, "ssrf"+tenants.RandomID()[:6], url, "k")
 		_, err := e.rt.deliver(ctx, tn, &tenants.WebhookDelivery{ID: "d", TenantID: tn.ID})
@@ -257,7 +257,7 @@ func TestWebhookResumesDeliveriesCreatedWhileRedisWasDown(t *testing.T) {
 	defer srv.Close()
 	port := testdb.FreePort(t)
 	var offset atomic.Int64
-	e := newEnv(t, openStore(t, testdb.SQLite(t)), asynq.RedisClientOpt{Addr: fmt.Sprintf("127.0.0.1:%d", port), DialTimeout: 200 * time.Millisecond},
+	e := newEnv(t, testdb.Open(t, testdb.SQLite(t)), asynq.RedisClientOpt{Addr: fmt.Sprintf("127.0.0.1:%d", port), DialTimeout: 200 * time.Millisecond},
 		func(o *Options) {
 			o.Schedule = fastSchedule(time.Second)
 			o.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }

@@ -7,7 +7,6 @@
 package testkit
 
 import (
-	"context"
 	"crypto/rand"
 	"io"
 	"log/slog"
@@ -26,8 +25,9 @@ import (
 
 // Backends runs fn on SQLite and on Postgres; dsn makes a fresh database.
 func Backends(t *testing.T, fn func(t *testing.T, dsn func(t *testing.T) string)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, func(t *testing.T) string { return testdb.SQLite(t) }) })
-	t.Run("postgres", func(t *testing.T) { fn(t, func(t *testing.T) string { return testdb.Postgres(t) }) })
+	for _, b := range testdb.Backends() {
+		t.Run(b.Name, func(t *testing.T) { fn(t, func(t *testing.T) string { return b.DSN(t) }) })
+	}
 }
 
 // Options of a kit; zero values are the defaults.
@@ -92,11 +92,7 @@ func New(t testing.TB, o Options) *Kit {
 		if dsn == "" {
 			dsn = testdb.SQLite(t)
 		}
-		db, err := gormstore.Open(context.Background(), dsn, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := testdb.Open(t, dsn)
 		k.Store, k.DB = db, db
 	}
 	if len(o.SecretKeys) == 0 {

@@ -46,11 +46,7 @@ func newEnv(t *testing.T, mode string) *env {
 // newEnvOn is newEnv on the database dsn (a SQLite path or a Postgres URL).
 func newEnvOn(t *testing.T, mode, dsn string) *env {
 	t.Helper()
-	store, err := gormstore.Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := testdb.Open(t, dsn)
 	key := make([]byte, 32)
 	copy(key, "accounts-test-key-0123456789abcd")
 	sealer, err := tenants.NewSealer([][]byte{key})

@@ -15,9 +15,9 @@ import (
 // the team an owner: the last-owner check and the change are serialised by
 // a row lock on the team's owners (Postgres) or the write lock (SQLite).
 func TestLastOwnerRuleHoldsUnderConcurrentDemotion(t *testing.T) {
-	for name, dsn := range map[string]func(testing.TB) string{"SQLite": testdb.SQLite, "Postgres": testdb.Postgres} {
-		t.Run(name, func(t *testing.T) {
-			e := newEnvOn(t, accounts.SignupOpen, dsn(t))
+	for _, b := range testdb.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnvOn(t, accounts.SignupOpen, b.DSN(t))
 			a := e.operator()
 			b := e.verified("b@example.com")
 			for i := range 40 {

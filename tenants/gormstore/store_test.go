@@ -15,27 +15,10 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
-func open(t *testing.T, dsn string) *gormstore.Store {
-	t.Helper()
-	s, err := gormstore.Open(context.Background(), dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func backends() map[string]func(t *testing.T) string {
-	return map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return testdb.SQLite(t) },
-		"postgres": func(t *testing.T) string { return testdb.Postgres(t) },
-	}
-}
-
 func TestConformance(t *testing.T) {
-	for name, dsn := range backends() {
-		t.Run(name, func(t *testing.T) {
-			conformance.Run(t, func(t *testing.T) tenants.Store { return open(t, dsn(t)) })
+	for _, b := range testdb.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			conformance.Run(t, func(t *testing.T) tenants.Store { return testdb.Open(t, b.DSN(t)) })
 		})
 	}
 }
@@ -43,40 +26,37 @@ func TestConformance(t *testing.T) {
 // Every gorm model column exists in the migrated schema of each dialect, and
 // no table the models use is missing.
 func TestMigrationsMatchModels(t *testing.T) {
-	for name, dsn := range backends() {
-		t.Run(name, func(t *testing.T) {
-			s := open(t, dsn(t))
-			m := s.DB().Migrator()
-			for _, model := range tenants.AllModels() {
-				sch, err := schema.Parse(model, &sync.Map{}, schema.NamingStrategy{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !m.HasTable(sch.Table) {
-					t.Errorf("table %s missing after migration", sch.Table)
-					continue
-				}
-				cols, err := m.ColumnTypes(sch.Table)
-				if err != nil {
-					t.Fatal(err)
-				}
-				have := map[string]bool{}
-				for _, c := range cols {
-					have[strings.ToLower(c.Name())] = true
-				}
-				var missing []string
-				for _, f := range sch.Fields {
-					if f.DBName != "" && !have[f.DBName] {
-						missing = append(missing, f.DBName)
-					}
-				}
-				sort.Strings(missing)
-				if len(missing) > 0 {
-					t.Errorf("%s: model columns missing from the %s schema: %v", sch.Table, name, missing)
+	testdb.EachStore(t, func(t *testing.T, s *gormstore.Store) {
+		m := s.DB().Migrator()
+		for _, model := range tenants.AllModels() {
+			sch, err := schema.Parse(model, &sync.Map{}, schema.NamingStrategy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.HasTable(sch.Table) {
+				t.Errorf("table %s missing after migration", sch.Table)
+				continue
+			}
+			cols, err := m.ColumnTypes(sch.Table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			have := map[string]bool{}
+			for _, c := range cols {
+				have[strings.ToLower(c.Name())] = true
+			}
+			var missing []string
+			for _, f := range sch.Fields {
+				if f.DBName != "" && !have[f.DBName] {
+					missing = append(missing, f.DBName)
 				}
 			}
-		})
-	}
+			sort.Strings(missing)
+			if len(missing) > 0 {
+				t.Errorf("%s: model columns missing from the %s schema: %v", sch.Table, s.Dialect(), missing)
+			}
+		}
+	})
 }
 
 // migrateDownWhile migrates down one version at a time while a status line
@@ -103,20 +83,17 @@ func migrateDownWhile(t *testing.T, s *gormstore.Store, selects func(status stri
 
 // Migrations go down and up again cleanly.
 func TestMigrateDownUp(t *testing.T) {
-	for name, dsn := range backends() {
-		t.Run(name, func(t *testing.T) {
-			s := open(t, dsn(t))
-			ctx := context.Background()
-			migrateDownWhile(t, s, func(string) bool { return true })
-			if s.DB().Migrator().HasTable("tenants") {
-				t.Fatal("down did not drop tables")
-			}
-			if _, err := s.Migrate(ctx, "up"); err != nil {
-				t.Fatal(err)
-			}
-			if !s.DB().Migrator().HasTable("tenants") {
-				t.Fatal("up did not create tables")
-			}
-		})
-	}
+	testdb.EachStore(t, func(t *testing.T, s *gormstore.Store) {
+		ctx := context.Background()
+		migrateDownWhile(t, s, func(string) bool { return true })
+		if s.DB().Migrator().HasTable("tenants") {
+			t.Fatal("down did not drop tables")
+		}
+		if _, err := s.Migrate(ctx, "up"); err != nil {
+			t.Fatal(err)
+		}
+		if !s.DB().Migrator().HasTable("tenants") {
+			t.Fatal("up did not create tables")
+		}
+	})
 }
