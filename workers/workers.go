@@ -197,56 +197,37 @@ func setDefaults(o *Options) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = idp.NewHTTPClient(o.AllowPrivateFetch)
 	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 10
-	}
-	if o.SweepBatch <= 0 {
-		o.SweepBatch = 500
-	}
-	if o.AuditBatchMax <= 0 {
-		o.AuditBatchMax = 1000
-	}
+	orDefault(&o.Concurrency, 10)
+	orDefault(&o.SweepBatch, 500)
+	orDefault(&o.AuditBatchMax, 1000)
 	if o.AuditBatchGrace < time.Second {
 		o.AuditBatchGrace = time.Second // asynq's minimum
 	}
-	if o.AuditBatchMaxDelay <= 0 {
-		o.AuditBatchMaxDelay = 2 * time.Second
-	}
-	if o.AuditShards <= 0 {
-		o.AuditShards = 16
-	}
-	if o.AuditConfirmAfter <= 0 {
-		o.AuditConfirmAfter = 20 * time.Second
-	}
+	orDefault(&o.AuditBatchMaxDelay, 2*time.Second)
+	orDefault(&o.AuditShards, 16)
+	orDefault(&o.AuditConfirmAfter, 20*time.Second)
 	switch {
 	case o.RefreshReuseWindow < 0:
 		o.RefreshReuseWindow = 0
 	case o.RefreshReuseWindow == 0:
 		o.RefreshReuseWindow = 24 * time.Hour
 	}
-	if o.CodeReuseWindow <= 0 {
-		o.CodeReuseWindow = 10 * time.Minute
-	}
-	if o.GrantRetention <= 0 {
-		o.GrantRetention = 30 * 24 * time.Hour
-	}
-	if o.UpstreamRefreshAhead <= 0 {
-		o.UpstreamRefreshAhead = 10 * time.Minute
-	}
-	if o.KeyPublishAhead <= 0 {
-		o.KeyPublishAhead = 24 * time.Hour
-	}
-	if o.WebhookMaxAttempts <= 0 {
-		o.WebhookMaxAttempts = 8
-	}
-	if o.WebhookBackoff <= 0 {
-		o.WebhookBackoff = 30 * time.Second
-	}
-	if o.WebhookTimeout <= 0 {
-		o.WebhookTimeout = 10 * time.Second
-	}
+	orDefault(&o.CodeReuseWindow, 10*time.Minute)
+	orDefault(&o.GrantRetention, 30*24*time.Hour)
+	orDefault(&o.UpstreamRefreshAhead, 10*time.Minute)
+	orDefault(&o.KeyPublishAhead, 24*time.Hour)
+	orDefault(&o.WebhookMaxAttempts, 8)
+	orDefault(&o.WebhookBackoff, 30*time.Second)
+	orDefault(&o.WebhookTimeout, 10*time.Second)
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+}
+
+// orDefault sets an unset (zero or negative) option to its default.
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 
