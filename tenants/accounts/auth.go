@@ -121,15 +121,7 @@ func (s *Service) SignUp(ctx context.Context, in SignupInput) (*SignupResult, er
 }
 
 func (s *Service) sendVerification(ctx context.Context, a *tenants.Account) error {
-	tok, err := s.newLinkToken(ctx, a, tenants.PurposeVerifyEmail, VerifyLinkTTL)
-	if err != nil {
-		return err
-	}
-	link := s.link("/account/verify", tok)
-	s.send(ctx, a.Email, "Confirm your email address for Gatehouse",
-		"Open this link to confirm your email address (it works once, for 48 hours):\n\n"+link+"\n\n"+
-			"If you did not sign up for Gatehouse, ignore this message.\n", link, tenants.PurposeVerifyEmail)
-	return nil
+	return s.mailLink(ctx, a, verifyLink)
 }
 
 // VerifyEmail uses a verification link.
@@ -318,14 +310,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, rawEmail string) err
 	if err != nil {
 		return err
 	}
-	tok, err := s.newLinkToken(ctx, a, tenants.PurposeResetPassword, ResetLinkTTL)
-	if err != nil {
+	if err := s.mailLink(ctx, a, resetLink); err != nil {
 		return err
 	}
-	link := s.link("/account/reset", tok)
-	s.send(ctx, a.Email, "Reset your Gatehouse password",
-		"Open this link to choose a new password (it works once, for one hour):\n\n"+link+"\n\n"+
-			"If you did not ask for this, ignore this message: your password stays as it is.\n", link, tenants.PurposeResetPassword)
 	s.audit(ctx, "", tenants.ActAccountResetRequested, a, "", "", nil)
 	return nil
 }

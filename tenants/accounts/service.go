@@ -124,13 +124,39 @@ func (s *Service) link(path, token string) string {
 	return strings.TrimRight(s.PublicURL, "/") + path + "?" + url.Values{"token": {token}}.Encode()
 }
 
-// newLinkToken stores a single-use token of purpose for the account and
-// returns its value (256-bit random; only its hash is kept).
-func (s *Service) newLinkToken(ctx context.Context, a *tenants.Account, purpose string, ttl time.Duration) (string, error) {
+// accountLink is one kind of single-use link mailed to an account: its
+// token's purpose and lifetime, the page that takes it, and the message
+// (intro, the link, outro).
+type accountLink struct {
+	purpose               string
+	ttl                   time.Duration
+	path                  string
+	subject, intro, outro string
+}
+
+var (
+	verifyLink = accountLink{purpose: tenants.PurposeVerifyEmail, ttl: VerifyLinkTTL, path: "/account/verify",
+		subject: "Confirm your email address for Gatehouse",
+		intro:   "Open this link to confirm your email address (it works once, for 48 hours):",
+		outro:   "If you did not sign up for Gatehouse, ignore this message."}
+	resetLink = accountLink{purpose: tenants.PurposeResetPassword, ttl: ResetLinkTTL, path: "/account/reset",
+		subject: "Reset your Gatehouse password",
+		intro:   "Open this link to choose a new password (it works once, for one hour):",
+		outro:   "If you did not ask for this, ignore this message: your password stays as it is."}
+)
+
+// mailLink stores a single-use token of l's purpose for the account
+// (256-bit random; only its hash is kept) and mails the link carrying it.
+func (s *Service) mailLink(ctx context.Context, a *tenants.Account, l accountLink) error {
 	tok := tenants.RandomToken()
 	now := s.now()
-	err := s.Store.CreateAccountToken(ctx, &tenants.AccountToken{Hash: tenants.HashSecret(tok), AccountID: a.ID, Purpose: purpose, CreatedAt: now, ExpiresAt: now.Add(ttl)})
-	return tok, err
+	if err := s.Store.CreateAccountToken(ctx, &tenants.AccountToken{Hash: tenants.HashSecret(tok), AccountID: a.ID, Purpose: l.purpose,
+		CreatedAt: now, ExpiresAt: now.Add(l.ttl)}); err != nil {
+		return err
+	}
+	link := s.link(l.path, tok)
+	s.send(ctx, a.Email, l.subject, l.intro+"\n\n"+link+"\n\n"+l.outro+"\n", link, l.purpose)
+	return nil
 }
 
 // send keeps a sealed copy in the outbox and delivers it by SMTP when a
