@@ -203,14 +203,18 @@ func (s *Service) CheckSecondFactor(ctx context.Context, a *tenants.Account, cod
 	if !a.TOTPEnabled() {
 		return nil
 	}
+	// refused audits why a code was refused and gives the one answer.
+	refused := func(reason string) error {
+		s.audit(ctx, "", tenants.ActAccountLogin, a, tenants.OutcomeFailure, reason, nil)
+		return ErrBadCode
+	}
 	if strings.Contains(code, "-") || len(code) >= 10 {
 		ok, err := s.Store.UseRecoveryCode(ctx, a.ID, hashRecovery(code))
 		if err != nil {
 			return err
 		}
 		if !ok {
-			s.audit(ctx, "", tenants.ActAccountLogin, a, tenants.OutcomeFailure, "bad_recovery_code", nil)
-			return ErrBadCode
+			return refused("bad_recovery_code")
 		}
 		return nil
 	}
@@ -220,16 +224,14 @@ func (s *Service) CheckSecondFactor(ctx context.Context, a *tenants.Account, cod
 	}
 	step := totpStep(secret, code, s.now())
 	if step == 0 {
-		s.audit(ctx, "", tenants.ActAccountLogin, a, tenants.OutcomeFailure, "bad_totp_code", nil)
-		return ErrBadCode
+		return refused("bad_totp_code")
 	}
 	ok, err := s.Store.UseTOTPStep(ctx, a.ID, step)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		s.audit(ctx, "", tenants.ActAccountLogin, a, tenants.OutcomeFailure, "totp_code_reused", nil)
-		return ErrBadCode
+		return refused("totp_code_reused")
 	}
 	return nil
 }
