@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/testkit"
+	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
 const smokeAdminToken = "gha_bench-smoke-admin-token-0123456789"
@@ -124,14 +124,8 @@ func TestFormFieldsAndPercentiles(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort is a free loopback port for a server under test.
+var freePort = testdb.FreePort
 
 // startGatehouse builds and starts `gatehouse serve` (embedded default) and
 // returns its base URL and its operations listener's once it is ready.
