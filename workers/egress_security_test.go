@@ -31,11 +31,7 @@ func TestSecurity_02_IssuerURLSSRF_WorkerRefresh(t *testing.T) {
 		if err == nil {
 			t.Fatalf("allowPrivate=%v: refresh against the trap succeeded", allow)
 		}
-		if allow {
-			trap.Touched(t)
-		} else {
-			trap.Untouched(t)
-		}
+		trap.DialedIf(t, allow)
 	}
 }
 

@@ -110,10 +110,6 @@ func TestSecurity_04_DoctorUsesTheAddressPolicy(t *testing.T) {
 				}
 			}
 		}
-		if allow {
-			srv.Touched(t)
-		} else {
-			srv.Untouched(t)
-		}
+		srv.DialedIf(t, allow)
 	}
 }

@@ -73,6 +73,17 @@ func (tr *Trap) Touched(t testing.TB) {
 	}
 }
 
+// DialedIf checks the trap against a run with private fetch allowed or
+// not: Touched when allowed (the control), Untouched when not.
+func (tr *Trap) DialedIf(t testing.TB, allowed bool) {
+	t.Helper()
+	if allowed {
+		tr.Touched(t)
+	} else {
+		tr.Untouched(t)
+	}
+}
+
 // Dials is an egress.Dialer Connect seam (also gateway.Options.Connect): it
 // records every connection attempt the policy let through, dials loopback
 // addresses (and addresses Route maps to one) for real, and refuses every
