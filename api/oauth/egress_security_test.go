@@ -28,11 +28,7 @@ func TestSecurity_02_IssuerURLSSRF_LoginNeverDialsALoopbackIssuer(t *testing.T) 
 		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(page, "could not be reached") {
 			t.Errorf("allowPrivate=%v: %d %.300s", allow, resp.StatusCode, page)
 		}
-		if allow {
-			trap.Touched(t) // the trap's TLS certificate is not trusted, but it was dialed
-		} else {
-			trap.Untouched(t)
-		}
+		trap.DialedIf(t, allow) // the trap's TLS certificate is not trusted, but it is dialed
 	}
 }
 
