@@ -80,7 +80,7 @@ func TestAuditEventsAreBatched(t *testing.T) {
 					}(w)
 				}
 				wg.Wait()
-				eventually(t, "all events stored by batch tasks", 120*time.Second, func() bool {
+				testdb.Eventually(t, "all events stored by batch tasks", 120*time.Second, func() bool {
 					_, events := histogram(t, e.rt.metrics.auditBatch)
 					return countEvents(t, s, tn.ID) == n && int(events) == n
 				})
@@ -149,7 +149,7 @@ func (r *redisServer) start() {
 	}
 	c := redisClient(asynq.RedisClientOpt{Addr: r.addr()})
 	defer c.Close()
-	eventually(r.t, "redis-server to answer", 10*time.Second, func() bool { return c.Ping(ctx).Err() == nil })
+	testdb.Eventually(r.t, "redis-server to answer", 10*time.Second, func() bool { return c.Ping(ctx).Err() == nil })
 }
 
 func (r *redisServer) kill() {
@@ -202,7 +202,7 @@ func TestAuditNoLossWhenRedisDiesAndRestarts(t *testing.T) {
 			srv.start()
 			record(n)
 
-			eventually(t, fmt.Sprintf("%d audit rows", n), 90*time.Second, func() bool { return countEvents(t, s, tn.ID) >= n })
+			testdb.Eventually(t, fmt.Sprintf("%d audit rows", n), 90*time.Second, func() bool { return countEvents(t, s, tn.ID) >= n })
 			queued := counterValue(t, e.rt.metrics.auditEvents.WithLabelValues("queued"))
 			syncW := counterValue(t, e.rt.metrics.auditEvents.WithLabelValues("sync"))
 			late := counterValue(t, e.rt.metrics.auditEvents.WithLabelValues("late"))
@@ -214,7 +214,7 @@ func TestAuditNoLossWhenRedisDiesAndRestarts(t *testing.T) {
 			// the database through batch tasks.
 			_, before := histogram(t, e.rt.metrics.auditBatch)
 			total := n
-			eventually(t, "batch writes after the Redis restart", 60*time.Second, func() bool {
+			testdb.Eventually(t, "batch writes after the Redis restart", 60*time.Second, func() bool {
 				e.rt.Auditor().Record(ctx, tenants.AuditEvent{TenantID: tn.ID, Action: tenants.ActMCPToolCalled, Details: tenants.JSONMap{"n": total}})
 				total++
 				_, after := histogram(t, e.rt.metrics.auditBatch)
@@ -270,7 +270,7 @@ func TestAuditHoldsEventsWhileDatabaseIsDown(t *testing.T) {
 		t.Fatalf("want 5 events held while the database is down, got %d", got)
 	}
 	fs.down.Store(false)
-	eventually(t, "held events written", 30*time.Second, func() bool { return countEvents(t, base, tn.ID) == 5 })
+	testdb.Eventually(t, "held events written", 30*time.Second, func() bool { return countEvents(t, base, tn.ID) == 5 })
 	must(t, e.rt.Close())
 	e.rt.Auditor().Record(ctx, tenants.AuditEvent{TenantID: tn.ID, Action: tenants.ActLoginSucceeded})
 	if got := countEvents(t, base, tn.ID); got != 6 {

@@ -39,7 +39,7 @@ func TestBusNoticesStayInTheirDeployment(t *testing.T) {
 		t.Cleanup(b.Stop)
 		buses[i] = b
 		ch := BusChannelPrefix(d.pfx, d.db) + tenants.TopicTenantChanged
-		eventually(t, d.name+" subscribed", 10*time.Second, func() bool {
+		testdb.Eventually(t, d.name+" subscribed", 10*time.Second, func() bool {
 			n, err := c.PubSubNumSub(ctx, ch).Result()
 			return err == nil && n[ch] > 0
 		})
@@ -53,7 +53,7 @@ func TestBusNoticesStayInTheirDeployment(t *testing.T) {
 		}
 	}
 	for _, d := range deployments {
-		eventually(t, d.name+" hears its own notice", 10*time.Second, func() bool {
+		testdb.Eventually(t, d.name+" hears its own notice", 10*time.Second, func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, p := range heard[d.name] {

@@ -56,7 +56,7 @@ func TestCustomDomainTXTVerification(t *testing.T) {
 	}
 	e.start() // the queued auditor writes the event
 	var events []tenants.AuditEvent
-	eventually(t, "the verification audit event", 30*time.Second, func() bool {
+	testdb.Eventually(t, "the verification audit event", 30*time.Second, func() bool {
 		var err error
 		events, _, err = store.ListAuditEvents(ctx, tn.ID, tenants.AuditFilter{Action: "admin.custom_domain.verified", Page: tenants.Page{Limit: 10}})
 		must(t, err)

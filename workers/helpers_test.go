@@ -129,19 +129,6 @@ func (e *env) stop() {
 	_ = e.rt.Close()
 }
 
-// eventually polls cond until it holds or the deadline passes. It waits for
-// asynchronous work; it never asserts on how long that took.
-func eventually(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func newTenant(t testing.TB, s tenants.Store, slug string) *tenants.Tenant {
 	t.Helper()
 	now := time.Now().UTC()

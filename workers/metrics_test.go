@@ -41,7 +41,7 @@ func TestMetrics(t *testing.T) {
 	tn := webhookTenant(t, e, "metrics", fail.URL, "k")
 	e.start()
 	e.rt.Auditor().Record(ctx, tenants.AuditEvent{TenantID: tn.ID, Action: tenants.ActTokenIssued})
-	eventually(t, "a failed webhook task", 60*time.Second, func() bool {
+	testdb.Eventually(t, "a failed webhook task", 60*time.Second, func() bool {
 		for _, m := range gather(t, e)["gatehouse_task_failures_total"] {
 			if label(m, "type") == TypeWebhook && m.GetCounter().GetValue() == 1 {
 				return true

@@ -103,7 +103,7 @@ func TestKeyRotationKeepsOldTokensValidAndSignsWithNewKey(t *testing.T) {
 			waitSubscribed(t, prefix, redisOpt)
 			must(t, w.rt.rotateKeys(ctx))
 			var fresh string
-			eventually(t, "the gateway replica to sign with the new key (bus notice)", 30*time.Second, func() bool {
+			testdb.Eventually(t, "the gateway replica to sign with the new key (bus notice)", 30*time.Second, func() bool {
 				fresh = issue()
 				return kidOf(t, gatewayKeys, tn.ID, fresh) != oldKID
 			})
@@ -129,7 +129,7 @@ func TestKeyRotationKeepsOldTokensValidAndSignsWithNewKey(t *testing.T) {
 			// After it (TTL + skew), the retired key leaves the JWKS.
 			clock.Add(time.Hour)
 			must(t, w.rt.rotateKeys(ctx))
-			eventually(t, "the retired key to be dropped on the gateway replica", 30*time.Second, func() bool {
+			testdb.Eventually(t, "the retired key to be dropped on the gateway replica", 30*time.Second, func() bool {
 				var ve *tokens.VerifyError
 				return errors.As(verify(old), &ve) && ve.Reason == tenants.ReasonUnknownKey
 			})
@@ -153,7 +153,7 @@ func waitSubscribed(t *testing.T, prefix string, opt asynq.RedisClientOpt) {
 	c := redisClient(opt)
 	defer c.Close()
 	ch := prefix + tenants.TopicKeysRotated
-	eventually(t, "bus subscription", 10*time.Second, func() bool {
+	testdb.Eventually(t, "bus subscription", 10*time.Second, func() bool {
 		n, err := c.PubSubNumSub(ctx, ch).Result()
 		return err == nil && n[ch] > 0
 	})

@@ -36,7 +36,7 @@ func TestPeriodicTasksRunOncePerPeriodAcrossTwoReplicas(t *testing.T) {
 			a.rt.observe, b.rt.observe = seen.observe, seen.observe
 			a.start()
 			b.start()
-			eventually(t, "4 periods of every periodic task", 60*time.Second, func() bool {
+			testdb.Eventually(t, "4 periods of every periodic task", 60*time.Second, func() bool {
 				for _, e := range DefaultSchedule {
 					if seen.slots(e.Type) < 4 {
 						return false

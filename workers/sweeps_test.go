@@ -67,7 +67,7 @@ func testSweeps(t *testing.T, s tenants.Store, rb redisBackend) {
 	seen := newRuns()
 	e.rt.observe = seen.observe
 	e.start()
-	eventually(t, "every sweep to complete twice", 60*time.Second, func() bool {
+	testdb.Eventually(t, "every sweep to complete twice", 60*time.Second, func() bool {
 		for _, typ := range []string{TypeSweepCodes, TypeSweepTokens, TypeSweepClients, TypeSweepAudit, TypeSweepGrants} {
 			if seen.slots(typ) < 2 {
 				return false

@@ -213,7 +213,7 @@ func TestSecurity_11_UpstreamRefusalRevokesGrant(t *testing.T) {
 	u.start()
 	c := redisClient(redisOpt)
 	defer c.Close()
-	eventually(t, "bus subscription", 10*time.Second, func() bool {
+	testdb.Eventually(t, "bus subscription", 10*time.Second, func() bool {
 		n, err := c.PubSubNumSub(ctx, prefix+tenants.TopicGrantRevoked).Result()
 		return err == nil && n[prefix+tenants.TopicGrantRevoked] > 0
 	})
@@ -248,7 +248,7 @@ func TestSecurity_11_UpstreamRefusalRevokesGrant(t *testing.T) {
 
 	for id, reason := range map[string]string{"dead": tenants.RevokedUpstreamRefused, "mona-due": tenants.RevokedNoLongerAllowed, "mona-other": tenants.RevokedNoLongerAllowed} {
 		var g *tenants.Grant
-		eventually(t, "grant "+id+" revoked", 30*time.Second, func() bool {
+		testdb.Eventually(t, "grant "+id+" revoked", 30*time.Second, func() bool {
 			var err error
 			g, err = s.GetGrant(ctx, u.tn.ID, id)
 			if err == nil && g.RevokedAt != nil {
@@ -263,8 +263,8 @@ func TestSecurity_11_UpstreamRefusalRevokesGrant(t *testing.T) {
 			t.Fatalf("grant %s: revoked %v reason %q, want %q", id, g.RevokedAt, g.RevokedReason, reason)
 		}
 		payload := u.tn.ID + " " + id
-		eventually(t, "grant.revoked notice for "+id, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return notices[payload] })
-		eventually(t, "grant.revoked audit event for "+id, 20*time.Second, func() bool {
+		testdb.Eventually(t, "grant.revoked notice for "+id, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return notices[payload] })
+		testdb.Eventually(t, "grant.revoked audit event for "+id, 20*time.Second, func() bool {
 			evs, _, err := s.ListAuditEvents(ctx, u.tn.ID, tenants.AuditFilter{Action: tenants.ActGrantRevoked})
 			if err != nil {
 				return false

@@ -99,8 +99,8 @@ func TestWebhookDeliversSignedBatches(t *testing.T) {
 				e.rt.Auditor().Record(ctx, tenants.AuditEvent{TenantID: tn.ID, Action: tenants.ActTokenIssued, ClientID: "c", Subject: "u"})
 				e.rt.Auditor().Record(ctx, tenants.AuditEvent{TenantID: quiet.ID, Action: tenants.ActTokenIssued})
 			}
-			eventually(t, "all events at the webhook", 60*time.Second, func() bool { return rc.count() == n })
-			eventually(t, "deliveries marked delivered", 30*time.Second, func() bool {
+			testdb.Eventually(t, "all events at the webhook", 60*time.Second, func() bool { return rc.count() == n })
+			testdb.Eventually(t, "deliveries marked delivered", 30*time.Second, func() bool {
 				ds, _, err := e.store.ListWebhookDeliveries(ctx, tn.ID, tenants.Page{Limit: 200})
 				must(t, err)
 				for _, d := range ds {
@@ -164,7 +164,7 @@ func TestWebhookDeadLettersAfterRetries(t *testing.T) {
 			e.start()
 			e.rt.Auditor().Record(ctx, tenants.AuditEvent{TenantID: tn.ID, Action: tenants.ActGrantRevoked})
 			var d tenants.WebhookDelivery
-			eventually(t, "the delivery to be dead-lettered", 60*time.Second, func() bool {
+			testdb.Eventually(t, "the delivery to be dead-lettered", 60*time.Second, func() bool {
 				ds, _, err := e.store.ListWebhookDeliveries(ctx, tn.ID, tenants.Page{})
 				if err != nil { // a query deadline on a loaded machine: ask again
 					return false
@@ -185,7 +185,7 @@ func TestWebhookDeadLettersAfterRetries(t *testing.T) {
 				t.Fatalf("receiver got %d attempts, want 3", hits)
 			}
 			var archived int
-			eventually(t, "the task to be archived", 30*time.Second, func() bool {
+			testdb.Eventually(t, "the task to be archived", 30*time.Second, func() bool {
 				ts, err := e.rt.Inspector().ListArchivedTasks(QueueLow)
 				if err != nil {
 					return false
@@ -274,8 +274,8 @@ func TestWebhookResumesDeliveriesCreatedWhileRedisWasDown(t *testing.T) {
 	startRedisServer(t, port)
 	offset.Store(int64(2 * time.Minute)) // the deliveries are now "stalled"
 	e.start()
-	eventually(t, "the stalled deliveries to be sent", 60*time.Second, func() bool { return rc.count() == 3 })
-	eventually(t, "deliveries marked delivered", 30*time.Second, func() bool {
+	testdb.Eventually(t, "the stalled deliveries to be sent", 60*time.Second, func() bool { return rc.count() == 3 })
+	testdb.Eventually(t, "deliveries marked delivered", 30*time.Second, func() bool {
 		ds, _, err := e.store.ListWebhookDeliveries(ctx, tn.ID, tenants.Page{})
 		must(t, err)
 		for _, d := range ds {

@@ -1,5 +1,7 @@
-// Package testdb gives each test its own real database and Redis DB. With
-// CI=true a missing service fails the test; elsewhere it skips with the reason.
+// Package testdb gives each test its own real database and Redis DB, opens
+// the store on a database of every backend (store.go) and waits for work
+// around them (wait.go). With CI=true a missing service fails the test;
+// elsewhere it skips with the reason.
 package testdb
 
 import (
