@@ -124,16 +124,8 @@ func startRedisProc(t *testing.T, dir string, args ...string) (int, *redis.Clien
 	return port, c
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+// waitFor polls until cond holds (testdb.Eventually).
+var waitFor = testdb.Eventually
 
 func metricValue(t *testing.T, admin, series string) float64 {
 	t.Helper()
