@@ -191,9 +191,7 @@ func (p *Provisioner) DeleteClient(ctx context.Context, t *Tenant, clientID stri
 func (p *Provisioner) liveGrantsOf(ctx context.Context, tenantID, clientID string) ([]string, error) {
 	var ids []string
 	now := time.Now()
-	cursor := ""
-	for {
-		items, next, err := p.Store.ListGrants(ctx, tenantID, Page{Limit: 200, Cursor: cursor})
+	for items, err := range Pages(200, func(pg Page) ([]Grant, string, error) { return p.Store.ListGrants(ctx, tenantID, pg) }) {
 		if err != nil {
 			return nil, err
 		}
@@ -202,9 +200,6 @@ func (p *Provisioner) liveGrantsOf(ctx context.Context, tenantID, clientID strin
 				ids = append(ids, items[i].ID)
 			}
 		}
-		if next == "" {
-			return ids, nil
-		}
-		cursor = next
 	}
+	return ids, nil
 }

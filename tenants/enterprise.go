@@ -204,9 +204,7 @@ func (p *Provisioner) DeleteEnterpriseIdP(ctx context.Context, t *Tenant, id str
 	}
 	p.metadataChanged(ctx, t.ID)
 	grants := 0
-	cursor := ""
-	for {
-		items, next, err := p.Store.ListUsers(ctx, t.ID, Page{Limit: 200, Cursor: cursor})
+	for items, err := range Pages(200, func(pg Page) ([]User, string, error) { return p.Store.ListUsers(ctx, t.ID, pg) }) {
 		if err != nil {
 			return grants, err
 		}
@@ -219,10 +217,6 @@ func (p *Provisioner) DeleteEnterpriseIdP(ctx context.Context, t *Tenant, id str
 				grants += n
 			}
 		}
-		if next == "" {
-			break
-		}
-		cursor = next
 	}
 	p.audit(ctx, t.ID, "admin.enterprise_idp.deleted", JSONMap{DetailID: e.ID, DetailIssuer: e.Issuer, DetailRevokedGrants: grants})
 	return grants, nil

@@ -3,6 +3,7 @@ package tenants
 import (
 	"context"
 	"errors"
+	"iter"
 	"time"
 )
 
@@ -36,6 +37,25 @@ type Store interface {
 type Page struct {
 	Limit  int
 	Cursor string
+}
+
+// Pages yields a cursor-paged list page by page, first to last, in pages
+// of size items; an error ends it (yielded with no items).
+func Pages[T any](size int, list func(Page) ([]T, string, error)) iter.Seq2[[]T, error] {
+	return func(yield func([]T, error) bool) {
+		p := Page{Limit: size}
+		for {
+			items, next, err := list(p)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(items, nil) || next == "" {
+				return
+			}
+			p.Cursor = next
+		}
+	}
 }
 
 // Normalize clamps the limit to [1,200], default 50.

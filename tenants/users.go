@@ -88,9 +88,7 @@ func (p *Provisioner) RevokeUnadmitted(ctx context.Context, t *Tenant) (users, g
 	for i := range cfgs {
 		byType[cfgs[i].Type] = &cfgs[i]
 	}
-	cursor := ""
-	for {
-		items, next, err := p.Store.ListUsers(ctx, t.ID, Page{Limit: 200, Cursor: cursor})
+	for items, err := range Pages(200, func(pg Page) ([]User, string, error) { return p.Store.ListUsers(ctx, t.ID, pg) }) {
 		if err != nil {
 			return users, grants, err
 		}
@@ -116,11 +114,8 @@ func (p *Provisioner) RevokeUnadmitted(ctx context.Context, t *Tenant) (users, g
 				grants += n
 			}
 		}
-		if next == "" {
-			return users, grants, nil
-		}
-		cursor = next
 	}
+	return users, grants, nil
 }
 
 // RevokeUser is the admin's "revoke all of this user's access" (API and

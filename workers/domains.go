@@ -15,9 +15,7 @@ import (
 // there. Only then does the domain serve the tenant and get a certificate
 // through the on-demand TLS ask endpoint.
 func (r *Runtime) verifyDomains(ctx context.Context) error {
-	cursor := ""
-	for {
-		items, next, err := r.opts.Store.ListTenants(ctx, tenants.Page{Limit: 200, Cursor: cursor})
+	for items, err := range tenants.Pages(200, func(p tenants.Page) ([]tenants.Tenant, string, error) { return r.opts.Store.ListTenants(ctx, p) }) {
 		if err != nil {
 			return err
 		}
@@ -28,11 +26,8 @@ func (r *Runtime) verifyDomains(ctx context.Context) error {
 				}
 			}
 		}
-		if next == "" {
-			return nil
-		}
-		cursor = next
 	}
+	return nil
 }
 
 func (r *Runtime) verifyDomain(ctx context.Context, t *tenants.Tenant) error {

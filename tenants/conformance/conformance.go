@@ -78,18 +78,15 @@ func NewTenant(t testing.TB, s tenants.Store, slug string) *tenants.Tenant {
 func allPages[T any](t *testing.T, size int, list func(tenants.Page) ([]T, string, error)) []T {
 	t.Helper()
 	var all []T
-	p := tenants.Page{Limit: size}
-	for range 20 {
-		items, next, err := list(p)
+	pages := 0
+	for items, err := range tenants.Pages(size, list) {
 		must(t, err)
-		all = append(all, items...)
-		if next == "" {
-			return all
+		if pages++; pages > 20 {
+			t.Fatal("paging did not end")
 		}
-		p.Cursor = next
+		all = append(all, items...)
 	}
-	t.Fatal("paging did not end")
-	return nil
+	return all
 }
 
 func must(t *testing.T, err error) {

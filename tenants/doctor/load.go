@@ -89,15 +89,13 @@ func Diagnosis(ctx context.Context, r Reader, t *tenants.Tenant, opts *LoadOptio
 // readPages reads a list page by page until it ends or holds max items.
 func readPages[T any](ctx context.Context, max int, list func(context.Context, tenants.Page) ([]T, string, error)) ([]T, error) {
 	var out []T
-	for p := (tenants.Page{Limit: 200}); ; {
-		items, next, err := list(ctx, p)
+	for items, err := range tenants.Pages(200, func(p tenants.Page) ([]T, string, error) { return list(ctx, p) }) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, items...)
-		if next == "" || len(out) >= max {
-			return out, nil
+		if out = append(out, items...); len(out) >= max {
+			break
 		}
-		p.Cursor = next
 	}
+	return out, nil
 }
