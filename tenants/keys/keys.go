@@ -4,14 +4,17 @@
 package keys
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +40,9 @@ type Options struct {
 	CacheTTL time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// VerifiedCacheSize bounds the tokens whose verified signature each key
+	// set remembers (default DefaultVerifiedCacheSize; negative: none).
+	VerifiedCacheSize int
 }
 
 // Manager is safe for concurrent use; one per process.
@@ -45,6 +51,8 @@ type Manager struct {
 	sealer *tenants.Sealer
 	ttl    time.Duration
 	now    func() time.Time
+	// verifiedMax bounds each key set's verifiedCache.
+	verifiedMax int
 
 	mu    sync.Mutex
 	cache map[string]*keySet
@@ -61,6 +69,8 @@ type keySet struct {
 	// the JWKS endpoint writes them as they are (docs/PERFORMANCE.md).
 	doc  []byte
 	etag string
+	// verified remembers tokens already verified against these keys.
+	verified *verifiedCache
 }
 
 type loadedKey struct {
@@ -70,8 +80,11 @@ type loadedKey struct {
 
 // New returns a Manager.
 func New(store tenants.KeyStore, sealer *tenants.Sealer, opts *Options) *Manager {
-	m := &Manager{store: store, sealer: sealer, ttl: 30 * time.Second, now: time.Now, cache: map[string]*keySet{}}
+	m := &Manager{store: store, sealer: sealer, ttl: 30 * time.Second, now: time.Now, cache: map[string]*keySet{}, verifiedMax: DefaultVerifiedCacheSize}
 	if opts != nil {
+		if opts.VerifiedCacheSize != 0 {
+			m.verifiedMax = opts.VerifiedCacheSize
+		}
 		if opts.CacheTTL > 0 {
 			m.ttl = opts.CacheTTL
 		}
@@ -135,7 +148,7 @@ func (m *Manager) load(ctx context.Context, tenantID string, force bool) (*keySe
 	if err != nil {
 		return nil, err
 	}
-	ks = &keySet{loaded: m.now(), public: map[string]*jose.JSONWebKey{}}
+	ks = &keySet{loaded: m.now(), public: map[string]*jose.JSONWebKey{}, verified: newVerifiedCache(m.verifiedMax)}
 	for i := range rows {
 		r := &rows[i]
 		var pub jose.JSONWebKey
@@ -268,8 +281,20 @@ type Verified struct {
 
 // Verify checks a compact JWS against the tenant's keys. Only ES256 is
 // accepted. An unknown kid triggers one reload (a key created by another
-// replica) before ErrUnknownKey.
+// replica) before ErrUnknownKey. A token verified before against the
+// tenant's current key set is answered from that key set's verifiedCache.
 func (m *Manager) Verify(ctx context.Context, tenantID, token string) (*Verified, error) {
+	sum := sha256.Sum256([]byte(token))
+	ks, loadErr := m.load(ctx, tenantID, false)
+	if loadErr == nil {
+		if sig, ok := ks.verified.get(sum); ok {
+			payload, err := decodeSegment(payloadSegment(token))
+			if err != nil { // cannot happen: put checked it
+				return nil, ErrMalformed
+			}
+			return &Verified{KID: sig.kid, Typ: sig.typ, Payload: payload}, nil
+		}
+	}
 	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{Alg})
 	if err != nil {
 		// Distinguish a wrong algorithm (alg:none, HS256) from garbage.
@@ -284,11 +309,10 @@ func (m *Manager) Verify(ctx context.Context, tenantID, token string) (*Verified
 	if len(jws.Signatures) != 1 {
 		return nil, ErrMalformed
 	}
-	h := jws.Signatures[0].Header
-	ks, err := m.load(ctx, tenantID, false)
-	if err != nil {
-		return nil, err
+	if loadErr != nil {
+		return nil, loadErr
 	}
+	h := jws.Signatures[0].Header
 	pub := ks.public[h.KeyID]
 	if pub == nil && m.now().Sub(ks.loaded) > time.Second {
 		if ks, err = m.load(ctx, tenantID, true); err != nil {
@@ -304,7 +328,26 @@ func (m *Manager) Verify(ctx context.Context, tenantID, token string) (*Verified
 		return nil, ErrBadSignature
 	}
 	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
+	// Remembered only when a hit can rebuild the same payload from the
+	// token (not so for an unencoded "b64": false payload).
+	if seg, err := decodeSegment(payloadSegment(token)); err == nil && bytes.Equal(seg, payload) {
+		ks.verified.put(sum, verifiedSig{kid: pub.KeyID, typ: typ})
+	}
 	return &Verified{KID: h.KeyID, Typ: typ, Payload: payload}, nil
+}
+
+// payloadSegment is the middle part of a compact JWS ("" if it has none).
+func payloadSegment(token string) string {
+	i := strings.IndexByte(token, '.')
+	if i < 0 {
+		return ""
+	}
+	rest := token[i+1:]
+	j := strings.IndexByte(rest, '.')
+	if j < 0 {
+		return ""
+	}
+	return rest[:j]
 }
 
 func looksLikeAlgNone(token string) bool {

@@ -19,16 +19,22 @@ import (
 
 func setup(t testing.TB) (*keys.Manager, *gormstore.Store, *time.Time, string) {
 	t.Helper()
+	now := time.Now()
+	m, s, tid := newManager(t, &keys.Options{Now: func() time.Time { return now }})
+	return m, s, &now, tid
+}
+
+// newManager is a Manager with opts over a fresh SQLite store, and the ID of
+// a tenant in it.
+func newManager(t testing.TB, opts *keys.Options) (*keys.Manager, *gormstore.Store, string) {
+	t.Helper()
 	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
-	now := time.Now()
-	m := keys.New(s, sealer, &keys.Options{Now: func() time.Time { return now }})
-	tn := conformance.NewTenant(t, s, "k")
-	return m, s, &now, tn.ID
+	return keys.New(s, sealer, opts), s, conformance.NewTenant(t, s, "k").ID
 }
 
 func TestSignVerify(t *testing.T) {
