@@ -32,6 +32,8 @@ var (
 	ErrUnknownKey   = errors.New("token signed by an unknown key")
 	ErrBadSignature = errors.New("token signature does not verify")
 	ErrAlg          = errors.New("token algorithm is not ES256")
+	// ErrClaims wraps the error of VerifyClaims's decode.
+	ErrClaims = errors.New("token claims refused")
 )
 
 // Options for New; nil means defaults.
@@ -277,6 +279,9 @@ type Verified struct {
 	KID     string
 	Typ     string
 	Payload []byte
+	// Claims is what VerifyClaims's decode made of the token: shared by
+	// every verification of the same token while it is cached, read only.
+	Claims any
 }
 
 // Verify checks a compact JWS against the tenant's keys. Only ES256 is
@@ -284,15 +289,25 @@ type Verified struct {
 // replica) before ErrUnknownKey. A token verified before against the
 // tenant's current key set is answered from that key set's verifiedCache.
 func (m *Manager) Verify(ctx context.Context, tenantID, token string) (*Verified, error) {
+	return m.VerifyClaims(ctx, tenantID, token, nil)
+}
+
+// VerifyClaims is Verify, and decodes the verified token with decode (when
+// not nil) into Verified.Claims. The decoded claims are cached with the
+// signature, so decode runs once per token and key set: it must depend on
+// the token alone (its typ and payload), never on the time or the caller —
+// checks of exp, iss or aud belong to the caller, on every call. A decode
+// error is returned wrapped in ErrClaims and nothing is cached.
+func (m *Manager) VerifyClaims(ctx context.Context, tenantID, token string, decode func(*Verified) (any, error)) (*Verified, error) {
 	sum := sha256.Sum256([]byte(token))
 	ks, loadErr := m.load(ctx, tenantID, false)
 	if loadErr == nil {
-		if sig, ok := ks.verified.get(sum); ok {
+		if sig, ok := ks.verified.get(sum); ok && (decode == nil || sig.claims != nil) {
 			payload, err := decodeSegment(payloadSegment(token))
 			if err != nil { // cannot happen: put checked it
 				return nil, ErrMalformed
 			}
-			return &Verified{KID: sig.kid, Typ: sig.typ, Payload: payload}, nil
+			return &Verified{KID: sig.kid, Typ: sig.typ, Payload: payload, Claims: sig.claims}, nil
 		}
 	}
 	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{Alg})
@@ -328,12 +343,18 @@ func (m *Manager) Verify(ctx context.Context, tenantID, token string) (*Verified
 		return nil, ErrBadSignature
 	}
 	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
+	v := &Verified{KID: h.KeyID, Typ: typ, Payload: payload}
+	if decode != nil {
+		if v.Claims, err = decode(v); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrClaims, err)
+		}
+	}
 	// Remembered only when a hit can rebuild the same payload from the
 	// token (not so for an unencoded "b64": false payload).
 	if seg, err := decodeSegment(payloadSegment(token)); err == nil && bytes.Equal(seg, payload) {
-		ks.verified.put(sum, verifiedSig{kid: pub.KeyID, typ: typ})
+		ks.verified.put(sum, verifiedSig{kid: pub.KeyID, typ: typ, claims: v.Claims})
 	}
-	return &Verified{KID: h.KeyID, Typ: typ, Payload: payload}, nil
+	return v, nil
 }
 
 // payloadSegment is the middle part of a compact JWS ("" if it has none).

@@ -11,13 +11,14 @@ const DefaultVerifiedCacheSize = 4096
 
 // verifiedCache remembers the tokens whose ES256 signature checked out
 // against one key set, so a token presented again (every gateway call and
-// introspection of the same access token) skips the ECDSA verification and
-// the JWS parse. It lives inside the keySet: a reload, rotation or
-// Invalidate builds a new key set and with it an empty cache, so a token of
-// a removed key can never be answered from here. The key is the SHA-256 of
-// the whole compact token, so a changed byte of header, payload or signature
-// misses. Only the signature is remembered: callers check every claim on
-// every call.
+// introspection of the same access token) skips the JWS parse, the ECDSA
+// verification and, through VerifyClaims, the decode of its claims. It
+// lives inside the keySet: a reload, rotation or Invalidate builds a new key
+// set and with it an empty cache, so a token of a removed key can never be
+// answered from here. The key is the SHA-256 of the whole compact token, so
+// a changed byte of header, payload or signature misses. Only what the
+// token's bytes decide is remembered: callers check every claim (exp, iss,
+// aud, grant liveness) on every call.
 type verifiedCache struct {
 	max int
 	mu  sync.Mutex
@@ -25,10 +26,12 @@ type verifiedCache struct {
 }
 
 // verifiedSig is what a hit needs besides the token itself: the payload is
-// decoded again from the token, which keeps an entry small (≈ 100 bytes).
+// decoded again from the token; claims are VerifyClaims's decoded value
+// (nil from Verify), so a hit also skips the JSON decode of the claims.
 type verifiedSig struct {
-	kid string // the key set's own string
-	typ string
+	kid    string // the key set's own string
+	typ    string
+	claims any
 }
 
 func newVerifiedCache(max int) *verifiedCache {

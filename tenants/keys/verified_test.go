@@ -120,3 +120,33 @@ func TestVerifiedCacheBounded(t *testing.T) {
 		t.Fatalf("negative size disables the cache: %d entries, %v", keys.VerifiedLen(off, otid), err)
 	}
 }
+
+// VerifyClaims decodes a token once while it is cached; a decode error is
+// wrapped in ErrClaims and remembers nothing.
+func TestVerifyClaimsDecodesOnce(t *testing.T) {
+	m, _, tid := withVerifiedCache(t, 0)
+	ctx := context.Background()
+	tok, _ := m.Sign(ctx, tid, "at+jwt", map[string]any{"sub": "u"})
+	decodes := 0
+	decode := func(v *keys.Verified) (any, error) { decodes++; return "claims of " + string(v.Payload), nil }
+	for i := 0; i < 3; i++ {
+		v, err := m.VerifyClaims(ctx, tid, tok, decode)
+		if err != nil || v.Claims != "claims of "+string(v.Payload) {
+			t.Fatalf("call %d: %+v %v", i, v, err)
+		}
+	}
+	if decodes != 1 {
+		t.Fatalf("decoded %d times, want once", decodes)
+	}
+	refused := errors.New("not for us")
+	other, _ := m.Sign(ctx, tid, "at+jwt", map[string]any{"sub": "w"})
+	decodes = 0
+	for i := 0; i < 2; i++ {
+		if _, err := m.VerifyClaims(ctx, tid, other, func(*keys.Verified) (any, error) { decodes++; return nil, refused }); !errors.Is(err, keys.ErrClaims) || !errors.Is(err, refused) {
+			t.Fatalf("decode error: %v", err)
+		}
+	}
+	if decodes != 2 {
+		t.Fatalf("a refused decode was remembered: %d decodes", decodes)
+	}
+}
