@@ -131,6 +131,23 @@ func (m *Manager) newKey(tenantID, state string) (*tenants.SigningKey, error) {
 	return k, nil
 }
 
+// KeptTTL is how long a key set is trusted once KeepCurrent is on. It only
+// bounds a lost notice: a replica that missed one signs with a key just
+// retired (published for the longest token lifetime after) and reloads at
+// once on a token of a key it does not know; a next key is published a day
+// before it signs (workers' KeyPublishAhead), far longer than this.
+const KeptTTL = 5 * time.Minute
+
+// KeepCurrent trusts key sets KeptTTL instead of the CacheTTL, for a Manager
+// whose Invalidate the composition root subscribes to every keys.rotated
+// notice: 10,000 tenants' key sets are then not reloaded (read, unsealed)
+// every 30 s (docs/PERFORMANCE.md). Call it before use.
+func (m *Manager) KeepCurrent() {
+	m.mu.Lock()
+	m.ttl = max(m.ttl, KeptTTL)
+	m.mu.Unlock()
+}
+
 // Invalidate drops a tenant's cached keys (after rotation, or a notice from
 // another replica).
 func (m *Manager) Invalidate(tenantID string) {
@@ -141,9 +158,9 @@ func (m *Manager) Invalidate(tenantID string) {
 
 func (m *Manager) load(ctx context.Context, tenantID string, force bool) (*keySet, error) {
 	m.mu.Lock()
-	ks := m.cache[tenantID]
+	ks, ttl := m.cache[tenantID], m.ttl
 	m.mu.Unlock()
-	if ks != nil && !force && m.now().Sub(ks.loaded) < m.ttl {
+	if ks != nil && !force && m.now().Sub(ks.loaded) < ttl {
 		return ks, nil
 	}
 	rows, err := m.store.ListSigningKeys(ctx, tenantID)

@@ -120,3 +120,33 @@ func TestRotation(t *testing.T) {
 		t.Fatalf("old token after retirement: want ErrUnknownKey, got %v", err)
 	}
 }
+
+// KeepCurrent (a bus carries rotations) trusts a key set KeptTTL instead
+// of the 30 s default; past it the set is read again.
+func TestKeepCurrent(t *testing.T) {
+	for _, kept := range []bool{false, true} {
+		m, s, now, tid := setup(t)
+		if kept {
+			m.KeepCurrent()
+		}
+		ctx := context.Background()
+		tok, err := m.Sign(ctx, tid, "at+jwt", map[string]any{"sub": "u"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := s.ListSigningKeys(ctx, tid)
+		for _, r := range rows { // gone from the store, no notice
+			if err := s.DeleteSigningKey(ctx, tid, r.KID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		*now = now.Add(time.Minute)
+		if _, err := m.Verify(ctx, tid, tok); (err == nil) != kept {
+			t.Fatalf("kept %v, a minute on: %v", kept, err)
+		}
+		*now = now.Add(keys.KeptTTL)
+		if _, err := m.Verify(ctx, tid, tok); !errors.Is(err, keys.ErrUnknownKey) {
+			t.Fatalf("kept %v, past KeptTTL: want ErrUnknownKey, got %v", kept, err)
+		}
+	}
+}
