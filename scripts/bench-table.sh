@@ -13,7 +13,9 @@
 # BENCH_ROUNDS (4), BENCH_STREAMS (1000), BENCH_SCENARIOS (all),
 # BENCH_TENANTS (0: no spread), BENCH_UPSTREAM_DELAY (0), BENCH_EXTRA (more
 # gatehouse-bench flags), BENCH_DB (gatehouse_bench_table), BENCH_WORKDIR,
-# BENCH_PPROF (an address: build with -tags pprof and serve pprof there).
+# BENCH_PPROF (an address: build with -tags pprof and serve pprof there),
+# BENCH_LOAD (auto: wrk -t2 -cN for the one-request scenarios when wrk is
+# installed, as issue 16 measured; go: the tool's own Go generator; wrk).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,6 +26,7 @@ streams=${BENCH_STREAMS:-1000}
 scenarios=${BENCH_SCENARIOS:-all}
 spread=${BENCH_TENANTS:-0}
 delay=${BENCH_UPSTREAM_DELAY:-0}
+load=${BENCH_LOAD:-auto}
 db=${BENCH_DB:-gatehouse_bench_table}
 work=${BENCH_WORKDIR:-${TMPDIR:-/tmp}/gatehouse-bench-table}
 pg=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qAt)
@@ -111,13 +114,13 @@ echo $! >"$work/worker.pid"
 run_bench() {
   "$work/gatehouse-bench" --url "http://127.0.0.1:$port" --admin-token "$token" \
     --concurrency "$concurrency" --duration "$duration" --rounds "$rounds" --streams "$streams" \
-    --metrics-url "http://127.0.0.1:$admin_port/metrics" "$@" ${BENCH_EXTRA:-}
+    --metrics-url "http://127.0.0.1:$admin_port/metrics" --load "$load" "$@" ${BENCH_EXTRA:-}
 }
 
 log "serve on 127.0.0.1:$port (admin $admin_port), worker (admin $worker_port), database $db, Redis DB $redis_db"
 echo "## gatehouse-bench, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo
-echo "\`gatehouse-bench --concurrency $concurrency --duration $duration --rounds $rounds --streams $streams --upstream-delay $delay --scenarios $scenarios\`"
+echo "\`gatehouse-bench --concurrency $concurrency --duration $duration --rounds $rounds --streams $streams --upstream-delay $delay --scenarios $scenarios --load $load\`"
 echo
 run_bench --scenarios "$scenarios" --upstream-delay "$delay" --markdown
 if [ "$spread" -gt 0 ]; then

@@ -19,17 +19,25 @@ import (
 )
 
 // BenchmarkAuthorizeAndExchange: one full authorization-code flow (dev IdP
-// auto-login, DCR client) over HTTP on SQLite: authorize redirect + token.
+// auto-login, DCR client) over HTTP: authorize redirect + token, on SQLite
+// and on Postgres (where every round trip of the flow's writes shows).
 func BenchmarkAuthorizeAndExchange(b *testing.B) {
-	e := newEnv(b, testdb.SQLite(b), envOpts{limits: unlimited{}})
-	site := e.pathSite(e.tenant("bench", nil, nil))
-	cid := e.publicClient(site, "bench")
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		code, v := e.code(site, cid, nil)
-		if resp, out := e.exchange(site, cid, code, v); resp.StatusCode != http.StatusOK {
-			b.Fatal(out)
-		}
+	for _, db := range []struct {
+		name string
+		dsn  func(testing.TB) string
+	}{{"sqlite", testdb.SQLite}, {"postgres", testdb.Postgres}} {
+		b.Run(db.name, func(b *testing.B) {
+			e := newEnv(b, db.dsn(b), envOpts{limits: unlimited{}})
+			site := e.pathSite(e.tenant("bench", nil, nil))
+			cid := e.publicClient(site, "bench")
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				code, v := e.code(site, cid, nil)
+				if resp, out := e.exchange(site, cid, code, v); resp.StatusCode != http.StatusOK {
+					b.Fatal(out)
+				}
+			}
+		})
 	}
 }
 

@@ -57,7 +57,7 @@ func writeJSON(w io.Writer, rep *report) error {
 func writeTable(w io.Writer, rep *report) {
 	m := rep.Machine
 	fmt.Fprintf(w, "machine: %d CPUs %s, %s, %s, load %s\n", m.CPUs, m.ModelName, m.OS, m.Go, m.Load)
-	fmt.Fprintf(w, "target: %s  concurrency %d  duration %s  upstream delay %s\n\n", rep.Config.URL, rep.Config.Concurrency, rep.Config.Duration, rep.Config.UpstreamDelay)
+	fmt.Fprintf(w, "target: %s  concurrency %d  duration %s  upstream delay %s  %s\n\n", rep.Config.URL, rep.Config.Concurrency, rep.Config.Duration, rep.Config.UpstreamDelay, loadNote(rep))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tconc\trequests\treq/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\t")
 	for _, r := range rep.Results {
@@ -110,8 +110,8 @@ func writeErrors(w io.Writer, rep *report) {
 // writeMarkdown is writeTable as Markdown (docs/PERFORMANCE.md's tables).
 func writeMarkdown(w io.Writer, rep *report) {
 	m := rep.Machine
-	fmt.Fprintf(w, "Machine: %d CPUs %s, %s, %s, load %s; concurrency %d, %s per scenario, upstream delay %s.\n\n",
-		m.CPUs, m.ModelName, m.OS, m.Go, m.Load, rep.Config.Concurrency, rep.Config.Duration, rep.Config.UpstreamDelay)
+	fmt.Fprintf(w, "Machine: %d CPUs %s, %s, %s, load %s; concurrency %d, %s per scenario, upstream delay %s; %s.\n\n",
+		m.CPUs, m.ModelName, m.OS, m.Go, m.Load, rep.Config.Concurrency, rep.Config.Duration, rep.Config.UpstreamDelay, loadNote(rep))
 	fmt.Fprintln(w, "| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rep.Results {
@@ -125,6 +125,26 @@ func writeMarkdown(w io.Writer, rep *report) {
 	}
 	writeRatios(w, rep, "- %s: **%.3f**\n")
 	writeErrors(w, rep)
+}
+
+// loadNote names the load generator of each scenario.
+func loadNote(rep *report) string {
+	var wrk, other []string
+	for _, r := range rep.Results {
+		if r.Load == "wrk" {
+			wrk = append(wrk, r.Scenario)
+		} else {
+			other = append(other, r.Scenario)
+		}
+	}
+	if len(wrk) == 0 {
+		return "load from the Go generator"
+	}
+	note := "load from wrk for " + strings.Join(wrk, ", ")
+	if len(other) > 0 {
+		note += "; the Go generator for " + strings.Join(other, ", ")
+	}
+	return note
 }
 
 func kb(b float64) string {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"time"
@@ -40,6 +41,9 @@ type config struct {
 	Progress      bool
 	Tenants       int
 	Markdown      bool
+	Load          string // go or wrk, after resolving auto
+	WrkPath       string
+	WrkThreads    int
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -67,7 +71,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.Progress, "progress", true, "print a progress line on stderr while running")
 	fs.IntVar(&c.Tenants, "tenants", 0, "also provision this many tenants through the API (bench-spread-NNNNN, reused when kept with --keep) and run metadata, token-refresh and gateway spread over all of them, with the ratio to one tenant (the server's GATEHOUSE_API_REQUESTS_PER_MINUTE must allow it)")
 	fs.BoolVar(&c.Markdown, "markdown", false, "print the table as Markdown")
+	fs.StringVar(&c.Load, "load", "auto", "load generator of the one-request scenarios: go (this tool), wrk (wrk -t2 -cN --latency, the issue's method), or auto (wrk when --wrk is found)")
+	fs.StringVar(&c.WrkPath, "wrk", "wrk", "the wrk binary")
+	fs.IntVar(&c.WrkThreads, "wrk-threads", 2, "wrk threads (-t)")
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := c.resolveLoad(); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -94,6 +104,30 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	return c, nil
 }
 
+// resolveLoad turns --load auto into go or wrk, and checks that a wrk asked
+// for is there.
+func (c *config) resolveLoad() error {
+	switch c.Load {
+	case "go":
+		return nil
+	case "wrk", "auto":
+		path, err := exec.LookPath(c.WrkPath)
+		if err != nil {
+			if c.Load == "wrk" {
+				return fmt.Errorf("--load wrk: %w (apt-get install wrk, or --load go)", err)
+			}
+			c.Load = "go"
+			return nil
+		}
+		c.Load, c.WrkPath = "wrk", path
+		if c.WrkThreads < 1 {
+			return errors.New("--wrk-threads must be positive")
+		}
+		return nil
+	}
+	return fmt.Errorf("--load %q: want go, wrk or auto", c.Load)
+}
+
 func known(s string) bool {
 	for _, n := range scenarioNames {
 		if n == s {
@@ -117,6 +151,7 @@ type reportConfig struct {
 	Concurrency   int    `json:"concurrency"`
 	Duration      string `json:"duration"`
 	Rounds        int    `json:"rounds"`
+	Load          string `json:"load"`
 	UpstreamDelay string `json:"upstream_delay"`
 	Streams       int    `json:"streams,omitempty"`
 }
@@ -177,7 +212,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	rep := &report{Machine: thisMachine(), Config: reportConfig{URL: cfg.URL, Concurrency: cfg.Concurrency, Duration: cfg.Duration.String(), Rounds: cfg.Rounds,
+	rep := &report{Machine: thisMachine(), Config: reportConfig{URL: cfg.URL, Concurrency: cfg.Concurrency, Duration: cfg.Duration.String(), Rounds: cfg.Rounds, Load: cfg.Load,
 		UpstreamDelay: cfg.UpstreamDelay.String()}}
 	var requests []string
 	stream := false

@@ -23,6 +23,8 @@ type result struct {
 	P99          float64  `json:"p99_ms"`
 	Max          float64  `json:"max_ms"`
 	ErrorSamples []string `json:"error_samples,omitempty"`
+	// Load is the generator that measured it: go or wrk.
+	Load string `json:"load,omitempty"`
 	// gateway-stream only.
 	Streams             int     `json:"streams,omitempty"`
 	RSSBytesPerStream   float64 `json:"server_rss_bytes_per_stream,omitempty"`
@@ -138,7 +140,7 @@ func loop(ctx context.Context, iters []iteration, d time.Duration, rec *recorder
 }
 
 func summarize(name string, conc int, elapsed time.Duration, rec *recorder) *result {
-	r := &result{Scenario: name, Concurrency: conc, Seconds: elapsed.Seconds(), Requests: rec.count.Load(), Errors: rec.errs.Load(), ErrorSamples: rec.samples}
+	r := &result{Scenario: name, Concurrency: conc, Seconds: elapsed.Seconds(), Requests: rec.count.Load(), Errors: rec.errs.Load(), ErrorSamples: rec.samples, Load: "go"}
 	if elapsed > 0 {
 		r.RPS = float64(r.Requests) / elapsed.Seconds()
 	}

@@ -25,6 +25,8 @@ func (b *bench) runScenarios(ctx context.Context, names []string) []*result {
 		iters   []iteration
 		elapsed time.Duration
 		err     error
+		plan    *wrkPlan // --load wrk
+		wrk     []*wrkFigures
 	}
 	accs := map[string]*acc{}
 	slice := b.cfg.Duration / time.Duration(b.cfg.Rounds)
@@ -34,6 +36,15 @@ func (b *bench) runScenarios(ctx context.Context, names []string) []*result {
 			if a == nil {
 				a = &acc{rec: &recorder{name: name, progress: b.progress}}
 				a.iters, a.err = b.iterations(name)
+				if a.err == nil && b.cfg.Load == "wrk" {
+					if a.plan = b.wrkPlan(name); a.plan != nil {
+						// wrk checks only the status: one request first
+						// checks the answer itself (active, tools listed).
+						if err := a.iters[0](ctx); err != nil {
+							a.err = fmt.Errorf("before wrk: %w", err)
+						}
+					}
+				}
 				accs[name] = a
 			}
 			if a.err != nil || ctx.Err() != nil {
@@ -50,6 +61,15 @@ func (b *bench) runScenarios(ctx context.Context, names []string) []*result {
 				// slice sees 10,000 warm tenants, not first touches.
 				b.warmSpread(ctx, name, a.iters)
 			}
+			if a.plan != nil {
+				f, err := b.runWrk(ctx, name, a.plan, warmup, slice)
+				if err != nil {
+					a.err = err
+					continue
+				}
+				a.wrk = append(a.wrk, f)
+				continue
+			}
 			a.elapsed += measure(ctx, a.rec, warmup, slice, a.iters)
 		}
 	}
@@ -61,6 +81,10 @@ func (b *bench) runScenarios(ctx context.Context, names []string) []*result {
 		}
 		if a.err != nil {
 			out = append(out, &result{Scenario: name, Concurrency: b.cfg.Concurrency, Errors: 1, ErrorSamples: []string{a.err.Error()}})
+			continue
+		}
+		if a.plan != nil {
+			out = append(out, summarizeWrk(name, b.cfg.Concurrency, a.wrk))
 			continue
 		}
 		out = append(out, summarize(name, b.cfg.Concurrency, a.elapsed, a.rec))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -63,6 +64,8 @@ func bareProxy(target *url.URL, conc int) http.Handler {
 		},
 		Transport:     tr,
 		FlushInterval: -1,
+		// wrk drops its connections at the end of a run: no line each.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 }
 

@@ -135,6 +135,7 @@ func Subscribe(bus tenants.Bus, r Receivers) {
 		bus.Subscribe(tenants.TopicGrantRevoked, r.Gateway.CutStreams)
 	}
 	if r.Keys != nil {
+		r.Keys.KeepCurrent()
 		bus.Subscribe(tenants.TopicKeysRotated, r.Keys.Invalidate)
 	}
 	if r.Workers != nil {

@@ -258,6 +258,32 @@ func TestVerifierLivenessCache(t *testing.T) {
 
 // The identity headers and the assertion of docs/RULES.md §6, the optional
 // upstream token and sealed static headers.
+// A token the gateway accepted a moment ago is refused once the key that
+// signed it is gone and the key set reloaded (a rotation's Invalidate, or
+// its notice on another replica): no signature check outlives its key set.
+func TestVerifierForgetsRemovedKeys(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	v := access.NewVerifier(f.store, f.keys, nil)
+	_, tok := f.grant(t, "")
+	if _, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tok}); err != nil || d != nil {
+		t.Fatalf("%+v %v", d, err)
+	}
+	rows, err := f.store.ListSigningKeys(ctx, f.tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range rows {
+		if err := f.store.DeleteSigningKey(ctx, f.tn.ID, k.KID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.keys.Invalidate(f.tn.ID)
+	if _, d, err := v.Authenticate(ctx, f.site, []string{"Bearer " + tok}); err != nil || d == nil || d.Reason != tenants.ReasonUnknownKey {
+		t.Fatalf("token of a deleted key: %+v %v", d, err)
+	}
+}
+
 func TestIdentityBuild(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()

@@ -12,11 +12,9 @@ package access
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
@@ -70,20 +68,14 @@ type Verifier struct {
 	now   func() time.Time
 
 	// live caches grant state by "<tenant> <grant>" (nil: no such grant).
+	// The signature check is cached by keys.Manager, with the key set that
+	// verified it (a rotated-out key's tokens are not remembered past it).
 	live *stale.Cache[*tenants.Grant]
-
-	mu sync.Mutex
-	// verified caches signature checks by token digest and site: clients
-	// reuse one token for its whole life, and ES256 verification is the
-	// gateway's largest per-request cost. Expiry and grant liveness are
-	// still checked on every request.
-	verified map[[32]byte]*tokens.AccessClaims
 }
 
 // NewVerifier returns a Verifier reading grants from store and keys from km.
 func NewVerifier(store tenants.OAuthStore, km *keys.Manager, opts *Options) *Verifier {
-	v := &Verifier{store: store, keys: km, ttl: DefaultLiveTTL, now: time.Now,
-		verified: map[[32]byte]*tokens.AccessClaims{}}
+	v := &Verifier{store: store, keys: km, ttl: DefaultLiveTTL, now: time.Now}
 	so := stale.Options{MaxStale: DefaultMaxStale, MaxEntries: maxCacheEntries}
 	if opts != nil {
 		if opts.LiveTTL > 0 {
@@ -240,7 +232,7 @@ func (v *Verifier) Authenticate(ctx context.Context, site tenants.Site, authoriz
 		return nil, d, nil
 	}
 	now := v.now()
-	claims, err := v.verify(ctx, site, raw, now)
+	claims, err := tokens.VerifyAccessToken(ctx, v.keys, site, raw, now)
 	if err != nil {
 		var ve *tokens.VerifyError
 		if !errors.As(err, &ve) {
@@ -265,43 +257,6 @@ func (v *Verifier) Authenticate(ctx context.Context, site tenants.Site, authoriz
 		return nil, d, nil
 	}
 	return &Principal{Claims: claims, Grant: g}, nil, nil
-}
-
-// verify is tokens.VerifyAccessToken behind the digest cache.
-func (v *Verifier) verify(ctx context.Context, site tenants.Site, raw string, now time.Time) (*tokens.AccessClaims, error) {
-	h := sha256.New()
-	h.Write([]byte(site.Tenant.ID))
-	h.Write([]byte{0})
-	h.Write([]byte(site.Issuer))
-	h.Write([]byte{0})
-	h.Write([]byte(site.Resource))
-	h.Write([]byte{0})
-	h.Write([]byte(raw))
-	var key [32]byte
-	h.Sum(key[:0])
-	v.mu.Lock()
-	c := v.verified[key]
-	v.mu.Unlock()
-	if c != nil {
-		if c.Expired(now) {
-			v.mu.Lock()
-			delete(v.verified, key)
-			v.mu.Unlock()
-			return nil, &tokens.VerifyError{Reason: tenants.ReasonExpired, Claims: c, Detail: "expired"}
-		}
-		return c, nil
-	}
-	c, err := tokens.VerifyAccessToken(ctx, v.keys, site, raw, now)
-	if err != nil {
-		return nil, err
-	}
-	v.mu.Lock()
-	if len(v.verified) >= maxCacheEntries {
-		v.verified = map[[32]byte]*tokens.AccessClaims{}
-	}
-	v.verified[key] = c
-	v.mu.Unlock()
-	return c, nil
 }
 
 // GrantLive reports whether a grant is still live, through the same cache

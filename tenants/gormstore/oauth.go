@@ -2,7 +2,6 @@ package gormstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -289,23 +288,30 @@ func (s *Store) GetRefreshToken(ctx context.Context, tenantID, hash string) (*te
 // conditional update is the race arbiter: of two concurrent rotations, one
 // updates a row and the other gets ErrConflict.
 func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next *tenants.RefreshToken, at time.Time) error {
-	return s.transaction(ctx, func(tx *gorm.DB) error {
+	rotate := func(tx *gorm.DB) error {
 		res := tx.Model(&tenants.RefreshToken{}).Where("tenant_id = ? AND hash = ? AND rotated_at IS NULL", tenantID, oldHash).
 			Updates(map[string]any{"rotated_at": at.UTC(), "successor_hash": next.Hash})
 		if res.Error != nil {
 			return translate(res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return tenants.ErrConflict
+			return tenants.ErrConflict // no statement failed: the transaction goes on
 		}
 		if err := tx.Create(next).Error; err != nil {
-			if errors.Is(translate(err), tenants.ErrConflict) {
-				return tenants.ErrConflict
-			}
-			return err
+			// Not ErrConflict even for a duplicate: the caller goes on reading
+			// after ErrConflict, and on Postgres a failed statement aborts the
+			// transaction. (A successor is derived from the token it
+			// replaces, and that one was not rotated yet: no row can exist.)
+			return fmt.Errorf("inserting the successor refresh token: %w", err)
 		}
 		return nil
-	})
+	}
+	if inTx(s.db) {
+		// Inside the caller's transaction (the refresh's one): no savepoint
+		// needed, none of its two round trips.
+		return rotate(s.with(ctx))
+	}
+	return s.transaction(ctx, rotate)
 }
 
 // DeleteRefreshTokensForGrant removes every refresh token of a grant.

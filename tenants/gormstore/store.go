@@ -83,6 +83,11 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		Logger:         logger.Default.LogMode(logger.Silent),
 		NowFunc:        func() time.Time { return time.Now().UTC() },
 		TranslateError: true,
+		// A lone write is one statement, atomic and durable by itself: gorm's
+		// BEGIN … COMMIT around it cost two round trips more (every write of
+		// an authorization-code flow, every last-used touch). Writes that
+		// belong together go through InTx; no model has associations or hooks.
+		SkipDefaultTransaction: true,
 	}
 	var (
 		db      *gorm.DB

@@ -4,14 +4,17 @@
 package keys
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +32,8 @@ var (
 	ErrUnknownKey   = errors.New("token signed by an unknown key")
 	ErrBadSignature = errors.New("token signature does not verify")
 	ErrAlg          = errors.New("token algorithm is not ES256")
+	// ErrClaims wraps the error of VerifyClaims's decode.
+	ErrClaims = errors.New("token claims refused")
 )
 
 // Options for New; nil means defaults.
@@ -37,6 +42,9 @@ type Options struct {
 	CacheTTL time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// VerifiedCacheSize bounds the tokens whose verified signature each key
+	// set remembers (default DefaultVerifiedCacheSize; negative: none).
+	VerifiedCacheSize int
 }
 
 // Manager is safe for concurrent use; one per process.
@@ -45,6 +53,8 @@ type Manager struct {
 	sealer *tenants.Sealer
 	ttl    time.Duration
 	now    func() time.Time
+	// verifiedMax bounds each key set's verifiedCache.
+	verifiedMax int
 
 	mu    sync.Mutex
 	cache map[string]*keySet
@@ -61,6 +71,8 @@ type keySet struct {
 	// the JWKS endpoint writes them as they are (docs/PERFORMANCE.md).
 	doc  []byte
 	etag string
+	// verified remembers tokens already verified against these keys.
+	verified *verifiedCache
 }
 
 type loadedKey struct {
@@ -70,8 +82,11 @@ type loadedKey struct {
 
 // New returns a Manager.
 func New(store tenants.KeyStore, sealer *tenants.Sealer, opts *Options) *Manager {
-	m := &Manager{store: store, sealer: sealer, ttl: 30 * time.Second, now: time.Now, cache: map[string]*keySet{}}
+	m := &Manager{store: store, sealer: sealer, ttl: 30 * time.Second, now: time.Now, cache: map[string]*keySet{}, verifiedMax: DefaultVerifiedCacheSize}
 	if opts != nil {
+		if opts.VerifiedCacheSize != 0 {
+			m.verifiedMax = opts.VerifiedCacheSize
+		}
 		if opts.CacheTTL > 0 {
 			m.ttl = opts.CacheTTL
 		}
@@ -116,6 +131,23 @@ func (m *Manager) newKey(tenantID, state string) (*tenants.SigningKey, error) {
 	return k, nil
 }
 
+// KeptTTL is how long a key set is trusted once KeepCurrent is on. It only
+// bounds a lost notice: a replica that missed one signs with a key just
+// retired (published for the longest token lifetime after) and reloads at
+// once on a token of a key it does not know; a next key is published a day
+// before it signs (workers' KeyPublishAhead), far longer than this.
+const KeptTTL = 5 * time.Minute
+
+// KeepCurrent trusts key sets KeptTTL instead of the CacheTTL, for a Manager
+// whose Invalidate the composition root subscribes to every keys.rotated
+// notice: 10,000 tenants' key sets are then not reloaded (read, unsealed)
+// every 30 s (docs/PERFORMANCE.md). Call it before use.
+func (m *Manager) KeepCurrent() {
+	m.mu.Lock()
+	m.ttl = max(m.ttl, KeptTTL)
+	m.mu.Unlock()
+}
+
 // Invalidate drops a tenant's cached keys (after rotation, or a notice from
 // another replica).
 func (m *Manager) Invalidate(tenantID string) {
@@ -126,16 +158,16 @@ func (m *Manager) Invalidate(tenantID string) {
 
 func (m *Manager) load(ctx context.Context, tenantID string, force bool) (*keySet, error) {
 	m.mu.Lock()
-	ks := m.cache[tenantID]
+	ks, ttl := m.cache[tenantID], m.ttl
 	m.mu.Unlock()
-	if ks != nil && !force && m.now().Sub(ks.loaded) < m.ttl {
+	if ks != nil && !force && m.now().Sub(ks.loaded) < ttl {
 		return ks, nil
 	}
 	rows, err := m.store.ListSigningKeys(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	ks = &keySet{loaded: m.now(), public: map[string]*jose.JSONWebKey{}}
+	ks = &keySet{loaded: m.now(), public: map[string]*jose.JSONWebKey{}, verified: newVerifiedCache(m.verifiedMax)}
 	for i := range rows {
 		r := &rows[i]
 		var pub jose.JSONWebKey
@@ -264,12 +296,37 @@ type Verified struct {
 	KID     string
 	Typ     string
 	Payload []byte
+	// Claims is what VerifyClaims's decode made of the token: shared by
+	// every verification of the same token while it is cached, read only.
+	Claims any
 }
 
 // Verify checks a compact JWS against the tenant's keys. Only ES256 is
 // accepted. An unknown kid triggers one reload (a key created by another
-// replica) before ErrUnknownKey.
+// replica) before ErrUnknownKey. A token verified before against the
+// tenant's current key set is answered from that key set's verifiedCache.
 func (m *Manager) Verify(ctx context.Context, tenantID, token string) (*Verified, error) {
+	return m.VerifyClaims(ctx, tenantID, token, nil)
+}
+
+// VerifyClaims is Verify, and decodes the verified token with decode (when
+// not nil) into Verified.Claims. The decoded claims are cached with the
+// signature, so decode runs once per token and key set: it must depend on
+// the token alone (its typ and payload), never on the time or the caller —
+// checks of exp, iss or aud belong to the caller, on every call. A decode
+// error is returned wrapped in ErrClaims and nothing is cached.
+func (m *Manager) VerifyClaims(ctx context.Context, tenantID, token string, decode func(*Verified) (any, error)) (*Verified, error) {
+	sum := sha256.Sum256([]byte(token))
+	ks, loadErr := m.load(ctx, tenantID, false)
+	if loadErr == nil {
+		if sig, ok := ks.verified.get(sum); ok && (decode == nil || sig.claims != nil) {
+			payload, err := decodeSegment(payloadSegment(token))
+			if err != nil { // cannot happen: put checked it
+				return nil, ErrMalformed
+			}
+			return &Verified{KID: sig.kid, Typ: sig.typ, Payload: payload, Claims: sig.claims}, nil
+		}
+	}
 	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{Alg})
 	if err != nil {
 		// Distinguish a wrong algorithm (alg:none, HS256) from garbage.
@@ -284,11 +341,10 @@ func (m *Manager) Verify(ctx context.Context, tenantID, token string) (*Verified
 	if len(jws.Signatures) != 1 {
 		return nil, ErrMalformed
 	}
-	h := jws.Signatures[0].Header
-	ks, err := m.load(ctx, tenantID, false)
-	if err != nil {
-		return nil, err
+	if loadErr != nil {
+		return nil, loadErr
 	}
+	h := jws.Signatures[0].Header
 	pub := ks.public[h.KeyID]
 	if pub == nil && m.now().Sub(ks.loaded) > time.Second {
 		if ks, err = m.load(ctx, tenantID, true); err != nil {
@@ -304,7 +360,32 @@ func (m *Manager) Verify(ctx context.Context, tenantID, token string) (*Verified
 		return nil, ErrBadSignature
 	}
 	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
-	return &Verified{KID: h.KeyID, Typ: typ, Payload: payload}, nil
+	v := &Verified{KID: h.KeyID, Typ: typ, Payload: payload}
+	if decode != nil {
+		if v.Claims, err = decode(v); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrClaims, err)
+		}
+	}
+	// Remembered only when a hit can rebuild the same payload from the
+	// token (not so for an unencoded "b64": false payload).
+	if seg, err := decodeSegment(payloadSegment(token)); err == nil && bytes.Equal(seg, payload) {
+		ks.verified.put(sum, verifiedSig{kid: pub.KeyID, typ: typ, claims: v.Claims})
+	}
+	return v, nil
+}
+
+// payloadSegment is the middle part of a compact JWS ("" if it has none).
+func payloadSegment(token string) string {
+	i := strings.IndexByte(token, '.')
+	if i < 0 {
+		return ""
+	}
+	rest := token[i+1:]
+	j := strings.IndexByte(rest, '.')
+	if j < 0 {
+		return ""
+	}
+	return rest[:j]
 }
 
 func looksLikeAlgNone(token string) bool {

@@ -19,16 +19,22 @@ import (
 
 func setup(t testing.TB) (*keys.Manager, *gormstore.Store, *time.Time, string) {
 	t.Helper()
+	now := time.Now()
+	m, s, tid := newManager(t, &keys.Options{Now: func() time.Time { return now }})
+	return m, s, &now, tid
+}
+
+// newManager is a Manager with opts over a fresh SQLite store, and the ID of
+// a tenant in it.
+func newManager(t testing.TB, opts *keys.Options) (*keys.Manager, *gormstore.Store, string) {
+	t.Helper()
 	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
-	now := time.Now()
-	m := keys.New(s, sealer, &keys.Options{Now: func() time.Time { return now }})
-	tn := conformance.NewTenant(t, s, "k")
-	return m, s, &now, tn.ID
+	return keys.New(s, sealer, opts), s, conformance.NewTenant(t, s, "k").ID
 }
 
 func TestSignVerify(t *testing.T) {
@@ -112,5 +118,35 @@ func TestRotation(t *testing.T) {
 	}
 	if _, err := m.Verify(ctx, tid, old); !errors.Is(err, keys.ErrUnknownKey) {
 		t.Fatalf("old token after retirement: want ErrUnknownKey, got %v", err)
+	}
+}
+
+// KeepCurrent (a bus carries rotations) trusts a key set KeptTTL instead
+// of the 30 s default; past it the set is read again.
+func TestKeepCurrent(t *testing.T) {
+	for _, kept := range []bool{false, true} {
+		m, s, now, tid := setup(t)
+		if kept {
+			m.KeepCurrent()
+		}
+		ctx := context.Background()
+		tok, err := m.Sign(ctx, tid, "at+jwt", map[string]any{"sub": "u"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := s.ListSigningKeys(ctx, tid)
+		for _, r := range rows { // gone from the store, no notice
+			if err := s.DeleteSigningKey(ctx, tid, r.KID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		*now = now.Add(time.Minute)
+		if _, err := m.Verify(ctx, tid, tok); (err == nil) != kept {
+			t.Fatalf("kept %v, a minute on: %v", kept, err)
+		}
+		*now = now.Add(keys.KeptTTL)
+		if _, err := m.Verify(ctx, tid, tok); !errors.Is(err, keys.ErrUnknownKey) {
+			t.Fatalf("kept %v, past KeptTTL: want ErrUnknownKey, got %v", kept, err)
+		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"time"
 )
 
-// busCacheMax bounds a cache's entries; past it the cache starts over.
-const busCacheMax = 10_000
+// busCacheMax bounds a cache's entries: as many as the other caches of a
+// replica hold (tenants/stale), so 10,000 tenants' clients and metadata
+// documents fit. At the bound one entry makes room for the next.
+const busCacheMax = 100_000
 
 // busCache is a read-through cache that the bus keeps current (clients,
 // client grants, API keys; docs/PERFORMANCE.md): an entry is trusted for ttl
@@ -16,6 +18,7 @@ const busCacheMax = 10_000
 // a read racing it.
 type busCache[K comparable, V any] struct {
 	ttl     time.Duration
+	max     int
 	mu      sync.Mutex
 	entries map[K]busEntry[V]
 	epoch   atomic.Uint64
@@ -27,7 +30,7 @@ type busEntry[V any] struct {
 }
 
 func newBusCache[K comparable, V any](ttl time.Duration) *busCache[K, V] {
-	return &busCache[K, V]{ttl: ttl, entries: map[K]busEntry[V]{}}
+	return &busCache[K, V]{ttl: ttl, max: busCacheMax, entries: map[K]busEntry[V]{}}
 }
 
 // get returns the cached value of key when it is younger than ttl and
@@ -46,8 +49,14 @@ func (c *busCache[K, V]) get(key K, now time.Time, usable func(V) bool, read fun
 	}
 	c.mu.Lock()
 	if c.epoch.Load() == epoch {
-		if len(c.entries) >= busCacheMax {
-			c.entries = map[K]busEntry[V]{}
+		if _, ok := c.entries[key]; !ok && len(c.entries) >= c.max {
+			// An arbitrary one (map order is random): dropping them all
+			// would turn a working set just past the bound into a miss
+			// per request.
+			for k := range c.entries {
+				delete(c.entries, k)
+				break
+			}
 		}
 		c.entries[key] = busEntry[V]{v: v, fetched: now}
 	}

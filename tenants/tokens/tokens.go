@@ -113,7 +113,7 @@ func VerifyAccessToken(ctx context.Context, km *keys.Manager, site tenants.Site,
 	if token == "" || len(token) > 8192 || strings.Count(token, ".") != 2 {
 		return nil, refuse(tenants.ReasonMalformed, "not a compact JWS", nil)
 	}
-	v, err := km.Verify(ctx, site.Tenant.ID, token)
+	v, err := km.VerifyClaims(ctx, site.Tenant.ID, token, decodeAccessClaims)
 	switch {
 	case errors.Is(err, keys.ErrUnknownKey):
 		return nil, refuse(tenants.ReasonUnknownKey, err.Error(), nil)
@@ -121,16 +121,20 @@ func VerifyAccessToken(ctx context.Context, km *keys.Manager, site tenants.Site,
 		return nil, refuse(tenants.ReasonBadSignature, err.Error(), nil)
 	case errors.Is(err, keys.ErrMalformed):
 		return nil, refuse(tenants.ReasonMalformed, err.Error(), nil)
+	case errors.Is(err, errTyp):
+		return nil, refuse(tenants.ReasonMalformed, errTyp.Error(), nil)
+	case errors.Is(err, errClaimsJSON):
+		return nil, refuse(tenants.ReasonMalformed, errClaimsJSON.Error(), nil)
 	case err != nil:
 		return nil, err // keys unreachable: not a verdict on the token
 	}
-	if !strings.EqualFold(v.Typ, TypAccessToken) && !strings.EqualFold(v.Typ, "application/at+jwt") {
-		return nil, refuse(tenants.ReasonMalformed, "typ is not at+jwt", nil)
+	shared, ok := v.Claims.(*AccessClaims)
+	if !ok {
+		return nil, refuse(tenants.ReasonMalformed, "not an access token", nil)
 	}
-	var c AccessClaims
-	if err := json.Unmarshal(v.Payload, &c); err != nil {
-		return nil, refuse(tenants.ReasonMalformed, "claims are not valid JSON", nil)
-	}
+	// A copy: the decoded claims are shared by every request presenting
+	// this token while the key set caches it.
+	c := *shared
 	switch {
 	case c.Issuer != site.Issuer:
 		return nil, refuse(tenants.ReasonWrongAud, "issued by another issuer", &c)
@@ -144,4 +148,23 @@ func VerifyAccessToken(ctx context.Context, km *keys.Manager, site tenants.Site,
 		return nil, refuse(tenants.ReasonMalformed, "gid, sub or client_id missing", &c)
 	}
 	return &c, nil
+}
+
+var (
+	errTyp        = errors.New("typ is not at+jwt")
+	errClaimsJSON = errors.New("claims are not valid JSON")
+)
+
+// decodeAccessClaims is what keys.Manager caches of a verified access token:
+// its typ checked and its claims decoded. Nothing here depends on the time
+// or the site; those checks run on every call.
+func decodeAccessClaims(v *keys.Verified) (any, error) {
+	if !strings.EqualFold(v.Typ, TypAccessToken) && !strings.EqualFold(v.Typ, "application/at+jwt") {
+		return nil, errTyp
+	}
+	c := &AccessClaims{}
+	if err := json.Unmarshal(v.Payload, c); err != nil {
+		return nil, errClaimsJSON
+	}
+	return c, nil
 }
