@@ -59,6 +59,11 @@ type OAuthStore interface {
 	// RevokeGrant marks the grant revoked and deletes its refresh tokens and codes.
 	// Revoking a revoked grant is not an error.
 	RevokeGrant(ctx context.Context, tenantID, id, reason string, at time.Time) error
+	// ListGrantsRevokedSince lists grants (any tenant) revoked at or after
+	// t, up to limit, oldest revocation first: the revocation feed every
+	// replica polls (docs/RULES.md §6), so a lost bus notice cannot keep a
+	// revoked grant cached.
+	ListGrantsRevokedSince(ctx context.Context, since time.Time, limit int) ([]GrantRef, error)
 	// FindClientGrant finds the newest unrevoked grant a client holds for
 	// itself (client_credentials: no user, subject = client id) for resource
 	// and exactly scopes that is still live at liveUntil. ErrNotFound if none.
@@ -79,4 +84,10 @@ type OAuthStore interface {
 	// atomically; ErrConflict if old was already rotated (the caller applies grace).
 	RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next *RefreshToken, at time.Time) error
 	DeleteRefreshTokensForGrant(ctx context.Context, tenantID, grantID string) error
+}
+
+// GrantRef names a grant.
+type GrantRef struct {
+	TenantID string
+	ID       string
 }

@@ -104,6 +104,9 @@ func serve(ctx context.Context, cfg *Config, args []string) error {
 	}
 
 	p.bus.Start(workCtx)
+	// The revocation feed lets grant states be cached past the 4 s a lost
+	// notice would otherwise allow (tenants/access/feed.go).
+	go deps.Verifier.FollowRevocations(workCtx, 0)
 	workDone := make(chan error, 1)
 	if cfg.inProcessWorkers() {
 		p.resealOnKeyChange(workCtx)

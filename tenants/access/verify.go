@@ -53,6 +53,9 @@ type Options struct {
 	// Budget bounds how long a request waits on the store for a grant
 	// whose previous state is cached (default 250 ms).
 	Budget time.Duration
+	// FeedTTL is how long a grant state is trusted while the revocation
+	// feed is followed and current (default DefaultFeedTTL; feed.go).
+	FeedTTL time.Duration
 }
 
 // DefaultMaxStale is how long a cached grant state is served while the
@@ -71,11 +74,13 @@ type Verifier struct {
 	// The signature check is cached by keys.Manager, with the key set that
 	// verified it (a rotated-out key's tokens are not remembered past it).
 	live *stale.Cache[*tenants.Grant]
+	feed feed
 }
 
 // NewVerifier returns a Verifier reading grants from store and keys from km.
 func NewVerifier(store tenants.OAuthStore, km *keys.Manager, opts *Options) *Verifier {
 	v := &Verifier{store: store, keys: km, ttl: DefaultLiveTTL, now: time.Now}
+	v.feed.ttl = DefaultFeedTTL
 	so := stale.Options{MaxStale: DefaultMaxStale, MaxEntries: maxCacheEntries}
 	if opts != nil {
 		if opts.LiveTTL > 0 {
@@ -88,6 +93,9 @@ func NewVerifier(store tenants.OAuthStore, km *keys.Manager, opts *Options) *Ver
 			so.MaxStale = opts.MaxStale
 		}
 		so.Wait = opts.Budget
+		if opts.FeedTTL > 0 {
+			v.feed.ttl = opts.FeedTTL
+		}
 	}
 	so.TTL, so.Now = v.ttl, v.now
 	v.live = stale.New[*tenants.Grant](so)
@@ -275,12 +283,22 @@ func (v *Verifier) TTL() time.Duration { return v.ttl }
 // grant returns the grant (nil if it does not exist), cached for the TTL;
 // while the store fails or is slow, the last state is served (stale.Cache).
 func (v *Verifier) grant(ctx context.Context, tenantID, grantID string) (*tenants.Grant, error) {
-	g, _, err := v.live.Get(ctx, tenantID+" "+grantID, func(ctx context.Context) (*tenants.Grant, error) {
+	now := v.now()
+	v.feedBehind(now)
+	key := tenantID + " " + grantID
+	load := func(ctx context.Context) (*tenants.Grant, error) {
 		g, err := v.store.GetGrant(ctx, tenantID, grantID)
 		if errors.Is(err, tenants.ErrNotFound) {
 			return nil, nil
 		}
 		return g, err
-	})
+	}
+	g, _, err := v.live.Get(ctx, key, load)
+	if err == nil && g != nil && g.RevokedAt == nil && !now.Before(g.ExpiresAt) {
+		// Expired as cached: use may have moved its expiry (TouchGrant)
+		// since, so ask once more before refusing.
+		v.live.Forget(key)
+		g, _, err = v.live.Get(ctx, key, load)
+	}
 	return g, err
 }

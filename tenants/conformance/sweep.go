@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"sort"
 	"testing"
@@ -20,6 +21,7 @@ func init() {
 	Register("SweepRefreshTokens", testSweepRefreshTokens)
 	Register("SweepRotatedRefreshTokensPastGrace", testSweepRotated)
 	Register("SweepEndedGrants", testSweepEndedGrants)
+	Register("GrantsRevokedSinceFeed", testGrantsRevokedSince)
 	Register("ExpireIdleClientsKeepsClientWithLiveGrant", testExpireIdleClients)
 	Register("UpstreamRefreshDue", testUpstreamRefreshDue)
 	Register("AuditEventsByIDAndWebhookDeliveries", testAuditByIDAndDeliveries)
@@ -249,6 +251,40 @@ func testSweepEndedGrants(t *testing.T, s tenants.Store) {
 	}
 	if !f.hasRefresh(a.ID, "rt-live") || !f.hasCode(a.ID, "code-live") {
 		t.Error("tokens of a live grant removed")
+	}
+}
+
+// docs/RULES.md §6: the revocation feed lists every tenant's grants revoked
+// at or after the time asked, oldest first, and never a live grant.
+func testGrantsRevokedSince(t *testing.T, s tenants.Store) {
+	f := newFixture(t, s)
+	a, b := NewTenant(t, s, "rf-a"), NewTenant(t, s, "rf-b")
+	before, first, second := f.now.Add(-time.Hour), f.now.Add(-2*time.Second), f.now.Add(-time.Second)
+	later := f.now.Add(time.Hour)
+	f.grant(a.ID, "live", "c", later, nil)
+	f.grant(a.ID, "revoked-before", "c", later, &before)
+	f.grant(b.ID, "revoked-second", "c", later, &second)
+	f.grant(a.ID, "revoked-first", "c", later, &first)
+	got, err := s.ListGrantsRevokedSince(ctx, first, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []tenants.GrantRef{{TenantID: a.ID, ID: "revoked-first"}, {TenantID: b.ID, ID: "revoked-second"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("revoked since %v: %+v, want %+v", first, got, want)
+	}
+	if got, _ := s.ListGrantsRevokedSince(ctx, first, 1); len(got) != 1 || got[0].ID != "revoked-first" {
+		t.Fatalf("limit 1: %+v", got)
+	}
+	// RevokeGrant (the path every revocation takes) shows in the feed.
+	if err := s.RevokeGrant(ctx, a.ID, "live", tenants.RevokedByAdmin, f.now); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ListGrantsRevokedSince(ctx, f.now, 10); len(got) != 1 || got[0] != (tenants.GrantRef{TenantID: a.ID, ID: "live"}) {
+		t.Fatalf("after RevokeGrant: %+v", got)
+	}
+	if got, _ := s.ListGrantsRevokedSince(ctx, f.now.Add(time.Second), 10); len(got) != 0 {
+		t.Fatalf("nothing revoked after now, got %+v", got)
 	}
 }
 

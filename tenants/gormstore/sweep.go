@@ -52,9 +52,13 @@ func (s *Store) DeleteRotatedRefreshTokens(ctx context.Context, tenantID string,
 	return res.RowsAffected, translate(res.Error)
 }
 
-type grantKey struct {
-	TenantID string
-	ID       string
+// ListGrantsRevokedSince lists grants revoked at or after since (any tenant).
+func (s *Store) ListGrantsRevokedSince(ctx context.Context, since time.Time, limit int) ([]tenants.GrantRef, error) {
+	var refs []tenants.GrantRef
+	err := s.with(ctx).Model(&tenants.Grant{}).Select("tenant_id", "id").
+		Where("revoked_at IS NOT NULL AND revoked_at >= ?", since.UTC()).
+		Order("revoked_at").Limit(limit).Scan(&refs).Error
+	return refs, translate(err)
 }
 
 // DeleteEndedGrants removes grants that expired or were revoked before t,
@@ -63,7 +67,7 @@ func (s *Store) DeleteEndedGrants(ctx context.Context, before time.Time, limit i
 	t := before.UTC()
 	var n int64
 	err := s.transaction(ctx, func(tx *gorm.DB) error {
-		var keys []grantKey
+		var keys []tenants.GrantRef
 		if err := tx.Model(&tenants.Grant{}).Select("tenant_id", "id").
 			Where("expires_at < ? OR (revoked_at IS NOT NULL AND revoked_at < ?)", t, t).
 			Limit(limit).Scan(&keys).Error; err != nil {
