@@ -2,25 +2,12 @@ package access_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/tenants"
 	"github.com/gatehouse/gatehouse/tenants/access"
-	"github.com/gatehouse/gatehouse/tenants/gormstore"
 )
-
-// readCounter counts the grant reads the verifier makes.
-type readCounter struct {
-	*gormstore.Store
-	reads atomic.Int64
-}
-
-func (s *readCounter) GetGrant(ctx context.Context, tenantID, id string) (*tenants.Grant, error) {
-	s.reads.Add(1)
-	return s.Store.GetGrant(ctx, tenantID, id)
-}
 
 // docs/RULES.md §6 with the revocation feed: while the feed answers, a
 // grant state is trusted past LiveTTL (no read per request at 10,000
@@ -31,7 +18,7 @@ func TestRevocationFeed(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	clock := newTestClock()
-	store := &readCounter{Store: f.store}
+	store := &failingGrants{OAuthStore: f.store}
 	v := access.NewVerifier(store, f.keys, &access.Options{Now: clock.Now})
 	auth := func(tok string) *access.Denial {
 		t.Helper()

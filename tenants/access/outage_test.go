@@ -11,14 +11,17 @@ import (
 	"github.com/gatehouse/gatehouse/tenants/access"
 )
 
-// failingGrants wraps the store: while down, GetGrant fails like a database
-// that stopped (or hangs until the caller's deadline when hang is set).
+// failingGrants wraps the store: it counts grant reads and, while down,
+// GetGrant fails like a database that stopped (or hangs until the caller's
+// deadline when hang is set).
 type failingGrants struct {
 	tenants.OAuthStore
 	down, hang atomic.Bool
+	reads      atomic.Int64
 }
 
 func (f *failingGrants) GetGrant(ctx context.Context, tenantID, id string) (*tenants.Grant, error) {
+	f.reads.Add(1)
 	if f.hang.Load() {
 		// The store's own query deadline, shortened for the test.
 		select {
