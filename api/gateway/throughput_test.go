@@ -1,0 +1,108 @@
+package gateway_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/api/gateway"
+)
+
+// toolsListAnswer is an instant upstream's answer to tools/list (the demo
+// server's tool list, as JSON).
+const toolsListAnswer = `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo","description":"Echo the text back","inputSchema":{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]}}]}}`
+
+// BenchmarkGatewayThroughput measures issue 16's ratio in one run: MCP
+// tools/list from 32 concurrent clients through the gateway and through a
+// bare httputil.ReverseProxy in front of the same instant upstream, in
+// alternating slices, so the machine's other load hits both alike. It
+// reports each side's requests per second and gateway/bare (target ≥ 0.85).
+// The sub-benchmark gateway-only drives the gateway alone (for -cpuprofile).
+//
+//	go test -run '^$' -bench GatewayThroughput -benchtime 20000x -count 5 ./api/gateway/
+func BenchmarkGatewayThroughput(b *testing.B) {
+	const clients = 32
+	e := newEnv(b, &envOpts{gw: &gateway.Options{MaxConcurrentPerUser: -1}})
+	us := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, toolsListAnswer)
+	}))
+	defer us.Close()
+	upstreamURL, _ := url.Parse(us.URL)
+	bareProxy := httputil.NewSingleHostReverseProxy(upstreamURL)
+	bareProxy.Transport = &http.Transport{MaxIdleConnsPerHost: 2 * clients}
+	bare := httptest.NewServer(bareProxy)
+	defer bare.Close()
+	tn := e.tenant("bench", us.URL+"/mcp", nil)
+	tok, _ := e.token(tn, nil)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * clients}}
+	const body = `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
+	call := func(url string, auth bool) {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if auth {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(out) != toolsListAnswer {
+			b.Errorf("status %d: %s", resp.StatusCode, out)
+		}
+	}
+	// run sends n calls from the clients and returns how long they took.
+	run := func(url string, auth bool, n int) time.Duration {
+		var left atomic.Int64
+		left.Store(int64(n))
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for left.Add(-1) >= 0 {
+					call(url, auth)
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	gw := e.mcpURL(tn)
+	run(gw, true, 500) // connections, keys and caches warm
+	run(bare.URL+"/mcp", false, 500)
+
+	b.Run("gateway-only", func(b *testing.B) {
+		b.ReportAllocs()
+		b.ResetTimer()
+		d := run(gw, true, b.N)
+		b.ReportMetric(float64(b.N)/d.Seconds(), "req/s")
+	})
+	b.Run("vs-bare", func(b *testing.B) {
+		const slice = 1000
+		var viaGW, viaBare time.Duration
+		var n int
+		for n < b.N {
+			k := min(slice, b.N-n)
+			viaGW += run(gw, true, k)
+			viaBare += run(bare.URL+"/mcp", false, k)
+			n += k
+		}
+		b.ReportMetric(float64(n)/viaGW.Seconds(), "gateway-req/s")
+		b.ReportMetric(float64(n)/viaBare.Seconds(), "bare-req/s")
+		b.ReportMetric(viaBare.Seconds()/viaGW.Seconds(), "gateway/bare")
+	})
+}
