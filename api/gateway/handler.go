@@ -160,9 +160,15 @@ func (g *Gateway) authorize(c *gin.Context) (*reqState, func()) {
 
 	g.allowed(ctx, site, p, r.Method, parsed, tools)
 
+	// The client's address and request id as httpx.RequestInfo read them
+	// (gin's ClientIP parses the forwarding headers again on each call).
+	ri := tenants.RequestInfoFrom(ctx)
+	if ri.IP == "" {
+		ri.IP = c.ClientIP()
+	}
 	handedOver = true
 	return &reqState{site: site, target: target, body: body, id: parsed.SingleID(), identity: fwd.Header,
-		clientIP: c.ClientIP(), reqID: c.GetString("request_id"), idle: g.opts.IdleTimeout, p: p, method: r.Method}, done
+		clientIP: ri.IP, reqID: ri.RequestID, idle: g.opts.IdleTimeout, p: p, method: r.Method}, done
 }
 
 // forward proxies an authorized request and accounts for a stream the

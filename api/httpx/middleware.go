@@ -75,15 +75,25 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := routeOf(c)
-		logger.InfoContext(c.Request.Context(), "http request",
-			"method", c.Request.Method,
-			"route", route,
-			"path", c.Request.URL.Path,
-			"status", c.Writer.Status(),
-			"duration_ms", time.Since(start).Milliseconds(),
-			"request_id", c.GetString("request_id"),
-			"ip", c.ClientIP(),
+		ctx := c.Request.Context()
+		if !logger.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
+		// The address RequestInfo read (gin's ClientIP parses the
+		// forwarding headers again), and typed attributes, not boxed
+		// key-value pairs: this runs on every gateway request.
+		ip := tenants.RequestInfoFrom(ctx).IP
+		if ip == "" {
+			ip = c.ClientIP()
+		}
+		logger.LogAttrs(ctx, slog.LevelInfo, "http request",
+			slog.String("method", c.Request.Method),
+			slog.String("route", routeOf(c)),
+			slog.String("path", c.Request.URL.Path),
+			slog.Int("status", c.Writer.Status()),
+			slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+			slog.String("request_id", c.GetString("request_id")),
+			slog.String("ip", ip),
 		)
 	}
 }
