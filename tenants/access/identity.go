@@ -104,23 +104,29 @@ func (id *Identity) Build(ctx context.Context, site tenants.Site, p *Principal, 
 	t := site.Tenant
 	c := p.Claims
 	kind := p.Kind()
-	h := http.Header{}
-	h.Set(HeaderTenant, t.Slug)
-	h.Set(HeaderPrincipal, kind)
-	if kind == PrincipalUser {
-		h.Set(HeaderSubject, headerSafe(c.Subject))
-		if c.Email != "" {
-			h.Set(HeaderEmail, headerSafe(c.Email))
-		}
-	}
-	h.Set(HeaderClientID, headerSafe(c.ClientID))
-	h.Set(HeaderScopes, headerSafe(c.Scope))
-
 	jwt, err := id.assertion(ctx, site, c, kind, upstreamURL, now())
 	if err != nil {
 		return nil, err
 	}
-	h.Set(HeaderAssertion, jwt)
+	// The names are canonical constants and the values share one array
+	// (one allocation, not one per header: this runs on every request).
+	h := make(http.Header, 8)
+	vals := make([]string, 0, 7)
+	set := func(k, v string) {
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	set(HeaderTenant, t.Slug)
+	set(HeaderPrincipal, kind)
+	if kind == PrincipalUser {
+		set(HeaderSubject, headerSafe(c.Subject))
+		if c.Email != "" {
+			set(HeaderEmail, headerSafe(c.Email))
+		}
+	}
+	set(HeaderClientID, headerSafe(c.ClientID))
+	set(HeaderScopes, headerSafe(c.Scope))
+	set(HeaderAssertion, jwt)
 
 	f := &Forwarded{Header: h}
 	if t.Settings.ForwardUpstreamToken && p.Grant != nil && p.Grant.UpstreamTokenSealed != "" {
