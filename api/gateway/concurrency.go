@@ -22,10 +22,17 @@ const (
 
 type inflight struct {
 	mu sync.Mutex
-	n  map[string]int
+	n  map[slotKey]int
 }
 
-func (f *inflight) acquire(keys []string, max []int) bool {
+// slotKey names what a concurrency slot counts: a user of a tenant or the
+// tenant. A struct, not a joined string: no key is built per request.
+type slotKey struct {
+	user            bool
+	tenant, subject string
+}
+
+func (f *inflight) acquire(keys [2]slotKey, max [2]int) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i, k := range keys {
@@ -39,7 +46,7 @@ func (f *inflight) acquire(keys []string, max []int) bool {
 	return true
 }
 
-func (f *inflight) release(keys []string) {
+func (f *inflight) release(keys [2]slotKey) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, k := range keys {
@@ -54,8 +61,8 @@ func (f *inflight) release(keys []string) {
 // function when the request (or its stream) ends.
 func (g *Gateway) admit(c *gin.Context, site tenants.Site, p *access.Principal) func() {
 	t := site.Tenant
-	keys := []string{"u|" + t.ID + "|" + p.Claims.Subject, "t|" + t.ID}
-	if g.active.acquire(keys, []int{g.opts.MaxConcurrentPerUser, g.opts.MaxConcurrentPerTenant}) {
+	keys := [2]slotKey{{user: true, tenant: t.ID, subject: p.Claims.Subject}, {tenant: t.ID}}
+	if g.active.acquire(keys, [2]int{g.opts.MaxConcurrentPerUser, g.opts.MaxConcurrentPerTenant}) {
 		return func() { g.active.release(keys) }
 	}
 	g.metrics.requests.WithLabelValues(t.Slug, "rate_limited", "concurrency").Inc()

@@ -123,7 +123,7 @@ func New(d *httpx.Deps, reg prometheus.Registerer, opts *Options) *Gateway {
 	if o.MaxConcurrentPerTenant == 0 {
 		o.MaxConcurrentPerTenant = DefaultMaxConcurrentPerTenant
 	}
-	g.active.n = map[string]int{}
+	g.active.n = map[slotKey]int{}
 	if o.DrainGrace <= 0 {
 		o.DrainGrace = DefaultDrainGrace
 	}
