@@ -157,11 +157,7 @@ type fixture struct {
 
 func setup(t testing.TB) *fixture {
 	t.Helper()
-	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := testdb.Open(t, testdb.SQLite(t))
 	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
 	p := &tenants.Provisioner{Store: s, Sealer: sealer, AllowDevIdP: true}
 	tn, err := p.CreateTenant(context.Background(), tenants.TenantInput{Slug: "acme", UpstreamMCPURL: "https://mcp.acme.example/mcp",

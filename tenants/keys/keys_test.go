@@ -28,11 +28,7 @@ func setup(t testing.TB) (*keys.Manager, *gormstore.Store, *time.Time, string) {
 // a tenant in it.
 func newManager(t testing.TB, opts *keys.Options) (*keys.Manager, *gormstore.Store, string) {
 	t.Helper()
-	s, err := gormstore.Open(context.Background(), testdb.SQLite(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := testdb.Open(t, testdb.SQLite(t))
 	sealer, _ := tenants.NewSealer([][]byte{make([]byte, 32)})
 	return keys.New(s, sealer, opts), s, conformance.NewTenant(t, s, "k").ID
 }
