@@ -61,7 +61,7 @@ func BenchmarkRefresh(b *testing.B) {
 // (signature, claims, jti insert, user upsert, grant, tokens) over HTTP on
 // SQLite; the IdP's keys are cached after the first.
 func BenchmarkIDJAGRedeem(b *testing.B) {
-	ee := newEntEnv(b, testdb.SQLite(b))
+	ee := newEntEnv(b, testdb.SQLite(b), envOpts{limits: unlimited{}})
 	ee.trust(ee.acme, ee.idp, "mcp")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -75,7 +75,7 @@ func BenchmarkIDJAGRedeem(b *testing.B) {
 // BenchmarkPrivateKeyJWTClientCredentials: client_credentials with a
 // private_key_jwt client assertion (inline jwks) over HTTP on SQLite.
 func BenchmarkPrivateKeyJWTClientCredentials(b *testing.B) {
-	p := newPKEnv(b, testdb.SQLite(b))
+	p := newPKEnv(b, testdb.SQLite(b), envOpts{limits: unlimited{}})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if resp, out := p.cc(withAssertion(p.assertion("pk-inline", nil))); resp.StatusCode != http.StatusOK {

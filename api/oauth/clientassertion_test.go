@@ -31,7 +31,8 @@ type pkEnv struct {
 	cimdClient string
 }
 
-func newPKEnv(t testing.TB, dsn string) *pkEnv {
+// o adds to the env options (benchmarks lift the limits).
+func newPKEnv(t testing.TB, dsn string, o envOpts) *pkEnv {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Use: "sig"}}}
 	var keysURL string
@@ -49,7 +50,8 @@ func newPKEnv(t testing.TB, dsn string) *pkEnv {
 	}))
 	t.Cleanup(srv.Close)
 	keysURL = srv.URL
-	e := newEnv(t, dsn, envOpts{cimdTrust: srv})
+	o.cimdTrust = srv
+	e := newEnv(t, dsn, o)
 	p := &pkEnv{env: e, key: key, keys: srv, cimdClient: srv.URL + "/agent.json"}
 	p.tn = e.tenant("machines", nil, &tenants.Settings{ClientCredentials: true})
 	p.site = e.pathSite(p.tn)
@@ -94,7 +96,7 @@ func withAssertion(a string) url.Values {
 // revocation endpoints, for inline jwks, jwks_uri and a CIMD document.
 func TestPrivateKeyJWT(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
-		p := newPKEnv(t, dsn(t))
+		p := newPKEnv(t, dsn(t), envOpts{})
 		for _, id := range []string{"pk-inline", "pk-uri"} {
 			for _, aud := range []string{p.site.Issuer, p.site.Endpoint("token")} {
 				f := withAssertion(p.assertion(id, func(c map[string]any) { c["aud"] = aud }))
@@ -155,7 +157,7 @@ func contains(list any, v string) bool {
 
 // Hostile client assertions: each is refused, nothing issued.
 func TestPrivateKeyJWTHostile(t *testing.T) {
-	p := newPKEnv(t, testdbSQLite(t))
+	p := newPKEnv(t, testdbSQLite(t), envOpts{})
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pub, _ := x509.MarshalPKIXPublicKey(&p.key.PublicKey)
 	replayed := p.assertion("pk-inline", nil)

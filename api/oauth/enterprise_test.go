@@ -42,12 +42,14 @@ func serveIdP(t testing.TB, i *testidp.IdP) *httptest.Server {
 	return srv
 }
 
-func newEntEnv(t testing.TB, dsn string) *entEnv {
+// o adds to the env options (benchmarks lift the limits).
+func newEntEnv(t testing.TB, dsn string, o envOpts) *entEnv {
 	i, other := testidp.New(), testidp.New()
 	srv := serveIdP(t, i)
 	serveIdP(t, other)
 	// One fetch client trusting both fakes (httptest TLS servers share a certificate).
-	e := newEnv(t, dsn, envOpts{cimdTrust: srv})
+	o.cimdTrust = srv
+	e := newEnv(t, dsn, o)
 	ctx := context.Background()
 	st := &tenants.Settings{Scopes: []string{"mcp", "admin", "files"}}
 	ee := &entEnv{env: e, idp: i, other: other, acme: e.tenant("acme", nil, st), beta: e.tenant("beta", nil, st)}
@@ -99,7 +101,7 @@ func (ee *entEnv) issuedCount() (grants int, ok int) {
 // the grant only while an IdP is trusted, and the token works at the gateway.
 func TestEnterpriseIDJAGGrant(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
-		ee := newEntEnv(t, dsn(t))
+		ee := newEntEnv(t, dsn(t), envOpts{})
 		meta := func() map[string]any {
 			_, m := ee.doJSON("GET", ee.site.ASMetadataURL(), "", nil)
 			return m
@@ -156,7 +158,7 @@ const TypIDJAGForTest = "oauth-id-jag+jwt"
 // audit reason, and nothing is issued.
 func TestEnterpriseIDJAGHostile(t *testing.T) {
 	backends(t, func(t *testing.T, dsn func(t *testing.T) string) {
-		ee := newEntEnv(t, dsn(t))
+		ee := newEntEnv(t, dsn(t), envOpts{})
 		ee.trust(ee.acme, ee.idp, "mcp", "files")
 		ee.trust(ee.beta, ee.other)
 		i := ee.idp
