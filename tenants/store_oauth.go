@@ -73,13 +73,18 @@ type OAuthStore interface {
 
 	// Codes.
 	CreateAuthCode(ctx context.Context, c *AuthCode) error
-	// ConsumeAuthCode atomically marks an unused code used and returns it.
-	// A code already used is returned with ErrConflict (the caller revokes its grant).
-	ConsumeAuthCode(ctx context.Context, tenantID, hash string, at time.Time) (*AuthCode, error)
+	// ConsumeAuthCode atomically marks an unused code used and returns it
+	// with its grant (same tenant) and the grant's user's email. A code
+	// already used is returned, without its grant, with ErrConflict (the
+	// caller revokes its grant).
+	ConsumeAuthCode(ctx context.Context, tenantID, hash string, at time.Time) (*AuthCodeWithGrant, error)
 
 	// Refresh tokens.
 	CreateRefreshToken(ctx context.Context, r *RefreshToken) error
 	GetRefreshToken(ctx context.Context, tenantID, hash string) (*RefreshToken, error)
+	// GetRefreshTokenWithGrant reads a token, its grant (same tenant) and the
+	// grant's user's email in one query; ErrNotFound for an unknown token.
+	GetRefreshTokenWithGrant(ctx context.Context, tenantID, hash string) (*RefreshTokenWithGrant, error)
 	// RotateRefreshToken marks old rotated with successor next and inserts next,
 	// atomically; ErrConflict if old was already rotated (the caller applies grace).
 	RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next *RefreshToken, at time.Time) error
@@ -90,4 +95,22 @@ type OAuthStore interface {
 type GrantRef struct {
 	TenantID string
 	ID       string
+}
+
+// RefreshTokenWithGrant is a refresh token read together with its grant and
+// the grant's user's email (the refresh path's one read).
+type RefreshTokenWithGrant struct {
+	Token RefreshToken
+	Grant *Grant // nil: the grant is gone
+	// UserEmail is the email of the grant's user; "" for a grant without a
+	// user or a user without an email.
+	UserEmail string
+}
+
+// AuthCodeWithGrant is a consumed code with its grant and the grant's
+// user's email (the code exchange's one read).
+type AuthCodeWithGrant struct {
+	Code      AuthCode
+	Grant     *Grant // nil: the grant is gone
+	UserEmail string
 }

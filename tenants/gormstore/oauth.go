@@ -76,19 +76,13 @@ func (s *Store) UpsertUser(ctx context.Context, u *tenants.User) error {
 	if u.Orgs == nil {
 		u.Orgs = tenants.Strings{}
 	}
+	// One statement: RETURNING hands back the row as stored, the existing
+	// user's id included when the upsert found one.
 	err := s.with(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "idp"}, {Name: "idp_issuer"}, {Name: "idp_subject"}},
 		DoUpdates: clause.AssignmentColumns([]string{"email", "name", "username", "orgs", "last_login_at"}),
-	}).Create(u).Error
-	if err != nil {
-		return translate(err)
-	}
-	got, err := first[tenants.User](s.with(ctx), "tenant_id = ? AND idp = ? AND idp_issuer = ? AND idp_subject = ?", u.TenantID, u.IdP, u.IdPIssuer, u.IdPSubject)
-	if err != nil {
-		return err
-	}
-	*u = *got
-	return nil
+	}, clause.Returning{}).Create(u).Error
+	return translate(err)
 }
 
 // GetUser by id.
@@ -257,23 +251,6 @@ func (s *Store) CreateAuthCode(ctx context.Context, c *tenants.AuthCode) error {
 	return translate(s.with(ctx).Create(c).Error)
 }
 
-// ConsumeAuthCode marks an unused, unexpired code used in one statement, so
-// two concurrent redemptions cannot both win.
-func (s *Store) ConsumeAuthCode(ctx context.Context, tenantID, hash string, at time.Time) (*tenants.AuthCode, error) {
-	res := s.with(ctx).Model(&tenants.AuthCode{}).Where("tenant_id = ? AND hash = ? AND used_at IS NULL", tenantID, hash).Update("used_at", at.UTC())
-	if res.Error != nil {
-		return nil, translate(res.Error)
-	}
-	c, err := first[tenants.AuthCode](s.with(ctx), "tenant_id = ? AND hash = ?", tenantID, hash)
-	if err != nil {
-		return nil, err
-	}
-	if res.RowsAffected == 0 {
-		return c, tenants.ErrConflict
-	}
-	return c, nil
-}
-
 // CreateRefreshToken inserts a refresh token.
 func (s *Store) CreateRefreshToken(ctx context.Context, r *tenants.RefreshToken) error {
 	return translate(s.with(ctx).Create(r).Error)
@@ -282,36 +259,6 @@ func (s *Store) CreateRefreshToken(ctx context.Context, r *tenants.RefreshToken)
 // GetRefreshToken by hash.
 func (s *Store) GetRefreshToken(ctx context.Context, tenantID, hash string) (*tenants.RefreshToken, error) {
 	return first[tenants.RefreshToken](s.with(ctx), "tenant_id = ? AND hash = ?", tenantID, hash)
-}
-
-// RotateRefreshToken marks old rotated and inserts next atomically. The
-// conditional update is the race arbiter: of two concurrent rotations, one
-// updates a row and the other gets ErrConflict.
-func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string, next *tenants.RefreshToken, at time.Time) error {
-	rotate := func(tx *gorm.DB) error {
-		res := tx.Model(&tenants.RefreshToken{}).Where("tenant_id = ? AND hash = ? AND rotated_at IS NULL", tenantID, oldHash).
-			Updates(map[string]any{"rotated_at": at.UTC(), "successor_hash": next.Hash})
-		if res.Error != nil {
-			return translate(res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return tenants.ErrConflict // no statement failed: the transaction goes on
-		}
-		if err := tx.Create(next).Error; err != nil {
-			// Not ErrConflict even for a duplicate: the caller goes on reading
-			// after ErrConflict, and on Postgres a failed statement aborts the
-			// transaction. (A successor is derived from the token it
-			// replaces, and that one was not rotated yet: no row can exist.)
-			return fmt.Errorf("inserting the successor refresh token: %w", err)
-		}
-		return nil
-	}
-	if inTx(s.db) {
-		// Inside the caller's transaction (the refresh's one): no savepoint
-		// needed, none of its two round trips.
-		return rotate(s.with(ctx))
-	}
-	return s.transaction(ctx, rotate)
 }
 
 // DeleteRefreshTokensForGrant removes every refresh token of a grant.

@@ -84,28 +84,26 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 	// One database transaction per exchange (docs/PERFORMANCE.md). It commits
 	// whatever the checks say, so a failed exchange still burns the code.
 	err := s.Store.InTx(ctx, func(tx tenants.Store) error {
-		var err error
-		ac, err = tx.ConsumeAuthCode(ctx, tid, tenants.HashSecret(req.Code), now)
+		// One statement on Postgres: the code consumed, with its grant and
+		// the user's email.
+		got, err := tx.ConsumeAuthCode(ctx, tid, tenants.HashSecret(req.Code), now)
 		switch {
 		case errors.Is(err, tenants.ErrNotFound):
 			fail = grantErr("unknown authorization code")
 			return nil
 		case errors.Is(err, tenants.ErrConflict):
-			reclaim = true
+			ac, reclaim = &got.Code, true
 			return nil
 		case err != nil:
 			return err
 		}
+		ac, g, email = &got.Code, got.Grant, got.UserEmail
 		if fail = checkCode(site, c, req, ac, now); fail != nil {
 			return nil
 		}
-		g, err = tx.GetGrant(ctx, tid, ac.GrantID)
-		if errors.Is(err, tenants.ErrNotFound) || err == nil && g.RevokedAt != nil {
+		if g == nil || g.RevokedAt != nil {
 			fail = grantErr("authorization code was revoked")
 			return nil
-		}
-		if err != nil {
-			return err
 		}
 		// The grant now lives as long as the refresh token may (absolute).
 		g.ExpiresAt = now.Add(st.RefreshTTL())
@@ -121,7 +119,6 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 				return err
 			}
 		}
-		email = userEmail(ctx, tx, g)
 		return nil
 	})
 	switch {
@@ -193,20 +190,8 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// userEmail is the email claim of grant g's user ("" for a grant without
-// one), read through st (the caller's transaction, when it has one).
-func userEmail(ctx context.Context, st tenants.OAuthStore, g *tenants.Grant) string {
-	if g.UserID == "" {
-		return ""
-	}
-	if u, err := st.GetUser(ctx, g.TenantID, g.UserID); err == nil {
-		return u.Email
-	}
-	return ""
-}
-
-// issue signs an access token (RFC 9068) for grant g; email is the user's
-// (userEmail), or "".
+// issue signs an access token (RFC 9068) for grant g; email is the grant's
+// user's, or "".
 func (s *Server) issue(ctx context.Context, site tenants.Site, c *tenants.Client, g *tenants.Grant, scopes []string, email string) (*TokenResponse, *Error) {
 	now := s.now()
 	ttl := site.Tenant.Settings.AccessTTL()
@@ -267,8 +252,8 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 	// the rotation and the use record commit together. What touches other
 	// rows on failure (revoking the grant on reuse) runs after it.
 	err := s.Store.InTx(ctx, func(tx tenants.Store) error {
-		var err error
-		rt, err = tx.GetRefreshToken(ctx, tid, oldHash)
+		// One read: the token, its grant and the user's email.
+		got, err := tx.GetRefreshTokenWithGrant(ctx, tid, oldHash)
 		if errors.Is(err, tenants.ErrNotFound) {
 			fail = grantErr("unknown refresh token")
 			return nil
@@ -276,6 +261,7 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 		if err != nil {
 			return err
 		}
+		rt, g, email = &got.Token, got.Grant, got.UserEmail
 		if rt.ClientID != c.ID {
 			fail = grantErr("refresh token was issued to another client")
 			return nil
@@ -284,13 +270,9 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 			fail = grantErr("refresh token is bound to a DPoP key: send a DPoP proof made with that key (RFC 9449 §5)")
 			return nil
 		}
-		g, err = tx.GetGrant(ctx, tid, rt.GrantID)
-		if errors.Is(err, tenants.ErrNotFound) {
+		if g == nil {
 			fail = grantErr("refresh token was revoked")
 			return nil
-		}
-		if err != nil {
-			return err
 		}
 		if !g.Live(now) {
 			fail = grantErr("refresh token was revoked or expired")
@@ -356,7 +338,6 @@ func (s *Server) refresh(ctx context.Context, site tenants.Site, c *tenants.Clie
 			}
 			g.LastUsedAt = &now
 		}
-		email = userEmail(ctx, tx, g)
 		return nil
 	})
 	switch {
