@@ -250,6 +250,11 @@ type PendingAuthorization struct {
 	UpstreamTokenSealed    string `gorm:"type:text"` // sealed JSON of the upstream token until a grant takes it
 	CreatedAt              time.Time
 	ExpiresAt              time.Time `gorm:"index"`
+	// Unsaved marks one that Authorize just built: the first step that
+	// must outlive the request (login form, chooser, upstream redirect,
+	// consent page) stores it, and a flow that ends in the request it
+	// started in (auto-login with consent on file) never writes it.
+	Unsaved bool `gorm:"-"`
 }
 
 // Grant is a user's authorization of a client. Access and refresh tokens hang

@@ -64,6 +64,11 @@ func TestTransactionsPerRequest(t *testing.T) {
 			}
 			rt = out["refresh_token"].(string)
 		})
+		// An authorization that ends in the request it started in (dev
+		// auto-login, consent on file) reads the tenant's IdPs and the
+		// consent, upserts the user and stores grant + code in one
+		// transaction; its pending authorization is never written.
+		per("authorization ending in its first request", 4, func(int) { e.code(site, cid, nil) })
 		codes := make([][2]string, n+1)
 		for i := range codes {
 			codes[i][0], codes[i][1] = e.code(site, cid, nil)

@@ -108,10 +108,7 @@ func (s *Server) Authorize(ctx context.Context, site tenants.Site, req Authorize
 	p := &tenants.PendingAuthorization{
 		TenantID: site.Tenant.ID, ID: tenants.RandomToken(), Mode: site.Mode, Issuer: site.Issuer, ClientID: client.ID, RedirectURI: redirect,
 		State: req.State, CodeChallenge: req.CodeChallenge, Resource: resource, Scopes: scopes, CSRFToken: sessionHash,
-		CreatedAt: now, ExpiresAt: now.Add(PendingTTL),
-	}
-	if err := s.Store.CreatePending(ctx, p); err != nil {
-		return nil, serverError(err)
+		CreatedAt: now, ExpiresAt: now.Add(PendingTTL), Unsaved: true,
 	}
 	s.audit(ctx, tenants.AuditEvent{TenantID: site.Tenant.ID, Action: tenants.ActAuthorizeStarted, ClientID: client.ID,
 		Details: tenants.JSONMap{tenants.DetailScopes: scopes, tenants.DetailRedirectOrigin: RedirectOrigin(redirect), tenants.DetailMode: site.Mode}})
@@ -198,6 +195,9 @@ func (s *Server) BeginLogin(ctx context.Context, site tenants.Site, p *tenants.P
 	var cfg *tenants.IdPConfig
 	if typ == "" {
 		if len(usable) > 1 {
+			if err := s.savePending(ctx, p); err != nil {
+				return nil, serverError(err)
+			}
 			return &Step{Chooser: usable, Pending: p}, nil
 		}
 		cfg = &usable[0]
@@ -214,12 +214,9 @@ func (s *Server) BeginLogin(ctx context.Context, site tenants.Site, p *tenants.P
 	p.IdP = cfg.Type
 	if cfg.Type == tenants.IdPDev {
 		if cfg.AutoLogin != "" {
-			if err := s.Store.UpdatePending(ctx, p); err != nil {
-				return nil, serverError(err)
-			}
 			return s.CompleteLogin(ctx, site, p, devIdentity(cfg.AutoLogin), nil)
 		}
-		if err := s.Store.UpdatePending(ctx, p); err != nil {
+		if err := s.savePending(ctx, p); err != nil {
 			return nil, serverError(err)
 		}
 		return &Step{DevForm: true, Pending: p}, nil
@@ -235,10 +232,23 @@ func (s *Server) BeginLogin(ctx context.Context, site tenants.Site, p *tenants.P
 		return nil, serverError(err)
 	}
 	p.UpstreamVerifierSealed = sealed
-	if err := s.Store.UpdatePending(ctx, p); err != nil {
+	if err := s.savePending(ctx, p); err != nil {
 		return nil, serverError(err)
 	}
 	return &Step{RedirectURL: prov.AuthCodeURL(p.ID, p.UpstreamNonce, verifier), Pending: p}, nil
+}
+
+// savePending stores p: created the first time (Authorize builds it
+// unsaved), updated after that.
+func (s *Server) savePending(ctx context.Context, p *tenants.PendingAuthorization) error {
+	if !p.Unsaved {
+		return s.Store.UpdatePending(ctx, p)
+	}
+	if err := s.Store.CreatePending(ctx, p); err != nil {
+		return err
+	}
+	p.Unsaved = false
+	return nil
 }
 
 func (s *Server) provider(ctx context.Context, site tenants.Site, cfg *tenants.IdPConfig) (idp.Provider, *Error) {
@@ -369,7 +379,7 @@ func (s *Server) CompleteLogin(ctx context.Context, site tenants.Site, p *tenant
 		return s.issueCode(ctx, site, p, client)
 	}
 	p.ConsentRequired = true
-	if err := s.Store.UpdatePending(ctx, p); err != nil {
+	if err := s.savePending(ctx, p); err != nil {
 		return nil, serverError(err)
 	}
 	return &Step{Consent: true, Pending: p}, nil
@@ -483,6 +493,9 @@ func (s *Server) issueCode(ctx context.Context, site tenants.Site, p *tenants.Pe
 			return err
 		}
 		// Single use: a second completion of the same pending finds nothing.
+		if p.Unsaved {
+			return nil
+		}
 		return st.DeletePending(ctx, p.TenantID, p.ID)
 	})
 	if errors.Is(err, tenants.ErrNotFound) {
