@@ -85,22 +85,33 @@ func registerDeadlines(db *gorm.DB, timeout time.Duration) error {
 	return cb.Row().After("*").Register("gatehouse:unavailable_row", rowAfter)
 }
 
-// Transactions counts the database transactions this store (and those
-// begun from it) ran: each InTx and each statement outside one (autocommit).
-// Tests assert per-request costs with it (docs/PERFORMANCE.md).
-func (s *Store) Transactions() uint64 { return s.txs.Load() }
+// costCounters count what this store (and the transactions begun from it)
+// ran; tests assert per-request costs with them (docs/PERFORMANCE.md).
+type costCounters struct {
+	txs   atomic.Uint64 // each InTx, and each statement outside one (autocommit)
+	stmts atomic.Uint64 // every statement, in a transaction or not (BEGIN and COMMIT aside)
+}
+
+// Transactions counts the database transactions this store ran: each InTx
+// and each statement outside one (autocommit).
+func (s *Store) Transactions() uint64 { return s.counts.txs.Load() }
+
+// Statements counts the statements this store ran, inside transactions or
+// not: each is a round trip to the database (BEGIN and COMMIT not counted).
+func (s *Store) Statements() uint64 { return s.counts.stmts.Load() }
 
 func inTx(db *gorm.DB) bool {
 	_, ok := db.Statement.ConnPool.(gorm.TxCommitter)
 	return ok
 }
 
-// countTransactions counts every statement that runs outside a
-// transaction: it is one of its own.
-func countTransactions(db *gorm.DB, n *atomic.Uint64) error {
+// countStatements counts every statement, and every statement that runs
+// outside a transaction as a transaction of its own.
+func countStatements(db *gorm.DB, n *costCounters) error {
 	count := func(db *gorm.DB) {
+		n.stmts.Add(1)
 		if !inTx(db) {
-			n.Add(1)
+			n.txs.Add(1)
 		}
 	}
 	cb := db.Callback()
@@ -162,7 +173,7 @@ func isUnavailable(err error) bool {
 // and whose failure to start is classified like any statement's.
 func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if !inTx(s.db) {
-		s.txs.Add(1)
+		s.counts.txs.Add(1)
 	}
 	bctx, cancel := context.WithTimeout(ctx, s.txTimeout())
 	defer cancel()

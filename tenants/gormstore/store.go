@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -32,7 +31,7 @@ type Store struct {
 	db           *gorm.DB
 	dialect      string
 	queryTimeout time.Duration
-	txs          *atomic.Uint64 // Transactions
+	counts       *costCounters // Transactions, Statements
 }
 
 var _ tenants.Store = (*Store)(nil)
@@ -141,8 +140,8 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect, queryTimeout: opts.QueryTimeout, txs: new(atomic.Uint64)}
-	if err := countTransactions(db, s.txs); err != nil {
+	s := &Store{db: db, dialect: dialect, queryTimeout: opts.QueryTimeout, counts: &costCounters{}}
+	if err := countStatements(db, s.counts); err != nil {
 		sqlDB.Close()
 		return nil, err
 	}
@@ -194,7 +193,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tenants.Store) error) error {
 				return err
 			}
 		}
-		return fn(&Store{db: tx, dialect: s.dialect, queryTimeout: s.queryTimeout, txs: s.txs})
+		return fn(&Store{db: tx, dialect: s.dialect, queryTimeout: s.queryTimeout, counts: s.counts})
 	})
 }
 
