@@ -1,11 +1,9 @@
 package gormstore_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/tenants/gormstore"
 	"github.com/gatehouse/gatehouse/tenants/testdb"
 )
 
@@ -15,11 +13,7 @@ import (
 // each burst closed the surplus and re-dialed it: a Postgres backend forked
 // per connection, 20 a second under a refresh load.)
 func TestPoolKeepsItsConnectionsThroughBursts(t *testing.T) {
-	s, err := gormstore.Open(context.Background(), testdb.Postgres(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testdb.Open(t, testdb.Postgres(t))
 	raw, err := s.RawDB()
 	if err != nil {
 		t.Fatal(err)
