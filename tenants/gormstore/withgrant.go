@@ -115,7 +115,11 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, tenantID, hash string, at t
 		if err != nil {
 			return nil, err
 		}
-		q = "WITH consumed AS (UPDATE auth_codes SET used_at = ? WHERE tenant_id = ? AND hash = ? AND used_at IS NULL RETURNING *) " + q
+		sch, err := schema.Parse(&tenants.AuthCode{}, &schemas, s.db.NamingStrategy)
+		if err != nil {
+			return nil, err
+		}
+		q = "WITH consumed AS (UPDATE " + sch.Table + " SET used_at = ? WHERE tenant_id = ? AND hash = ? AND used_at IS NULL RETURNING *) " + q
 		if err := s.with(ctx).Raw(q, at.UTC(), tenantID, hash).Scan(&rows).Error; err != nil {
 			return nil, translate(err)
 		}
@@ -180,8 +184,9 @@ func (s *Store) RotateRefreshToken(ctx context.Context, tenantID, oldHash string
 
 // rotateInOneStatement is RotateRefreshToken on Postgres: the conditional
 // update and the insert in one statement (a data-modifying CTE), atomic by
-// itself, one round trip instead of two. The insert's columns come from the
-// model, as gorm's Create would write them.
+// itself, one round trip instead of two. The insert's columns and values
+// come from the model's fields (RefreshToken has no hooks, defaults or
+// field permissions that gorm's Create would apply).
 func (s *Store) rotateInOneStatement(ctx context.Context, tenantID, oldHash string, next *tenants.RefreshToken, at time.Time) error {
 	sch, err := schema.Parse(next, &schemas, s.db.NamingStrategy)
 	if err != nil {
@@ -204,7 +209,9 @@ func (s *Store) rotateInOneStatement(ctx context.Context, tenantID, oldHash stri
 		" SELECT " + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + " FROM rotated"
 	res := s.with(ctx).Exec(q, args...)
 	if res.Error != nil {
-		return fmt.Errorf("rotating the refresh token: %w", translate(res.Error))
+		// Never ErrConflict (as on SQLite): the caller reads on after
+		// ErrConflict, and this statement's failure aborted the transaction.
+		return fmt.Errorf("rotating the refresh token: %w", markUnavailable(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return tenants.ErrConflict

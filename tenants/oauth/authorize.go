@@ -195,8 +195,12 @@ func (s *Server) BeginLogin(ctx context.Context, site tenants.Site, p *tenants.P
 	var cfg *tenants.IdPConfig
 	if typ == "" {
 		if len(usable) > 1 {
-			if err := s.savePending(ctx, p); err != nil {
-				return nil, serverError(err)
+			// The chooser changes nothing: store a new flow, never rewrite
+			// a stored one (a stale copy could undo another tab's step).
+			if p.Unsaved {
+				if err := s.savePending(ctx, p); err != nil {
+					return nil, serverError(err)
+				}
 			}
 			return &Step{Chooser: usable, Pending: p}, nil
 		}

@@ -158,3 +158,41 @@ func TestErrorsChangedByCopying(t *testing.T) {
 		t.Fatalf("copy: %+v", c)
 	}
 }
+
+// pendingWrites is a store with two IdPs that counts pending-authorization
+// writes; every other method is unused by the calls under test.
+type pendingWrites struct {
+	tenants.Store
+	created, updated int
+}
+
+func (*pendingWrites) ListIdPs(context.Context, string) ([]tenants.IdPConfig, error) {
+	return []tenants.IdPConfig{{Type: tenants.IdPDev}, {Type: tenants.IdPGitHub}}, nil
+}
+func (w *pendingWrites) CreatePending(context.Context, *tenants.PendingAuthorization) error {
+	w.created++
+	return nil
+}
+func (w *pendingWrites) UpdatePending(context.Context, *tenants.PendingAuthorization) error {
+	w.updated++
+	return nil
+}
+
+// The login chooser stores a flow Authorize just built (the chooser is the
+// first step that outlives the request) and never rewrites a stored one: a
+// copy loaded before another tab's step would undo that step.
+func TestLoginChooserWritesOnlyANewFlow(t *testing.T) {
+	w := &pendingWrites{}
+	s := &Server{Store: w, AllowDevIdP: true}
+	site := tenants.Site{Tenant: &tenants.Tenant{ID: "t1"}}
+	fresh := &tenants.PendingAuthorization{TenantID: "t1", ID: "p1", Unsaved: true}
+	st, e := s.BeginLogin(context.Background(), site, fresh, "")
+	if e != nil || len(st.Chooser) != 2 || w.created != 1 || w.updated != 0 || fresh.Unsaved {
+		t.Fatalf("new flow: step %+v, error %v, %d created, %d updated, unsaved %v; want the chooser and one create", st, e, w.created, w.updated, fresh.Unsaved)
+	}
+	stored := &tenants.PendingAuthorization{TenantID: "t1", ID: "p1"}
+	st, e = s.BeginLogin(context.Background(), site, stored, "")
+	if e != nil || len(st.Chooser) != 2 || w.created != 1 || w.updated != 0 {
+		t.Fatalf("stored flow: step %+v, error %v, %d created, %d updated; want the chooser and no write", st, e, w.created, w.updated)
+	}
+}

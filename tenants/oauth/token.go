@@ -91,7 +91,7 @@ func (s *Server) exchangeCode(ctx context.Context, site tenants.Site, c *tenants
 		case errors.Is(err, tenants.ErrNotFound):
 			fail = grantErr("unknown authorization code")
 			return nil
-		case errors.Is(err, tenants.ErrConflict):
+		case errors.Is(err, tenants.ErrConflict) && got != nil:
 			ac, reclaim = &got.Code, true
 			return nil
 		case err != nil:
