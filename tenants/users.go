@@ -59,17 +59,37 @@ func (g Grant) RevokedWhy() string {
 // pending authorizations are forgotten, so a new authorization asks again.
 // It returns the number of grants revoked.
 func RevokeUserAccess(ctx context.Context, s Store, bus Bus, a Auditor, tenantID, userID, reason string) (int, error) {
+	return RevokeUserAccessThrough(ctx, s, bus, a, tenantID, userID, reason, "")
+}
+
+// RevokeUserAccessThrough is RevokeUserAccess for a caller that found the
+// user out through grant through (the upstream-refresh worker): that grant
+// is revoked last, after the consents are gone, so a pass that fails half
+// way leaves it live — still due — and the next pass ends the rest.
+// Revoked first, a failure after it would leave the user's other grants
+// live with nothing left to retry them.
+func RevokeUserAccessThrough(ctx context.Context, s Store, bus Bus, a Auditor, tenantID, userID, reason, through string) (int, error) {
 	gs, err := s.ListLiveGrantsForUser(ctx, tenantID, userID, time.Now())
 	if err != nil {
 		return 0, err
 	}
+	last := false
 	for _, g := range gs {
+		if g.ID == through {
+			last = true
+			continue
+		}
 		if err := RevokeGrant(ctx, s, bus, a, tenantID, g.ID, reason); err != nil {
 			return 0, err
 		}
 	}
 	if err := s.DeleteConsentsForUser(ctx, tenantID, userID); err != nil {
 		return len(gs), err
+	}
+	if last {
+		if err := RevokeGrant(ctx, s, bus, a, tenantID, through, reason); err != nil {
+			return len(gs) - 1, err
+		}
 	}
 	return len(gs), nil
 }

@@ -84,7 +84,7 @@ func (r *Runtime) revokeOffboarded(ctx context.Context, g *tenants.Grant, reason
 	var err error
 	n := 1
 	if wholeUser && g.UserID != "" {
-		n, err = tenants.RevokeUserAccess(ctx, r.opts.Store, bus, r.auditor, g.TenantID, g.UserID, reason)
+		n, err = tenants.RevokeUserAccessThrough(ctx, r.opts.Store, bus, r.auditor, g.TenantID, g.UserID, reason, g.ID)
 	} else {
 		err = tenants.RevokeGrant(ctx, r.opts.Store, bus, r.auditor, g.TenantID, g.ID, reason)
 	}

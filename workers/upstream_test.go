@@ -230,16 +230,25 @@ func TestSecurity_11_UpstreamRefusalRevokesGrant(t *testing.T) {
 	mona := &tenants.User{TenantID: u.tn.ID, IdP: tenants.IdPGitHub, IdPIssuer: tenants.GitHubIssuer, IdPSubject: "7", Orgs: tenants.Strings{"acme"}}
 	must(t, s.UpsertUser(ctx, mona))
 	mt := loginGitHub(t, u.gh, u.cfg)
-	u.grant(t, "mona-due", mt, time.Now().UTC().Add(time.Minute))
+	// Out of the org before her grants exist, and mona-due becomes due in
+	// the same write that names its user: a scheduled pass running in
+	// between must find neither a due grant of a user still in the org
+	// (its refresh would move the expiry past the window) nor a due grant
+	// without its user (only that grant would be revoked).
+	u.gh.SetOrgs(7, nil)
+	u.grant(t, "mona-due", mt, time.Now().UTC().Add(time.Hour))
 	u.grant(t, "mona-other", mt, time.Now().UTC().Add(time.Hour)) // not due, still revoked
 	for _, id := range []string{"mona-due", "mona-other"} {
 		g, err := s.GetGrant(ctx, u.tn.ID, id)
 		must(t, err)
 		g.UserID = mona.ID
+		if id == "mona-due" {
+			due := time.Now().UTC().Add(time.Minute)
+			g.UpstreamTokenExpiry = &due
+		}
 		must(t, s.UpdateGrant(ctx, g))
 	}
 	must(t, s.PutConsent(ctx, &tenants.Consent{TenantID: u.tn.ID, UserID: mona.ID, ClientID: "c", Scopes: tenants.Strings{"mcp"}}))
-	u.gh.SetOrgs(7, nil)
 
 	// The runtime's own schedule may run the same pass concurrently: the
 	// per-grant lock makes one of them refresh each grant, so wait for the
