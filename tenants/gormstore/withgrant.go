@@ -38,23 +38,30 @@ func (r *withGrantRow[T]) grant() *tenants.Grant {
 }
 
 var (
-	schemas   sync.Map // schema.Parse's cache for the models below
-	joinsMu   sync.Mutex
-	joinCache = map[string]string{}
+	schemas    sync.Map // schema.Parse's cache for the models below
+	statements sync.Map // SQL text by name, built once
 )
 
-// selectWithGrant is "SELECT <model's columns AS x_…>, <grant's AS g_…>,
-// <user's email> FROM <from> x LEFT JOIN grants … LEFT JOIN users …", built
-// once per model from the models' own column lists, so a column added to
-// either model is read without touching this file. from is model's table
-// (""), or a CTE whose rows have its columns.
-func selectWithGrant(db *gorm.DB, model any, from string) (string, error) {
-	key := fmt.Sprintf("%T|%s", model, from)
-	joinsMu.Lock()
-	defer joinsMu.Unlock()
-	if q, ok := joinCache[key]; ok {
-		return q, nil
+// statement is the SQL text named key, built once: it depends on the
+// models only, so the token endpoint's hot path does not rebuild it.
+func statement(key string, build func() (string, error)) (string, error) {
+	if q, ok := statements.Load(key); ok {
+		return q.(string), nil
 	}
+	q, err := build()
+	if err != nil {
+		return "", err
+	}
+	statements.Store(key, q)
+	return q, nil
+}
+
+// selectWithGrant is "SELECT <model's columns AS x_…>, <grant's AS g_…>,
+// <user's email> FROM <from> x LEFT JOIN grants … LEFT JOIN users …", from
+// the models' own column lists (callers keep it as a statement), so a
+// column added to either model is read without touching this file. from is
+// model's table (""), or a CTE whose rows have its columns.
+func selectWithGrant(db *gorm.DB, model any, from string) (string, error) {
 	var cols []string
 	tables := map[string]string{}
 	for _, m := range []struct {
@@ -82,7 +89,6 @@ func selectWithGrant(db *gorm.DB, model any, from string) (string, error) {
 		" FROM " + from + " x" +
 		" LEFT JOIN " + tables["g"] + " g ON g.tenant_id = x.tenant_id AND g.id = x.grant_id" +
 		" LEFT JOIN " + tables["u"] + " u ON u.tenant_id = g.tenant_id AND u.id = g.user_id AND g.user_id <> ''"
-	joinCache[key] = q
 	return q, nil
 }
 
@@ -90,12 +96,15 @@ func selectWithGrant(db *gorm.DB, model any, from string) (string, error) {
 // user's email in one query. A token whose grant is gone comes back with a
 // nil Grant; an unknown token is ErrNotFound.
 func (s *Store) GetRefreshTokenWithGrant(ctx context.Context, tenantID, hash string) (*tenants.RefreshTokenWithGrant, error) {
-	q, err := selectWithGrant(s.db, &tenants.RefreshToken{}, "")
+	q, err := statement("refresh-token-with-grant", func() (string, error) {
+		q, err := selectWithGrant(s.db, &tenants.RefreshToken{}, "")
+		return q + " WHERE x.tenant_id = ? AND x.hash = ?", err
+	})
 	if err != nil {
 		return nil, err
 	}
 	var rows []withGrantRow[tenants.RefreshToken]
-	if err := s.with(ctx).Raw(q+" WHERE x.tenant_id = ? AND x.hash = ?", tenantID, hash).Scan(&rows).Error; err != nil {
+	if err := s.with(ctx).Raw(q, tenantID, hash).Scan(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
 	if len(rows) == 0 {
@@ -111,15 +120,17 @@ func (s *Store) GetRefreshTokenWithGrant(ctx context.Context, tenantID, hash str
 func (s *Store) ConsumeAuthCode(ctx context.Context, tenantID, hash string, at time.Time) (*tenants.AuthCodeWithGrant, error) {
 	var rows []withGrantRow[tenants.AuthCode]
 	if s.dialect == "postgres" {
-		q, err := selectWithGrant(s.db, &tenants.AuthCode{}, "consumed")
+		q, err := statement("consume-auth-code", func() (string, error) {
+			sch, err := schema.Parse(&tenants.AuthCode{}, &schemas, s.db.NamingStrategy)
+			if err != nil {
+				return "", err
+			}
+			q, err := selectWithGrant(s.db, &tenants.AuthCode{}, "consumed")
+			return "WITH consumed AS (UPDATE " + sch.Table + " SET used_at = ? WHERE tenant_id = ? AND hash = ? AND used_at IS NULL RETURNING *) " + q, err
+		})
 		if err != nil {
 			return nil, err
 		}
-		sch, err := schema.Parse(&tenants.AuthCode{}, &schemas, s.db.NamingStrategy)
-		if err != nil {
-			return nil, err
-		}
-		q = "WITH consumed AS (UPDATE " + sch.Table + " SET used_at = ? WHERE tenant_id = ? AND hash = ? AND used_at IS NULL RETURNING *) " + q
 		if err := s.with(ctx).Raw(q, at.UTC(), tenantID, hash).Scan(&rows).Error; err != nil {
 			return nil, translate(err)
 		}
@@ -129,11 +140,14 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, tenantID, hash string, at t
 			return nil, translate(res.Error)
 		}
 		if res.RowsAffected > 0 {
-			q, err := selectWithGrant(s.db, &tenants.AuthCode{}, "")
+			q, err := statement("auth-code-with-grant", func() (string, error) {
+				q, err := selectWithGrant(s.db, &tenants.AuthCode{}, "")
+				return q + " WHERE x.tenant_id = ? AND x.hash = ?", err
+			})
 			if err != nil {
 				return nil, err
 			}
-			if err := s.with(ctx).Raw(q+" WHERE x.tenant_id = ? AND x.hash = ?", tenantID, hash).Scan(&rows).Error; err != nil {
+			if err := s.with(ctx).Raw(q, tenantID, hash).Scan(&rows).Error; err != nil {
 				return nil, translate(err)
 			}
 		}
@@ -192,21 +206,29 @@ func (s *Store) rotateInOneStatement(ctx context.Context, tenantID, oldHash stri
 	if err != nil {
 		return err
 	}
-	cols := make([]string, 0, len(sch.DBNames))
+	// Columns and values in the same order: the model's fields.
+	var fields []*schema.Field
+	for _, f := range sch.Fields {
+		if f.DBName != "" {
+			fields = append(fields, f)
+		}
+	}
+	q, _ := statement("rotate-refresh-token", func() (string, error) {
+		cols := make([]string, len(fields))
+		for i, f := range fields {
+			cols[i] = f.DBName
+		}
+		return "WITH rotated AS (UPDATE " + sch.Table + " SET rotated_at = ?, successor_hash = ?" +
+			" WHERE tenant_id = ? AND hash = ? AND rotated_at IS NULL RETURNING 1)" +
+			" INSERT INTO " + sch.Table + " (" + strings.Join(cols, ", ") + ")" +
+			" SELECT " + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + " FROM rotated", nil
+	})
 	args := []any{at.UTC(), next.Hash, tenantID, oldHash}
 	row := reflect.ValueOf(next).Elem()
-	for _, f := range sch.Fields {
-		if f.DBName == "" {
-			continue
-		}
+	for _, f := range fields {
 		v, _ := f.ValueOf(ctx, row)
-		cols = append(cols, f.DBName)
 		args = append(args, v)
 	}
-	q := "WITH rotated AS (UPDATE " + sch.Table + " SET rotated_at = ?, successor_hash = ?" +
-		" WHERE tenant_id = ? AND hash = ? AND rotated_at IS NULL RETURNING 1)" +
-		" INSERT INTO " + sch.Table + " (" + strings.Join(cols, ", ") + ")" +
-		" SELECT " + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + " FROM rotated"
 	res := s.with(ctx).Exec(q, args...)
 	if res.Error != nil {
 		// Never ErrConflict (as on SQLite): the caller reads on after
